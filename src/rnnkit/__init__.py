@@ -1,0 +1,22 @@
+"""rnnkit: recurrent neural networks on PyTorch -- readable cells, fast engines, training."""
+
+from . import data, datasets
+from .cells import GRUCell, LSTMCell, RecurrentCell, SimpleRNNCell, StackedCells
+from .layers import (GRU, LSTM, RNN, Bidirectional, Dense, Dropout, Embedding, Sequential,
+                     SimpleRNN)
+from .registry import register_serializable
+from .saving import load, save
+from .training import (Callback, EarlyStopping, History, ModelCheckpoint, Trainer,
+                       TrainingDiverged, set_seed)
+from .types import LSTMState
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "LSTMState",
+    "RecurrentCell", "SimpleRNNCell", "LSTMCell", "GRUCell", "StackedCells",
+    "RNN", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "Embedding", "Dense", "Dropout",
+    "Sequential",
+    "Trainer", "TrainingDiverged", "Callback", "History", "EarlyStopping", "ModelCheckpoint",
+    "set_seed", "save", "load", "register_serializable", "data", "datasets", "__version__",
+]

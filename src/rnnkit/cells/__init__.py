@@ -1,0 +1,9 @@
+"""Recurrent cells: one time step each. See ``base`` for the contract."""
+
+from .base import RecurrentCell
+from .elman import SimpleRNNCell
+from .gru import GRUCell
+from .lstm import LSTMCell
+from .stacked import StackedCells
+
+__all__ = ["RecurrentCell", "SimpleRNNCell", "LSTMCell", "GRUCell", "StackedCells"]

@@ -1,0 +1,57 @@
+"""torch's fused recurrent kernels (``torch.lstm``, ``torch.gru``, ``torch.rnn_tanh/relu``).
+
+The same parameters as the readable cells, passed in torch.nn's flat layout: one layer,
+one direction, batch-first.  torch.nn keeps two biases where rnnkit's math has one; the
+second is passed as zeros, so ``b = b_ih + b_hh`` holds exactly.  Variable lengths go
+through a PackedSequence, which needs right padding (``select`` checks that).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+
+from ..cells import GRUCell, LSTMCell, SimpleRNNCell
+from ..types import LSTMState
+
+__all__ = ["run_native", "native_op"]
+
+
+def native_op(cell) -> str:
+    if type(cell) is LSTMCell:
+        return "lstm"
+    if type(cell) is GRUCell:
+        return "gru"
+    return f"rnn_{cell.activation_name}"
+
+
+def _flat_weights(cell) -> list[torch.Tensor]:
+    if not cell.use_bias:
+        return [cell.weight_ih, cell.weight_hh]
+    if type(cell) is GRUCell:
+        return [cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh]
+    return [cell.weight_ih, cell.weight_hh, cell.bias, torch.zeros_like(cell.bias)]
+
+
+def run_native(cell, x: torch.Tensor, state, lengths: torch.Tensor | None = None):
+    """Same contract as ``run_loop`` for a plain tensor input; ``lengths`` (B,) or None."""
+    op = getattr(torch, native_op(cell))
+    is_lstm = isinstance(state, LSTMState)
+    hx = [s.unsqueeze(0) for s in state] if is_lstm else state.unsqueeze(0)  # (1, B, H)
+    args = (_flat_weights(cell), cell.use_bias, 1, 0.0, False, False)
+    if lengths is None:
+        result = op(x, hx, *args, True)                           # batch_first=True
+        out = result[0]
+    else:
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        order, unorder = packed.sorted_indices, packed.unsorted_indices
+        hx = [s.index_select(1, order) for s in hx] if is_lstm else hx.index_select(1, order)
+        result = op(packed.data, packed.batch_sizes, hx, *args)
+        out, _ = pad_packed_sequence(PackedSequence(result[0], packed.batch_sizes, order, unorder),
+                                     batch_first=True, total_length=x.shape[1])
+        result = (out, *(r.index_select(1, unorder) for r in result[1:]))
+    if is_lstm:
+        h, c = result[1][0], result[2][0]
+        return out, h, LSTMState(h, c)
+    h = result[1][0]
+    return out, h, h

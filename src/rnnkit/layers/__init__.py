@@ -1,0 +1,10 @@
+"""Layers: RNN(cell) and its conveniences, Bidirectional, Embedding, Dense, Sequential."""
+
+from .bidirectional import Bidirectional
+from .dense import Dense, Dropout
+from .embedding import Embedding
+from .recurrent import GRU, LSTM, RNN, SimpleRNN
+from .sequential import Sequential
+
+__all__ = ["RNN", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "Embedding", "Dense", "Dropout",
+           "Sequential"]

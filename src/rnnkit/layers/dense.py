@@ -1,0 +1,104 @@
+"""Dense (applied to the last axis, so per time step on (B, T, D)) and Dropout."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..registry import register_serializable
+from .._checks import check_finite, check_rate, check_units
+
+__all__ = ["Dense", "Dropout"]
+
+DENSE_ACTIVATIONS = {
+    "linear": lambda x: x,
+    "tanh": torch.tanh,
+    "relu": torch.relu,
+    "sigmoid": torch.sigmoid,
+    "softmax": lambda x: torch.softmax(x, dim=-1),
+}
+
+
+@register_serializable
+class Dense(nn.Module):
+    """y = act(x W^T + b) on the last axis: (B, D) -> (B, units), (B, T, D) -> (B, T, units).
+
+    Args:
+        units: output features.
+        activation: None/"linear", "tanh", "relu", "sigmoid" or "softmax".
+        use_bias: add b.
+        input_size: D; None infers it on the first call.
+
+    Parameters: weight (units, D) glorot-uniform, bias (units,) zeros -- (D+1)·units.
+
+    Example:
+        >>> layer = Dense(66, input_size=1024)
+        >>> tuple(layer(torch.zeros(2, 7, 1024)).shape), sum(p.numel() for p in layer.parameters())
+        ((2, 7, 66), 67650)
+    """
+
+    def __init__(self, units: int, activation: str | None = None, use_bias: bool = True,
+                 *, input_size: int | None = None):
+        super().__init__()
+        self.units = check_units("units", units)
+        activation = activation or "linear"
+        if activation not in DENSE_ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(DENSE_ACTIVATIONS)}, "
+                             f"got {activation!r}")
+        self.activation, self.use_bias = activation, bool(use_bias)
+        self.weight = self.bias = None
+        if input_size is not None:
+            self.build(check_units("input_size", input_size))
+
+    @property
+    def built(self) -> bool:
+        return self.weight is not None
+
+    @property
+    def input_size(self) -> int | None:
+        return self.weight.shape[1] if self.built else None
+
+    def build(self, input_size: int, like: torch.Tensor | None = None) -> None:
+        kw = {"device": like.device, "dtype": like.dtype} if like is not None else {}
+        self.weight = nn.Parameter(torch.empty(self.units, input_size, **kw))
+        self.bias = nn.Parameter(torch.zeros(self.units, **kw)) if self.use_bias else None
+        nn.init.xavier_uniform_(self.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.dim() < 1:
+            got = x.dtype if isinstance(x, torch.Tensor) else type(x).__name__
+            raise TypeError(f"Dense expects a floating-point tensor (..., D), got {got}")
+        if not self.built:
+            self.build(x.shape[-1], like=x)
+        if x.shape[-1] != self.input_size:
+            raise ValueError(f"Dense was built for {self.input_size} input features, "
+                             f"got input of shape {tuple(x.shape)}")
+        check_finite(x, "Dense input")
+        return DENSE_ACTIVATIONS[self.activation](F.linear(x, self.weight, self.bias))
+
+    def compute_mask(self, x: torch.Tensor, mask: torch.Tensor | None = None):
+        return mask
+
+    def get_config(self) -> dict[str, Any]:
+        return {"units": self.units, "activation": self.activation, "use_bias": self.use_bias,
+                "input_size": self.input_size}
+
+    def extra_repr(self) -> str:
+        return f"{self.units}, activation={self.activation!r}, input_size={self.input_size}"
+
+
+@register_serializable
+class Dropout(nn.Dropout):
+    """``torch.nn.Dropout`` that keeps the padding mask flowing in ``Sequential``."""
+
+    def __init__(self, rate: float):
+        super().__init__(check_rate("rate", rate))
+
+    def compute_mask(self, x: torch.Tensor, mask: torch.Tensor | None = None):
+        return mask
+
+    def get_config(self) -> dict[str, Any]:
+        return {"rate": self.p}

@@ -1,0 +1,69 @@
+"""Token ids (B, T) -> vectors (B, T, E), with an optional padding mask for the next layers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..registry import register_serializable
+from .._checks import check_units
+
+__all__ = ["Embedding"]
+
+
+@register_serializable
+class Embedding(nn.Module):
+    """A lookup table of V vectors of size E (Keras ``Embedding``; weights uniform ±0.05).
+
+    Args:
+        input_dim: V, the vocabulary size; ids must lie in [0, V).
+        output_dim: E.
+        mask_zero: id 0 is padding: ``compute_mask`` gives ``ids != 0`` and, inside
+            ``Sequential``, the following layers skip those steps.
+
+    Shapes: ids (B, T) integer -> (B, T, E).  Parameters: weight (V, E).
+
+    Example:
+        >>> emb = Embedding(66, 256, mask_zero=True)
+        >>> ids = torch.tensor([[5, 9, 0]])
+        >>> tuple(emb(ids).shape), emb.compute_mask(ids).tolist(), emb.weight.numel()
+        ((1, 3, 256), [[True, True, False]], 16896)
+    """
+
+    def __init__(self, input_dim: int, output_dim: int, mask_zero: bool = False):
+        super().__init__()
+        self.input_dim = check_units("input_dim", input_dim)
+        self.output_dim = check_units("output_dim", output_dim)
+        self.mask_zero = bool(mask_zero)
+        self.weight = nn.Parameter(torch.empty(input_dim, output_dim))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.uniform_(self.weight, -0.05, 0.05)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        if not isinstance(ids, torch.Tensor) or ids.dtype.is_floating_point \
+                or ids.dtype == torch.bool:
+            got = ids.dtype if isinstance(ids, torch.Tensor) else type(ids).__name__
+            raise TypeError(f"Embedding expects integer token ids, got {got}")
+        if ids.numel() == 0:
+            raise ValueError("Embedding got an empty batch")
+        lo, hi = int(ids.min()), int(ids.max())
+        if lo < 0 or hi >= self.input_dim:
+            bad = lo if lo < 0 else hi
+            raise ValueError(f"token id {bad} is out of range for Embedding(input_dim="
+                             f"{self.input_dim}): ids must lie in [0, {self.input_dim - 1}]")
+        return F.embedding(ids, self.weight)
+
+    def compute_mask(self, ids: torch.Tensor, mask: torch.Tensor | None = None):
+        return ids != 0 if self.mask_zero else mask
+
+    def get_config(self) -> dict[str, Any]:
+        return {"input_dim": self.input_dim, "output_dim": self.output_dim,
+                "mask_zero": self.mask_zero}
+
+    def extra_repr(self) -> str:
+        return f"{self.input_dim}, {self.output_dim}, mask_zero={self.mask_zero}"

@@ -1,0 +1,322 @@
+r"""The recurrent layer: the one place in rnnkit that loops over time.
+
+``RNN(cell)`` turns any cell (one step) into a layer over (B, T, ...) sequences and owns
+everything about time: masks and lengths, ``go_backwards``, initial and returned states,
+``stateful`` carry-over between calls, per-sequence dropout masks, and the engine that runs
+the steps (see ``rnnkit.engines.select`` for the rules).
+
+Padding semantics: a masked step keeps the previous state and outputs zeros, so a
+sequence gives the same result alone or padded in a batch.  ``go_backwards`` reverses
+each sequence within its real span (padding stays at the end, as Flax's
+``flip_sequences``); its ``return_sequences`` output is in processing order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..cells import GRUCell, LSTMCell, SimpleRNNCell
+from ..engines import ENGINES, choose_engine, native_blocker, run_loop, run_native
+from ..registry import deserialize, register_serializable, serialize
+from ..types import is_namedtuple, tree_first, tree_leaves, tree_map
+from .._checks import (check_choice, check_rate, check_sequence, check_units, describe,
+                      resolve_mask)
+
+__all__ = ["RNN", "SimpleRNN", "LSTM", "GRU", "reverse_sequences", "flatten_state"]
+
+
+def reverse_sequences(x: Any, mask: torch.Tensor | None):
+    """Reverse every sequence within its real span [0, L), L = 1 + its last real step.
+
+    Steps after L stay where they are.  With the same ``mask`` this is its own inverse.
+    Returns ``(x reversed, mask reversed)``; ``x`` may be a nesting of (B, T, ...) tensors.
+    """
+    if mask is None:
+        return tree_map(lambda a: a.flip(1), x), None
+    B, T = mask.shape
+    t = torch.arange(T, device=mask.device)
+    span = torch.where(mask, t + 1, 0).amax(1, keepdim=True)        # (B, 1) = L per row
+    idx = torch.where(t < span, span - 1 - t, t)                    # (B, T) permutation
+    gather = lambda a: torch.take_along_dim(a, idx.view(B, T, *[1] * (a.dim() - 2)), dim=1)  # noqa: E731
+    return tree_map(gather, x), mask.gather(1, idx)
+
+
+def flatten_state(state: Any) -> tuple:
+    """``return_state`` convention: LSTMState(h, c) -> (h, c), a tensor h -> (h,)."""
+    return tuple(state) if isinstance(state, tuple) else (state,)
+
+
+@register_serializable
+class RNN(nn.Module):
+    r"""Run a cell over sequences.
+
+    Args:
+        cell: any cell following the contract in ``rnnkit.cells.base``.
+        return_sequences: output every step (B, T, H) instead of the last real one (B, H).
+        return_state: also return the final state: ``(output, h)`` for SimpleRNN and GRU,
+            ``(output, h, c)`` for LSTM, ``(output, *state)`` for a tuple state.
+        go_backwards: process each sequence from its last real step to its first.
+        stateful: the final state of one call is the initial state of the next
+            (detached: gradients stop at the call boundary); ``reset_states()`` clears it.
+        dropout: fraction of input features dropped while training, one mask per sequence.
+        recurrent_dropout: fraction of h dropped before the recurrent product while
+            training, one mask per sequence (the cell must support it).
+        engine: "auto" (native when eligible, else loop), "loop" or "native".
+
+    Call: ``layer(x, initial_state=None, mask=None, lengths=None)``
+        x (B, T, D), or a nesting of (B, T, ...) tensors for custom cells;
+        mask (B, T) bool, True at real steps; lengths (B,) ints in [1, T].
+
+    Example:
+        >>> layer = RNN(LSTMCell(3, 5), return_sequences=True, return_state=True)
+        >>> out, h, c = layer(torch.zeros(2, 7, 3))
+        >>> tuple(out.shape), tuple(h.shape), layer.last_engine
+        ((2, 7, 5), (2, 5), 'native')
+    """
+
+    def __init__(self, cell: nn.Module | None = None, *, return_sequences: bool = False,
+                 return_state: bool = False, go_backwards: bool = False, stateful: bool = False,
+                 dropout: float = 0.0, recurrent_dropout: float = 0.0, engine: str = "auto"):
+        super().__init__()
+        check_choice("engine", engine, ENGINES)
+        if cell is not None and not isinstance(cell, nn.Module):
+            raise TypeError(f"cell must be an nn.Module following the cell contract, "
+                            f"got {type(cell).__name__}")
+        self.cell = cell
+        self.return_sequences, self.return_state = bool(return_sequences), bool(return_state)
+        self.go_backwards, self.stateful, self.engine = bool(go_backwards), bool(stateful), engine
+        self.dropout = check_rate("dropout", dropout)
+        self.recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
+        self._state: Any = None
+        self.last_engine, self.engine_note = None, "not run yet"
+        if cell is not None:
+            self._check_cell()
+
+    def _check_cell(self) -> None:
+        if self.recurrent_dropout and not getattr(self.cell, "supports_recurrent_dropout", False):
+            raise ValueError(f"recurrent_dropout needs a cell that supports it; "
+                             f"{type(self.cell).__name__} does not")
+
+    @property
+    def built(self) -> bool:
+        return self.cell is not None
+
+    def build(self, input_size: int, like: torch.Tensor | None = None) -> None:
+        raise ValueError("RNN(cell) needs a cell; SimpleRNN, LSTM and GRU build theirs")
+
+    def reset_states(self, state: Any = None) -> None:
+        """Forget the carried state (``stateful=True``), or set it."""
+        self._state = state
+
+    def compute_mask(self, x: Any, mask: torch.Tensor | None = None):
+        """The mask for the next layer: unchanged for sequences, none after the last step."""
+        return mask if self.return_sequences else None
+
+    def forward(self, x: Any, initial_state: Any = None, *, mask: Any = None,
+                lengths: Any = None):
+        output, state = self.run(x, initial_state, mask=mask, lengths=lengths)
+        return (output, *flatten_state(state)) if self.return_state else output
+
+    def run(self, x: Any, initial_state: Any = None, *, mask: Any = None, lengths: Any = None):
+        """Like ``forward`` but always returns ``(output, state)``, state unflattened."""
+        who = type(self).__name__
+        B, T = check_sequence(x, who)
+        if self.cell is None:
+            if not isinstance(x, torch.Tensor):
+                raise ValueError(f"{who} infers its input size from a tensor (B, T, D)")
+            self.build(x.shape[-1], like=x)
+        if isinstance(x, torch.Tensor):
+            self._check_tensor_input(x, who)
+        device = tree_first(x).device
+        mask, lengths, right_padded = resolve_mask(mask, lengths, B, T, device)
+        if self.go_backwards:
+            x, mask = reverse_sequences(x, mask)    # right padding stays right padding
+        state = self._initial_state(x, initial_state, B)
+        rec_mask = None
+        if self.training and self.dropout:
+            x = x * self._dropout_mask(x.new_empty(B, 1, x.shape[-1]), self.dropout)
+        if self.training and self.recurrent_dropout:
+            rec_mask = self._dropout_mask(x.new_empty(B, self.cell.hidden_size),
+                                          self.recurrent_dropout)
+        blocker = native_blocker(self.cell, x, lengths, right_padded, rec_mask is not None)
+        self.last_engine, self.engine_note = choose_engine(self.engine, blocker)
+        if self.last_engine == "native":
+            outputs, last, state = run_native(self.cell, x, state, lengths)
+        else:
+            outputs, last, state = run_loop(self.cell, x, state, mask, rec_mask,
+                                            keep_outputs=self.return_sequences)
+        if self.stateful:
+            self._state = tree_map(lambda s: s.detach(), state)
+        return (outputs if self.return_sequences else last), state
+
+    @staticmethod
+    def _dropout_mask(like: torch.Tensor, rate: float) -> torch.Tensor:
+        keep = 1.0 - rate
+        return torch.bernoulli(torch.full_like(like, keep)) / keep
+
+    def _check_tensor_input(self, x: torch.Tensor, who: str) -> None:
+        expected = getattr(self.cell, "input_size", None)
+        if isinstance(expected, int) and x.shape[-1] != expected:
+            raise ValueError(f"{who} was built for {expected} input features, "
+                             f"got input of shape {tuple(x.shape)}")
+        p = next(self.cell.parameters(), None)
+        if p is not None and p.dtype != x.dtype:
+            raise TypeError(f"{who} input dtype {x.dtype} differs from its parameters' "
+                            f"{p.dtype}; convert one (x.to({p.dtype}) or model.to({x.dtype}))")
+
+    def _initial_state(self, x: Any, given: Any, B: int) -> Any:
+        template = self.cell.initial_state(tree_map(lambda a: a[:, 0], x))
+        if given is None and self.stateful and self._state is not None:
+            given, source = self._state, "the carried state (stateful=True)"
+            if tree_first(given).shape[0] != B:
+                raise ValueError(f"stateful layer carries a state for batch "
+                                 f"{tree_first(given).shape[0]}, got batch {B}; "
+                                 "call reset_states() between streams of different batch size")
+        else:
+            source = "initial_state"
+        if given is None:
+            return template
+        ok = _same_structure(given, template)
+        if ok:
+            ok = all(isinstance(g, torch.Tensor) and g.shape == t.shape
+                     for g, t in zip(tree_leaves(given), tree_leaves(template)))
+        if not ok:
+            raise ValueError(f"{source} for {type(self.cell).__name__} must be "
+                             f"{describe(template)}, got {describe(given)}")
+        return given
+
+    def get_config(self) -> dict[str, Any]:
+        return {"cell": serialize(self.cell), **self._rnn_config()}
+
+    def _rnn_config(self) -> dict[str, Any]:
+        return {"return_sequences": self.return_sequences, "return_state": self.return_state,
+                "go_backwards": self.go_backwards, "stateful": self.stateful,
+                "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
+                "engine": self.engine}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> RNN:
+        config = dict(config)
+        return cls(deserialize(config.pop("cell")), **config)
+
+    def extra_repr(self) -> str:
+        opts = [k for k in ("return_sequences", "return_state", "go_backwards", "stateful")
+                if getattr(self, k)]
+        return ", ".join(opts + [f"engine={self.engine!r}"])
+
+
+def _same_structure(a: Any, b: Any) -> bool:
+    if is_namedtuple(b) or is_namedtuple(a):
+        return type(a) is type(b) and all(_same_structure(x, y) for x, y in zip(a, b))
+    try:
+        tree_map(lambda *_: None, a, b)
+    except ValueError:
+        return False
+    return True
+
+
+class _BuiltinRNN(RNN):
+    """A layer that owns its built-in cell and builds it on first call if ``input_size`` is None."""
+
+    cell_class: type = None  # set by subclasses
+
+    def __init__(self, units: int, input_size: int | None, cell_kwargs: dict[str, Any],
+                 rnn_kwargs: dict[str, Any]):
+        super().__init__(None, **rnn_kwargs)
+        self.units = check_units("units", units)
+        self.cell_kwargs = cell_kwargs
+        if input_size is not None:
+            self.build(check_units("input_size", input_size))
+
+    def build(self, input_size: int, like: torch.Tensor | None = None) -> None:
+        cell = self.cell_class(input_size, self.units, **self.cell_kwargs)
+        if like is not None:
+            cell = cell.to(device=like.device, dtype=like.dtype)
+        self.cell = cell
+        self._check_cell()
+
+    @property
+    def input_size(self) -> int | None:
+        return self.cell.input_size if self.cell is not None else None
+
+    def get_config(self) -> dict[str, Any]:
+        return {"units": self.units, "input_size": self.input_size, **self.cell_kwargs,
+                **self._rnn_config()}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> RNN:
+        return cls(**config)
+
+    def extra_repr(self) -> str:
+        return f"{self.units}, input_size={self.input_size}, " + super().extra_repr()
+
+
+@register_serializable
+class SimpleRNN(_BuiltinRNN):
+    """Elman RNN layer (``SimpleRNNCell`` over time). See ``RNN`` for the options.
+
+    Example:
+        >>> layer = SimpleRNN(3)                     # input size inferred on first call
+        >>> tuple(layer(torch.zeros(4, 12, 1)).shape)
+        (4, 3)
+    """
+
+    cell_class = SimpleRNNCell
+
+    def __init__(self, units: int, activation: str | Callable = "tanh", use_bias: bool = True,
+                 *, input_size: int | None = None, return_sequences: bool = False,
+                 return_state: bool = False, go_backwards: bool = False, stateful: bool = False,
+                 dropout: float = 0.0, recurrent_dropout: float = 0.0, engine: str = "auto"):
+        super().__init__(units, input_size, {"activation": activation, "use_bias": use_bias},
+                         dict(return_sequences=return_sequences, return_state=return_state,
+                              go_backwards=go_backwards, stateful=stateful, dropout=dropout,
+                              recurrent_dropout=recurrent_dropout, engine=engine))
+
+
+@register_serializable
+class LSTM(_BuiltinRNN):
+    """LSTM layer (``LSTMCell`` over time). See ``RNN`` for the options.
+
+    Example:
+        >>> out, h, c = LSTM(64, return_state=True)(torch.zeros(2, 5, 64))
+        >>> tuple(out.shape), tuple(c.shape)
+        ((2, 64), (2, 64))
+    """
+
+    cell_class = LSTMCell
+
+    def __init__(self, units: int, use_bias: bool = True, unit_forget_bias: bool = True,
+                 *, input_size: int | None = None, return_sequences: bool = False,
+                 return_state: bool = False, go_backwards: bool = False, stateful: bool = False,
+                 dropout: float = 0.0, recurrent_dropout: float = 0.0, engine: str = "auto"):
+        super().__init__(units, input_size,
+                         {"use_bias": use_bias, "unit_forget_bias": unit_forget_bias},
+                         dict(return_sequences=return_sequences, return_state=return_state,
+                              go_backwards=go_backwards, stateful=stateful, dropout=dropout,
+                              recurrent_dropout=recurrent_dropout, engine=engine))
+
+
+@register_serializable
+class GRU(_BuiltinRNN):
+    """GRU layer (``GRUCell`` over time), ``reset_after=True`` (torch/cuDNN form) or False (Cho).
+
+    Example:
+        >>> layer = GRU(8, reset_after=False)
+        >>> tuple(layer(torch.zeros(2, 5, 3)).shape), layer.last_engine
+        ((2, 8), 'loop')
+    """
+
+    cell_class = GRUCell
+
+    def __init__(self, units: int, use_bias: bool = True, reset_after: bool = True,
+                 *, input_size: int | None = None, return_sequences: bool = False,
+                 return_state: bool = False, go_backwards: bool = False, stateful: bool = False,
+                 dropout: float = 0.0, recurrent_dropout: float = 0.0, engine: str = "auto"):
+        super().__init__(units, input_size, {"use_bias": use_bias, "reset_after": reset_after},
+                         dict(return_sequences=return_sequences, return_state=return_state,
+                              go_backwards=go_backwards, stateful=stateful, dropout=dropout,
+                              recurrent_dropout=recurrent_dropout, engine=engine))

@@ -1,0 +1,174 @@
+"""Sequential: layers in order, the padding mask carried from layer to layer, and summary().
+
+Mask flow: a layer with ``compute_mask(x, mask)`` decides the mask after it (Embedding
+with ``mask_zero`` creates one, an RNN with ``return_sequences=False`` ends it); any other
+module keeps the mask while its output keeps the (B, T) leading axes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..registry import deserialize, register_serializable, serialize
+from ..types import tree_first
+from .._checks import resolve_mask
+from .bidirectional import Bidirectional
+from .embedding import Embedding
+from .recurrent import RNN
+
+__all__ = ["Sequential"]
+
+
+def _takes_mask(layer: nn.Module) -> bool:
+    return isinstance(layer, (RNN, Bidirectional))
+
+
+def _shape_text(y: Any) -> str:
+    if isinstance(y, torch.Tensor):
+        return str((None, *y.shape[1:])).replace("None,)", "None)")
+    return "[" + ", ".join(_shape_text(a) for a in y) + "]"
+
+
+@register_serializable
+class Sequential(nn.Module):
+    """A stack of layers applied in order; ``fit``/``evaluate``/``predict``/``save`` built in.
+
+    Call: ``model(x, mask=None, lengths=None)``; x (B, T, D) floats or (B, T) token ids.
+
+    Example:
+        >>> from rnnkit.layers import Dense, SimpleRNN
+        >>> model = Sequential([SimpleRNN(3), Dense(1, activation="tanh")])
+        >>> tuple(model(torch.zeros(4, 12, 1)).shape)
+        (4, 1)
+        >>> print(model.summary(print_fn=None))   # doctest: +NORMALIZE_WHITESPACE
+        Sequential   input (None, 12, 1)
+        #   layer        output shape   params   engine
+        0   SimpleRNN    (None, 3)      15       native
+        1   Dense        (None, 1)      4        -
+        Total params: 19 (trainable 19)
+    """
+
+    def __init__(self, layers: Sequence[nn.Module]):
+        super().__init__()
+        layers = list(layers)
+        for k, layer in enumerate(layers):
+            if not isinstance(layer, nn.Module):
+                raise TypeError(f"layer {k} must be an nn.Module, got {type(layer).__name__}")
+            if getattr(layer, "return_state", False):
+                raise ValueError(f"layer {k} ({type(layer).__name__}) has return_state=True; "
+                                 "Sequential passes one tensor from layer to layer")
+        self.layers = nn.ModuleList(layers)
+        self.input_shape: tuple | None = None     # (T, D) or (T,), recorded on each call
+        self._trainer = None
+
+    def forward(self, x: Any, mask: Any = None, lengths: Any = None):
+        if isinstance(x, torch.Tensor):
+            if x.dim() < 2:
+                raise ValueError(f"Sequential expects (B, T, D) or (B, T) input, "
+                                 f"got shape {tuple(x.shape)}")
+            self.input_shape = tuple(x.shape[1:])
+        if mask is not None or lengths is not None:
+            first = tree_first(x)
+            mask, _, _ = resolve_mask(mask, lengths, first.shape[0], first.shape[1], first.device)
+        for layer in self.layers:
+            y = layer(x, mask=mask) if _takes_mask(layer) else layer(x)
+            if hasattr(layer, "compute_mask"):
+                mask = layer.compute_mask(x, mask)
+            elif mask is not None and not (isinstance(y, torch.Tensor) and y.dim() >= 2
+                                           and y.shape[:2] == mask.shape):
+                mask = None
+            x = y
+        return x
+
+    # ----------------------------------------------------------------- summary
+    def summary(self, input_shape: tuple | None = None, print_fn=print) -> str:
+        """A table of layers, output shapes, parameter counts (equal to Keras') and engines.
+
+        The engine column shows what runs while training on a batch of this shape, and why
+        the native engine was not eligible where it was not.
+        """
+        shape = tuple(input_shape) if input_shape is not None else self.input_shape
+        if shape is None:
+            raise ValueError("summary() needs the input shape: call the model on data first "
+                             "or pass input_shape=(T, D) (or (T,) for token ids)")
+        outputs: dict[int, Any] = {}
+        hooks = [layer.register_forward_hook(lambda m, a, y, k=k: outputs.__setitem__(k, y))
+                 for k, layer in enumerate(self.layers)]
+        param = next(self.parameters(), None)
+        if isinstance(self.layers[0], Embedding) or len(shape) == 1:
+            dummy = torch.ones((1, *shape), dtype=torch.long)
+        else:
+            dummy = torch.zeros((1, *shape), dtype=param.dtype if param is not None else None)
+        saved = [(m, m._state) for m in self.modules() if isinstance(m, RNN)]
+        was_training = self.training
+        try:
+            with torch.random.fork_rng(), torch.no_grad():   # no RNG drawn, no state kept
+                self.train()(dummy)
+        finally:
+            self.train(was_training)
+            for m, state in saved:
+                m._state = state
+            for h in hooks:
+                h.remove()
+        rows, notes = [], []
+        for k, layer in enumerate(self.layers):
+            engine = "-"
+            if _takes_mask(layer):
+                engine = layer.last_engine
+                if engine != "native":
+                    notes.append(f"layer {k}: {layer.engine_note}")
+            n = sum(p.numel() for p in layer.parameters())
+            rows.append((str(k), type(layer).__name__, _shape_text(outputs[k]), f"{n:,}", engine))
+        head = ("#", "layer", "output shape", "params", "engine")
+        widths = [max(len(r[i]) for r in [head, *rows]) + 3 for i in range(5)]
+        fmt = lambda r: "".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
+        total = sum(p.numel() for p in self.parameters())
+        trainable = sum(p.numel() for p in self.parameters() if p.requires_grad)
+        text = "\n".join([f"Sequential   input {_shape_text(dummy)}", fmt(head),
+                          *map(fmt, rows), f"Total params: {total:,} (trainable {trainable:,})",
+                          *notes])
+        if print_fn is not None:
+            print_fn(text)
+        return text
+
+    # ----------------------------------------------------------------- training API
+    def fit(self, x: Any, y: Any, *, loss: Any = "mse", optimizer: Any = "adam",
+            metrics: Sequence[Any] = (), **fit_kwargs: Any):
+        """Train; see ``rnnkit.training.Trainer.fit`` for every option. Returns a History."""
+        from ..training import Trainer
+        self._trainer = Trainer(self, loss=loss, optimizer=optimizer, metrics=metrics)
+        return self._trainer.fit(x, y, **fit_kwargs)
+
+    def evaluate(self, x: Any, y: Any, *, loss: Any = None, metrics: Sequence[Any] | None = None,
+                 batch_size: int = 256) -> dict[str, float]:
+        """Loss and metrics on (x, y); defaults to those of the last ``fit``."""
+        from ..training import Trainer
+        trainer = self._trainer
+        if trainer is None or loss is not None or metrics is not None:
+            trainer = Trainer(self, loss=loss or (trainer.loss_name if trainer else "mse"),
+                              optimizer=None, metrics=metrics or ())
+        return trainer.evaluate(x, y, batch_size=batch_size)
+
+    def predict(self, x: Any, *, batch_size: int = 256) -> torch.Tensor:
+        from ..training import Trainer
+        return (self._trainer or Trainer(self, optimizer=None)).predict(x, batch_size=batch_size)
+
+    def save(self, path: str) -> None:
+        """Write a folder with config.json + weights.safetensors (see ``rnnkit.saving``)."""
+        from ..saving import save
+        save(self, path)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"layers": [serialize(layer) for layer in self.layers],
+                "input_shape": list(self.input_shape) if self.input_shape else None}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Sequential:
+        model = cls([deserialize(spec) for spec in config["layers"]])
+        shape = config.get("input_shape")
+        model.input_shape = tuple(shape) if shape else None
+        return model

@@ -1,0 +1,9 @@
+"""Training: the Trainer, losses, metrics, callbacks and checkpoints."""
+
+from .callbacks import Callback, EarlyStopping, History, ModelCheckpoint, ProgressBar
+from .losses import get_loss
+from .metrics import get_metric
+from .trainer import FitConfig, Trainer, TrainingDiverged, set_seed
+
+__all__ = ["Trainer", "FitConfig", "TrainingDiverged", "set_seed", "Callback", "History",
+           "EarlyStopping", "ModelCheckpoint", "ProgressBar", "get_loss", "get_metric"]

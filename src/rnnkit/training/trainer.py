@@ -1,0 +1,289 @@
+"""One short training loop for any ``nn.Module``: Sequential uses it, and so can your model.
+
+A step, top to bottom (truncated BPTT visible, not hidden):
+
+    for x, y in time_chunks(batch, tbptt):   # consecutive (B, k, D) slices; one chunk = full BPTT
+        y_hat = model(x)                      # RNN layers carry their state between chunks,
+        loss = loss_fn(y_hat, y)              # detached: gradients stop at the chunk edge
+        loss.backward()
+        clip_grad_value_ / clip_grad_norm_    # exploding gradients
+        optimizer.step(); optimizer.zero_grad()
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..data.batching import as_tensors, batch_indices, num_samples, take
+from ..layers import RNN, Bidirectional
+from .callbacks import Callback, History, ProgressBar
+from .checkpoint import load_checkpoint, save_checkpoint
+from .losses import get_loss
+from .metrics import get_metric
+
+__all__ = ["Trainer", "TrainingDiverged", "set_seed", "FitConfig"]
+
+OPTIMIZERS = {  # Keras defaults (eps 1e-7; RMSprop rho 0.9)
+    "adam": lambda p, lr: torch.optim.Adam(p, lr=lr or 1e-3, eps=1e-7),
+    "sgd": lambda p, lr: torch.optim.SGD(p, lr=lr or 1e-2),
+    "rmsprop": lambda p, lr: torch.optim.RMSprop(p, lr=lr or 1e-3, alpha=0.9, eps=1e-7),
+}
+
+
+class TrainingDiverged(ValueError):
+    """The loss became NaN or inf; ``history`` holds the epochs completed before it."""
+
+    def __init__(self, message: str, history: History):
+        super().__init__(message)
+        self.history = history
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and torch, so weights, shuffling and dropout repeat run to run."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    epochs: int = 1                  # passes over the training data
+    batch_size: int = 32             # samples per optimizer step
+    shuffle: bool = True             # reshuffle samples every epoch
+    clip_value: float | None = None  # clamp every gradient element to [-v, v]
+    clip_norm: float | None = None   # rescale gradients to this global L2 norm at most
+    tbptt: int | None = None         # truncation length in steps; None = full BPTT
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "tbptt"):
+            v = getattr(self, name)
+            if not (v is None and name == "tbptt") and (isinstance(v, bool)
+                                                         or not isinstance(v, int) or v < 1):
+                raise ValueError(f"{name} must be a positive int, got {v!r}")
+        for name in ("clip_value", "clip_norm"):
+            v = getattr(self, name)
+            if v is not None and not (isinstance(v, (int, float)) and v > 0):
+                raise ValueError(f"{name} must be a positive number or None, got {v!r}")
+
+
+@contextlib.contextmanager
+def carried_states(model: nn.Module) -> Iterator[None]:
+    """Make every RNN layer stateful for one batch (TBPTT), then restore it."""
+    for m in model.modules():
+        if isinstance(m, Bidirectional) or (isinstance(m, RNN) and m.go_backwards):
+            raise ValueError("tbptt needs causal layers; Bidirectional and go_backwards "
+                             "read the future of a chunk")
+    layers = [(m, m.stateful) for m in model.modules() if isinstance(m, RNN)]
+    for m, _ in layers:
+        m.stateful = True
+        m.reset_states()
+    try:
+        yield
+    finally:
+        for m, flag in layers:
+            m.stateful = flag
+            m.reset_states()
+
+
+class Trainer:
+    """Fit, evaluate and predict for ``model``.
+
+    Args:
+        model: any nn.Module mapping x to predictions.
+        loss: a name ("mse", "mae", "binary_crossentropy", "sparse_categorical_crossentropy")
+            or a callable(y_hat, y) -> scalar.
+        optimizer: "adam", "sgd", "rmsprop", an optimizer instance, or None (evaluate only).
+        metrics: names ("accuracy", "rmse", "mae", "mse") or Metric objects.
+        lr: learning rate for an optimizer given by name (Keras' default when None).
+    """
+
+    def __init__(self, model: nn.Module, loss: Any = "mse", optimizer: Any = "adam",
+                 metrics: Sequence[Any] = (), lr: float | None = None):
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+        if isinstance(optimizer, str) and optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)} or a "
+                             f"torch.optim.Optimizer, got {optimizer!r}")
+        self.model, self.loss_name, self.loss_fn = model, loss, get_loss(loss)
+        self.metric_specs = list(metrics)
+        self._optimizer_spec, self.lr, self.optimizer = optimizer, lr, None
+        if isinstance(optimizer, torch.optim.Optimizer):
+            self.optimizer = optimizer
+        self.stop_training, self.epochs, self.batches_per_epoch = False, 0, 0
+        self.checkpoint_path: Path | None = None
+        self.history, self._shuffle_rng = History(), torch.Generator()
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, x: Any, y: Any, *, epochs: int = 1, batch_size: int = 32,
+            validation_data: tuple | None = None, validation_split: float = 0.0,
+            shuffle: bool = True, clip_value: float | None = None, clip_norm: float | None = None,
+            tbptt: int | None = None, callbacks: Sequence[Callback] = (), seed: int | None = None,
+            verbose: int = 1, checkpoint: str | Path | None = None,
+            resume: str | Path | None = None) -> History:
+        """Train for ``epochs``. ``checkpoint=`` writes a resumable file after every epoch;
+        ``resume=`` continues from one (and keeps writing it), reaching the same weights as
+        an uninterrupted run with the same seed."""
+        cfg = FitConfig(epochs, batch_size, shuffle, clip_value, clip_norm, tbptt)
+        if seed is not None:
+            set_seed(seed)
+        x, y = self._tensors(x, "x"), self._tensors(y, "y")
+        n = num_samples(x)
+        if num_samples(y) != n:
+            raise ValueError(f"x has {n} samples but y has {num_samples(y)}")
+        if validation_data is None and validation_split:
+            if not 0 < validation_split < 1:
+                raise ValueError(f"validation_split must be in (0, 1), got {validation_split!r}")
+            cut = n - int(round(n * validation_split))  # the last part, before shuffling
+            if cut < 1 or cut == n:
+                raise ValueError(f"validation_split={validation_split} leaves no training or "
+                                 f"no validation samples out of {n}")
+            validation_data = (take(x, slice(cut, None)), take(y, slice(cut, None)))
+            x, y, n = take(x, slice(0, cut)), take(y, slice(0, cut)), cut
+        self._build(take(x, slice(0, min(n, batch_size))))
+        self._shuffle_rng = shuffle_rng = torch.Generator().manual_seed(
+            torch.initial_seed() % 2**63)
+        self.history = history = History()
+        self.checkpoint_path = Path(checkpoint or resume) if (checkpoint or resume) else None
+        start = 0
+        if resume is not None and Path(resume).exists():
+            start, history.history = load_checkpoint(resume, self.model, self.optimizer,
+                                                     shuffle_rng)
+            history.epoch = list(range(start))
+        cbs = [*callbacks] + ([ProgressBar(bar=verbose == 1)] if verbose else [])
+        self.stop_training, self.epochs = False, cfg.epochs
+        self.batches_per_epoch = -(-n // cfg.batch_size)
+        for cb in cbs:
+            cb.on_train_begin(self)
+        for epoch in range(start, cfg.epochs):
+            self.model.train()
+            for cb in cbs:
+                cb.on_epoch_begin(self, epoch)
+            metrics, total = self._metrics(), 0.0
+            for b, idx in enumerate(batch_indices(n, cfg.batch_size, cfg.shuffle, shuffle_rng)):
+                loss, grad_norm, y_hat, yb = self._train_batch(take(x, idx), y[idx], cfg)
+                if not np.isfinite(loss):
+                    raise TrainingDiverged(self._diverged(loss, epoch, b), history)
+                total += loss * len(idx)
+                for m in metrics:
+                    m.update(y_hat, yb)
+                for cb in cbs:
+                    cb.on_batch_end(self, b, loss, grad_norm)
+            logs = {"loss": total / n, **{m.name: m.result() for m in metrics}}
+            if validation_data is not None:
+                val = self.evaluate(*validation_data, batch_size=max(cfg.batch_size, 256))
+                logs.update({f"val_{k}": v for k, v in val.items()})
+            history.on_epoch_end(self, epoch, logs)
+            if self.checkpoint_path is not None:   # after history: the file holds this epoch
+                self.save_checkpoint(self.checkpoint_path, epoch + 1)
+            for cb in cbs:
+                cb.on_epoch_end(self, epoch, logs)
+            if self.stop_training:
+                break
+        for cb in cbs:
+            cb.on_train_end(self)
+        self.model.eval()
+        return history
+
+    def _train_batch(self, xb: Any, yb: torch.Tensor, cfg: FitConfig):
+        if cfg.tbptt is None:
+            return (*self._step(xb, yb, cfg), yb)
+        T = xb.shape[1]
+        per_step = yb.dim() >= 2 and yb.shape[:2] == xb.shape[:2]   # a target at every step
+        losses = []
+        with carried_states(self.model):
+            for t in range(0, T, cfg.tbptt):
+                xc = xb[:, t:t + cfg.tbptt]
+                if per_step:
+                    yc = yb[:, t:t + cfg.tbptt]
+                    loss, grad_norm, y_hat = self._step(xc, yc, cfg)
+                    losses.append(loss * xc.shape[1])
+                elif t + cfg.tbptt < T:     # a target only at the end: just advance the state
+                    with torch.no_grad():
+                        self.model(xc)
+                else:
+                    yc = yb
+                    loss, grad_norm, y_hat = self._step(xc, yc, cfg)
+                    losses.append(loss * T)
+        return sum(losses) / T, grad_norm, y_hat, yc
+
+    def _step(self, x: Any, y: torch.Tensor, cfg: FitConfig):
+        y_hat = self.model(x)
+        loss = self.loss_fn(y_hat, y)
+        if not torch.isfinite(loss):
+            return float(loss), None, y_hat
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        params = [p for p in self.model.parameters() if p.grad is not None]
+        if cfg.clip_value is not None:
+            torch.nn.utils.clip_grad_value_(params, cfg.clip_value)
+        grad_norm = None
+        if cfg.clip_norm is not None:
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(params, cfg.clip_norm))
+        self.optimizer.step()
+        return float(loss), grad_norm, y_hat
+
+    # ------------------------------------------------------------------ evaluate / predict
+    @torch.no_grad()
+    def evaluate(self, x: Any, y: Any, batch_size: int = 256) -> dict[str, float]:
+        x, y = self._tensors(x, "x"), self._tensors(y, "y")
+        if num_samples(x) != num_samples(y):
+            raise ValueError(f"x has {num_samples(x)} samples but y has {num_samples(y)}")
+        self._build(take(x, slice(0, 1)))
+        self.model.eval()
+        metrics, total, n = self._metrics(), 0.0, num_samples(x)
+        for idx in batch_indices(n, batch_size, shuffle=False):
+            y_hat = self.model(take(x, idx))
+            total += float(self.loss_fn(y_hat, y[idx])) * len(idx)
+            for m in metrics:
+                m.update(y_hat, y[idx])
+        return {"loss": total / n, **{m.name: m.result() for m in metrics}}
+
+    @torch.no_grad()
+    def predict(self, x: Any, batch_size: int = 256) -> torch.Tensor:
+        x = self._tensors(x, "x")
+        self._build(take(x, slice(0, 1)))
+        self.model.eval()
+        parts = [self.model(take(x, idx)) for idx in batch_indices(num_samples(x), batch_size,
+                                                                   shuffle=False)]
+        return torch.cat(parts)
+
+    # ------------------------------------------------------------------ helpers
+    def save_checkpoint(self, path: str | Path, epoch: int) -> None:
+        """A resumable file: weights, optimizer, RNG states, ``epoch`` epochs done, history."""
+        save_checkpoint(path, self.model, self.optimizer, self._shuffle_rng, epoch,
+                        self.history.history)
+
+    def _tensors(self, x: Any, name: str) -> Any:
+        p = next(self.model.parameters(), None)
+        return as_tensors(x, name, p.dtype if p is not None else torch.get_default_dtype())
+
+    def _build(self, x_sample: Any) -> None:
+        """Run one batch through lazily built layers, then create the optimizer."""
+        if any(getattr(m, "built", True) is False for m in self.model.modules()):
+            with torch.no_grad():
+                self.model.eval()(x_sample)
+        if self.optimizer is None and self._optimizer_spec is not None:
+            make = OPTIMIZERS.get(self._optimizer_spec) if isinstance(self._optimizer_spec,
+                                                                      str) else None
+            if make is None:
+                raise TypeError(f"optimizer must be a name or torch.optim.Optimizer, "
+                                f"got {type(self._optimizer_spec).__name__}")
+            self.optimizer = make(self.model.parameters(), self.lr)
+
+    def _metrics(self) -> list:
+        return [get_metric(m, self.loss_fn) for m in self.metric_specs]
+
+    def _diverged(self, loss: float, epoch: int, batch: int) -> str:
+        msg = f"loss became {loss} at epoch {epoch + 1}, batch {batch + 1}; training stopped"
+        if self.checkpoint_path is not None and self.checkpoint_path.exists():
+            msg += f". The last good checkpoint is {self.checkpoint_path} (resume= from it)"
+        return msg + ". Try a lower learning rate, clip_norm=1.0, or check the data scale"
