@@ -2,12 +2,18 @@
 
 from . import data, datasets
 from .cells import GRUCell, LSTMCell, RecurrentCell, SimpleRNNCell, StackedCells
-from .layers import (GRU, LSTM, RNN, Bidirectional, Dense, Dropout, Embedding, Sequential,
-                     SimpleRNN)
+from .layers import GRU, LSTM, RNN, Bidirectional, Dense, Dropout, Embedding, Sequential, SimpleRNN
 from .registry import register_serializable
 from .saving import load, save
-from .training import (Callback, EarlyStopping, History, ModelCheckpoint, Trainer,
-                       TrainingDiverged, set_seed)
+from .training import (
+                     Callback,
+                     EarlyStopping,
+                     History,
+                     ModelCheckpoint,
+                     Trainer,
+                     TrainingDiverged,
+                     set_seed,
+)
 from .types import LSTMState
 
 __version__ = "0.1.0"

@@ -18,8 +18,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from ..types import LSTMState
 from ..registry import register_serializable
+from ..types import LSTMState
 from .base import GatedCell
 
 __all__ = ["LSTMCell"]

@@ -63,7 +63,8 @@ def demo(
     typer.echo(f"\nsunspots, SimpleRNN(3), {len(y_tr)} train / {len(y_te)} test windows, "
                f"{epochs} epochs in {fit_s:.1f}s")
     typer.echo(f"{'':28s}{'train RMSE':>12s}{'test RMSE':>12s}   (scaled to [0, 1])")
-    typer.echo(f"{'rnnkit (this run)':28s}{metrics['train_rmse']:12.3f}{metrics['test_rmse']:12.3f}")
+    typer.echo(f"{'rnnkit (this run)':28s}{metrics['train_rmse']:12.3f}"
+               f"{metrics['test_rmse']:12.3f}")
     typer.echo(f"{'tutorial, published':28s}{PUBLISHED['train_rmse']:12.3f}"
                f"{PUBLISHED['test_rmse']:12.3f}")
     typer.echo(f"{'Keras/TF, median 3 seeds':28s}{KERAS_TF_MEDIAN['train_rmse']:12.3f}"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from ..cells import GRUCell, LSTMCell, SimpleRNNCell
+from ..cells import GRUCell, LSTMCell
 from ..types import LSTMState
 
 __all__ = ["run_native", "native_op"]

@@ -14,9 +14,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from .._checks import check_choice, resolve_mask
 from ..registry import deserialize, register_serializable, serialize
 from ..types import tree_first
-from .._checks import check_choice, resolve_mask
 from .recurrent import RNN, flatten_state, reverse_sequences
 
 __all__ = ["Bidirectional"]

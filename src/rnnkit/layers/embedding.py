@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..registry import register_serializable
 from .._checks import check_units
+from ..registry import register_serializable
 
 __all__ = ["Embedding"]
 

@@ -19,12 +19,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from .._checks import check_choice, check_rate, check_sequence, check_units, describe, resolve_mask
 from ..cells import GRUCell, LSTMCell, SimpleRNNCell
 from ..engines import ENGINES, choose_engine, native_blocker, run_loop, run_native
 from ..registry import deserialize, register_serializable, serialize
 from ..types import is_namedtuple, tree_first, tree_leaves, tree_map
-from .._checks import (check_choice, check_rate, check_sequence, check_units, describe,
-                      resolve_mask)
 
 __all__ = ["RNN", "SimpleRNN", "LSTM", "GRU", "reverse_sequences", "flatten_state"]
 

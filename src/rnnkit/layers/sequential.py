@@ -13,9 +13,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from .._checks import resolve_mask
 from ..registry import deserialize, register_serializable, serialize
 from ..types import tree_first
-from .._checks import resolve_mask
 from .bidirectional import Bidirectional
 from .embedding import Embedding
 from .recurrent import RNN
@@ -105,6 +105,8 @@ class Sequential(nn.Module):
             dummy = torch.zeros((1, *shape), dtype=param.dtype if param is not None else None)
         saved = [(m, m._state) for m in self.modules() if isinstance(m, RNN)]
         was_training = self.training
+        for m, _ in saved:
+            m._state = None
         try:
             with torch.random.fork_rng(), torch.no_grad():   # no RNG drawn, no state kept
                 self.train()(dummy)
@@ -137,10 +139,13 @@ class Sequential(nn.Module):
 
     # ----------------------------------------------------------------- training API
     def fit(self, x: Any, y: Any, *, loss: Any = "mse", optimizer: Any = "adam",
-            metrics: Sequence[Any] = (), **fit_kwargs: Any):
-        """Train; see ``rnnkit.training.Trainer.fit`` for every option. Returns a History."""
+            metrics: Sequence[Any] = (), lr: float | None = None, **fit_kwargs: Any):
+        """Train; see ``rnnkit.training.Trainer`` and its ``fit`` for every option.
+
+        Returns a History.  ``lr`` sets the learning rate of an optimizer given by name.
+        """
         from ..training import Trainer
-        self._trainer = Trainer(self, loss=loss, optimizer=optimizer, metrics=metrics)
+        self._trainer = Trainer(self, loss=loss, optimizer=optimizer, metrics=metrics, lr=lr)
         return self._trainer.fit(x, y, **fit_kwargs)
 
     def evaluate(self, x: Any, y: Any, *, loss: Any = None, metrics: Sequence[Any] | None = None,

@@ -218,8 +218,9 @@ class Trainer:
     def _step(self, x: Any, y: torch.Tensor, cfg: FitConfig):
         y_hat = self.model(x)
         loss = self.loss_fn(y_hat, y)
-        if not torch.isfinite(loss):
-            return float(loss), None, y_hat
+        value = loss.detach().item()
+        if not np.isfinite(value):
+            return value, None, y_hat
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         params = [p for p in self.model.parameters() if p.grad is not None]
@@ -229,7 +230,7 @@ class Trainer:
         if cfg.clip_norm is not None:
             grad_norm = float(torch.nn.utils.clip_grad_norm_(params, cfg.clip_norm))
         self.optimizer.step()
-        return float(loss), grad_norm, y_hat
+        return value, grad_norm, y_hat
 
     # ------------------------------------------------------------------ evaluate / predict
     @torch.no_grad()
