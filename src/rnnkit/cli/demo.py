@@ -36,7 +36,8 @@ def demo(
     """Train SimpleRNN(3) on monthly sunspots and print train/test RMSE beside the tutorial's."""
     import rnnkit as rk
 
-    series = rk.datasets.load("sunspots").values
+    data = rk.datasets.load("sunspots")
+    series = data.values
     split = int(len(series) * 0.8)
     scaler = rk.data.MinMaxScaler().fit(series[:, None])      # the tutorial's recipe
     scaled = scaler.transform(series[:, None])[:, 0]
@@ -78,11 +79,12 @@ def demo(
     out.mkdir(parents=True, exist_ok=True)
     model.save(str(out / "model"))
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    _plot(out / "forecast.png", scaler, y_te, p_te)
+    months = data.times[split + window::window][: len(y_te)]      # each test target's month
+    _plot(out / "forecast.png", scaler, months, y_te, p_te)
     typer.echo(f"wrote {out}/model, {out}/metrics.json, {out}/forecast.png")
 
 
-def _plot(path: Path, scaler, y_te: np.ndarray, p_te: np.ndarray) -> None:
+def _plot(path: Path, scaler, months: np.ndarray, y_te: np.ndarray, p_te: np.ndarray) -> None:
     try:
         import matplotlib
     except ImportError:
@@ -91,11 +93,13 @@ def _plot(path: Path, scaler, y_te: np.ndarray, p_te: np.ndarray) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    years = np.array([int(m[:4]) + (int(m[5:7]) - 0.5) / 12 for m in months])
     fig, ax = plt.subplots(figsize=(9, 3.5))
-    ax.plot(scaler.inverse_transform(y_te.reshape(-1, 1)), label="actual", marker=".")
-    ax.plot(scaler.inverse_transform(p_te.reshape(-1, 1)), label="SimpleRNN(3)", marker=".")
-    ax.set(title="Sunspots, test windows: next month after each 12-month window",
-           xlabel="test window", ylabel="mean sunspot number")
+    ax.plot(years, scaler.inverse_transform(y_te.reshape(-1, 1)), label="actual", marker=".")
+    ax.plot(years, scaler.inverse_transform(p_te.reshape(-1, 1)), label="SimpleRNN(3)",
+            marker=".")
+    ax.set(title="Sunspots, test part: each point predicted from the 12 months before it",
+           xlabel="year", ylabel="mean sunspot number")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
