@@ -228,3 +228,24 @@ def test_trainer_works_on_a_plain_module_and_classification_losses():
                      loss="binary_crossentropy", metrics=["accuracy"], lr=0.01)
     binary.fit(x, y.float(), epochs=30, batch_size=16, verbose=0)
     assert binary.evaluate(x, y.float())["accuracy"] > 0.85
+
+
+def test_model_checkpoint_saves_only_improvements_and_loads(tmp_path):
+    x, y = _sine(32)
+    path = tmp_path / "best.safetensors"
+    saves = []
+
+    class Watch(rk.Callback):
+        def on_epoch_end(self, trainer, epoch, logs):
+            saves.append(path.stat().st_mtime_ns if path.exists() else None)
+
+    cb = rk.ModelCheckpoint(path, monitor="val_loss", save_best_only=True)
+    model = _model()
+    hist = model.fit(x, y, epochs=6, validation_data=(x, y), callbacks=[cb, Watch()],
+                     lr=0.05, verbose=0)
+    losses = hist.history["val_loss"]
+    improved = [k == 0 or losses[k] < min(losses[:k]) for k in range(len(losses))]
+    changed = [k == 0 or saves[k] != saves[k - 1] for k in range(len(saves))]
+    assert improved == changed
+    assert cb.best == min(losses)
+    assert isinstance(rk.load(path), rk.Sequential)

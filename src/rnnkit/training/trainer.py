@@ -129,9 +129,13 @@ class Trainer:
             tbptt: int | None = None, callbacks: Sequence[Callback] = (), seed: int | None = None,
             verbose: int = 1, checkpoint: str | Path | None = None,
             resume: str | Path | None = None) -> History:
-        """Train for ``epochs``. ``checkpoint=`` writes a resumable file after every epoch;
-        ``resume=`` continues from one (and keeps writing it), reaching the same weights as
-        an uninterrupted run with the same seed."""
+        """Train for ``epochs``; returns the History.
+
+        ``checkpoint=path`` writes a resumable file after every epoch.  ``resume=path``
+        continues from that file and keeps writing it, reaching the same weights as an
+        uninterrupted run with the same seed; while the file does not exist yet, training
+        starts from scratch, so one command works before and after a crash.
+        """
         cfg = FitConfig(epochs, batch_size, shuffle, clip_value, clip_norm, tbptt)
         if seed is not None:
             set_seed(seed)
