@@ -111,6 +111,23 @@ def test_interior_and_left_padding_use_loop_and_keep_state():
         _layer("gru", engine="native")(x, mask=mask)
 
 
+@pytest.mark.parametrize("kind", ["simple", "lstm", "gru"])
+def test_native_keeps_state_of_rows_without_steps(kind):
+    """A finished stream in a stateful chunk: the row has no real step at all."""
+    native, loop = _layer(kind, return_state=True), _layer(kind, return_state=True,
+                                                           engine="loop")
+    loop.load_state_dict(native.state_dict())
+    x = torch.randn(3, 4, 3, dtype=torch.float64)
+    mask = torch.tensor([[True] * 4, [False] * 4, [True, True, False, False]])
+    h0 = torch.randn(3, 5, dtype=torch.float64)
+    init = rk.LSTMState(h0, h0 * 2) if kind == "lstm" else h0
+    a, b = native(x, init, mask=mask), loop(x, init, mask=mask)
+    assert native.last_engine == "native"
+    for p, q in zip(a, b):
+        torch.testing.assert_close(p, q, atol=1e-10, rtol=0)
+    torch.testing.assert_close(a[1][1], h0[1])        # the empty row kept its state
+
+
 def test_reverse_sequences_respects_padding_and_is_an_involution():
     x = torch.arange(10.0).view(2, 5, 1)
     mask = torch.tensor([[True, True, True, False, False], [True] * 5])

@@ -12,7 +12,7 @@ import torch
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from ..cells import GRUCell, LSTMCell
-from ..types import LSTMState
+from ..types import LSTMState, tree_map
 
 __all__ = ["run_native", "native_op"]
 
@@ -34,7 +34,13 @@ def _flat_weights(cell) -> list[torch.Tensor]:
 
 
 def run_native(cell, x: torch.Tensor, state, lengths: torch.Tensor | None = None):
-    """Same contract as ``run_loop`` for a plain tensor input; ``lengths`` (B,) or None."""
+    """Same contract as ``run_loop`` for a plain tensor input; ``lengths`` (B,) or None.
+
+    Rows of length 0 (a finished stream in a stateful chunk) keep their state and output
+    zeros, as in the loop engine; packed sequences cannot hold them, so they are set aside.
+    """
+    if lengths is not None and bool((lengths == 0).any()):
+        return _run_rows_with_steps(cell, x, state, lengths)
     op = getattr(torch, native_op(cell))
     is_lstm = isinstance(state, LSTMState)
     hx = [s.unsqueeze(0) for s in state] if is_lstm else state.unsqueeze(0)  # (1, B, H)
@@ -55,3 +61,19 @@ def run_native(cell, x: torch.Tensor, state, lengths: torch.Tensor | None = None
         return out, h, LSTMState(h, c)
     h = result[1][0]
     return out, h, h
+
+
+def _run_rows_with_steps(cell, x: torch.Tensor, state, lengths: torch.Tensor):
+    rows = (lengths > 0).nonzero().squeeze(1)                        # rows with real steps
+    B, T, H = x.shape[0], x.shape[1], cell.hidden_size
+    out, last = x.new_zeros(B, T, H), x.new_zeros(B, H)
+    if rows.numel() == 0:
+        return out, last, state
+    def pick(s: torch.Tensor) -> torch.Tensor:
+        return s.index_select(0, rows)
+
+    def put(full: torch.Tensor, part: torch.Tensor) -> torch.Tensor:
+        return full.index_copy(0, rows, part)
+
+    sub_out, sub_last, sub_state = run_native(cell, pick(x), tree_map(pick, state), lengths[rows])
+    return put(out, sub_out), put(last, sub_last), tree_map(put, state, sub_state)

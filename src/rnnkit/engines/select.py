@@ -6,7 +6,7 @@ Rules for ``native`` (torch's fused kernels):
     * the input is one tensor, not a nesting;
     * no recurrent dropout while training (torch's kernels have no per-sequence h mask);
     * a mask, if any, is right padding (every row a run of real steps, then padding)
-      with at least one real step per row: packed sequences allow nothing else.
+      (rows with no real step keep their state): packed sequences allow nothing else.
 ``engine="auto"`` takes native when every rule holds, else loop.
 """
 
@@ -35,7 +35,7 @@ def cell_blocker(cell) -> str | None:
     return f"{kind.__name__} is not a built-in cell"
 
 
-def native_blocker(cell, x, lengths: torch.Tensor | None, mask_is_right_padded: bool,
+def native_blocker(cell, x, mask_is_right_padded: bool,
                    recurrent_dropout_active: bool) -> str | None:
     """Why ``native`` cannot run this call, or None when it can."""
     reason = cell_blocker(cell)
@@ -47,8 +47,6 @@ def native_blocker(cell, x, lengths: torch.Tensor | None, mask_is_right_padded: 
         return "recurrent_dropout > 0 while training"
     if not mask_is_right_padded:
         return "mask is not right padding (left or interior padding)"
-    if lengths is not None and bool((lengths < 1).any()):
-        return "a sequence has no real step"
     return None
 
 

@@ -141,7 +141,7 @@ class RNN(nn.Module):
         if self.training and self.recurrent_dropout:
             rec_mask = self._dropout_mask(x.new_empty(B, self.cell.hidden_size),
                                           self.recurrent_dropout)
-        blocker = native_blocker(self.cell, x, lengths, right_padded, rec_mask is not None)
+        blocker = native_blocker(self.cell, x, right_padded, rec_mask is not None)
         self.last_engine, self.engine_note = choose_engine(self.engine, blocker)
         if self.last_engine == "native":
             outputs, last, state = run_native(self.cell, x, state, lengths)

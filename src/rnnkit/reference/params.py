@@ -1,0 +1,44 @@
+"""Parameter dicts for the reference: random ones, or read off an rnnkit layer or cell."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .sequence import Cell
+
+__all__ = ["init_params", "from_layer"]
+
+GATES = {"simple": 1, "lstm": 4, "gru": 3}
+
+
+def init_params(cell: Cell, D: int, H: int, K: int | None = None, seed: int = 0,
+                scale: float = 0.5, dtype=np.float64) -> dict[str, np.ndarray]:
+    """Uniform(-scale, scale) weights with PyTorch names; a dense head of K outputs if K."""
+    rng = np.random.default_rng(seed)
+    G = GATES[cell.kind]
+    u = lambda *shape: rng.uniform(-scale, scale, size=shape).astype(dtype)  # noqa: E731
+    params = {"weight_ih": u(G * H, D), "weight_hh": u(G * H, H)}
+    if cell.kind == "gru" and cell.reset_after:
+        params.update(bias_ih=u(G * H), bias_hh=u(G * H))
+    else:
+        params["bias"] = u(G * H)
+    if K:
+        params.update({"head.weight": u(K, H), "head.bias": u(K)})
+    return params
+
+
+def from_layer(layer: Any) -> tuple[Cell, dict[str, np.ndarray]]:
+    """(Cell spec, float64 params) of an rnnkit SimpleRNN/LSTM/GRU layer or built-in cell."""
+    cell = getattr(layer, "cell", layer)
+    name = type(cell).__name__
+    kinds = {"SimpleRNNCell": "simple", "LSTMCell": "lstm", "GRUCell": "gru"}
+    if name not in kinds:
+        raise ValueError(f"the reference covers SimpleRNNCell, LSTMCell and GRUCell, got {name}")
+    spec = Cell(kinds[name], activation=getattr(cell, "activation_name", "tanh"),
+                reset_after=getattr(cell, "reset_after", True))
+    if spec.kind == "simple" and spec.activation not in ("tanh", "relu", "sigmoid", "linear"):
+        raise ValueError(f"the reference has no activation {spec.activation!r}")
+    params = {k: v.detach().cpu().double().numpy().copy() for k, v in cell.named_parameters()}
+    return spec, params
