@@ -1,0 +1,1 @@
+"""Plots (matplotlib, Agg backend, imported only when a plot is made)."""

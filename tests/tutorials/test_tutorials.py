@@ -1,0 +1,35 @@
+from typer.testing import CliRunner
+
+from rnnkit import tutorials
+from rnnkit.cli.main import app
+from rnnkit.tutorials import sine
+
+runner = CliRunner()
+
+
+def test_tutorial_list_and_unknown_name():
+    result = runner.invoke(app, ["tutorial", "list"])
+    assert result.exit_code == 0 and "sine-numpy" in result.output
+    result = runner.invoke(app, ["tutorial", "run", "nope"])
+    assert result.exit_code != 0 and "unknown tutorial 'nope'" in result.output
+
+
+def test_sine_data_matches_the_article():
+    x, y, xv, yv = sine.data()
+    assert x.shape == (100, 50, 1) and xv.shape == (50, 50, 1)
+    assert y[0, 0] == x[1, -1, 0]                 # consecutive windows overlap by 49
+
+
+def test_sine_quick_run_prints_the_comparison():
+    result = runner.invoke(app, ["tutorial", "run", "sine-numpy", "--quick"])
+    assert result.exit_code == 0, result.output
+    for text in ("article, published", "0.1270", "NumPy, correct BPTT", "rnnkit SimpleRNN, loop",
+                 "rnnkit SimpleRNN, native", "baseline: predict 0"):
+        assert text in result.output
+    report = sine.run([0], quick=True)
+    scores = {(r.system, r.settings): r.scores[0] for r in report.rows}
+    loop = scores[("rnnkit SimpleRNN, loop", "tanh, Keras init, Adam 1e-3, batch 10")]
+    native = scores[("rnnkit SimpleRNN, native", "tanh, Keras init, Adam 1e-3, batch 10")]
+    assert abs(loop - native) < 1e-3              # same seed, same math, two engines
+    assert loop < scores[("baseline: predict 0", "-")]
+    assert tutorials.get("sine-numpy") is sine
