@@ -1,6 +1,6 @@
 """rnnkit: recurrent neural networks on PyTorch -- readable cells, fast engines, training."""
 
-from . import data, datasets
+from . import data, datasets, tasks
 from .cells import GRUCell, LSTMCell, RecurrentCell, SimpleRNNCell, StackedCells
 from .layers import GRU, LSTM, RNN, Bidirectional, Dense, Dropout, Embedding, Sequential, SimpleRNN
 from .registry import register_serializable
@@ -24,5 +24,5 @@ __all__ = [
     "RNN", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "Embedding", "Dense", "Dropout",
     "Sequential",
     "Trainer", "TrainingDiverged", "Callback", "History", "EarlyStopping", "ModelCheckpoint",
-    "set_seed", "save", "load", "register_serializable", "data", "datasets", "__version__",
+    "set_seed", "save", "load", "register_serializable", "data", "datasets", "tasks", "__version__",
 ]

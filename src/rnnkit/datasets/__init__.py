@@ -1,32 +1,18 @@
-"""Datasets shipped inside the package, each with SOURCE, LICENSE and a short note.
+"""Datasets shipped inside the package (or generated), each with SOURCE, LICENSE and a NOTE.
 
 Loading reads ``files/`` through importlib.resources and never touches the network.
 """
 
 from __future__ import annotations
 
-import csv
-import gzip
 import importlib
-import io
-from dataclasses import dataclass
-from importlib import resources
+from typing import Any
 
-import numpy as np
+from .series import Series
 
 __all__ = ["Series", "load", "names", "info"]
 
-_NAMES = ("sunspots",)
-
-
-@dataclass(frozen=True)
-class Series:
-    """A loaded series: ``times`` labels (N,) and ``values`` (N,) or (N, F) with names."""
-
-    name: str
-    times: np.ndarray
-    values: np.ndarray
-    columns: tuple[str, ...]
+_NAMES = ("sunspots", "airline", "stocks", "weather", "sine")
 
 
 def names() -> tuple[str, ...]:
@@ -34,20 +20,12 @@ def names() -> tuple[str, ...]:
 
 
 def info(name: str):
-    """The dataset's module (TITLE, SOURCE, LICENSE, NOTE, FILE)."""
+    """The dataset's module: TITLE, SOURCE, LICENSE, NOTE, FILE, SEASON and ``load``."""
     if name not in _NAMES:
         raise ValueError(f"unknown dataset {name!r}; available: {', '.join(_NAMES)}")
     return importlib.import_module(f"{__name__}.{name}")
 
 
-def load(name: str) -> Series:
-    """Load a shipped dataset by name, e.g. ``load("sunspots").values`` (2820,)."""
-    module = info(name)
-    raw = resources.files(__name__).joinpath("files", module.FILE).read_bytes()
-    rows = list(csv.reader(io.StringIO(gzip.decompress(raw).decode("utf-8"))))
-    header, body = rows[0], rows[1:]
-    times = np.array([r[0] for r in body])
-    values = np.array([[float(v) for v in r[1:]] for r in body])
-    if values.shape[1] == 1:
-        values = values[:, 0]
-    return Series(name, times, values, tuple(header[1:]))
+def load(name: str, **options: Any) -> Series:
+    """Load a dataset by name, e.g. ``load("stocks", symbol="MSFT")``."""
+    return info(name).load(**options)

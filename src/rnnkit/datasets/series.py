@@ -1,0 +1,29 @@
+"""The loaded form of every dataset."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Series:
+    """``times`` labels (N,) and ``values`` (N,) or (N, F) with ``columns`` names."""
+
+    name: str
+    times: np.ndarray
+    values: np.ndarray
+    columns: tuple[str, ...]
+
+    def column(self, name: str) -> np.ndarray:
+        if name not in self.columns:
+            raise ValueError(f"{self.name} has no column {name!r}; columns: "
+                             f"{', '.join(self.columns)}")
+        return self.values if self.values.ndim == 1 else self.values[:, self.columns.index(name)]
+
+    def select(self, names: list[str] | tuple[str, ...]) -> Series:
+        """The same series with only ``names`` as columns (in that order)."""
+        cols = np.stack([self.column(n) for n in names], axis=1)
+        return Series(self.name, self.times, cols[:, 0] if len(names) == 1 else cols,
+                      tuple(names))

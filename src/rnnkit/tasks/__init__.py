@@ -1,0 +1,5 @@
+"""Tasks: an RNN, its data handling, metrics and report, end to end."""
+
+from .forecast import ForecastConfig, Forecaster
+
+__all__ = ["Forecaster", "ForecastConfig"]

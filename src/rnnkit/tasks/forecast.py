@@ -1,0 +1,369 @@
+"""Forecasting a series with an RNN: windows, scaling, training, multi-step forecasts,
+metrics against naive baselines, save/load and a report with plots.
+
+Strategies for a horizon of K steps:
+    direct     the network outputs all K steps at once from the window's last state
+    recursive  the network predicts one step; K steps come from feeding predictions back
+    seq2seq    every step of the window predicts its next value (T targets per window
+               instead of one, as in the "20 steps" tutorial); forecasts feed back like
+               recursive
+Feeding back needs every input feature to be predicted (targets = all columns).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import layers as L
+from ..data.scaling import make_scaler, scaler_from_dict
+from ..data.windowing import make_windows, shifted_windows, split_series
+from ..datasets.series import Series
+from ..training import EarlyStopping, Trainer, set_seed
+
+__all__ = ["Forecaster", "ForecastConfig"]
+
+CELLS = {"simple": L.SimpleRNN, "lstm": L.LSTM, "gru": L.GRU}
+STRATEGIES = ("direct", "recursive", "seq2seq")
+
+
+@dataclass(frozen=True)
+class ForecastConfig:
+    cell: str = "lstm"                 # simple | lstm | gru
+    units: int = 64                    # hidden units per recurrent layer
+    layers: int = 1                    # stacked recurrent layers
+    window: int = 12                   # input steps per sample
+    horizon: int = 1                   # steps predicted per sample (K)
+    strategy: str = "direct"           # direct | recursive | seq2seq (see module docstring)
+    stride: int = 1                    # step between training windows (window = non-overlapping)
+    scaler: str | None = "minmax"      # minmax | standard | None; fitted on training rows only
+    dropout: float = 0.0               # input dropout of each recurrent layer
+    bidirectional: bool = False        # read each window both ways (not with seq2seq)
+    targets: tuple[str, ...] | None = None   # columns to predict; None = the first column
+    season: int | None = None          # period for the seasonal-naive baseline, in steps
+    lr: float = 1e-3                   # Adam learning rate
+
+    def __post_init__(self) -> None:
+        if self.cell not in CELLS:
+            raise ValueError(f"cell must be one of {', '.join(CELLS)}, got {self.cell!r}")
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, "
+                             f"got {self.strategy!r}")
+        for name in ("units", "layers", "window", "horizon", "stride"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be a positive int, got {v!r}")
+        if self.bidirectional and self.strategy == "seq2seq":
+            raise ValueError("bidirectional=True with strategy='seq2seq' would let each step "
+                             "see the value it predicts; use direct or recursive")
+        make_scaler(self.scaler)
+
+
+def _rmse(a: np.ndarray, b: np.ndarray) -> float:
+    return math.sqrt(float(np.mean((a - b) ** 2)))
+
+
+def _metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
+    nonzero = np.abs(true) > 1e-8
+    mape = float(np.mean(np.abs((pred - true)[nonzero] / true[nonzero])) * 100) \
+        if nonzero.any() else math.nan
+    return {"rmse": _rmse(pred, true), "mae": float(np.mean(np.abs(pred - true))),
+            "mape": mape}
+
+
+@dataclass
+class _Prepared:
+    values: np.ndarray                 # (N, F) original units
+    times: np.ndarray
+    columns: tuple[str, ...]
+    parts: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+class Forecaster:
+    """Forecast the next ``horizon`` values of a series from the last ``window`` values.
+
+    Example:
+        >>> import rnnkit as rk
+        >>> f = rk.tasks.Forecaster(cell="gru", units=8, window=10, horizon=3)
+        >>> _ = f.fit(rk.datasets.load("sine", length=120), epochs=2, verbose=0)
+        >>> f.predict(steps=5).shape            # 5 values after the end of the series
+        (5, 1)
+    """
+
+    def __init__(self, config: ForecastConfig | None = None, **options: Any):
+        self.config = config if config is not None else ForecastConfig(**options)
+        if config is not None and options:
+            raise ValueError("pass a ForecastConfig or keyword options, not both")
+        self.model: L.Sequential | None = None
+        self.scaler = None
+        self.columns: tuple[str, ...] = ()
+        self.target_idx: list[int] = []
+        self.history: dict[str, list[float]] = {}
+        self.context: np.ndarray | None = None     # the last `window` rows seen, original units
+        self.fit_seconds = math.nan
+        self._data: _Prepared | None = None
+
+    # ------------------------------------------------------------------ data
+    def _prepare(self, series: Any) -> _Prepared:
+        if isinstance(series, Series):
+            values, times, columns = series.values, series.times, series.columns
+        else:
+            values = np.asarray(series, dtype=np.float64)
+            times = np.arange(len(values)).astype(str)
+            columns = tuple(f"x{j}" for j in range(1 if values.ndim == 1 else values.shape[1]))
+        values = np.asarray(values, dtype=np.float64)
+        values = values[:, None] if values.ndim == 1 else values
+        if values.ndim != 2 or len(values) == 0:
+            raise ValueError(f"series must be (N,) or (N, F) with N > 0, got {values.shape}")
+        if not np.isfinite(values).all():
+            raise ValueError("series contains NaN or inf: fill or drop them first "
+                             "(rnnkit.data.fill_missing, or --fill on the command line)")
+        return _Prepared(values, np.asarray(times), tuple(columns))
+
+    def _feeds_back(self) -> bool:
+        return self.config.strategy != "direct"
+
+    def _windows(self, scaled: np.ndarray, horizon: int, stride: int, train: bool):
+        cfg = self.config
+        if train and cfg.strategy == "seq2seq":
+            return shifted_windows(scaled, cfg.window, stride, self.target_idx)
+        return make_windows(scaled, cfg.window, horizon, stride, self.target_idx)
+
+    # ------------------------------------------------------------------ model
+    def _build(self, n_features: int) -> L.Sequential:
+        cfg, nt = self.config, len(self.target_idx)
+        stack: list[torch.nn.Module] = []
+        for k in range(cfg.layers):
+            seq = k < cfg.layers - 1 or cfg.strategy == "seq2seq"
+            rnn = CELLS[cfg.cell](cfg.units, return_sequences=seq, dropout=cfg.dropout)
+            stack.append(L.Bidirectional(rnn) if cfg.bidirectional else rnn)
+        out = nt * (cfg.horizon if cfg.strategy == "direct" else 1)
+        stack.append(L.Dense(out))
+        model = L.Sequential(stack)
+        model(torch.zeros(1, cfg.window, n_features))           # build every layer
+        return model
+
+    def fit(self, series: Any, *, epochs: int = 50, batch_size: int = 32, val: float = 0.15,
+            test: float = 0.15, patience: int | None = 10, seed: int = 0, verbose: int = 1):
+        """Split in time, scale on the training rows, window, and train with early stopping
+        on the validation part (when there is one). Returns the History."""
+        cfg = self.config
+        data = self._prepare(series)
+        self.columns = data.columns
+        targets = cfg.targets or (data.columns[0],)
+        missing = [t for t in targets if t not in data.columns]
+        if missing:
+            raise ValueError(f"targets {missing} are not columns of the series "
+                             f"({', '.join(data.columns)})")
+        self.target_idx = [data.columns.index(t) for t in targets]
+        if self._feeds_back() and len(self.target_idx) != data.values.shape[1]:
+            raise ValueError(f"strategy={cfg.strategy!r} feeds predictions back as inputs, so "
+                             "every input column must be a target; use strategy='direct' or "
+                             "drop the extra features")
+        if len(data.values) < cfg.window + cfg.horizon:
+            raise ValueError(f"the series has {len(data.values)} rows, fewer than window + "
+                             f"horizon = {cfg.window + cfg.horizon}")
+        data.parts = split_series(len(data.values), cfg.window, val, test)
+        a, b = data.parts["train"]
+        for part, (ps, pe) in data.parts.items():
+            if pe - ps < cfg.window + cfg.horizon:
+                raise ValueError(f"the {part} part has {pe - ps} rows with its context, fewer "
+                                 f"than window + horizon = {cfg.window + cfg.horizon}; use a "
+                                 "longer series, a smaller window or smaller val/test fractions")
+        self.scaler = make_scaler(cfg.scaler)
+        if self.scaler is not None:
+            self.scaler.fit(data.values[a:b])                   # training rows only
+        scaled = self._scale(data.values)
+        x, y = self._windows(scaled[a:b], 1 if self._feeds_back() else cfg.horizon,
+                             cfg.stride, train=True)
+        validation = None
+        if "val" in data.parts:
+            va, vb = data.parts["val"]
+            xv, yv = self._windows(scaled[va:vb], 1 if self._feeds_back() else cfg.horizon,
+                                   1, train=True)
+            validation = (xv, self._flat_target(yv))
+        set_seed(seed)
+        self.model = self._build(data.values.shape[1])
+        callbacks = [EarlyStopping(patience=patience)] if validation and patience else []
+        trainer = Trainer(self.model, loss="mse", optimizer="adam", lr=cfg.lr)
+        t0 = time.perf_counter()
+        hist = trainer.fit(x, self._flat_target(y), epochs=epochs, batch_size=batch_size,
+                           validation_data=validation, callbacks=callbacks, seed=seed,
+                           verbose=verbose)
+        self.fit_seconds = time.perf_counter() - t0
+        self.history, self._data = hist.history, data
+        self.context = data.values[-cfg.window:].copy()
+        return hist
+
+    def _flat_target(self, y: np.ndarray) -> np.ndarray:
+        if self.config.strategy == "seq2seq":
+            return y                                             # (M, T, nt)
+        return y.reshape(len(y), -1)                             # (M, K·nt)
+
+    def _scale(self, values: np.ndarray) -> np.ndarray:
+        return self.scaler.transform(values) if self.scaler is not None else values
+
+    def _unscale_targets(self, y: np.ndarray) -> np.ndarray:
+        if self.scaler is None:
+            return y
+        return self.scaler.subset(self.target_idx).inverse_transform(y)
+
+    # ------------------------------------------------------------------ forecasting
+    def _require_model(self) -> L.Sequential:
+        if self.model is None:
+            raise ValueError("this Forecaster is not trained yet: call fit() or load()")
+        return self.model
+
+    @torch.no_grad()
+    def _forecast_scaled(self, x: np.ndarray, steps: int) -> np.ndarray:
+        """x (B, window, F) scaled -> (B, steps, nt) scaled."""
+        model, cfg, nt = self._require_model(), self.config, len(self.target_idx)
+        model.eval()
+        x = torch.as_tensor(x, dtype=torch.float32)
+        blocks, done = [], 0
+        while done < steps:
+            out = model(x)
+            if cfg.strategy == "seq2seq":
+                out = out[:, -1]                                 # the last step's next value
+            block = out.reshape(len(x), -1, nt)                  # (B, K or 1, nt)
+            blocks.append(block)
+            done += block.shape[1]
+            if done < steps:
+                if nt != x.shape[2]:
+                    raise ValueError(f"forecasting {steps} steps needs more than horizon="
+                                     f"{cfg.horizon}: that feeds predictions back, which "
+                                     "needs every input column to be a target")
+                x = torch.cat([x, block], dim=1)[:, -cfg.window:]
+        return torch.cat(blocks, dim=1)[:, :steps].numpy().astype(np.float64)
+
+    def predict(self, steps: int | None = None, series: Any = None) -> np.ndarray:
+        """Forecast ``steps`` values (default: horizon) after the end of ``series`` (default:
+        the series given to fit, or the context saved with the model), in original units:
+        (steps, number of targets)."""
+        cfg = self.config
+        steps = cfg.horizon if steps is None else steps
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise ValueError(f"steps must be a positive int, got {steps!r}")
+        if series is None:
+            if self.context is None:
+                raise ValueError("no series to continue: pass series=")
+            values = self.context
+        else:
+            values = self._prepare(series).values
+        if values.shape[1] != len(self.columns):
+            raise ValueError(f"the model was trained on {len(self.columns)} columns "
+                             f"({', '.join(self.columns)}), got {values.shape[1]}")
+        if len(values) < cfg.window:
+            raise ValueError(f"need at least window={cfg.window} rows to forecast from, "
+                             f"got {len(values)}")
+        x = self._scale(values[-cfg.window:])[None]
+        return self._unscale_targets(self._forecast_scaled(x, steps)[0])
+
+    def predict_windows(self, x: Any) -> np.ndarray:
+        """Forecasts for given input windows x (M, window, F) in original units:
+        (M, horizon, number of targets)."""
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim != 3 or x.shape[1:] != (self.config.window, len(self.columns)):
+            raise ValueError(f"windows must be (M, {self.config.window}, {len(self.columns)}), "
+                             f"got {x.shape}")
+        return self._unscale_targets(self._forecast_scaled(self._scale(x), self.config.horizon))
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate(self, part: str = "test") -> dict[str, Any]:
+        """RMSE, MAE, MAPE over every target and horizon step of a part's windows, in
+        original and scaled units, beside naive baselines on the same targets."""
+        data = self._data
+        if data is None:
+            raise ValueError("evaluate() needs the data of a fit() in this session")
+        if part not in data.parts:
+            raise ValueError(f"part must be one of {', '.join(data.parts)}, got {part!r}")
+        cfg = self.config
+        s, e = data.parts[part]
+        rows = data.values[s:e]
+        x, y = make_windows(rows, cfg.window, cfg.horizon, 1, self.target_idx)
+        pred_s = self._forecast_scaled(self._scale(x), cfg.horizon)
+        pred = self._unscale_targets(pred_s)
+        y_s = self._scale_targets(y)
+        result = {"part": part, "windows": len(x), **_metrics(pred, y),
+                  "rmse_scaled": _rmse(pred_s, y_s),
+                  "mae_scaled": float(np.mean(np.abs(pred_s - y_s)))}
+        if cfg.horizon > 1:
+            result["rmse_by_step"] = [_rmse(pred[:, k], y[:, k]) for k in range(cfg.horizon)]
+        last = np.repeat(x[:, -1:, self.target_idx], cfg.horizon, axis=1)
+        baselines = {"last_value": last}
+        if cfg.season:
+            origin = s + cfg.window - 1 + np.arange(len(x))      # the last known row
+            k = np.arange(1, cfg.horizon + 1)
+            src = origin[:, None] + k - cfg.season * np.ceil(k / cfg.season).astype(int)
+            if (src >= 0).all():
+                baselines["seasonal_naive"] = data.values[src][..., self.target_idx]
+        for name, guess in baselines.items():
+            result[f"baseline_{name}"] = {**_metrics(guess, y),
+                                          "rmse_scaled": _rmse(self._scale_targets(guess), y_s)}
+        return result
+
+    def _scale_targets(self, y: np.ndarray) -> np.ndarray:
+        if self.scaler is None:
+            return y
+        return self.scaler.subset(self.target_idx).transform(y)
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | Path) -> None:
+        from ..saving import save
+        extra = {"forecaster": {"config": asdict(self.config), "columns": list(self.columns),
+                                "target_idx": self.target_idx,
+                                "scaler": self.scaler.to_dict() if self.scaler else None,
+                                "context": self.context.tolist(), "history": self.history}}
+        save(self._require_model(), path, extra=extra)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Forecaster:
+        from ..saving import load
+        path = Path(path)
+        meta_path = path / "forecaster.json"
+        if not meta_path.is_file():
+            raise ValueError(f"{path} is not a saved Forecaster: forecaster.json is missing")
+        try:
+            meta = json.loads(meta_path.read_text())
+            config = meta["config"]
+            config["targets"] = tuple(config["targets"]) if config["targets"] else None
+            f = cls(ForecastConfig(**config))
+        except (KeyError, TypeError, json.JSONDecodeError) as err:
+            raise ValueError(f"{meta_path} is not a valid forecaster file ({err})") from None
+        f.model = load(path)
+        f.columns, f.target_idx = tuple(meta["columns"]), list(meta["target_idx"])
+        f.scaler = scaler_from_dict(meta["scaler"])
+        f.context, f.history = np.asarray(meta["context"], dtype=np.float64), meta["history"]
+        return f
+
+    # ------------------------------------------------------------------ report
+    def report(self, out_dir: str | Path, future: int | None = None) -> dict[str, Any]:
+        """Write metrics.json, forecast.png and training.png; return the metrics."""
+        from ..plots.forecast import plot_forecast, plot_training
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        metrics = {"config": asdict(self.config), "fit_seconds": self.fit_seconds,
+                   "epochs_run": len(self.history.get("loss", []))}
+        for part in ("val", "test"):
+            if self._data is not None and part in self._data.parts:
+                metrics[part] = self.evaluate(part)
+        (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        future = future or max(self.config.horizon, self.config.window)
+        plot_forecast(out / "forecast.png", self, future)
+        plot_training(out / "training.png", self.history)
+        return metrics
+
+    def one_step_predictions(self) -> tuple[np.ndarray, np.ndarray]:
+        """First-step predictions for every window of the fitted series, original units:
+        (row index of each prediction, predictions (M, nt))."""
+        data, cfg = self._data, self.config
+        x, _ = make_windows(data.values, cfg.window, 1, 1, self.target_idx)
+        pred = self._unscale_targets(self._forecast_scaled(self._scale(x), 1)[:, 0])
+        return np.arange(cfg.window, cfg.window + len(x)), pred
