@@ -18,8 +18,8 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 	$(PIP) -e '.[dev]'
 	touch $@
 
-demo: $(VENV)/.installed  ## train an RNN on the shipped sunspots series and print its metrics
-	$(BIN)/rnnkit demo --out runs/demo
+demo: $(VENV)/.installed  ## the sunspots tutorial vs rnnkit's recommended forecaster; report in runs/sunspots
+	$(BIN)/rnnkit tutorial run sunspots --seeds 0 --out runs/sunspots
 
 test: $(VENV)/.installed-dev  ## the whole suite, as CI runs it
 	$(BIN)/ruff check src tests

@@ -9,24 +9,24 @@ runner = CliRunner()
 
 def test_help_lists_commands():
     result = runner.invoke(app, ["--help"])
-    assert result.exit_code == 0 and "demo" in result.output and "datasets" in result.output
+    assert result.exit_code == 0
+    for command in ("forecast", "tutorial", "explain", "datasets"):
+        assert command in result.output
 
 
-def test_demo_dry_run_trains_and_prints_metrics(tmp_path):
-    result = runner.invoke(app, ["demo", "--dry-run", "--out", str(tmp_path / "d")])
+def test_sunspots_tutorial_quick_writes_report_and_model(tmp_path):
+    out = tmp_path / "sun"
+    result = runner.invoke(app, ["tutorial", "run", "sunspots", "--quick", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert "rnnkit (this run)" in result.output and "tutorial, published" in result.output
-    assert not (tmp_path / "d").exists()
-
-
-def test_demo_writes_model_metrics_and_plot(tmp_path):
-    result = runner.invoke(app, ["demo", "--epochs", "1", "--out", str(tmp_path / "d")])
-    assert result.exit_code == 0, result.output
-    metrics = json.loads((tmp_path / "d" / "metrics.json").read_text())
-    assert metrics["train_windows"] == 187 and metrics["test_windows"] == 46
-    assert 0 < metrics["test_rmse"] < 0.5
-    assert (tmp_path / "d" / "forecast.png").stat().st_size > 10_000
-    assert (tmp_path / "d" / "model" / "weights.safetensors").exists()
+    for text in ("tutorial, published", "rnnkit, tutorial recipe", "rnnkit, recommended",
+                 "naive: repeat last value"):
+        assert text in result.output
+    report = json.loads((out / "tutorial.json").read_text())
+    assert [r["system"] for r in report["rows"]][0] == "tutorial, published"
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test"]["windows"] == 564          # every month of the last 20 %
+    assert (out / "forecast.png").stat().st_size > 20_000
+    assert (out / "model" / "forecaster.json").exists()
 
 
 def test_datasets_list_and_show():

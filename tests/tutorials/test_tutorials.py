@@ -27,7 +27,7 @@ def test_sine_quick_run_prints_the_comparison():
                  "rnnkit SimpleRNN, native", "baseline: predict 0"):
         assert text in result.output
     report = sine.run([0], quick=True)
-    scores = {(r.system, r.settings): r.scores[0] for r in report.rows}
+    scores = {(r.system, r.settings): r.scores["val RMSE"][0] for r in report.rows}
     loop = scores[("rnnkit SimpleRNN, loop", "tanh, Keras init, Adam 1e-3, batch 10")]
     native = scores[("rnnkit SimpleRNN, native", "tanh, Keras init, Adam 1e-3, batch 10")]
     assert abs(loop - native) < 1e-3              # same seed, same math, two engines

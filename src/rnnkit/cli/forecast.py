@@ -56,6 +56,8 @@ def forecast(
     strategy: str = typer.Option("direct", help="direct | recursive | seq2seq"),
     stride: int = typer.Option(1, min=1, help="step between training windows"),
     scaler: str = typer.Option("minmax", help="minmax | standard | none"),
+    difference: bool = typer.Option(False, "--difference", help="model step-to-step changes "
+                                    "(for trending series: prices, counts)"),
     dropout: float = typer.Option(0.0, min=0.0, max=0.99),
     bidirectional: bool = typer.Option(False, "--bidirectional"),
     season: int = typer.Option(None, help="period for the seasonal-naive baseline "
@@ -82,7 +84,8 @@ def forecast(
         f = Forecaster(cell=cell, units=units, layers=layers, window=window, horizon=horizon,
                        strategy=strategy, stride=stride, scaler=None if scaler == "none" else
                        scaler, dropout=dropout, bidirectional=bidirectional,
-                       targets=series.columns[:n_targets], season=season, lr=lr)
+                       targets=series.columns[:n_targets], season=season, lr=lr,
+                       difference=difference)
         goal = ", ".join(series.columns[:n_targets])
         typer.echo(f"{series.name}: {len(series.values)} rows, columns "
                    f"{', '.join(series.columns)}; forecasting {goal}"
@@ -100,8 +103,8 @@ def forecast(
         (k.replace("baseline_", "naive: ").replace("_", " "), v)
         for k, v in metrics.items() if k.startswith("baseline_")]
     for name, m in rows:
-        typer.echo(f"{name:24s}{m['rmse']:12.4g}{m['mae']:12.4g}{m['mape']:10.2f}"
-                   f"{m['rmse_scaled']:13.4f}")
+        scaled = f"{m['rmse_scaled']:13.4f}" if "rmse_scaled" in m else f"{'-':>13s}"
+        typer.echo(f"{name:24s}{m['rmse']:12.4g}{m['mae']:12.4g}{m['mape']:10.2f}{scaled}")
     ahead = f.predict(steps=future or horizon)
     typer.echo(f"next {len(ahead)} values after {series.times[-1]}: "
                + ", ".join(f"{v:.4g}" for v in ahead[:, 0]))

@@ -6,13 +6,11 @@ import typer
 
 from . import datasets as datasets_cmd
 from . import tutorial as tutorial_cmd
-from .demo import demo
 from .explain import explain
 from .forecast import forecast
 
 app = typer.Typer(help="rnnkit: recurrent neural networks on PyTorch.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
-app.command("demo")(demo)
 app.command("explain")(explain)
 app.command("forecast")(forecast)
 app.add_typer(datasets_cmd.app, name="datasets")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import typer
 
 from .. import tutorials
@@ -23,6 +26,7 @@ def run(
     seeds: str = typer.Option("0,1,2", help="comma-separated seeds; medians are reported"),
     quick: bool = typer.Option(False, "--quick", help="a few epochs, one seed: a smoke run"),
     dry_run: bool = typer.Option(False, "--dry-run", help="same as --quick"),
+    out: Path = typer.Option(None, help="write the recommended model's report and model here"),
 ) -> None:
     """Run one tutorial workload and print its comparison table."""
     try:
@@ -34,4 +38,8 @@ def run(
         raise typer.BadParameter("give at least one seed", param_hint="--seeds")
     if quick or dry_run:
         seed_list = seed_list[:1]
-    typer.echo(module.run(seed_list, quick=quick or dry_run).table())
+    report = module.run(seed_list, quick=quick or dry_run, out=out)
+    typer.echo(report.table())
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "tutorial.json").write_text(json.dumps(report.to_dict(), indent=2))

@@ -34,7 +34,7 @@ def plot_forecast(path: str | Path, forecaster, future: int) -> None:
     starts = {"train": 0}
     for part in ("val", "test"):
         if part in data.parts:
-            starts[part] = data.parts[part][0] + cfg.window
+            starts[part] = data.parts[part][0] + cfg.window + int(cfg.difference)
     bounds = sorted(starts.items(), key=lambda kv: kv[1]) + [("end", n)]
     fig, (top, low) = plt.subplots(2, 1, figsize=(10, 6.5), height_ratios=[1, 1])
     zoom = max(n - 4 * max(cfg.window, future), 0)

@@ -8,6 +8,10 @@ Strategies for a horizon of K steps:
                instead of one, as in the "20 steps" tutorial); forecasts feed back like
                recursive
 Feeding back needs every input feature to be predicted (targets = all columns).
+
+``difference=True`` models the change from one step to the next and adds the forecast
+changes back onto the last known value: a trending series (prices, passenger counts) then
+never leaves the range the scaler saw in training.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ class ForecastConfig:
     targets: tuple[str, ...] | None = None   # columns to predict; None = the first column
     season: int | None = None          # period for the seasonal-naive baseline, in steps
     lr: float = 1e-3                   # Adam learning rate
+    difference: bool = False           # model step-to-step changes, add them back to levels
 
     def __post_init__(self) -> None:
         if self.cell not in CELLS:
@@ -80,10 +85,14 @@ def _metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
 
 @dataclass
 class _Prepared:
-    values: np.ndarray                 # (N, F) original units
+    values: np.ndarray                 # (N, F) original units (levels)
     times: np.ndarray
     columns: tuple[str, ...]
-    parts: dict[str, tuple[int, int]] = field(default_factory=dict)
+    parts: dict[str, tuple[int, int]] = field(default_factory=dict)   # rows of `model`
+
+    def model_rows(self, differenced: bool) -> np.ndarray:
+        """What the network sees: the levels, or their step-to-step changes (N - 1 rows)."""
+        return np.diff(self.values, axis=0) if differenced else self.values
 
 
 class Forecaster:
@@ -167,10 +176,12 @@ class Forecaster:
             raise ValueError(f"strategy={cfg.strategy!r} feeds predictions back as inputs, so "
                              "every input column must be a target; use strategy='direct' or "
                              "drop the extra features")
-        if len(data.values) < cfg.window + cfg.horizon:
-            raise ValueError(f"the series has {len(data.values)} rows, fewer than window + "
-                             f"horizon = {cfg.window + cfg.horizon}")
-        data.parts = split_series(len(data.values), cfg.window, val, test)
+        rows = data.model_rows(cfg.difference)
+        if len(rows) < cfg.window + cfg.horizon:
+            raise ValueError(f"the series has {len(data.values)} rows, too few for window + "
+                             f"horizon = {cfg.window + cfg.horizon}"
+                             + (" after differencing" if cfg.difference else ""))
+        data.parts = split_series(len(rows), cfg.window, val, test)
         a, b = data.parts["train"]
         for part, (ps, pe) in data.parts.items():
             if pe - ps < cfg.window + cfg.horizon:
@@ -179,8 +190,8 @@ class Forecaster:
                                  "longer series, a smaller window or smaller val/test fractions")
         self.scaler = make_scaler(cfg.scaler)
         if self.scaler is not None:
-            self.scaler.fit(data.values[a:b])                   # training rows only
-        scaled = self._scale(data.values)
+            self.scaler.fit(rows[a:b])                          # training rows only
+        scaled = self._scale(rows)
         x, y = self._windows(scaled[a:b], 1 if self._feeds_back() else cfg.horizon,
                              cfg.stride, train=True)
         validation = None
@@ -190,7 +201,7 @@ class Forecaster:
                                    1, train=True)
             validation = (xv, self._flat_target(yv))
         set_seed(seed)
-        self.model = self._build(data.values.shape[1])
+        self.model = self._build(rows.shape[1])
         callbacks = [EarlyStopping(patience=patience)] if validation and patience else []
         trainer = Trainer(self.model, loss="mse", optimizer="adam", lr=cfg.lr)
         t0 = time.perf_counter()
@@ -199,8 +210,18 @@ class Forecaster:
                            verbose=verbose)
         self.fit_seconds = time.perf_counter() - t0
         self.history, self._data = hist.history, data
-        self.context = data.values[-cfg.window:].copy()
+        self.context = data.values[-self._context_rows():].copy()
         return hist
+
+    def _context_rows(self) -> int:
+        """Levels needed to forecast: the window, plus one to difference it."""
+        return self.config.window + int(self.config.difference)
+
+    def _levels(self, pred: np.ndarray, origin_levels: np.ndarray) -> np.ndarray:
+        """Model outputs (M, K, nt), unscaled, to levels; origin_levels (M, nt) = last known."""
+        if not self.config.difference:
+            return pred
+        return origin_levels[:, None, :] + np.cumsum(pred, axis=1)
 
     def _flat_target(self, y: np.ndarray) -> np.ndarray:
         if self.config.strategy == "seq2seq":
@@ -260,20 +281,25 @@ class Forecaster:
         if values.shape[1] != len(self.columns):
             raise ValueError(f"the model was trained on {len(self.columns)} columns "
                              f"({', '.join(self.columns)}), got {values.shape[1]}")
-        if len(values) < cfg.window:
-            raise ValueError(f"need at least window={cfg.window} rows to forecast from, "
-                             f"got {len(values)}")
-        x = self._scale(values[-cfg.window:])[None]
-        return self._unscale_targets(self._forecast_scaled(x, steps)[0])
+        need = self._context_rows()
+        if len(values) < need:
+            raise ValueError(f"need at least {need} rows to forecast from, got {len(values)}")
+        recent = values[-need:]
+        x = self._scale(np.diff(recent, axis=0) if cfg.difference else recent)[None]
+        pred = self._unscale_targets(self._forecast_scaled(x, steps))
+        return self._levels(pred, recent[-1:, self.target_idx])[0]
 
     def predict_windows(self, x: Any) -> np.ndarray:
-        """Forecasts for given input windows x (M, window, F) in original units:
-        (M, horizon, number of targets)."""
+        """Forecasts for given input windows of levels x (M, window [+1 with difference], F)
+        in original units: (M, horizon, number of targets)."""
         x = np.asarray(x, dtype=np.float64)
-        if x.ndim != 3 or x.shape[1:] != (self.config.window, len(self.columns)):
-            raise ValueError(f"windows must be (M, {self.config.window}, {len(self.columns)}), "
-                             f"got {x.shape}")
-        return self._unscale_targets(self._forecast_scaled(self._scale(x), self.config.horizon))
+        need = self._context_rows()
+        if x.ndim != 3 or x.shape[1:] != (need, len(self.columns)):
+            raise ValueError(f"windows must be (M, {need}, {len(self.columns)}), got {x.shape}")
+        inputs = np.diff(x, axis=1) if self.config.difference else x
+        pred = self._unscale_targets(self._forecast_scaled(self._scale(inputs),
+                                                           self.config.horizon))
+        return self._levels(pred, x[:, -1, self.target_idx])
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, part: str = "test") -> dict[str, Any]:
@@ -286,27 +312,28 @@ class Forecaster:
             raise ValueError(f"part must be one of {', '.join(data.parts)}, got {part!r}")
         cfg = self.config
         s, e = data.parts[part]
-        rows = data.values[s:e]
-        x, y = make_windows(rows, cfg.window, cfg.horizon, 1, self.target_idx)
+        rows = data.model_rows(cfg.difference)
+        x, y_model = make_windows(rows[s:e], cfg.window, cfg.horizon, 1, self.target_idx)
+        # the last known level of each window, and the level targets after it
+        origin = s + cfg.window - 1 + int(cfg.difference) + np.arange(len(x))
+        k = np.arange(1, cfg.horizon + 1)
+        y = data.values[origin[:, None] + k][..., self.target_idx]          # (M, K, nt)
         pred_s = self._forecast_scaled(self._scale(x), cfg.horizon)
-        pred = self._unscale_targets(pred_s)
-        y_s = self._scale_targets(y)
+        pred = self._levels(self._unscale_targets(pred_s), data.values[origin][:, self.target_idx])
+        y_s = self._scale_targets(y_model)
         result = {"part": part, "windows": len(x), **_metrics(pred, y),
                   "rmse_scaled": _rmse(pred_s, y_s),
                   "mae_scaled": float(np.mean(np.abs(pred_s - y_s)))}
         if cfg.horizon > 1:
-            result["rmse_by_step"] = [_rmse(pred[:, k], y[:, k]) for k in range(cfg.horizon)]
-        last = np.repeat(x[:, -1:, self.target_idx], cfg.horizon, axis=1)
-        baselines = {"last_value": last}
+            result["rmse_by_step"] = [_rmse(pred[:, j], y[:, j]) for j in range(cfg.horizon)]
+        baselines = {"last_value": np.repeat(data.values[origin][:, None, self.target_idx],
+                                             cfg.horizon, axis=1)}
         if cfg.season:
-            origin = s + cfg.window - 1 + np.arange(len(x))      # the last known row
-            k = np.arange(1, cfg.horizon + 1)
             src = origin[:, None] + k - cfg.season * np.ceil(k / cfg.season).astype(int)
             if (src >= 0).all():
                 baselines["seasonal_naive"] = data.values[src][..., self.target_idx]
         for name, guess in baselines.items():
-            result[f"baseline_{name}"] = {**_metrics(guess, y),
-                                          "rmse_scaled": _rmse(self._scale_targets(guess), y_s)}
+            result[f"baseline_{name}"] = _metrics(guess, y)
         return result
 
     def _scale_targets(self, y: np.ndarray) -> np.ndarray:
@@ -364,6 +391,8 @@ class Forecaster:
         """First-step predictions for every window of the fitted series, original units:
         (row index of each prediction, predictions (M, nt))."""
         data, cfg = self._data, self.config
-        x, _ = make_windows(data.values, cfg.window, 1, 1, self.target_idx)
-        pred = self._unscale_targets(self._forecast_scaled(self._scale(x), 1)[:, 0])
-        return np.arange(cfg.window, cfg.window + len(x)), pred
+        x, _ = make_windows(data.model_rows(cfg.difference), cfg.window, 1, 1, self.target_idx)
+        origin = cfg.window - 1 + int(cfg.difference) + np.arange(len(x))
+        pred = self._levels(self._unscale_targets(self._forecast_scaled(self._scale(x), 1)),
+                            data.values[origin][:, self.target_idx])
+        return origin + 1, pred[:, 0]

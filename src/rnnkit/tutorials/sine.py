@@ -70,12 +70,12 @@ def _rnnkit_run(seed: int, epochs: int, engine: str):
     return seconds, _rmse(model.predict(xv).numpy(), yv.numpy())
 
 
-def run(seeds: list[int], quick: bool = False) -> Report:
+def run(seeds: list[int], quick: bool = False, out=None) -> Report:
     epochs = 3 if quick else 25
-    report = Report(f"{TITLE} ({epochs} epochs, seeds {','.join(map(str, seeds))})",
-                    "val RMSE (median [min-max])")
+    report = Report(f"{TITLE} ({epochs} epochs, seeds {','.join(map(str, seeds))}; "
+                    "medians [min-max])", ["val RMSE"])
     report.rows.append(Row("article, published", "sigmoid, wrong gradients", [],
-                           [PUBLISHED["val_rmse"]]))
+                           {"val RMSE": [PUBLISHED["val_rmse"]]}))
     for label, settings, fn in [
         ("NumPy, correct BPTT", "article's: sigmoid, U(0,1) init, SGD 1e-4, batch 1",
          lambda s: _numpy_run(s, epochs, True)),
@@ -87,10 +87,13 @@ def run(seeds: list[int], quick: bool = False) -> Report:
          lambda s: _rnnkit_run(s, epochs, "native")),
     ]:
         results = [fn(s) for s in seeds]
-        report.rows.append(Row(label, settings, [r[0] for r in results], [r[1] for r in results]))
+        report.rows.append(Row(label, settings, [r[0] for r in results],
+                               {"val RMSE": [r[1] for r in results]}))
     _, _, xv, yv = data()
-    report.rows.append(Row("baseline: predict 0", "-", [], [_rmse(np.zeros_like(yv), yv)]))
-    report.rows.append(Row("baseline: repeat last value", "-", [], [_rmse(xv[:, -1], yv)]))
+    report.rows.append(Row("baseline: predict 0", "-", [],
+                           {"val RMSE": [_rmse(np.zeros_like(yv), yv)]}))
+    report.rows.append(Row("baseline: repeat last value", "-", [],
+                           {"val RMSE": [_rmse(xv[:, -1], yv)]}))
     report.notes += [
         "All rows: truncated BPTT of 5 steps, gradients clipped to ±10, 100 train / 50 "
         "validation windows.",
