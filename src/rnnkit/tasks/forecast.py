@@ -269,6 +269,7 @@ class Forecaster:
         the series given to fit, or the context saved with the model), in original units:
         (steps, number of targets)."""
         cfg = self.config
+        self._require_model()
         steps = cfg.horizon if steps is None else steps
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
             raise ValueError(f"steps must be a positive int, got {steps!r}")
@@ -383,6 +384,8 @@ class Forecaster:
                 metrics[part] = self.evaluate(part)
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
         future = future or max(self.config.horizon, self.config.window)
+        if len(self.target_idx) != len(self.columns):   # extra inputs cannot be forecast
+            future = min(future, self.config.horizon)
         plot_forecast(out / "forecast.png", self, future)
         plot_training(out / "training.png", self.history)
         return metrics
