@@ -33,3 +33,20 @@ def test_sine_quick_run_prints_the_comparison():
     assert abs(loop - native) < 1e-3              # same seed, same math, two engines
     assert loop < scores[("baseline: predict 0", "-")]
     assert tutorials.get("sine-numpy") is sine
+
+
+def test_every_tutorial_is_listed_with_a_title():
+    result = runner.invoke(app, ["tutorial", "list"])
+    for name in ("sunspots", "stocks", "weather", "sine-numpy"):
+        assert name in result.output
+        assert tutorials.get(name).TITLE
+
+
+def test_stocks_and_weather_quick_runs(tmp_path):
+    stocks = tutorials.get("stocks").run([0], quick=True, out=tmp_path / "s")
+    naive = stocks.row("naive: yesterday's price").median("test RMSE $")
+    assert 0 < naive < 1.0 and stocks.row("rnnkit, recommended").median("test RMSE $") > 0
+    assert (tmp_path / "s" / "forecast.png").exists()
+    weather = tutorials.get("weather").run([0], quick=True)
+    assert weather.row("naive: same hour yesterday").median("RMSE 24h") > 0
+    assert "RMSE 24h" in weather.table()

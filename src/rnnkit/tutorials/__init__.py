@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 __all__ = ["Report", "Row", "names", "get"]
 
-_MODULES = {"sunspots": "sunspots", "sine-numpy": "sine"}
+_MODULES = {"sunspots": "sunspots", "stocks": "stocks", "weather": "weather",
+            "sine-numpy": "sine", "sine": "sine"}
 
 
 def _median(xs: list[float], fmt: str) -> str:
