@@ -104,7 +104,7 @@ def test_interior_and_left_padding_use_loop_and_keep_state():
     x = torch.randn(1, 5, 3, dtype=torch.float64)
     mask = torch.tensor([[False, True, False, True, True]])
     out, h = layer(x, mask=mask)
-    assert layer.last_engine == "loop" and "not right padding" in layer.engine_note
+    assert layer.last_engine == "fused" and "not right padding" in layer.engine_note
     _, h_ref = layer(x[:, [1, 3, 4]])
     torch.testing.assert_close(h, h_ref, atol=1e-10, rtol=0)
     with pytest.raises(ValueError, match="engine='native' cannot run this layer: mask is not"):
@@ -114,8 +114,8 @@ def test_interior_and_left_padding_use_loop_and_keep_state():
 @pytest.mark.parametrize("kind", ["simple", "lstm", "gru"])
 def test_native_keeps_state_of_rows_without_steps(kind):
     """A finished stream in a stateful chunk: the row has no real step at all."""
-    native, loop = _layer(kind, return_state=True), _layer(kind, return_state=True,
-                                                           engine="loop")
+    native = _layer(kind, return_state=True, engine="native")
+    loop = _layer(kind, return_state=True, engine="loop")
     loop.load_state_dict(native.state_dict())
     x = torch.randn(3, 4, 3, dtype=torch.float64)
     mask = torch.tensor([[True] * 4, [False] * 4, [True, True, False, False]])
@@ -191,7 +191,7 @@ def test_recurrent_dropout_moves_off_native_only_in_training():
     layer = rk.LSTM(4, input_size=3, recurrent_dropout=0.3)
     x = torch.randn(2, 5, 3)
     layer(x)
-    assert layer.last_engine == "loop" and "recurrent_dropout" in layer.engine_note
+    assert layer.last_engine == "fused" and "recurrent_dropout" in layer.engine_note
     layer.eval()
     layer(x)
     assert layer.last_engine == "native"
@@ -207,7 +207,8 @@ def test_recurrent_dropout_moves_off_native_only_in_training():
 def test_engine_auto_falls_back_and_forced_native_names_the_reason(layer, reason):
     auto = layer()
     auto(torch.randn(2, 4, 2))
-    assert auto.last_engine == "loop" and reason in auto.engine_note
+    expected = "loop" if "StackedCells" in reason else "fused"
+    assert auto.last_engine == expected and reason in auto.engine_note
     forced = layer()
     forced.engine = "native"
     with pytest.raises(ValueError, match="engine='native' cannot run this layer"):

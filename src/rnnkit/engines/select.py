@@ -1,13 +1,22 @@
-"""Which engine runs a layer, and why a faster one was not eligible.
+"""Which engine runs a layer, and why a faster one was not chosen.
 
-Rules for ``native`` (torch's fused kernels):
-    * the cell is exactly ``LSTMCell``, ``GRUCell(reset_after=True)``, or
-      ``SimpleRNNCell`` with activation tanh or relu (torch has kernels for nothing else);
-    * the input is one tensor, not a nesting;
-    * no recurrent dropout while training (torch's kernels have no per-sequence h mask);
-    * a mask, if any, is right padding (every row a run of real steps, then padding)
-      (rows with no real step keep their state): packed sequences allow nothing else.
-``engine="auto"`` takes native when every rule holds, else loop.
+Engines: ``loop`` (the readable time loop, any cell), ``native`` (torch's fused kernels:
+torch.lstm/gru/rnn_tanh/rnn_relu) and ``fused`` (rnnkit's whole-sequence Function with
+hand-derived backward and C++ step kernels, ``engines/fused.py``).
+
+``native`` needs: exactly ``LSTMCell``, ``GRUCell(reset_after=True)`` or ``SimpleRNNCell``
+with tanh or relu; one tensor input; no recurrent dropout while training; right padding.
+``fused`` needs: a built-in cell (any activation, both GRU forms), one tensor input; any
+mask and recurrent dropout are fine.
+
+``engine="auto"`` picks by what was measured on a 2-core CPU (``rnnkit bench``):
+    LSTM           native (oneDNN) when eligible, else fused
+    GRU            fused when H <= 256 on CPU (torch's GRU has no oneDNN path: 1.6x at
+                   H=128), else native; fused when native is not eligible
+    SimpleRNN      fused on CPU (slightly ahead of native at every size measured)
+    other cells    loop
+On CUDA, native (cuDNN) is taken whenever eligible.  Under ``torch.compile`` auto skips
+fused (opaque C++ kernels in a Python loop give the compiler nothing to fuse).
 """
 
 from __future__ import annotations
@@ -15,10 +24,11 @@ from __future__ import annotations
 import torch
 
 from ..cells import GRUCell, LSTMCell, SimpleRNNCell
+from .fused import fused_blocker
 
-__all__ = ["ENGINES", "native_blocker", "choose_engine"]
+__all__ = ["ENGINES", "native_blocker", "fused_blocker", "choose_engine"]
 
-ENGINES = ("auto", "loop", "native")
+ENGINES = ("auto", "loop", "native", "fused")
 
 
 def cell_blocker(cell) -> str | None:
@@ -50,15 +60,32 @@ def native_blocker(cell, x, mask_is_right_padded: bool,
     return None
 
 
-def choose_engine(requested: str, blocker: str | None) -> tuple[str, str]:
-    """Return ``(engine, note)``; raise if ``native`` was forced but is not eligible."""
+def _prefers_fused(cell, x: torch.Tensor) -> bool:
+    if x.device.type != "cpu":
+        return False
+    if type(cell) is SimpleRNNCell:
+        return True
+    return type(cell) is GRUCell and cell.hidden_size <= 256
+
+
+def choose_engine(requested: str, cell, x, native_reason: str | None) -> tuple[str, str]:
+    """Return ``(engine, note)``; raise if a forced engine cannot run this call."""
+    fused_reason = fused_blocker(cell) or (None if isinstance(x, torch.Tensor)
+                                           else "nested inputs")
     if requested == "loop":
         return "loop", "engine='loop' requested"
-    if blocker is None:
+    for name, reason in (("native", native_reason), ("fused", fused_reason)):
+        if requested == name and reason:
+            raise ValueError(f"engine={name!r} cannot run this layer: {reason}. "
+                             "Use engine='auto' or engine='loop', or change that setting.")
+    if requested in ("native", "fused"):
+        return requested, f"engine={requested!r} requested"
+    if fused_reason is None and torch.compiler.is_compiling():
+        fused_reason = "skipped under torch.compile"
+    if native_reason is None and (fused_reason is not None or not _prefers_fused(cell, x)):
         return "native", "torch fused kernel"
-    if requested == "native":
-        raise ValueError(
-            f"engine='native' cannot run this layer: {blocker}. "
-            "Use engine='auto' or engine='loop', or change that setting."
-        )
-    return "loop", f"native not eligible: {blocker}"
+    if fused_reason is None:
+        why = "faster than native here" if native_reason is None else \
+            f"native not eligible: {native_reason}"
+        return "fused", f"rnnkit fused kernel ({why})"
+    return "loop", f"no fast path: {fused_reason}"

@@ -21,7 +21,7 @@ from torch import nn
 
 from .._checks import check_choice, check_rate, check_sequence, check_units, describe, resolve_mask
 from ..cells import GRUCell, LSTMCell, SimpleRNNCell
-from ..engines import ENGINES, choose_engine, native_blocker, run_loop, run_native
+from ..engines import ENGINES, choose_engine, native_blocker, run_fused, run_loop, run_native
 from ..registry import deserialize, register_serializable, serialize
 from ..types import is_namedtuple, tree_first, tree_leaves, tree_map
 
@@ -64,7 +64,8 @@ class RNN(nn.Module):
         dropout: fraction of input features dropped while training, one mask per sequence.
         recurrent_dropout: fraction of h dropped before the recurrent product while
             training, one mask per sequence (the cell must support it).
-        engine: "auto" (native when eligible, else loop), "loop" or "native".
+        engine: "auto" (the fastest eligible: see ``rnnkit.engines.select``), "loop",
+            "native" (torch's kernels) or "fused" (rnnkit's whole-sequence kernels).
 
     Call: ``layer(x, initial_state=None, mask=None, lengths=None)``
         x (B, T, D), or a nesting of (B, T, ...) tensors for custom cells;
@@ -142,9 +143,13 @@ class RNN(nn.Module):
             rec_mask = self._dropout_mask(x.new_empty(B, self.cell.hidden_size),
                                           self.recurrent_dropout)
         blocker = native_blocker(self.cell, x, right_padded, rec_mask is not None)
-        self.last_engine, self.engine_note = choose_engine(self.engine, blocker)
+        self.last_engine, self.engine_note = choose_engine(self.engine, self.cell, x, blocker)
         if self.last_engine == "native":
             outputs, last, state = run_native(self.cell, x, state, lengths)
+        elif self.last_engine == "fused":
+            outputs, last, state = run_fused(self.cell, x, state, mask, rec_mask)
+            if not self.return_sequences:
+                outputs = None
         else:
             outputs, last, state = run_loop(self.cell, x, state, mask, rec_mask,
                                             keep_outputs=self.return_sequences)
@@ -306,7 +311,7 @@ class GRU(_BuiltinRNN):
     Example:
         >>> layer = GRU(8, reset_after=False)
         >>> tuple(layer(torch.zeros(2, 5, 3)).shape), layer.last_engine
-        ((2, 8), 'loop')
+        ((2, 8), 'fused')
     """
 
     cell_class = GRUCell

@@ -1,0 +1,70 @@
+"""Building the fused engine's C++ step kernels on first use, with a cached build.
+
+``kernels()`` returns the compiled module, or None when it cannot be had (no compiler,
+no ninja, ``RNNKIT_NO_EXT=1``); ``status()`` says which, for ``summary()`` and ``bench``.
+The build goes to ``$RNNKIT_CACHE`` (default ``~/.cache/rnnkit``), keyed by the source's
+hash, the torch version and the CPU (the code is built for this CPU), so it compiles once
+per machine (about 30-60 s on 2 cores).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import warnings
+from importlib import resources
+from pathlib import Path
+
+import torch
+
+__all__ = ["kernels", "status"]
+
+_lock = threading.Lock()
+_state: dict[str, object] = {}
+FUNCTIONS = ["lstm_fwd_step", "lstm_bwd_step", "gru_fwd_step", "gru_bwd_step"]
+
+
+def _build():
+    if os.environ.get("RNNKIT_NO_EXT"):
+        raise RuntimeError("disabled by RNNKIT_NO_EXT")
+    source = resources.files("rnnkit.engines").joinpath("_kernels.cpp").read_text()
+    key = hashlib.sha256((source + torch.__version__ + _cpu_id()).encode()).hexdigest()[:12]
+    root = Path(os.environ.get("RNNKIT_CACHE", Path.home() / ".cache" / "rnnkit"))
+    build_dir = root / f"fused-{key}"
+    build_dir.mkdir(parents=True, exist_ok=True)
+    from torch.utils.cpp_extension import load_inline
+    return load_inline(f"rnnkit_fused_{key}", cpp_sources=source, functions=FUNCTIONS,
+                       extra_cflags=["-O3", "-ffast-math", "-march=native", "-fopenmp-simd"],
+                       extra_ldflags=["-lmvec", "-lm"], build_directory=str(build_dir),
+                       verbose=False)
+
+
+def _cpu_id() -> str:
+    """-march=native code must never run on another CPU: the CPU is part of the cache key."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        import platform
+        return platform.processor() + platform.machine()
+    keep = [ln for ln in lines if ln.startswith(("model name", "flags"))][:2]
+    return "\n".join(keep)
+
+
+def kernels():
+    """The compiled kernels, or None (then the fused engine runs in PyTorch ops)."""
+    with _lock:
+        if "module" not in _state:
+            try:
+                with warnings.catch_warnings():       # compiler chatter is not our business
+                    warnings.simplefilter("ignore")
+                    _state["module"], _state["status"] = _build(), "C++ step kernels"
+            except Exception as err:  # noqa: BLE001 -- any failure means: use the fallback
+                _state["module"] = None
+                _state["status"] = f"PyTorch ops (C++ kernels unavailable: {str(err)[:120]})"
+        return _state["module"]
+
+
+def status() -> str:
+    kernels()
+    return str(_state["status"])

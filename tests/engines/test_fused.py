@@ -1,0 +1,123 @@
+"""The fused engine against the readable loop: values and hand-derived gradients."""
+
+import pytest
+import torch
+
+import rnnkit as rk
+from rnnkit.engines._ext import kernels, status
+from rnnkit.engines.fused import _Fused, run_fused
+from rnnkit.engines.loop import run_loop
+from rnnkit.engines.select import choose_engine
+
+CELLS = {
+    "lstm": lambda: rk.LSTMCell(3, 5),
+    "lstm-nobias": lambda: rk.LSTMCell(3, 5, use_bias=False),
+    "gru": lambda: rk.GRUCell(3, 5),
+    "gru-nobias": lambda: rk.GRUCell(3, 5, use_bias=False),
+    "gru-reset-before": lambda: rk.GRUCell(3, 5, reset_after=False),
+    "simple-tanh": lambda: rk.SimpleRNNCell(3, 5),
+    "simple-relu": lambda: rk.SimpleRNNCell(3, 5, activation="relu"),
+    "simple-sigmoid": lambda: rk.SimpleRNNCell(3, 5, activation="sigmoid"),
+    "simple-linear": lambda: rk.SimpleRNNCell(3, 5, activation="linear"),
+}
+MASK = torch.tensor([[1] * 6, [1, 1, 1, 0, 0, 0], [0, 1, 1, 0, 1, 1], [0] * 6], dtype=torch.bool)
+
+
+def _run_both(make, dtype, masked, rec, monkeypatch=None):
+    torch.manual_seed(0)
+    cell = make().to(dtype)
+    for p in cell.parameters():
+        torch.nn.init.uniform_(p, -0.5, 0.5)
+    x = torch.randn(4, 6, 3, dtype=dtype, requires_grad=True)
+    st = cell.initial_state(x[:, 0])
+    st = (type(st)(*(torch.randn_like(s).requires_grad_() for s in st))
+          if isinstance(st, tuple) else torch.randn_like(st).requires_grad_())
+    mask = MASK if masked else None
+    q = (torch.rand(4, 5, dtype=dtype) > 0.3).to(dtype) / 0.7 if rec else None
+    results = []
+    for fn in (run_fused, run_loop):
+        y, last, s = fn(cell, x, st, mask, q)
+        flat = [y, last] + (list(s) if isinstance(s, tuple) else [s])
+        loss = sum((f * torch.sin(torch.arange(f.numel(), dtype=dtype) * (k + 1.3)).view_as(f))
+                   .sum() for k, f in enumerate(flat))
+        wrt = [x, *cell.parameters(), *(st if isinstance(st, tuple) else [st])]
+        results.append((flat, torch.autograd.grad(loss, wrt)))
+    return results
+
+
+@pytest.mark.parametrize("name", CELLS)
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("rec", [False, True])
+@pytest.mark.parametrize("dtype, tol", [(torch.float64, 1e-10), (torch.float32, 1e-5)])
+def test_fused_equals_loop_values_and_gradients(name, masked, rec, dtype, tol):
+    (fa, ga), (fb, gb) = _run_both(CELLS[name], dtype, masked, rec)
+    for a, b in zip(fa, fb):
+        torch.testing.assert_close(a, b, atol=tol, rtol=0)
+    for a, b in zip(ga, gb):
+        torch.testing.assert_close(a, b, atol=tol * 10, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru"])
+def test_pytorch_fallback_equals_kernels(name, monkeypatch):
+    import rnnkit.engines.fused as fused
+    with_kernels = _run_both(CELLS[name], torch.float64, True, True)[0]
+    monkeypatch.setattr(fused, "kernels", lambda: None)
+    fallback = _run_both(CELLS[name], torch.float64, True, True)[0]
+    for a, b in zip(with_kernels[0] + list(with_kernels[1]), fallback[0] + list(fallback[1])):
+        torch.testing.assert_close(a, b, atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "gru_before", "simple"])
+def test_torch_gradcheck_on_the_function(kind):
+    torch.manual_seed(1)
+    G = {"lstm": 4, "gru": 3, "gru_before": 3, "simple": 1}[kind]
+    B, T, D, H = 2, 3, 2, 3
+    d = dict(dtype=torch.float64, requires_grad=True)
+    x, h0, c0 = torch.randn(B, T, D, **d), torch.randn(B, H, **d), torch.randn(B, H, **d)
+    w_ih, w_hh = torch.randn(G * H, D, **d) * 0.5, torch.randn(G * H, H, **d) * 0.5
+    b_ih = torch.randn(G * H, **d)
+    b_hh = torch.randn(G * H, **d) if kind == "gru" else None
+    mask = torch.tensor([[True, True, True], [True, False, True]])
+    c0_in = c0 if kind == "lstm" else torch.zeros(B, H, dtype=torch.float64)
+    args = (kind, "tanh", x, h0, c0_in, w_ih, w_hh, b_ih, b_hh, mask, None)
+    if b_hh is not None:
+        fn, inputs = (lambda *a: _Fused.apply(kind, "tanh", *a, mask, None)), args[2:9]
+    else:
+        fn, inputs = (lambda *a: _Fused.apply(kind, "tanh", *a, None, mask, None)), args[2:8]
+    assert torch.autograd.gradcheck(fn, inputs, eps=1e-6, atol=1e-6)
+
+
+def test_layer_chooses_fused_where_it_is_faster_and_explains():
+    gru = rk.GRU(16, input_size=3)
+    gru(torch.randn(2, 4, 3))
+    assert gru.last_engine == "fused" and "faster than native" in gru.engine_note
+    big = rk.GRU(512, input_size=3)
+    big(torch.randn(2, 4, 3))
+    assert big.last_engine == "native"
+    lstm = rk.LSTM(16, input_size=3, recurrent_dropout=0.2)
+    lstm(torch.randn(2, 4, 3))
+    assert lstm.last_engine == "fused" and "recurrent_dropout" in lstm.engine_note
+    custom = rk.RNN(rk.StackedCells([rk.LSTMCell(3, 4)]))
+    custom(torch.randn(2, 4, 3))
+    assert custom.last_engine == "loop"
+    with pytest.raises(ValueError, match="engine='fused' cannot run this layer: StackedCells"):
+        choose_engine("fused", custom.cell, torch.zeros(1), None)
+
+
+def test_engines_agree_inside_a_trained_model():
+    torch.manual_seed(0)
+    x, y = torch.randn(16, 8, 3), torch.randn(16, 1)
+    finals = {}
+    for engine in ("loop", "fused", "native"):
+        rk.set_seed(0)                      # same initial weights for every engine
+        model = rk.Sequential([rk.GRU(6, input_size=3, engine=engine), rk.Dense(1, input_size=6)])
+        model.fit(x, y, epochs=3, batch_size=4, seed=0, verbose=0)
+        finals[engine] = [p.detach() for p in model.parameters()]
+    for a, b, c in zip(*finals.values()):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+        torch.testing.assert_close(a, c, atol=1e-5, rtol=0)
+
+
+def test_extension_status_is_reported():
+    assert status().startswith(("C++ step kernels", "PyTorch ops"))
+    assert (kernels() is None) == status().startswith("PyTorch ops")
