@@ -91,9 +91,12 @@ def test_layer_chooses_fused_where_it_is_faster_and_explains():
     gru = rk.GRU(16, input_size=3)
     gru(torch.randn(2, 4, 3))
     assert gru.last_engine == "fused" and "faster than native" in gru.engine_note
-    big = rk.GRU(512, input_size=3)
-    big(torch.randn(2, 4, 3))
-    assert big.last_engine == "native"
+    simple = rk.SimpleRNN(16, input_size=3)
+    simple(torch.randn(2, 4, 3))
+    assert simple.last_engine == "native"
+    sigmoid = rk.SimpleRNN(16, input_size=3, activation="sigmoid")
+    sigmoid(torch.randn(2, 4, 3))
+    assert sigmoid.last_engine == "fused" and "torch has only tanh" in sigmoid.engine_note
     lstm = rk.LSTM(16, input_size=3, recurrent_dropout=0.2)
     lstm(torch.randn(2, 4, 3))
     assert lstm.last_engine == "fused" and "recurrent_dropout" in lstm.engine_note

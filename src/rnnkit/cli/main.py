@@ -6,12 +6,14 @@ import typer
 
 from . import datasets as datasets_cmd
 from . import tutorial as tutorial_cmd
+from .bench import bench
 from .explain import explain
 from .forecast import forecast
 
 app = typer.Typer(help="rnnkit: recurrent neural networks on PyTorch.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
 app.command("explain")(explain)
+app.command("bench")(bench)
 app.command("forecast")(forecast)
 app.add_typer(datasets_cmd.app, name="datasets")
 app.add_typer(tutorial_cmd.app, name="tutorial")

@@ -9,11 +9,12 @@ with tanh or relu; one tensor input; no recurrent dropout while training; right 
 ``fused`` needs: a built-in cell (any activation, both GRU forms), one tensor input; any
 mask and recurrent dropout are fine.
 
-``engine="auto"`` picks by what was measured on a 2-core CPU (``rnnkit bench``):
-    LSTM           native (oneDNN) when eligible, else fused
-    GRU            fused when H <= 256 on CPU (torch's GRU has no oneDNN path: 1.6x at
-                   H=128), else native; fused when native is not eligible
-    SimpleRNN      fused on CPU (slightly ahead of native at every size measured)
+``engine="auto"`` picks by what was measured on a 2-core CPU (``rnnkit bench``, results in
+``benchmarks/``):
+    LSTM           native (torch uses oneDNN) when eligible, else fused
+    GRU            fused on CPU (torch's GRU has no oneDNN path: 1.5x at the small size,
+                   even at the medium one); native on CUDA; fused when native is not eligible
+    SimpleRNN      native when eligible (ahead or even at every size), else fused
     other cells    loop
 On CUDA, native (cuDNN) is taken whenever eligible.  Under ``torch.compile`` auto skips
 fused (opaque C++ kernels in a Python loop give the compiler nothing to fuse).
@@ -61,11 +62,7 @@ def native_blocker(cell, x, mask_is_right_padded: bool,
 
 
 def _prefers_fused(cell, x: torch.Tensor) -> bool:
-    if x.device.type != "cpu":
-        return False
-    if type(cell) is SimpleRNNCell:
-        return True
-    return type(cell) is GRUCell and cell.hidden_size <= 256
+    return x.device.type == "cpu" and type(cell) is GRUCell
 
 
 def choose_engine(requested: str, cell, x, native_reason: str | None) -> tuple[str, str]:

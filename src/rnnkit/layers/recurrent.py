@@ -23,7 +23,7 @@ from .._checks import check_choice, check_rate, check_sequence, check_units, des
 from ..cells import GRUCell, LSTMCell, SimpleRNNCell
 from ..engines import ENGINES, choose_engine, native_blocker, run_fused, run_loop, run_native
 from ..registry import deserialize, register_serializable, serialize
-from ..types import is_namedtuple, tree_first, tree_leaves, tree_map
+from ..types import LSTMState, is_namedtuple, tree_first, tree_leaves, tree_map
 
 __all__ = ["RNN", "SimpleRNN", "LSTM", "GRU", "reverse_sequences", "flatten_state"]
 
@@ -111,6 +111,41 @@ class RNN(nn.Module):
     def reset_states(self, state: Any = None) -> None:
         """Forget the carried state (``stateful=True``), or set it."""
         self._state = state
+
+    @torch.no_grad()
+    def step(self, x_t: torch.Tensor, state: Any = None):
+        """Streaming inference: one time step (B, D) -> (y_t, state), no graph, low latency.
+
+        Built-in cells run torch's single-step kernels (``torch.lstm_cell`` and friends);
+        other cells run their ``forward``.  Pass the returned state to the next call.
+
+        Example:
+            >>> layer = LSTM(8, input_size=3)
+            >>> y, state = layer.step(torch.zeros(1, 3))
+            >>> y, state = layer.step(torch.ones(1, 3), state)
+            >>> tuple(y.shape), tuple(state.c.shape)
+            ((1, 8), (1, 8))
+        """
+        if self.cell is None:
+            self.build(x_t.shape[-1], like=x_t)
+        cell = self.cell
+        if state is None:
+            state = cell.initial_state(x_t)
+        kind = type(cell)
+        if kind is LSTMCell:
+            b = cell.bias if cell.use_bias else None
+            h, c = torch.lstm_cell(x_t, state, cell.weight_ih, cell.weight_hh, b, None)
+            return h, LSTMState(h, c)
+        if kind is GRUCell and cell.reset_after:
+            b_ih, b_hh = (cell.bias_ih, cell.bias_hh) if cell.use_bias else (None, None)
+            h = torch.gru_cell(x_t, state, cell.weight_ih, cell.weight_hh, b_ih, b_hh)
+            return h, h
+        if kind is SimpleRNNCell and cell.activation_name in ("tanh", "relu"):
+            op = torch.rnn_tanh_cell if cell.activation_name == "tanh" else torch.rnn_relu_cell
+            h = op(x_t, state, cell.weight_ih, cell.weight_hh,
+                   cell.bias if cell.use_bias else None, None)
+            return h, h
+        return cell(x_t, state)
 
     def compute_mask(self, x: Any, mask: torch.Tensor | None = None):
         """The mask for the next layer: unchanged for sequences, none after the last step."""

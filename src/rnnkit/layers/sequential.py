@@ -47,10 +47,9 @@ class Sequential(nn.Module):
         >>> print(model.summary(print_fn=None))   # doctest: +NORMALIZE_WHITESPACE
         Sequential   input (None, 12, 1)
         #   layer        output shape   params   engine
-        0   SimpleRNN    (None, 3)      15       fused
+        0   SimpleRNN    (None, 3)      15       native
         1   Dense        (None, 1)      4        -
         Total params: 19 (trainable 19)
-        layer 0: rnnkit fused kernel (faster than native here)
     """
 
     def __init__(self, layers: Sequence[nn.Module]):

@@ -1,0 +1,164 @@
+"""The benchmark harness behind ``rnnkit bench``: every system in one process, interleaved,
+medians and spreads, ratios against torch.nn, and the share of the GEMM peak measured in
+the same run.  Speed claims live here, never in unit tests.
+
+A training step is zero_grad + forward + MSE on the last output through Dense(1) +
+backward + Adam.step; timesteps/s = B·T / step time.
+"""
+
+from __future__ import annotations
+
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+CONFIGS = {"tiny": (1, 12, 1, 3), "small": (32, 100, 32, 128), "medium": (64, 100, 256, 512)}
+CELLS = ("lstm", "gru", "simple")
+GATES = {"lstm": 4, "gru": 3, "simple": 1}
+
+
+@dataclass
+class Result:
+    config: str
+    cell: str
+    system: str
+    ms: float            # median ms per training step
+    ms_min: float
+    ms_max: float
+    timesteps_per_s: float
+    vs_torch: float      # torch.nn time / this time (> 1 is faster)
+    gemm_share: float    # achieved GFLOP/s / measured GEMM GFLOP/s
+
+
+class _TorchNet(nn.Module):
+    def __init__(self, cell: str, D: int, H: int):
+        super().__init__()
+        self.rnn = {"lstm": nn.LSTM, "gru": nn.GRU, "simple": nn.RNN}[cell](D, H,
+                                                                            batch_first=True)
+        self.out = nn.Linear(H, 1)
+
+    def forward(self, x):
+        return self.out(self.rnn(x)[0][:, -1])
+
+
+class _NaiveLoop(nn.Module):
+    """The loop users write by hand: nn.LSTMCell/GRUCell/RNNCell, x[:, t] per step."""
+
+    def __init__(self, cell: str, D: int, H: int):
+        super().__init__()
+        self.cell = {"lstm": nn.LSTMCell, "gru": nn.GRUCell, "simple": nn.RNNCell}[cell](D, H)
+        self.out, self.lstm = nn.Linear(H, 1), cell == "lstm"
+
+    def forward(self, x):
+        state = None
+        for t in range(x.shape[1]):
+            state = self.cell(x[:, t], state)
+        return self.out(state[0] if self.lstm else state)
+
+
+def _rnnkit(cell: str, D: int, H: int, engine: str):
+    import rnnkit as rk
+    layer = {"lstm": rk.LSTM, "gru": rk.GRU, "simple": rk.SimpleRNN}[cell]
+    return rk.Sequential([layer(H, input_size=D, engine=engine), rk.Dense(1, input_size=H)])
+
+
+def _stepper(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Callable[[], None]:
+    opt = torch.optim.Adam(model.parameters(), 1e-3)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = ((model(x) - y) ** 2).mean()
+        loss.backward()
+        opt.step()
+    return step
+
+
+def gemm_gflops(n: int = 1024, reps: int = 5) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - t0)
+    return 2 * n ** 3 / statistics.median(times) / 1e9
+
+
+def machine_line() -> str:
+    return (f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
+            f"torch {torch.__version__}, python {platform.python_version()}")
+
+
+def run(configs=("tiny", "small"), cells=CELLS, reps: int = 5, quick: bool = False,
+        progress: Callable[[str], None] | None = None) -> tuple[list[Result], dict]:
+    """Time every system on every (config, cell); returns results and run facts."""
+    from .engines._ext import status
+    torch.manual_seed(0)
+    peak = gemm_gflops(512 if quick else 1024)
+    facts = {"machine": machine_line(), "gemm_gflops": peak, "fused": status(), "reps": reps}
+    results: list[Result] = []
+    for cname in configs:
+        B, T, D, H = CONFIGS[cname]
+        x, y = torch.randn(B, T, D), torch.randn(B, 1)
+        flop = 3 * 2 * B * T * (D + H) * H   # per gate block; x3 for forward + backward
+        for cell in cells:
+            systems = {"torch.nn": _TorchNet(cell, D, H), "naive loop": _NaiveLoop(cell, D, H)}
+            for engine in ("auto", "native", "fused", "loop"):
+                systems[f"rnnkit {engine}"] = _rnnkit(cell, D, H, engine)
+            steps = {name: _stepper(m, x, y) for name, m in systems.items()}
+            inner = 1 if cname == "medium" else 3
+            times: dict[str, list[float]] = {name: [] for name in steps}
+            for name, step in steps.items():
+                step()                                            # warm-up
+            for _ in range(reps):                                 # interleaved repetitions
+                for name, step in steps.items():
+                    t0 = time.perf_counter()
+                    for _ in range(inner):
+                        step()
+                    times[name].append((time.perf_counter() - t0) / inner)
+            base = statistics.median(times["torch.nn"])
+            for name, ts in times.items():
+                med = statistics.median(ts)
+                results.append(Result(cname, cell, name, med * 1e3, min(ts) * 1e3,
+                                      max(ts) * 1e3, B * T / med, base / med,
+                                      flop * GATES[cell] / med / 1e9 / peak))
+            if progress:
+                progress(f"{cname} {cell} done")
+    return results, facts
+
+
+def step_latency(reps: int = 2000) -> dict[str, float]:
+    """Microseconds per streaming step at batch 1: ``layer.step`` vs ``nn.LSTMCell``."""
+    import rnnkit as rk
+    layer, ref = rk.LSTM(64, input_size=32), nn.LSTMCell(32, 64)
+    x = torch.randn(1, 32)
+    out = {}
+    with torch.no_grad():
+        for name, fn in (("rnnkit LSTM.step", lambda s: layer.step(x, s)[1]),
+                         ("torch nn.LSTMCell", lambda s: ref(x, s))):
+            state = fn(None)
+            t0 = time.perf_counter()
+            for _ in range(reps):
+                state = fn(state)
+            out[name] = (time.perf_counter() - t0) / reps * 1e6
+    return out
+
+
+def table(results: list[Result]) -> str:
+    head = ("config", "cell", "system", "ms/step median [min-max]", "timesteps/s", "vs torch.nn",
+            "of GEMM peak")
+    rows = [(r.config, r.cell, r.system, f"{r.ms:.2f} [{r.ms_min:.2f}-{r.ms_max:.2f}]",
+             f"{r.timesteps_per_s:,.0f}", f"{r.vs_torch:.2f}x", f"{r.gemm_share:.0%}")
+            for r in results]
+    widths = [max(len(x[i]) for x in [head, *rows]) for i in range(len(head))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
+                     for r in [head, *rows])
+
+
+def to_json(results: list[Result], facts: dict, latency: dict) -> dict:
+    return {"facts": facts, "results": [asdict(r) for r in results], "step_latency_us": latency}

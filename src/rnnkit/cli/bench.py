@@ -1,0 +1,39 @@
+"""``rnnkit bench``: rnnkit's engines against torch.nn and a naive loop, in one run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+
+def bench(
+    configs: str = typer.Option("tiny,small", help="tiny,small,medium"),
+    cells: str = typer.Option("lstm,gru,simple", help="lstm,gru,simple"),
+    reps: int = typer.Option(5, min=1, help="interleaved repetitions per system"),
+    quick: bool = typer.Option(False, "--quick", help="tiny only, 2 repetitions: a smoke run"),
+    json_out: Path = typer.Option(None, "--json", help="also write the results here"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="same as --quick"),
+) -> None:
+    """Print ms per training step (median [min-max]), timesteps/s, the ratio to torch.nn and
+    the share of this machine's GEMM peak, for every engine; plus streaming latency."""
+    from .. import bench as B
+    config_list = ["tiny"] if (quick or dry_run) else [c.strip() for c in configs.split(",")]
+    cell_list = [c.strip() for c in cells.split(",")]
+    for name, given, known in (("configs", config_list, B.CONFIGS), ("cells", cell_list,
+                                                                     B.CELLS)):
+        bad = [c for c in given if c not in known]
+        if bad:
+            raise typer.BadParameter(f"unknown {name} {bad}; choose from {', '.join(known)}")
+    results, facts = B.run(config_list, cell_list, 2 if (quick or dry_run) else reps,
+                           quick=quick or dry_run)
+    latency = B.step_latency(200 if (quick or dry_run) else 2000)
+    typer.echo(f"{facts['machine']}; GEMM {facts['gemm_gflops']:.0f} GFLOP/s; fused engine: "
+               f"{facts['fused']}")
+    typer.echo(B.table(results))
+    typer.echo("streaming step, batch 1, LSTM(64) on 32 inputs: "
+               + ", ".join(f"{k} {v:.1f} us" for k, v in latency.items()))
+    if json_out is not None:
+        json_out.write_text(json.dumps(B.to_json(results, facts, latency), indent=2))
+        typer.echo(f"wrote {json_out}")

@@ -1,0 +1,34 @@
+import json
+
+import torch
+from typer.testing import CliRunner
+
+import rnnkit as rk
+from rnnkit.cli.main import app
+
+
+def test_bench_quick_prints_every_system_and_writes_json(tmp_path):
+    result = CliRunner().invoke(app, ["bench", "--quick", "--cells", "gru",
+                                      "--json", str(tmp_path / "b.json")])
+    assert result.exit_code == 0, result.output
+    for system in ("torch.nn", "naive loop", "rnnkit auto", "rnnkit native", "rnnkit fused",
+                   "rnnkit loop"):
+        assert system in result.output
+    data = json.loads((tmp_path / "b.json").read_text())
+    assert {r["system"] for r in data["results"]} >= {"torch.nn", "rnnkit fused"}
+    assert data["facts"]["gemm_gflops"] > 0 and data["step_latency_us"]
+    bad = CliRunner().invoke(app, ["bench", "--cells", "transformer"])
+    assert bad.exit_code != 0 and "unknown cells" in bad.output
+
+
+def test_streaming_step_equals_the_layer():
+    for layer in (rk.LSTM(5, input_size=3), rk.GRU(5, input_size=3), rk.SimpleRNN(5, input_size=3),
+                  rk.GRU(5, input_size=3, reset_after=False)):
+        x = torch.randn(2, 6, 3)
+        full = layer.__class__.from_config({**layer.get_config(), "return_sequences": True})
+        full.load_state_dict(layer.state_dict())
+        expected = full(x)
+        state = None
+        for t in range(6):
+            y, state = layer.step(x[:, t], state)
+            torch.testing.assert_close(y, expected[:, t], atol=1e-6, rtol=0)
