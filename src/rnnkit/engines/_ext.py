@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import threading
 import warnings
 from importlib import resources
@@ -34,6 +35,10 @@ def _build():
     build_dir = root / f"fused-{key}"
     build_dir.mkdir(parents=True, exist_ok=True)
     from torch.utils.cpp_extension import load_inline
+    # pip's ninja lives beside this Python (a venv's bin/), which need not be on PATH
+    bindir = str(Path(sys.executable).parent)
+    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
     return load_inline(f"rnnkit_fused_{key}", cpp_sources=source, functions=FUNCTIONS,
                        extra_cflags=["-O3", "-ffast-math", "-march=native", "-fopenmp-simd"],
                        extra_ldflags=["-lmvec", "-lm"], build_directory=str(build_dir),
