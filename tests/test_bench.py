@@ -8,7 +8,7 @@ from rnnkit.cli.main import app
 
 
 def test_bench_quick_prints_every_system_and_writes_json(tmp_path):
-    result = CliRunner().invoke(app, ["bench", "--quick", "--cells", "gru",
+    result = CliRunner().invoke(app, ["bench", "--quick", "--cells", "gru,lstm-rd",
                                       "--json", str(tmp_path / "b.json")])
     assert result.exit_code == 0, result.output
     for system in ("torch.nn", "naive loop", "rnnkit auto", "rnnkit native", "rnnkit fused",
@@ -16,6 +16,8 @@ def test_bench_quick_prints_every_system_and_writes_json(tmp_path):
         assert system in result.output
     data = json.loads((tmp_path / "b.json").read_text())
     assert {r["system"] for r in data["results"]} >= {"torch.nn", "rnnkit fused"}
+    rd = {r["system"] for r in data["results"] if r["cell"] == "lstm-rd"}
+    assert "rnnkit native" not in rd and "naive loop" in rd     # native has no such option
     assert data["facts"]["gemm_gflops"] > 0 and data["step_latency_us"]
     bad = CliRunner().invoke(app, ["bench", "--cells", "transformer"])
     assert bad.exit_code != 0 and "unknown cells" in bad.output

@@ -3,7 +3,9 @@ medians and spreads, ratios against torch.nn, and the share of the GEMM peak mea
 the same run.  Speed claims live here, never in unit tests.
 
 A training step is zero_grad + forward + MSE on the last output through Dense(1) +
-backward + Adam.step; timesteps/s = B·T / step time.
+backward + Adam.step; timesteps/s = B·T / step time.  Cell "lstm-rd" is an LSTM with
+recurrent dropout 0.25, against torch.nn.LSTM without it (torch has none) and a naive
+LSTMCell loop that applies the same mask.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ import torch
 from torch import nn
 
 CONFIGS = {"tiny": (1, 12, 1, 3), "small": (32, 100, 32, 128), "medium": (64, 100, 256, 512)}
-CELLS = ("lstm", "gru", "simple")
-GATES = {"lstm": 4, "gru": 3, "simple": 1}
+CELLS = ("lstm", "gru", "simple", "lstm-rd")
+GATES = {"lstm": 4, "gru": 3, "simple": 1, "lstm-rd": 4}
+RECURRENT_DROPOUT = 0.25    # "lstm-rd": an LSTM with variational dropout on h while training
 
 
 @dataclass
@@ -36,10 +39,12 @@ class Result:
 
 
 class _TorchNet(nn.Module):
+    """torch.nn's built-in layer (for "lstm-rd": the LSTM without the dropout it lacks)."""
+
     def __init__(self, cell: str, D: int, H: int):
         super().__init__()
-        self.rnn = {"lstm": nn.LSTM, "gru": nn.GRU, "simple": nn.RNN}[cell](D, H,
-                                                                            batch_first=True)
+        kind = {"lstm": nn.LSTM, "gru": nn.GRU, "simple": nn.RNN, "lstm-rd": nn.LSTM}[cell]
+        self.rnn = kind(D, H, batch_first=True)
         self.out = nn.Linear(H, 1)
 
     def forward(self, x):
@@ -51,20 +56,33 @@ class _NaiveLoop(nn.Module):
 
     def __init__(self, cell: str, D: int, H: int):
         super().__init__()
-        self.cell = {"lstm": nn.LSTMCell, "gru": nn.GRUCell, "simple": nn.RNNCell}[cell](D, H)
-        self.out, self.lstm = nn.Linear(H, 1), cell == "lstm"
+        kind = {"lstm": nn.LSTMCell, "gru": nn.GRUCell, "simple": nn.RNNCell,
+                "lstm-rd": nn.LSTMCell}[cell]
+        self.cell, self.H = kind(D, H), H
+        self.out, self.lstm = nn.Linear(H, 1), cell.startswith("lstm")
+        self.rd = RECURRENT_DROPOUT if cell == "lstm-rd" else 0.0
 
     def forward(self, x):
+        B = x.shape[0]
         state = None
+        if self.rd:           # one mask per sequence on h, as Keras' recurrent_dropout
+            q = torch.bernoulli(x.new_full((B, self.H), 1 - self.rd)) / (1 - self.rd)
+            state = (x.new_zeros(B, self.H), x.new_zeros(B, self.H))
         for t in range(x.shape[1]):
+            if self.rd:
+                state = (state[0] * q, state[1])
             state = self.cell(x[:, t], state)
         return self.out(state[0] if self.lstm else state)
 
 
 def _rnnkit(cell: str, D: int, H: int, engine: str):
     import rnnkit as rk
-    layer = {"lstm": rk.LSTM, "gru": rk.GRU, "simple": rk.SimpleRNN}[cell]
-    return rk.Sequential([layer(H, input_size=D, engine=engine), rk.Dense(1, input_size=H)])
+    if cell == "lstm-rd":
+        layer = rk.LSTM(H, input_size=D, engine=engine, recurrent_dropout=RECURRENT_DROPOUT)
+    else:
+        layer = {"lstm": rk.LSTM, "gru": rk.GRU, "simple": rk.SimpleRNN}[cell](
+            H, input_size=D, engine=engine)
+    return rk.Sequential([layer, rk.Dense(1, input_size=H)])
 
 
 def _stepper(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Callable[[], None]:
@@ -108,7 +126,9 @@ def run(configs=("tiny", "small"), cells=CELLS, reps: int = 5, quick: bool = Fal
         flop = 3 * 2 * B * T * (D + H) * H   # per gate block; x3 for forward + backward
         for cell in cells:
             systems = {"torch.nn": _TorchNet(cell, D, H), "naive loop": _NaiveLoop(cell, D, H)}
-            for engine in ("auto", "native", "fused", "loop"):
+            engines = ("auto", "fused", "loop") if cell == "lstm-rd" else \
+                ("auto", "native", "fused", "loop")      # native has no recurrent dropout
+            for engine in engines:
                 systems[f"rnnkit {engine}"] = _rnnkit(cell, D, H, engine)
             steps = {name: _stepper(m, x, y) for name, m in systems.items()}
             inner = 1 if cname == "medium" else 3

@@ -10,7 +10,8 @@ import typer
 
 def bench(
     configs: str = typer.Option("tiny,small", help="tiny,small,medium"),
-    cells: str = typer.Option("lstm,gru,simple", help="lstm,gru,simple"),
+    cells: str = typer.Option("lstm,gru,simple,lstm-rd",
+                              help="lstm,gru,simple,lstm-rd (LSTM with recurrent dropout)"),
     reps: int = typer.Option(5, min=1, help="interleaved repetitions per system"),
     quick: bool = typer.Option(False, "--quick", help="tiny only, 2 repetitions: a smoke run"),
     json_out: Path = typer.Option(None, "--json", help="also write the results here"),
