@@ -93,3 +93,16 @@ def test_shape_and_key_mismatch_are_named(tmp_path):
     (tmp_path / "a" / "config.json").write_text(json.dumps(config))
     with pytest.raises(ValueError, match="does not match the model: missing"):
         rk.load(tmp_path / "a")
+
+
+def test_layernorm_lstm_model_saves_and_loads(tmp_path):
+    torch.manual_seed(0)
+    model = rk.Sequential([rk.LayerNormLSTM(6, input_size=2, eps=1e-4), rk.Dense(1)])
+    x = torch.randn(3, 5, 2)
+    model.eval()
+    expected = model(x)
+    model.save(tmp_path / "m")
+    loaded = rk.load(tmp_path / "m")
+    loaded.eval()
+    assert loaded.layers[0].cell.eps == 1e-4
+    torch.testing.assert_close(loaded(x), expected)

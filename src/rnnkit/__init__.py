@@ -1,8 +1,26 @@
 """rnnkit: recurrent neural networks on PyTorch -- readable cells, fast engines, training."""
 
 from . import data, datasets, tasks
-from .cells import GRUCell, LSTMCell, RecurrentCell, SimpleRNNCell, StackedCells
-from .layers import GRU, LSTM, RNN, Bidirectional, Dense, Dropout, Embedding, Sequential, SimpleRNN
+from .cells import (
+                    GRUCell,
+                    LayerNormLSTMCell,
+                    LSTMCell,
+                    RecurrentCell,
+                    SimpleRNNCell,
+                    StackedCells,
+)
+from .layers import (
+                     GRU,
+                     LSTM,
+                     RNN,
+                     Bidirectional,
+                     Dense,
+                     Dropout,
+                     Embedding,
+                     LayerNormLSTM,
+                     Sequential,
+                     SimpleRNN,
+)
 from .registry import register_serializable
 from .saving import load, save
 from .training import (
@@ -20,9 +38,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "LSTMState",
-    "RecurrentCell", "SimpleRNNCell", "LSTMCell", "GRUCell", "StackedCells",
-    "RNN", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "Embedding", "Dense", "Dropout",
-    "Sequential",
+    "RecurrentCell", "SimpleRNNCell", "LSTMCell", "GRUCell", "LayerNormLSTMCell", "StackedCells",
+    "RNN", "SimpleRNN", "LSTM", "GRU", "LayerNormLSTM", "Bidirectional", "Embedding", "Dense",
+    "Dropout", "Sequential",
     "Trainer", "TrainingDiverged", "Callback", "History", "EarlyStopping", "ModelCheckpoint",
     "set_seed", "save", "load", "register_serializable", "data", "datasets", "tasks", "__version__",
 ]

@@ -5,7 +5,9 @@ the same run.  Speed claims live here, never in unit tests.
 A training step is zero_grad + forward + MSE on the last output through Dense(1) +
 backward + Adam.step; timesteps/s = B·T / step time.  Cell "lstm-rd" is an LSTM with
 recurrent dropout 0.25, against torch.nn.LSTM without it (torch has none) and a naive
-LSTMCell loop that applies the same mask.
+LSTMCell loop that applies the same mask.  Cell "lnlstm" is ``rk.LayerNormLSTM`` against
+torch.nn.LSTM (which has no layer norm) and the loop users write by hand with
+nn.Linear + nn.LayerNorm.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ import torch
 from torch import nn
 
 CONFIGS = {"tiny": (1, 12, 1, 3), "small": (32, 100, 32, 128), "medium": (64, 100, 256, 512)}
-CELLS = ("lstm", "gru", "simple", "lstm-rd")
-GATES = {"lstm": 4, "gru": 3, "simple": 1, "lstm-rd": 4}
+CELLS = ("lstm", "gru", "simple", "lstm-rd", "lnlstm")
+GATES = {"lstm": 4, "gru": 3, "simple": 1, "lstm-rd": 4, "lnlstm": 4}
 RECURRENT_DROPOUT = 0.25    # "lstm-rd": an LSTM with variational dropout on h while training
 
 
@@ -39,11 +41,13 @@ class Result:
 
 
 class _TorchNet(nn.Module):
-    """torch.nn's built-in layer (for "lstm-rd": the LSTM without the dropout it lacks)."""
+    """torch.nn's built-in layer (for "lstm-rd" and "lnlstm": the LSTM without the feature
+    it lacks)."""
 
     def __init__(self, cell: str, D: int, H: int):
         super().__init__()
-        kind = {"lstm": nn.LSTM, "gru": nn.GRU, "simple": nn.RNN, "lstm-rd": nn.LSTM}[cell]
+        kind = {"lstm": nn.LSTM, "gru": nn.GRU, "simple": nn.RNN, "lstm-rd": nn.LSTM,
+                "lnlstm": nn.LSTM}[cell]
         self.rnn = kind(D, H, batch_first=True)
         self.out = nn.Linear(H, 1)
 
@@ -75,9 +79,30 @@ class _NaiveLoop(nn.Module):
         return self.out(state[0] if self.lstm else state)
 
 
+class _NaiveLayerNormLoop(nn.Module):
+    """A LayerNorm-LSTM as users write it by hand: nn.Linear + nn.LayerNorm, x[:, t] per step."""
+
+    def __init__(self, D: int, H: int):
+        super().__init__()
+        self.ih, self.hh = nn.Linear(D, 4 * H, bias=False), nn.Linear(H, 4 * H)
+        self.ln_ih, self.ln_hh = nn.LayerNorm(4 * H), nn.LayerNorm(4 * H)
+        self.ln_c = nn.LayerNorm(H)
+        self.out, self.H = nn.Linear(H, 1), H
+
+    def forward(self, x):
+        h = c = x.new_zeros(x.shape[0], self.H)
+        for t in range(x.shape[1]):
+            i, f, g, o = (self.ln_ih(self.ih(x[:, t])) + self.ln_hh(self.hh(h))).chunk(4, 1)
+            c = f.sigmoid() * c + i.sigmoid() * g.tanh()
+            h = o.sigmoid() * self.ln_c(c).tanh()
+        return self.out(h)
+
+
 def _rnnkit(cell: str, D: int, H: int, engine: str):
     import rnnkit as rk
-    if cell == "lstm-rd":
+    if cell == "lnlstm":
+        layer = rk.LayerNormLSTM(H, input_size=D, engine=engine)
+    elif cell == "lstm-rd":
         layer = rk.LSTM(H, input_size=D, engine=engine, recurrent_dropout=RECURRENT_DROPOUT)
     else:
         layer = {"lstm": rk.LSTM, "gru": rk.GRU, "simple": rk.SimpleRNN}[cell](
@@ -125,9 +150,10 @@ def run(configs=("tiny", "small"), cells=CELLS, reps: int = 5, quick: bool = Fal
         x, y = torch.randn(B, T, D), torch.randn(B, 1)
         flop = 3 * 2 * B * T * (D + H) * H   # per gate block; x3 for forward + backward
         for cell in cells:
-            systems = {"torch.nn": _TorchNet(cell, D, H), "naive loop": _NaiveLoop(cell, D, H)}
-            engines = ("auto", "fused", "loop") if cell == "lstm-rd" else \
-                ("auto", "native", "fused", "loop")      # native has no recurrent dropout
+            naive = _NaiveLayerNormLoop(D, H) if cell == "lnlstm" else _NaiveLoop(cell, D, H)
+            systems = {"torch.nn": _TorchNet(cell, D, H), "naive loop": naive}
+            engines = ("auto", "fused", "loop") if cell in ("lstm-rd", "lnlstm") else \
+                ("auto", "native", "fused", "loop")      # native has no rd, no layer norm
             for engine in engines:
                 systems[f"rnnkit {engine}"] = _rnnkit(cell, D, H, engine)
             steps = {name: _stepper(m, x, y) for name, m in systems.items()}

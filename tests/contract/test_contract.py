@@ -14,6 +14,7 @@ CELLS = {
     "LSTMCell": lambda: rk.LSTMCell(D, H),
     "GRUCell": lambda: rk.GRUCell(D, H),
     "GRUCell-reset-before": lambda: rk.GRUCell(D, H, reset_after=False),
+    "LayerNormLSTMCell": lambda: rk.LayerNormLSTMCell(D, H),
     "StackedCells": lambda: rk.StackedCells([rk.LSTMCell(D, H), rk.GRUCell(H, H)]),
 }
 LAYERS = {
@@ -21,6 +22,9 @@ LAYERS = {
     "LSTM": lambda: rk.LSTM(H, input_size=D, return_sequences=True),
     "GRU": lambda: rk.GRU(H, input_size=D, return_sequences=True),
     "GRU-reset-before": lambda: rk.GRU(H, input_size=D, reset_after=False, return_sequences=True),
+    "LayerNormLSTM": lambda: rk.LayerNormLSTM(H, input_size=D, return_sequences=True),
+    "LayerNormLSTM-loop": lambda: rk.LayerNormLSTM(H, input_size=D, return_sequences=True,
+                                                   engine="loop"),
     "LSTM-loop": lambda: rk.LSTM(H, input_size=D, return_sequences=True, engine="loop"),
     "LSTM-dropout": lambda: rk.LSTM(H, input_size=D, return_sequences=True, dropout=0.2,
                                     recurrent_dropout=0.2),

@@ -12,6 +12,8 @@ from rnnkit.engines.select import choose_engine
 CELLS = {
     "lstm": lambda: rk.LSTMCell(3, 5),
     "lstm-nobias": lambda: rk.LSTMCell(3, 5, use_bias=False),
+    "lnlstm": lambda: rk.LayerNormLSTMCell(3, 5),
+    "lnlstm-nobias": lambda: rk.LayerNormLSTMCell(3, 5, use_bias=False, eps=1e-3),
     "gru": lambda: rk.GRUCell(3, 5),
     "gru-nobias": lambda: rk.GRUCell(3, 5, use_bias=False),
     "gru-reset-before": lambda: rk.GRUCell(3, 5, reset_after=False),
@@ -57,7 +59,7 @@ def test_fused_equals_loop_values_and_gradients(name, masked, rec, dtype, tol):
         torch.testing.assert_close(a, b, atol=tol * 10, rtol=0)
 
 
-@pytest.mark.parametrize("name", ["lstm", "gru"])
+@pytest.mark.parametrize("name", ["lstm", "gru", "lnlstm"])
 def test_pytorch_fallback_equals_kernels(name, monkeypatch):
     import rnnkit.engines.fused as fused
     with_kernels = _run_both(CELLS[name], torch.float64, True, True)[0]
@@ -124,3 +126,31 @@ def test_engines_agree_inside_a_trained_model():
 def test_extension_status_is_reported():
     assert status().startswith(("C++ step kernels", "PyTorch ops"))
     assert (kernels() is None) == status().startswith("PyTorch ops")
+
+
+def test_torch_gradcheck_on_the_layernorm_lstm_function():
+    torch.manual_seed(2)
+    B, T, D, H = 2, 3, 2, 3
+    d = dict(dtype=torch.float64, requires_grad=True)
+    x, h0, c0 = torch.randn(B, T, D, **d), torch.randn(B, H, **d), torch.randn(B, H, **d)
+    w_ih, w_hh = torch.randn(4 * H, D, **d), torch.randn(4 * H, H, **d)
+    b = torch.randn(4 * H, **d)
+    ln = [torch.randn(n, **d) for n in (4 * H, 4 * H, 4 * H, 4 * H, H, H)]
+    mask = torch.tensor([[True, True, True], [True, False, True]])
+    q = torch.tensor([[2.0, 0.0, 2.0], [0.0, 2.0, 2.0]], dtype=torch.float64)
+
+    def fn(*a):
+        return _Fused.apply("lnlstm", 1e-5, *a[:6], None, mask, q, *a[6:])
+    assert torch.autograd.gradcheck(fn, (x, h0, c0, w_ih, w_hh, b, *ln), eps=1e-6, atol=1e-6)
+
+
+def test_layernorm_lstm_layer_runs_fused_and_trains():
+    torch.manual_seed(0)
+    layer = rk.LayerNormLSTM(8, input_size=3)
+    assert "LayerNormLSTMCell has no torch kernel" in (rk.engines.native_blocker(
+        layer.cell, torch.zeros(1, 1, 3), True, False) or "")
+    x, y = torch.randn(32, 10, 3), torch.randn(32, 1)
+    model = rk.Sequential([layer, rk.Dense(1)])
+    hist = model.fit(x, y, epochs=15, batch_size=8, seed=0, verbose=0)
+    assert layer.last_engine == "fused"
+    assert hist.history["loss"][-1] < 0.8 * hist.history["loss"][0]

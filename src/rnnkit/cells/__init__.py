@@ -3,7 +3,9 @@
 from .base import RecurrentCell
 from .elman import SimpleRNNCell
 from .gru import GRUCell
+from .lnlstm import LayerNormLSTMCell
 from .lstm import LSTMCell
 from .stacked import StackedCells
 
-__all__ = ["RecurrentCell", "SimpleRNNCell", "LSTMCell", "GRUCell", "StackedCells"]
+__all__ = ["RecurrentCell", "SimpleRNNCell", "LSTMCell", "GRUCell", "LayerNormLSTMCell",
+           "StackedCells"]

@@ -23,7 +23,8 @@ __all__ = ["kernels", "status"]
 
 _lock = threading.Lock()
 _state: dict[str, object] = {}
-FUNCTIONS = ["lstm_fwd_step", "lstm_bwd_step", "gru_fwd_step", "gru_bwd_step"]
+FUNCTIONS = ["lstm_fwd_step", "lstm_bwd_step", "gru_fwd_step", "gru_bwd_step",
+             "lnlstm_fwd_step", "lnlstm_bwd_step", "ln_bwd_rows"]
 
 
 def _build():

@@ -121,3 +121,171 @@ void gru_bwd_step(at::Tensor gates, at::Tensor zh, at::Tensor h_prev, at::Tensor
     }
   });
 }
+
+// LayerNorm-LSTM (rnnkit/cells/lnlstm.py).  z (B, 4H) holds LN_ih(W_ih x) + b on entry and
+// the activated gates on exit; ah (B, 4H) holds W_hh h on entry and its normalised form
+// (before gamma/beta) on exit; rstd_h, rstd_c (B) the inverse deviations; nc (B, H) the
+// normalised c'.  All of these are what the backward step needs.
+void lnlstm_fwd_step(at::Tensor z, at::Tensor ah, at::Tensor gamma_h, at::Tensor beta_h,
+                     at::Tensor gamma_c, at::Tensor beta_c, at::Tensor c_prev,
+                     at::Tensor c_out, at::Tensor nc, at::Tensor rstd_h, at::Tensor rstd_c,
+                     at::Tensor h_out, double eps) {
+  const int64_t B = c_prev.size(0), H = c_prev.size(1), G = 4 * H;
+  AT_DISPATCH_FLOATING_TYPES(z.scalar_type(), "lnlstm_fwd_step", [&] {
+    scalar_t* zp = z.data_ptr<scalar_t>();
+    scalar_t* ap = ah.data_ptr<scalar_t>();
+    const scalar_t* gh = gamma_h.data_ptr<scalar_t>();
+    const scalar_t* bh = beta_h.data_ptr<scalar_t>();
+    const scalar_t* gc = gamma_c.data_ptr<scalar_t>();
+    const scalar_t* bc = beta_c.data_ptr<scalar_t>();
+    const scalar_t* cp = c_prev.data_ptr<scalar_t>();
+    scalar_t* co = c_out.data_ptr<scalar_t>();
+    scalar_t* ncp = nc.data_ptr<scalar_t>();
+    scalar_t* rh = rstd_h.data_ptr<scalar_t>();
+    scalar_t* rc = rstd_c.data_ptr<scalar_t>();
+    scalar_t* ho = h_out.data_ptr<scalar_t>();
+    for (int64_t b = 0; b < B; ++b) {
+      scalar_t* zr = zp + b * G;
+      scalar_t* a = ap + b * G;
+      scalar_t mean = 0, var = 0;
+      _Pragma("omp simd reduction(+:mean)")
+      for (int64_t j = 0; j < G; ++j) mean += a[j];
+      mean /= G;
+      _Pragma("omp simd reduction(+:var)")
+      for (int64_t j = 0; j < G; ++j) var += (a[j] - mean) * (a[j] - mean);
+      const scalar_t r = scalar_t(1) / std::sqrt(var / G + scalar_t(eps));
+      rh[b] = r;
+      _Pragma("omp simd")
+      for (int64_t j = 0; j < G; ++j) {
+        const scalar_t n = (a[j] - mean) * r;
+        a[j] = n;
+        zr[j] += gh[j] * n + bh[j];                                 // + LN_hh(W_hh h)
+      }
+      scalar_t* c = co + b * H;
+      scalar_t cm = 0, cv = 0;
+      _Pragma("omp simd reduction(+:cm)")
+      for (int64_t j = 0; j < H; ++j) {
+        const scalar_t i = sigm(zr[j]), f = sigm(zr[H + j]);
+        const scalar_t g = std::tanh(zr[2 * H + j]), o = sigm(zr[3 * H + j]);
+        zr[j] = i; zr[H + j] = f; zr[2 * H + j] = g; zr[3 * H + j] = o;
+        c[j] = f * cp[b * H + j] + i * g;                           // c' = f c + i g
+        cm += c[j];
+      }
+      cm /= H;
+      _Pragma("omp simd reduction(+:cv)")
+      for (int64_t j = 0; j < H; ++j) cv += (c[j] - cm) * (c[j] - cm);
+      const scalar_t s = scalar_t(1) / std::sqrt(cv / H + scalar_t(eps));
+      rc[b] = s;
+      _Pragma("omp simd")
+      for (int64_t j = 0; j < H; ++j) {
+        const scalar_t n = (c[j] - cm) * s;
+        ncp[b * H + j] = n;
+        ho[b * H + j] = zr[3 * H + j] * std::tanh(gc[j] * n + bc[j]);   // h' = o tanh(LN_c(c'))
+      }
+    }
+  });
+}
+
+// Backward of one LayerNorm-LSTM step.  dh, dc: gradients reaching h', c' (dc is overwritten
+// with the gradient reaching c).  Writes dz (B, 4H), the gradient of z (= of LN_ih's output
+// and of b), and dah (B, 4H), the gradient of W_hh h.  Adds this step's share of the
+// LayerNorm parameter gradients into dgh, dbz (4H: gamma_hh, and every beta and b, which
+// all receive sum(dz)), dgc, dbc (H: gamma_c, beta_c).
+// LN backward: da = rstd * (dn - mean(dn) - n * mean(dn * n)), dn = gamma * d(output).
+void lnlstm_bwd_step(at::Tensor gates, at::Tensor c_prev, at::Tensor nh, at::Tensor rstd_h,
+                     at::Tensor nc, at::Tensor rstd_c, at::Tensor gamma_h, at::Tensor gamma_c,
+                     at::Tensor beta_c, at::Tensor dh, at::Tensor dc, at::Tensor dz,
+                     at::Tensor dah, at::Tensor dgh, at::Tensor dbz, at::Tensor dgc,
+                     at::Tensor dbc) {
+  const int64_t B = c_prev.size(0), H = c_prev.size(1), G = 4 * H;
+  AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "lnlstm_bwd_step", [&] {
+    const scalar_t* ap = gates.data_ptr<scalar_t>();
+    const scalar_t* cp = c_prev.data_ptr<scalar_t>();
+    const scalar_t* nhp = nh.data_ptr<scalar_t>();
+    const scalar_t* rh = rstd_h.data_ptr<scalar_t>();
+    const scalar_t* ncp = nc.data_ptr<scalar_t>();
+    const scalar_t* rc = rstd_c.data_ptr<scalar_t>();
+    const scalar_t* gh = gamma_h.data_ptr<scalar_t>();
+    const scalar_t* gc = gamma_c.data_ptr<scalar_t>();
+    const scalar_t* bc = beta_c.data_ptr<scalar_t>();
+    const scalar_t* dhp = dh.data_ptr<scalar_t>();
+    scalar_t* dcp = dc.data_ptr<scalar_t>();
+    scalar_t* dzp = dz.data_ptr<scalar_t>();
+    scalar_t* dap = dah.data_ptr<scalar_t>();
+    scalar_t* agh = dgh.data_ptr<scalar_t>();
+    scalar_t* abz = dbz.data_ptr<scalar_t>();
+    scalar_t* agc = dgc.data_ptr<scalar_t>();
+    scalar_t* abc = dbc.data_ptr<scalar_t>();
+    for (int64_t b = 0; b < B; ++b) {
+      const scalar_t* a = ap + b * G;
+      const scalar_t* n = ncp + b * H;
+      const scalar_t* g_ = dhp + b * H;
+      scalar_t* d = dzp + b * G;
+      scalar_t s1 = 0, s2 = 0;
+      _Pragma("omp simd reduction(+:s1, s2)")
+      for (int64_t j = 0; j < H; ++j) {
+        const scalar_t th = std::tanh(gc[j] * n[j] + bc[j]);
+        const scalar_t o = a[3 * H + j];
+        d[3 * H + j] = g_[j] * th * o * (1 - o);                   // through h' = o tanh(.)
+        const scalar_t dn = g_[j] * o * (1 - th * th);              // d LN_c(c')
+        agc[j] += dn * n[j];
+        abc[j] += dn;
+        d[2 * H + j] = dn * gc[j];                                  // parked until below
+        s1 += d[2 * H + j]; s2 += d[2 * H + j] * n[j];
+      }
+      s1 /= H; s2 /= H;
+      _Pragma("omp simd")
+      for (int64_t j = 0; j < H; ++j) {
+        const int64_t k = b * H + j;
+        const scalar_t i = a[j], f = a[H + j], g = a[2 * H + j];
+        const scalar_t dct = dcp[k] + rc[b] * (d[2 * H + j] - s1 - n[j] * s2);
+        d[j] = dct * g * i * (1 - i);
+        d[H + j] = dct * cp[k] * f * (1 - f);
+        d[2 * H + j] = dct * i * (1 - g * g);
+        dcp[k] = dct * f;
+      }
+      const scalar_t* nr = nhp + b * G;
+      scalar_t* da = dap + b * G;
+      scalar_t t1 = 0, t2 = 0;
+      _Pragma("omp simd reduction(+:t1, t2)")
+      for (int64_t j = 0; j < G; ++j) {
+        const scalar_t t = d[j] * gh[j];
+        t1 += t; t2 += t * nr[j];
+        agh[j] += d[j] * nr[j];
+        abz[j] += d[j];
+      }
+      t1 /= G; t2 /= G;
+      _Pragma("omp simd")
+      for (int64_t j = 0; j < G; ++j) da[j] = rh[b] * (d[j] * gh[j] - t1 - nr[j] * t2);
+    }
+  });
+}
+
+// LayerNorm backward over the rows of d (N, G), in place: d holds the gradient of the
+// LN's output on entry and that of its input on exit; n (N, G) the normalised rows, rstd (N).
+// Adds sum(d_out * n) into dgamma (G).
+void ln_bwd_rows(at::Tensor d, at::Tensor n, at::Tensor rstd, at::Tensor gamma,
+                 at::Tensor dgamma) {
+  const int64_t N = d.size(0), G = d.size(1);
+  AT_DISPATCH_FLOATING_TYPES(d.scalar_type(), "ln_bwd_rows", [&] {
+    scalar_t* dp = d.data_ptr<scalar_t>();
+    const scalar_t* np_ = n.data_ptr<scalar_t>();
+    const scalar_t* rp = rstd.data_ptr<scalar_t>();
+    const scalar_t* gp = gamma.data_ptr<scalar_t>();
+    scalar_t* ag = dgamma.data_ptr<scalar_t>();
+    for (int64_t r = 0; r < N; ++r) {
+      scalar_t* dr = dp + r * G;
+      const scalar_t* nr = np_ + r * G;
+      scalar_t t1 = 0, t2 = 0;
+      _Pragma("omp simd reduction(+:t1, t2)")
+      for (int64_t j = 0; j < G; ++j) {
+        const scalar_t t = dr[j] * gp[j];
+        t1 += t; t2 += t * nr[j];
+        ag[j] += dr[j] * nr[j];
+      }
+      t1 /= G; t2 /= G;
+      _Pragma("omp simd")
+      for (int64_t j = 0; j < G; ++j) dr[j] = rp[r] * (dr[j] * gp[j] - t1 - nr[j] * t2);
+    }
+  });
+}

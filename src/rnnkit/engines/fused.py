@@ -1,39 +1,44 @@
 r"""Whole-sequence kernels with hand-derived gradients (a ``torch.autograd.Function``).
 
-Forward: the input projection of all T steps is one GEMM, ``X W_ih^T + b``; the time loop
-does only ``h W_hh^T`` plus the gate arithmetic, and saves the activated gates.
+Forward: the input projection of all T steps is one GEMM, ``X W_ih^T + b``, written into
+the buffer that then holds each step's activated gates; the time loop does only
+``h W_hh^T`` (accumulated in place) plus the gate arithmetic.
 Backward: one walk back through time for dh (and dc), writing each step's gate gradients
 into one (T, B, G·H) buffer; then dW_ih, dW_hh and the bias gradients are single GEMMs and
 reductions over all steps, and dX one GEMM -- the shape of cuDNN's RNN backward.
 
 The gate arithmetic of a step is one C++ kernel (``_kernels.cpp``, compiled on first use)
-for LSTM and GRU(reset_after=True); without a compiler, and for SimpleRNN and
-GRU(reset_after=False), it is a few PyTorch ops.  Supported: masks (a masked step keeps
-the state and outputs zeros), a per-sequence recurrent-dropout mask ``q`` on h, initial
-states with gradients.  The readable cells in ``rnnkit.cells`` are the specification;
-``tests/engines/test_fused.py`` holds this file to them.
+for LSTM, LayerNorm-LSTM and GRU(reset_after=True); without a compiler, and for SimpleRNN
+and GRU(reset_after=False), it is a few PyTorch ops.  LayerNorm-LSTM normalises the input
+projections of all steps at once, before the loop, and back-propagates through that
+normalisation after it.  Supported: masks (a masked step keeps the state and outputs
+zeros), a per-sequence recurrent-dropout mask ``q`` on h, initial states with gradients.
+The readable cells in ``rnnkit.cells`` are the specification; ``tests/engines/test_fused.py``
+holds this file to them.
 """
 
 from __future__ import annotations
 
 import torch
 
-from ..cells import GRUCell, LSTMCell, SimpleRNNCell
+from ..cells import GRUCell, LayerNormLSTMCell, LSTMCell, SimpleRNNCell
 from ..types import LSTMState
 from ._ext import kernels
 
 __all__ = ["run_fused", "fused_blocker"]
 
-_ACT = {  # activation, derivative written with (pre-activation a, output y)
-    "tanh": (torch.tanh, lambda a, y: 1 - y * y),
-    "relu": (torch.relu, lambda a, y: (a > 0).to(y.dtype)),
-    "sigmoid": (torch.sigmoid, lambda a, y: y * (1 - y)),
-    "linear": (lambda a: a, lambda a, y: torch.ones_like(y)),
+_ACT = {  # activation, written into out=, and its derivative from (pre-activation a, output y)
+    "tanh": (lambda a, out: torch.tanh(a, out=out), lambda a, y: 1 - y * y),
+    "relu": (lambda a, out: torch.clamp_min(a, 0, out=out), lambda a, y: (a > 0).to(y.dtype)),
+    "sigmoid": (lambda a, out: torch.sigmoid(a, out=out), lambda a, y: y * (1 - y)),
+    "linear": (lambda a, out: out.copy_(a), lambda a, y: torch.ones_like(y)),
 }
+_KERNEL_KINDS = ("lstm", "gru", "lnlstm")
+_LSTM_KINDS = ("lstm", "lnlstm")
 
 
 def fused_blocker(cell) -> str | None:
-    if type(cell) in (LSTMCell, GRUCell):
+    if type(cell) in (LSTMCell, GRUCell, LayerNormLSTMCell):
         return None
     if type(cell) is SimpleRNNCell:
         return None if cell.activation_name in _ACT else \
@@ -48,167 +53,227 @@ def _project(x: torch.Tensor, w_ih: torch.Tensor, b: torch.Tensor | None) -> tor
     return out.view(x.shape[1], x.shape[0], -1)
 
 
-# ---------------------------------------------------------------- one step, forward
-def _lstm_fwd(K, t, zx, hr, w_hh_t, gates, hs, cs):
-    z = torch.addmm(zx[t], hr, w_hh_t, out=gates[t])              # (B, 4H) pre-activations
-    if K is not None:
-        K.lstm_fwd_step(z, cs[t], cs[t + 1], hs[t + 1])
-        return
-    H = cs.shape[2]
+# ---------------------------------------------------------------- one step, forward (ops)
+# The C++ kernels do the same in one pass; these run without a compiler.
+def _lstm_fwd(z, c_prev, c_out, h_out):
+    H = c_prev.shape[1]
     g = z[:, 2 * H:3 * H].tanh()
     z.sigmoid_()
     z[:, 2 * H:3 * H] = g
     i, f, g, o = z.chunk(4, 1)
-    torch.addcmul(f * cs[t], i, g, out=cs[t + 1])                 # c' = f c + i g
-    torch.mul(o, cs[t + 1].tanh(), out=hs[t + 1])                 # h' = o tanh(c')
+    torch.addcmul(f * c_prev, i, g, out=c_out)                    # c' = f c + i g
+    torch.mul(o, c_out.tanh(), out=h_out)                         # h' = o tanh(c')
 
 
-def _gru_fwd(K, t, zx, hr, w_hh_t, b_hh, gates, hs, zhs):
-    zh = zhs[t]
-    if b_hh is None:
-        torch.mm(hr, w_hh_t, out=zh)
-    else:
-        torch.addmm(b_hh, hr, w_hh_t, out=zh)                     # W_hh h + b_hh
-    if K is not None:
-        K.gru_fwd_step(zx[t], zh, hs[t], gates[t], hs[t + 1])
-        return
-    H = hs.shape[2]
-    a = gates[t]
-    torch.sigmoid(zx[t][:, :2 * H] + zh[:, :2 * H], out=a[:, :2 * H])   # r, z
+def _lnlstm_fwd(z, ah, gh, bh, gc, bc, c_prev, c_out, nc, rh, rc, h_out, eps):
+    H = c_prev.shape[1]
+    n, _, r = torch.native_layer_norm(ah, (4 * H,), None, None, eps)
+    ah.copy_(n)
+    rh.copy_(r.view(-1))
+    z.add_(torch.addcmul(bh, n, gh))                              # + LN_hh(W_hh h)
+    _lstm_fwd(z, c_prev, c_out, h_out)
+    n, _, r = torch.native_layer_norm(c_out, (H,), None, None, eps)
+    nc.copy_(n)
+    rc.copy_(r.view(-1))
+    torch.mul(z[:, 3 * H:], torch.addcmul(bc, n, gc).tanh(), out=h_out)   # o tanh(LN_c(c'))
+
+
+def _gru_fwd(zx, zh, h_prev, a, h_out):                            # a may be zx itself
+    H = h_prev.shape[1]
+    torch.sigmoid(zx[:, :2 * H] + zh[:, :2 * H], out=a[:, :2 * H])  # r, z
     r, z, n = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
-    torch.tanh(torch.addcmul(zx[t][:, 2 * H:], r, zh[:, 2 * H:]), out=n)
-    torch.addcmul(n, z, hs[t] - n, out=hs[t + 1])                 # (1 - z) n + z h
+    torch.tanh(torch.addcmul(zx[:, 2 * H:], r, zh[:, 2 * H:]), out=n)
+    torch.addcmul(n, z, h_prev - n, out=h_out)                    # (1 - z) n + z h
 
 
-def _gru_before_fwd(t, zx, hr, w_hh_t, gates, hs, rhs):
-    H = hs.shape[2]
-    a = gates[t]
-    torch.sigmoid(torch.addmm(zx[t][:, :2 * H], hr, w_hh_t[:, :2 * H]), out=a[:, :2 * H])
+def _gru_before_fwd(a, hr, w_hh_t, h_prev, h_out, rh):             # a holds W_ih x + b
+    H = h_prev.shape[1]
+    torch.sigmoid(torch.addmm(a[:, :2 * H], hr, w_hh_t[:, :2 * H]), out=a[:, :2 * H])
     r, z, n = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
-    torch.mul(r, hr, out=rhs[t])                                  # r * h, for dW_hn
-    torch.tanh(torch.addmm(zx[t][:, 2 * H:], rhs[t], w_hh_t[:, 2 * H:]), out=n)
-    torch.addcmul(n, z, hs[t] - n, out=hs[t + 1])
-
-
-def _simple_fwd(act, t, zx, hr, w_hh_t, gates, hs):
-    z = torch.addmm(zx[t], hr, w_hh_t, out=gates[t])              # pre-activation a
-    hs[t + 1] = _ACT[act][0](z)                                   # h' = act(a)
+    torch.mul(r, hr, out=rh)                                      # r * h, for dW_hn
+    torch.tanh(torch.addmm(n, rh, w_hh_t[:, 2 * H:]), out=n)
+    torch.addcmul(n, z, h_prev - n, out=h_out)
 
 
 class _Fused(torch.autograd.Function):
-    """Inputs: (kind, activation, x, h0, c0, w_ih, w_hh, b_ih, b_hh, mask, q).
+    """Inputs: (kind, opt, x, h0, c0, w_ih, w_hh, b_ih, b_hh, mask, q, ln) where ``opt``
+    is the activation (SimpleRNN) or the LN eps (LayerNorm-LSTM) and ``ln`` the six
+    LayerNorm parameters (gamma, beta of ih, hh, c) or None.
     Outputs: y (B, T, H), h_T, c_T (c_T is a zeros placeholder without an LSTM)."""
 
     @staticmethod
-    def forward(ctx, kind, act, x, h0, c0, w_ih, w_hh, b_ih, b_hh, mask, q):
+    def forward(ctx, kind, opt, x, h0, c0, w_ih, w_hh, b_ih, b_hh, mask, q,
+                gx=None, bx=None, gh=None, bh=None, gc=None, bc=None):
+        ctx.set_materialize_grads(False)
         T, B, H = x.shape[1], x.shape[0], w_hh.shape[1]
-        K = kernels() if x.device.type == "cpu" and kind in ("lstm", "gru") else None
-        zx = _project(x, w_ih, b_ih)                              # (T, B, G·H)
+        K = kernels() if x.device.type == "cpu" and kind in _KERNEL_KINDS else None
         w_hh_t = w_hh.t()
         masks = mask.t().unsqueeze(-1).unbind(0) if mask is not None else None  # T x (B, 1)
         hs = x.new_empty(T + 1, B, H)                             # h_0 .. h_T
         hs[0] = h0
-        gates = x.new_empty(T, B, w_ih.shape[0])                  # activated gates per step
-        cs = zhs = rhs = None
-        if kind == "lstm":
+        Hs = hs.unbind(0)
+        cs = nx = rstd_x = aux = rh = rc = ncs = None
+        if kind == "lnlstm":                                      # LN_ih of all steps at once
+            nx, _, rstd_x = torch.native_layer_norm(_project(x, w_ih, None), (4 * H,),
+                                                    None, None, opt)
+            gates = torch.addcmul(bx, nx, gx)
+            if b_ih is not None:
+                gates += b_ih
+            aux = x.new_empty(T, B, 4 * H)                        # W_hh h, then normalised
+            rh, rc, ncs = x.new_empty(T, B), x.new_empty(T, B), x.new_empty(T, B, H)
+            AUX, RH, RC, NC = aux.unbind(0), rh.unbind(0), rc.unbind(0), ncs.unbind(0)
+        else:
+            gates = _project(x, w_ih, b_ih)                       # becomes the activated gates
+            if kind == "gru":
+                aux = x.new_empty(T, B, 3 * H)                    # W_hh h + b_hh, for dr
+            elif kind == "gru_before":
+                aux = x.new_empty(T, B, H)                        # r * h
+            AUX = aux.unbind(0) if aux is not None else None
+        Gs = gates.unbind(0)
+        if kind in _LSTM_KINDS:
             cs = x.new_empty(T + 1, B, H)
             cs[0] = c0
-        elif kind == "gru":
-            zhs = x.new_empty(T, B, 3 * H)                        # W_hh h + b_hh, for dr
-        elif kind == "gru_before":
-            rhs = x.new_empty(T, B, H)
+            Cs = cs.unbind(0)
+        hr_buf = x.new_empty(B, H) if q is not None else None
         for t in range(T):
-            hr = hs[t] if q is None else hs[t] * q
+            hr = Hs[t] if q is None else torch.mul(Hs[t], q, out=hr_buf)
             if kind == "lstm":
-                _lstm_fwd(K, t, zx, hr, w_hh_t, gates, hs, cs)
+                Gs[t].addmm_(hr, w_hh_t)
+                (K.lstm_fwd_step if K else _lstm_fwd)(Gs[t], Cs[t], Cs[t + 1], Hs[t + 1])
+            elif kind == "lnlstm":
+                torch.mm(hr, w_hh_t, out=AUX[t])
+                (K.lnlstm_fwd_step if K else _lnlstm_fwd)(
+                    Gs[t], AUX[t], gh, bh, gc, bc, Cs[t], Cs[t + 1], NC[t], RH[t], RC[t],
+                    Hs[t + 1], opt)
             elif kind == "gru":
-                _gru_fwd(K, t, zx, hr, w_hh_t, b_hh, gates, hs, zhs)
+                if b_hh is None:
+                    torch.mm(hr, w_hh_t, out=AUX[t])
+                else:
+                    torch.addmm(b_hh, hr, w_hh_t, out=AUX[t])     # W_hh h + b_hh
+                (K.gru_fwd_step if K else _gru_fwd)(Gs[t], AUX[t], Hs[t], Gs[t], Hs[t + 1])
             elif kind == "gru_before":
-                _gru_before_fwd(t, zx, hr, w_hh_t, gates, hs, rhs)
+                _gru_before_fwd(Gs[t], hr, w_hh_t, Hs[t], Hs[t + 1], AUX[t])
             else:
-                _simple_fwd(act, t, zx, hr, w_hh_t, gates, hs)
+                Gs[t].addmm_(hr, w_hh_t)                          # pre-activation a
+                _ACT[opt][0](Gs[t], Hs[t + 1])                    # h' = act(a)
             if masks is not None:                                 # masked: keep the state
-                hs[t + 1] = torch.where(masks[t], hs[t + 1], hs[t])
+                torch.where(masks[t], Hs[t + 1], Hs[t], out=Hs[t + 1])
                 if cs is not None:
-                    cs[t + 1] = torch.where(masks[t], cs[t + 1], cs[t])
+                    torch.where(masks[t], Cs[t + 1], Cs[t], out=Cs[t + 1])
         ys = hs[1:] if mask is None else hs[1:] * mask.t().unsqueeze(-1)
-        ctx.kind, ctx.act, ctx.has_b = kind, act, (b_ih is not None, b_hh is not None)
-        ctx.save_for_backward(x, w_ih, w_hh, hs, cs, gates, zhs, rhs, mask, q)
+        ctx.kind, ctx.opt, ctx.has_b = kind, opt, (b_ih is not None, b_hh is not None)
+        ctx.save_for_backward(x, w_ih, w_hh, hs, cs, gates, aux, mask, q,
+                              nx, rstd_x, rh, rc, ncs, gx, gh, gc, bc)
         c_out = cs[T] if cs is not None else torch.zeros_like(h0)
         return ys.transpose(0, 1), hs[T].clone(), c_out.clone()
 
     @staticmethod
     def backward(ctx, dy, dh_T, dc_T):
-        x, w_ih, w_hh, hs, cs, gates, zhs, rhs, mask, q = ctx.saved_tensors
-        kind, act = ctx.kind, ctx.act
-        T, H = x.shape[1], w_hh.shape[1]
-        K = kernels() if x.device.type == "cpu" and kind in ("lstm", "gru") else None
-        dy = dy.transpose(0, 1)                                   # (T, B, H)
-        dzx = torch.empty_like(gates)                             # gate grads, input side
-        dzh = dzx if kind in ("lstm", "simple") else torch.empty_like(gates)
+        (x, w_ih, w_hh, hs, cs, gates, aux, mask, q,
+         nx, rstd_x, rh, rc, ncs, gx, gh, gc, bc) = ctx.saved_tensors
+        kind, opt = ctx.kind, ctx.opt
+        T, B, H = x.shape[1], x.shape[0], w_hh.shape[1]
+        K = kernels() if x.device.type == "cpu" and kind in _KERNEL_KINDS else None
+        dY = dy.transpose(0, 1).unbind(0) if dy is not None else None   # T x (B, H)
         masks = mask.t().unsqueeze(-1).unbind(0) if mask is not None else None
-        dh, dc = dh_T.contiguous(), (dc_T.contiguous() if kind == "lstm" else None)
+        Gs, Hs = gates.unbind(0), hs.unbind(0)
+        dz = torch.empty_like(gates)                              # gate grads, input side
+        DZ = dz.unbind(0)
+        dzh = DZH = acc = None                                    # recurrent side, if other
+        if kind in ("gru", "gru_before", "lnlstm"):
+            dzh = torch.empty_like(gates)
+            DZH = dzh.unbind(0)
+        if kind == "lnlstm":         # d gamma_hh, d beta (= d b), d gamma_c, d beta_c
+            acc = (x.new_zeros(4 * H), x.new_zeros(4 * H), x.new_zeros(H), x.new_zeros(H))
+            AUX, RH, RC, NC = aux.unbind(0), rh.unbind(0), rc.unbind(0), ncs.unbind(0)
+        elif kind == "gru":
+            AUX = aux.unbind(0)
+        Cs = cs.unbind(0) if cs is not None else None
+        dh = dh_T.clone() if dh_T is not None else x.new_zeros(B, H)
+        dc = None
+        if kind in _LSTM_KINDS:
+            dc = dc_T.clone() if dc_T is not None else x.new_zeros(B, H)
         dh_direct = torch.empty_like(dh) if kind == "gru" else None
-        dc_prev = torch.empty_like(dh) if kind == "lstm" else None
         for t in reversed(range(T)):
-            dh_new = dh + dy[t]                                   # h' feeds y_t and step t+1
-            if masks is not None:                                 # masked: state passes
+            if masks is None:                                     # h' feeds y_t and step t+1
+                if dY is not None:
+                    dh.add_(dY[t])
+                dh_new, dc_new = dh, dc
+            else:                                                 # masked: the state passes
                 m = masks[t]
-                dh_new, dh_pass = dh_new * m, dh * ~m
-            if kind == "lstm":
-                dc_new = dc if masks is None else dc * m
-                if K is not None:
-                    K.lstm_bwd_step(gates[t], cs[t], dh_new, dc_new, dzx[t], dc_prev)
-                else:
-                    _lstm_bwd(gates[t], cs[t], dh_new, dc_new, dzx[t], dc_prev)
-                dc = dc_prev.clone() if masks is None else dc_prev + dc * ~m
-                dhr = dzx[t] @ w_hh
+                dh_pass = dh * ~m
+                dh_new = (dh if dY is None else dh + dY[t]) * m
+                if dc is not None:
+                    dc_pass, dc_new = dc * ~m, dc * m
+            if kind == "lstm":                                    # dc_new becomes dc_prev
+                (K.lstm_bwd_step if K else _lstm_bwd)(Gs[t], Cs[t], dh_new, dc_new, DZ[t],
+                                                      dc_new)
+                dh = torch.mm(DZ[t], w_hh, out=dh) if masks is None else DZ[t] @ w_hh
+            elif kind == "lnlstm":
+                (K.lnlstm_bwd_step if K else _lnlstm_bwd)(
+                    Gs[t], Cs[t], AUX[t], RH[t], NC[t], RC[t], gh, gc, bc, dh_new, dc_new,
+                    DZ[t], DZH[t], *acc)
+                dh = torch.mm(DZH[t], w_hh, out=dh) if masks is None else DZH[t] @ w_hh
             elif kind == "gru":
-                if K is not None:
-                    K.gru_bwd_step(gates[t], zhs[t], hs[t], dh_new, dzx[t], dzh[t], dh_direct)
-                else:
-                    _gru_bwd(gates[t], zhs[t], hs[t], dh_new, dzx[t], dzh[t], dh_direct)
-                dhr = dzh[t] @ w_hh
+                (K.gru_bwd_step if K else _gru_bwd)(Gs[t], AUX[t], Hs[t], dh_new, DZ[t],
+                                                    DZH[t], dh_direct)
+                dh = DZH[t] @ w_hh
             elif kind == "gru_before":
-                hr = hs[t] if q is None else hs[t] * q
-                dhr = _gru_before_bwd(gates[t], hr, hs[t], dh_new, dzx[t], dzh[t], w_hh)
-                dh_direct = dh_new * gates[t][:, H:2 * H]
+                hr = Hs[t] if q is None else Hs[t] * q
+                dh_direct = dh_new * Gs[t][:, H:2 * H]
+                dh = _gru_before_bwd(Gs[t], hr, Hs[t], dh_new, DZ[t], DZH[t], w_hh)
             else:
-                a = gates[t]
-                torch.mul(dh_new, _ACT[act][1](a, hs[t + 1]), out=dzx[t])
-                dhr = dzx[t] @ w_hh
-            dh = dhr if q is None else dhr * q
+                torch.mul(dh_new, _ACT[opt][1](Gs[t], Hs[t + 1]), out=DZ[t])
+                dh = torch.mm(DZ[t], w_hh, out=dh) if masks is None else DZ[t] @ w_hh
+            if q is not None:
+                dh = dh * q
             if kind in ("gru", "gru_before"):
                 dh = dh + dh_direct
             if masks is not None:
                 dh = dh + dh_pass
-        h_rec = hs[:-1] if q is None else hs[:-1] * q             # what met W_hh
-        dx, dw_ih, db_x = _input_side(dzx, x, w_ih, ctx.has_b[0])
-        TB = T * x.shape[0]
-        if kind == "gru_before":    # dW_hh = [d(r,z)^T h ; d(n)^T (r*h)]
-            flat = dzh.reshape(TB, -1)
-            dw_hh = torch.cat([flat[:, :2 * H].t() @ h_rec.reshape(TB, H),
-                               flat[:, 2 * H:].t() @ rhs.reshape(TB, H)])
-            db_h = None
-        else:
-            flat = dzh.reshape(TB, -1)
-            dw_hh = flat.t() @ h_rec.reshape(TB, H)
-            db_h = flat.sum(0) if ctx.has_b[1] else None
-        dc0 = dc if kind == "lstm" else None
-        return (None, None, dx, dh, dc0, dw_ih, dw_hh, db_x, db_h, None, None)
+                if dc is not None:
+                    dc = dc_new + dc_pass
+            elif dc is not None:
+                dc = dc_new
+        return _weight_grads(ctx, x, w_ih, hs, dz, dzh, q, nx, rstd_x, gx, aux, acc, K, dh, dc)
 
 
-def _input_side(dzx, x, w_ih, has_bias):
-    """dX, dW_ih and the input bias gradient as single GEMMs over all steps."""
-    T, B, GH = dzx.shape
-    flat = dzx.reshape(T * B, GH)
-    dx = (flat @ w_ih).view(T, B, -1).transpose(0, 1)             # (B, T, D)
-    dw_ih = flat.t() @ x.transpose(0, 1).reshape(T * B, -1)
-    return dx, dw_ih, (flat.sum(0) if has_bias else None)
+def _weight_grads(ctx, x, w_ih, hs, dz, dzh, q, nx, rstd_x, gx, aux, acc, K, dh, dc):
+    """Everything that is not recurrent, as GEMMs and reductions over all T·B rows."""
+    kind, (has_b_ih, has_b_hh) = ctx.kind, ctx.has_b
+    T, B, GH = dz.shape
+    H = hs.shape[2]
+    TB = T * B
+    h_rec = hs[:-1] if q is None else hs[:-1] * q                 # what met W_hh
+    h_rec = h_rec.reshape(TB, H)
+    flat = dz.reshape(TB, GH)
+    ln_grads = (None,) * 6
+    if kind == "lnlstm":          # the LN_hh and LN_c parts were summed during the walk back
+        dgh, dbeta, dgc, dbc = acc                                # d beta_ih = d beta_hh = d b
+        db_ih = dbeta.clone() if has_b_ih else None
+        dgx = torch.zeros_like(dgh)
+        (K.ln_bwd_rows if K else _ln_bwd_rows)(flat, nx.reshape(TB, GH), rstd_x.reshape(TB),
+                                               gx, dgx)           # flat: now d(W_ih x)
+        ln_grads = (dgx, dbeta, dgh, dbeta.clone(), dgc, dbc)
+    else:
+        db_ih = flat.sum(0) if has_b_ih else None
+    dx = dw_ih = None
+    if ctx.needs_input_grad[2]:
+        dx = (flat @ w_ih).view(T, B, -1).transpose(0, 1)         # (B, T, D)
+    if ctx.needs_input_grad[5]:
+        dw_ih = flat.t() @ x.transpose(0, 1).reshape(TB, -1)
+    rec = (dzh if dzh is not None else dz).reshape(TB, GH)        # grads of W_hh h (+ b_hh)
+    if kind == "gru_before":    # dW_hh = [d(r,z)^T h ; d(n)^T (r*h)]
+        dw_hh = torch.cat([rec[:, :2 * H].t() @ h_rec, rec[:, 2 * H:].t() @ aux.reshape(TB, H)])
+    else:
+        dw_hh = rec.t() @ h_rec
+    db_hh = rec.sum(0) if has_b_hh else None
+    dc0 = dc if kind in _LSTM_KINDS else None
+    return (None, None, dx, dh, dc0, dw_ih, dw_hh, db_ih, db_hh, None, None, *ln_grads)
 
 
 # ---------------------------------------------------------------- one step, backward (ops)
-def _lstm_bwd(a, c_prev, dh, dc, dz, dc_prev):
+def _lstm_bwd(a, c_prev, dh, dc, dz, dc_prev):                     # dc_prev may be dc
     H = c_prev.shape[1]
     i, f, g, o = a.chunk(4, 1)
     tc = torch.addcmul(f * c_prev, i, g).tanh_()
@@ -218,6 +283,34 @@ def _lstm_bwd(a, c_prev, dh, dc, dz, dc_prev):
     torch.mul(dct * i, 1 - g * g, out=dz[:, 2 * H:3 * H])         # tanh' = 1 - t^2
     torch.mul(dh * tc, o * (1 - o), out=dz[:, 3 * H:])
     torch.mul(dct, f, out=dc_prev)
+
+
+def _ln_bwd(dn, n, rstd):
+    """Gradient of a LayerNorm's input from dn (= gamma * d output), n its normalised rows."""
+    return rstd.unsqueeze(1) * (dn - dn.mean(1, keepdim=True) - n * (dn * n).mean(1, keepdim=True))
+
+
+def _ln_bwd_rows(d, n, rstd, gamma, dgamma):
+    dgamma.add_((d * n).sum(0))
+    d.copy_(_ln_bwd(d * gamma, n, rstd))
+
+
+def _lnlstm_bwd(a, c_prev, nh, rh, nc, rc, gh, gc, bc, dh, dc, dz, dah, dgh, dbz, dgc, dbc):
+    H = c_prev.shape[1]
+    i, f, g, o = a.chunk(4, 1)
+    th = torch.addcmul(bc, nc, gc).tanh()
+    torch.mul(dh * th, o * (1 - o), out=dz[:, 3 * H:])            # through h' = o tanh(.)
+    dcn = dh * o * (1 - th * th)                                  # d LN_c(c')
+    dgc.add_((dcn * nc).sum(0))
+    dbc.add_(dcn.sum(0))
+    dct = dc + _ln_bwd(dcn * gc, nc, rc)
+    torch.mul(dct * g, i * (1 - i), out=dz[:, :H])
+    torch.mul(dct * c_prev, f * (1 - f), out=dz[:, H:2 * H])
+    torch.mul(dct * i, 1 - g * g, out=dz[:, 2 * H:3 * H])
+    torch.mul(dct, f, out=dc)
+    dgh.add_((dz * nh).sum(0))
+    dbz.add_(dz.sum(0))
+    dah.copy_(_ln_bwd(dz * gh, nh, rh))
 
 
 def _gru_bwd(a, zh, h_prev, dh, dzx, dzh, dh_direct):
@@ -248,10 +341,14 @@ def _gru_before_bwd(a, hr, h_prev, dh, dzx, dzh, w_hh):
 def run_fused(cell, x: torch.Tensor, state, mask: torch.Tensor | None = None,
               recurrent_mask: torch.Tensor | None = None):
     """Same contract as ``run_loop`` for a built-in cell and a plain tensor input."""
-    act, b_hh = None, None
-    if type(cell) is LSTMCell:
+    opt, b_hh, ln = None, None, ()
+    b_ih = getattr(cell, "bias", None) if cell.use_bias else None
+    if type(cell) in (LSTMCell, LayerNormLSTMCell):
         kind, (h0, c0) = "lstm", state
-        b_ih = cell.bias if cell.use_bias else None
+        if type(cell) is LayerNormLSTMCell:
+            kind, opt = "lnlstm", cell.eps
+            ln = (cell.norm_ih.weight, cell.norm_ih.bias, cell.norm_hh.weight,
+                  cell.norm_hh.bias, cell.norm_c.weight, cell.norm_c.bias)
     else:
         h0, c0 = state, torch.zeros_like(state)
         if type(cell) is GRUCell and cell.reset_after:
@@ -259,9 +356,8 @@ def run_fused(cell, x: torch.Tensor, state, mask: torch.Tensor | None = None,
             b_ih, b_hh = (cell.bias_ih, cell.bias_hh) if cell.use_bias else (None, None)
         else:
             kind = "gru_before" if type(cell) is GRUCell else "simple"
-            act = getattr(cell, "activation_name", None)
-            b_ih = cell.bias if cell.use_bias else None
-    y, h, c = _Fused.apply(kind, act, x, h0, c0, cell.weight_ih, cell.weight_hh, b_ih, b_hh,
-                           mask, recurrent_mask)
+            opt = getattr(cell, "activation_name", None)
+    y, h, c = _Fused.apply(kind, opt, x, h0, c0, cell.weight_ih, cell.weight_hh, b_ih, b_hh,
+                           mask, recurrent_mask, *ln)
     last = h if mask is None else h * mask.any(1, keepdim=True)   # zero if no real step
-    return y, last, (LSTMState(h, c) if kind == "lstm" else h)
+    return y, last, (LSTMState(h, c) if kind in _LSTM_KINDS else h)

@@ -6,8 +6,8 @@ hand-derived backward and C++ step kernels, ``engines/fused.py``).
 
 ``native`` needs: exactly ``LSTMCell``, ``GRUCell(reset_after=True)`` or ``SimpleRNNCell``
 with tanh or relu; one tensor input; no recurrent dropout while training; right padding.
-``fused`` needs: a built-in cell (any activation, both GRU forms), one tensor input; any
-mask and recurrent dropout are fine.
+``fused`` needs: a built-in cell (any activation, both GRU forms, LayerNorm-LSTM), one
+tensor input; any mask and recurrent dropout are fine.
 
 ``engine="auto"`` picks by what was measured on a 2-core CPU (``rnnkit bench``, results in
 ``benchmarks/``):
@@ -15,6 +15,7 @@ mask and recurrent dropout are fine.
     GRU            fused on CPU (torch's GRU has no oneDNN path: 1.5x at the small size,
                    even at the medium one); native on CUDA; fused when native is not eligible
     SimpleRNN      native when eligible (ahead or even at every size), else fused
+    LayerNorm-LSTM fused (torch has no kernel for it)
     other cells    loop
 On CUDA, native (cuDNN) is taken whenever eligible.  Under ``torch.compile`` auto skips
 fused (opaque C++ kernels in a Python loop give the compiler nothing to fuse).
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import torch
 
-from ..cells import GRUCell, LSTMCell, SimpleRNNCell
+from ..cells import GRUCell, LayerNormLSTMCell, LSTMCell, SimpleRNNCell
 from .fused import fused_blocker
 
 __all__ = ["ENGINES", "native_blocker", "fused_blocker", "choose_engine"]
@@ -43,6 +44,8 @@ def cell_blocker(cell) -> str | None:
         if cell.activation_name in ("tanh", "relu"):
             return None
         return f"SimpleRNNCell(activation={cell.activation_name!r}): torch has only tanh, relu"
+    if kind is LayerNormLSTMCell:
+        return "LayerNormLSTMCell has no torch kernel"
     return f"{kind.__name__} is not a built-in cell"
 
 

@@ -3,8 +3,8 @@
 from .bidirectional import Bidirectional
 from .dense import Dense, Dropout
 from .embedding import Embedding
-from .recurrent import GRU, LSTM, RNN, SimpleRNN
+from .recurrent import GRU, LSTM, RNN, LayerNormLSTM, SimpleRNN
 from .sequential import Sequential
 
-__all__ = ["RNN", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "Embedding", "Dense", "Dropout",
-           "Sequential"]
+__all__ = ["RNN", "SimpleRNN", "LSTM", "GRU", "LayerNormLSTM", "Bidirectional", "Embedding",
+           "Dense", "Dropout", "Sequential"]

@@ -20,12 +20,13 @@ import torch
 from torch import nn
 
 from .._checks import check_choice, check_rate, check_sequence, check_units, describe, resolve_mask
-from ..cells import GRUCell, LSTMCell, SimpleRNNCell
+from ..cells import GRUCell, LayerNormLSTMCell, LSTMCell, SimpleRNNCell
 from ..engines import ENGINES, choose_engine, native_blocker, run_fused, run_loop, run_native
 from ..registry import deserialize, register_serializable, serialize
 from ..types import LSTMState, is_namedtuple, tree_first, tree_leaves, tree_map
 
-__all__ = ["RNN", "SimpleRNN", "LSTM", "GRU", "reverse_sequences", "flatten_state"]
+__all__ = ["RNN", "SimpleRNN", "LSTM", "GRU", "LayerNormLSTM", "reverse_sequences",
+           "flatten_state"]
 
 
 def reverse_sequences(x: Any, mask: torch.Tensor | None):
@@ -356,6 +357,31 @@ class GRU(_BuiltinRNN):
                  return_state: bool = False, go_backwards: bool = False, stateful: bool = False,
                  dropout: float = 0.0, recurrent_dropout: float = 0.0, engine: str = "auto"):
         super().__init__(units, input_size, {"use_bias": use_bias, "reset_after": reset_after},
+                         dict(return_sequences=return_sequences, return_state=return_state,
+                              go_backwards=go_backwards, stateful=stateful, dropout=dropout,
+                              recurrent_dropout=recurrent_dropout, engine=engine))
+
+
+@register_serializable
+class LayerNormLSTM(_BuiltinRNN):
+    """LSTM layer with layer normalisation (``LayerNormLSTMCell`` over time); no torch kernel,
+    so ``auto`` runs rnnkit's fused engine. See ``RNN`` for the options.
+
+    Example:
+        >>> layer = LayerNormLSTM(8)
+        >>> tuple(layer(torch.zeros(2, 5, 3)).shape), layer.last_engine
+        ((2, 8), 'fused')
+    """
+
+    cell_class = LayerNormLSTMCell
+
+    def __init__(self, units: int, use_bias: bool = True, unit_forget_bias: bool = True,
+                 eps: float = 1e-5, *, input_size: int | None = None,
+                 return_sequences: bool = False, return_state: bool = False,
+                 go_backwards: bool = False, stateful: bool = False, dropout: float = 0.0,
+                 recurrent_dropout: float = 0.0, engine: str = "auto"):
+        super().__init__(units, input_size,
+                         {"use_bias": use_bias, "unit_forget_bias": unit_forget_bias, "eps": eps},
                          dict(return_sequences=return_sequences, return_state=return_state,
                               go_backwards=go_backwards, stateful=stateful, dropout=dropout,
                               recurrent_dropout=recurrent_dropout, engine=engine))
