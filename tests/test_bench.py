@@ -19,6 +19,10 @@ def test_bench_quick_prints_every_system_and_writes_json(tmp_path):
     rd = {r["system"] for r in data["results"] if r["cell"] == "lstm-rd"}
     assert "rnnkit native" not in rd and "naive loop" in rd     # native has no such option
     assert data["facts"]["gemm_gflops"] > 0 and data["step_latency_us"]
+    tutorials = {(r["workload"].split(",")[0], r["system"]) for r in data["tutorials"]}
+    assert ("sunspots", "plain PyTorch loop (nn.RNN)") in tutorials
+    assert all(r["fit_s"] > 0 for r in data["tutorials"])
+    assert "sunspots, Keras recipe" in result.output
     bad = CliRunner().invoke(app, ["bench", "--cells", "transformer"])
     assert bad.exit_code != 0 and "unknown cells" in bad.output
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -26,7 +29,25 @@ def check_units(name: str, value: Any) -> int:
     return value
 
 
+_CHECKED = contextvars.ContextVar("rnnkit_inputs_checked", default=False)
+
+
+@contextlib.contextmanager
+def inputs_checked() -> Iterator[None]:
+    """Within this block the data were checked for NaN/inf once, up front (``Trainer.fit``
+    does so), and layers skip their own per-call scan -- a scan per batch costs more than a
+    whole step of a small RNN.  A NaN born inside the model still stops training: the loss
+    check raises ``TrainingDiverged``."""
+    token = _CHECKED.set(True)
+    try:
+        yield
+    finally:
+        _CHECKED.reset(token)
+
+
 def check_finite(x: torch.Tensor, name: str) -> None:
+    if _CHECKED.get():
+        return
     if x.is_floating_point() and not bool(torch.isfinite(x).all()):
         bad = "NaN" if bool(torch.isnan(x).any()) else "inf"
         raise ValueError(f"{name} contains {bad} values")

@@ -208,3 +208,72 @@ def table(results: list[Result]) -> str:
 
 def to_json(results: list[Result], facts: dict, latency: dict) -> dict:
     return {"facts": facts, "results": [asdict(r) for r in results], "step_latency_us": latency}
+
+
+# ---------------------------------------------------------------- tutorial workloads
+KERAS_TF_SUNSPOTS_S = 12.0   # ../shared/anchors/RESULTS.md section 3 (Keras 3 on TF, same recipe)
+
+
+def _plain_torch_sunspots(seed: int, epochs: int) -> tuple[float, float, float]:
+    """The same recipe as a hand-written PyTorch loop: nn.RNN + nn.Linear, Adam, batch 1."""
+    from .tutorials.sunspots import data
+    _, _, _, x_tr, y_tr, x_te, y_te, _, _ = data()
+    x, y = torch.tensor(x_tr, dtype=torch.float32), torch.tensor(y_tr, dtype=torch.float32)
+    torch.manual_seed(seed)
+    rnn, lin = nn.RNN(1, 3, batch_first=True), nn.Linear(3, 1)
+    params = [*rnn.parameters(), *lin.parameters()]
+    opt = torch.optim.Adam(params, lr=1e-3, eps=1e-7, fused=True)
+
+    def model(a):
+        return torch.tanh(lin(rnn(a)[1][0]))[:, 0]
+    t0 = time.perf_counter()
+    for _ in range(epochs):
+        for i in torch.randperm(len(x)).tolist():
+            loss = ((model(x[i:i + 1]) - y[i:i + 1]) ** 2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    seconds = time.perf_counter() - t0
+    with torch.no_grad():
+        rmse = [float(((model(torch.tensor(a, dtype=torch.float32)) - torch.tensor(b)) ** 2)
+                      .mean().sqrt()) for a, b in ((x_tr, y_tr), (x_te, y_te))]
+    return seconds, rmse[0], rmse[1]
+
+
+def tutorial_rows(quick: bool = False, seed: int = 0) -> list[dict]:
+    """Fit time and error of the tutorial workloads, rnnkit beside a plain PyTorch loop."""
+    from .tutorials import sine, sunspots
+    epochs = 2 if quick else 20
+    rows = []
+    s, tr, te, _ = sunspots.tutorial_recipe(seed, epochs=epochs)
+    rows.append({"workload": f"sunspots, Keras recipe ({epochs} epochs of batch 1)",
+                 "system": "rnnkit (auto: fused whole-sequence kernel)", "fit_s": s,
+                 "metrics": {"train RMSE": tr, "test RMSE": te}})
+    s2, tr2, te2 = _plain_torch_sunspots(seed, epochs)
+    rows.append({"workload": rows[0]["workload"], "system": "plain PyTorch loop (nn.RNN)",
+                 "fit_s": s2, "metrics": {"train RMSE": tr2, "test RMSE": te2}})
+    if not quick:
+        rows.append({"workload": rows[0]["workload"],
+                     "system": "Keras 3 on TensorFlow (anchor, not this run)",
+                     "fit_s": KERAS_TF_SUNSPOTS_S, "metrics": {}})
+    sine_epochs = 2 if quick else 25
+    for engine in ("auto", "loop"):
+        s, rmse = sine._rnnkit_run(seed, sine_epochs, engine)
+        rows.append({"workload": f"sine, SimpleRNN(100), TBPTT 5 ({sine_epochs} epochs)",
+                     "system": f"rnnkit {engine}", "fit_s": s, "metrics": {"val RMSE": rmse}})
+    return rows
+
+
+def tutorial_table(rows: list[dict]) -> str:
+    base: dict[str, float] = {}
+    out = []
+    for r in rows:
+        base.setdefault(r["workload"], r["fit_s"])
+        ratio = base[r["workload"]] / r["fit_s"]
+        metrics = ", ".join(f"{k} {v:.4f}" for k, v in r["metrics"].items())
+        out.append((r["workload"], r["system"], f"{r['fit_s']:.2f}",
+                    f"{1 / ratio:.2f}x" if ratio else "", metrics))
+    head = ("workload", "system", "fit s", "time vs first row", "error")
+    widths = [max(len(x[i]) for x in [head, *out]) for i in range(len(head))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
+                     for r in [head, *out])

@@ -21,6 +21,9 @@ CELLS = {
     "simple-relu": lambda: rk.SimpleRNNCell(3, 5, activation="relu"),
     "simple-sigmoid": lambda: rk.SimpleRNNCell(3, 5, activation="sigmoid"),
     "simple-linear": lambda: rk.SimpleRNNCell(3, 5, activation="linear"),
+    # above SEQ_MAX_H units SimpleRNN leaves the whole-sequence kernel for per-step GEMMs
+    "simple-wide": lambda: rk.SimpleRNNCell(3, 40),
+    "simple-wide-relu": lambda: rk.SimpleRNNCell(3, 40, activation="relu"),
 }
 MASK = torch.tensor([[1] * 6, [1, 1, 1, 0, 0, 0], [0, 1, 1, 0, 1, 1], [0] * 6], dtype=torch.bool)
 
@@ -28,6 +31,7 @@ MASK = torch.tensor([[1] * 6, [1, 1, 1, 0, 0, 0], [0, 1, 1, 0, 1, 1], [0] * 6], 
 def _run_both(make, dtype, masked, rec, monkeypatch=None):
     torch.manual_seed(0)
     cell = make().to(dtype)
+    H = cell.hidden_size
     for p in cell.parameters():
         torch.nn.init.uniform_(p, -0.5, 0.5)
     x = torch.randn(4, 6, 3, dtype=dtype, requires_grad=True)
@@ -35,7 +39,7 @@ def _run_both(make, dtype, masked, rec, monkeypatch=None):
     st = (type(st)(*(torch.randn_like(s).requires_grad_() for s in st))
           if isinstance(st, tuple) else torch.randn_like(st).requires_grad_())
     mask = MASK if masked else None
-    q = (torch.rand(4, 5, dtype=dtype) > 0.3).to(dtype) / 0.7 if rec else None
+    q = (torch.rand(4, H, dtype=dtype) > 0.3).to(dtype) / 0.7 if rec else None
     results = []
     for fn in (run_fused, run_loop):
         y, last, s = fn(cell, x, st, mask, q)
@@ -93,9 +97,12 @@ def test_layer_chooses_fused_where_it_is_faster_and_explains():
     gru = rk.GRU(16, input_size=3)
     gru(torch.randn(2, 4, 3))
     assert gru.last_engine == "fused" and "faster than native" in gru.engine_note
-    simple = rk.SimpleRNN(16, input_size=3)
-    simple(torch.randn(2, 4, 3))
-    assert simple.last_engine == "native"
+    small = rk.SimpleRNN(16, input_size=3)          # whole-sequence kernel, if it could build
+    small(torch.randn(2, 4, 3))
+    assert small.last_engine == ("fused" if kernels() is not None else "native")
+    wide = rk.SimpleRNN(64, input_size=3)
+    wide(torch.randn(2, 4, 3))
+    assert wide.last_engine == "native"
     sigmoid = rk.SimpleRNN(16, input_size=3, activation="sigmoid")
     sigmoid(torch.randn(2, 4, 3))
     assert sigmoid.last_engine == "fused" and "torch has only tanh" in sigmoid.engine_note

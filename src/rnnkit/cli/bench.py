@@ -10,11 +10,14 @@ import typer
 
 def bench(
     configs: str = typer.Option("tiny,small", help="tiny,small,medium"),
-    cells: str = typer.Option("lstm,gru,simple,lstm-rd",
-                              help="lstm,gru,simple,lstm-rd (LSTM with recurrent dropout)"),
+    cells: str = typer.Option("lstm,gru,simple,lstm-rd,lnlstm",
+                              help="lstm,gru,simple,lstm-rd (LSTM with recurrent dropout), "
+                                   "lnlstm (LayerNorm-LSTM)"),
     reps: int = typer.Option(5, min=1, help="interleaved repetitions per system"),
     quick: bool = typer.Option(False, "--quick", help="tiny only, 2 repetitions: a smoke run"),
     json_out: Path = typer.Option(None, "--json", help="also write the results here"),
+    tutorials: bool = typer.Option(True, "--tutorials/--no-tutorials",
+                                   help="also time the tutorial workloads (sunspots, sine)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="same as --quick"),
 ) -> None:
     """Print ms per training step (median [min-max]), timesteps/s, the ratio to torch.nn and
@@ -35,6 +38,11 @@ def bench(
     typer.echo(B.table(results))
     typer.echo("streaming step, batch 1, LSTM(64) on 32 inputs: "
                + ", ".join(f"{k} {v:.1f} us" for k, v in latency.items()))
+    rows = B.tutorial_rows(quick=quick or dry_run) if tutorials else []
+    if rows:
+        typer.echo(B.tutorial_table(rows))
     if json_out is not None:
-        json_out.write_text(json.dumps(B.to_json(results, facts, latency), indent=2))
+        data = B.to_json(results, facts, latency)
+        data["tutorials"] = rows
+        json_out.write_text(json.dumps(data, indent=2))
         typer.echo(f"wrote {json_out}")

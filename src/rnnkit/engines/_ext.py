@@ -24,7 +24,8 @@ __all__ = ["kernels", "status"]
 _lock = threading.Lock()
 _state: dict[str, object] = {}
 FUNCTIONS = ["lstm_fwd_step", "lstm_bwd_step", "gru_fwd_step", "gru_bwd_step",
-             "lnlstm_fwd_step", "lnlstm_bwd_step", "ln_bwd_rows"]
+             "lnlstm_fwd_step", "lnlstm_bwd_step", "ln_bwd_rows", "simple_seq_fwd",
+             "simple_seq_bwd"]
 
 
 def _build():

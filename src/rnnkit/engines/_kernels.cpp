@@ -289,3 +289,99 @@ void ln_bwd_rows(at::Tensor d, at::Tensor n, at::Tensor rstd, at::Tensor gamma,
     }
   });
 }
+
+// ---------------------------------------------------------------------------------------
+// Whole-sequence SimpleRNN for small H: the time loop itself runs here, with the recurrent
+// product as plain loops (for H up to a few dozen a GEMM call costs more than the product).
+// act: 0 tanh, 1 relu, 2 sigmoid, 3 linear.  zx (T, B, H) = W_ih x + b for every step;
+// a (T, B, H) receives the pre-activations, hs (T+1, B, H) the states (hs[0] = h0 on entry).
+// q (B, H) is the recurrent-dropout mask or empty; mask (T, B) bool or empty: a masked step
+// keeps the state.
+template <typename scalar_t> static inline scalar_t act_fwd(int act, scalar_t a) {
+  switch (act) {
+    case 0: return std::tanh(a);
+    case 1: return a > 0 ? a : scalar_t(0);
+    case 2: return sigm(a);
+    default: return a;
+  }
+}
+template <typename scalar_t> static inline scalar_t act_bwd(int act, scalar_t a, scalar_t y) {
+  switch (act) {
+    case 0: return 1 - y * y;
+    case 1: return a > 0 ? scalar_t(1) : scalar_t(0);
+    case 2: return y * (1 - y);
+    default: return 1;
+  }
+}
+
+void simple_seq_fwd(at::Tensor zx, at::Tensor w_hh, at::Tensor q, at::Tensor mask,
+                    int64_t act, at::Tensor a, at::Tensor hs) {
+  const int64_t T = zx.size(0), B = zx.size(1), H = zx.size(2);
+  const bool has_q = q.numel() > 0, has_m = mask.numel() > 0;
+  const bool* mp = has_m ? mask.data_ptr<bool>() : nullptr;
+  AT_DISPATCH_FLOATING_TYPES(zx.scalar_type(), "simple_seq_fwd", [&] {
+    const scalar_t* xp = zx.data_ptr<scalar_t>();
+    const scalar_t* w = w_hh.data_ptr<scalar_t>();
+    const scalar_t* qp = has_q ? q.data_ptr<scalar_t>() : nullptr;
+    scalar_t* ap = a.data_ptr<scalar_t>();
+    scalar_t* hp = hs.data_ptr<scalar_t>();
+    std::vector<scalar_t> hr(H);
+    for (int64_t t = 0; t < T; ++t) {
+      for (int64_t b = 0; b < B; ++b) {
+        const scalar_t* h = hp + (t * B + b) * H;
+        scalar_t* hn = hp + ((t + 1) * B + b) * H;
+        scalar_t* at_ = ap + (t * B + b) * H;
+        const scalar_t* x = xp + (t * B + b) * H;
+        for (int64_t k = 0; k < H; ++k) hr[k] = has_q ? h[k] * qp[b * H + k] : h[k];
+        const bool keep = has_m && !mp[t * B + b];
+        for (int64_t j = 0; j < H; ++j) {
+          scalar_t s = x[j];
+          const scalar_t* wr = w + j * H;
+          for (int64_t k = 0; k < H; ++k) s += wr[k] * hr[k];        // (W_hh h)_j
+          at_[j] = s;
+          hn[j] = keep ? h[j] : act_fwd<scalar_t>(static_cast<int>(act), s);
+        }
+      }
+    }
+  });
+}
+
+// Backward of simple_seq_fwd.  dy (T, B, H) or empty: gradients of the outputs; dh (B, H):
+// the gradient reaching h_T on entry, reaching h_0 on exit.  Writes dz (T, B, H), the
+// gradient of every pre-activation (zeros at masked steps).
+void simple_seq_bwd(at::Tensor a, at::Tensor hs, at::Tensor w_hh, at::Tensor q,
+                    at::Tensor mask, int64_t act, at::Tensor dy, at::Tensor dh, at::Tensor dz) {
+  const int64_t T = a.size(0), B = a.size(1), H = a.size(2);
+  const bool has_q = q.numel() > 0, has_m = mask.numel() > 0, has_dy = dy.numel() > 0;
+  const bool* mp = has_m ? mask.data_ptr<bool>() : nullptr;
+  AT_DISPATCH_FLOATING_TYPES(a.scalar_type(), "simple_seq_bwd", [&] {
+    const scalar_t* ap = a.data_ptr<scalar_t>();
+    const scalar_t* hp = hs.data_ptr<scalar_t>();
+    const scalar_t* w = w_hh.data_ptr<scalar_t>();
+    const scalar_t* qp = has_q ? q.data_ptr<scalar_t>() : nullptr;
+    const scalar_t* dyp = has_dy ? dy.data_ptr<scalar_t>() : nullptr;
+    scalar_t* g = dh.data_ptr<scalar_t>();
+    scalar_t* dzp = dz.data_ptr<scalar_t>();
+    for (int64_t t = T - 1; t >= 0; --t) {
+      for (int64_t b = 0; b < B; ++b) {
+        scalar_t* gb = g + b * H;
+        scalar_t* d = dzp + (t * B + b) * H;
+        if (has_m && !mp[t * B + b]) {                                // the state passed
+          for (int64_t j = 0; j < H; ++j) d[j] = 0;
+          continue;
+        }
+        const scalar_t* at_ = ap + (t * B + b) * H;
+        const scalar_t* y = hp + ((t + 1) * B + b) * H;
+        for (int64_t j = 0; j < H; ++j) {
+          const scalar_t gj = gb[j] + (has_dy ? dyp[(t * B + b) * H + j] : scalar_t(0));
+          d[j] = gj * act_bwd<scalar_t>(static_cast<int>(act), at_[j], y[j]);
+        }
+        for (int64_t k = 0; k < H; ++k) {                               // (dz W_hh)_k
+          scalar_t s = 0;
+          for (int64_t j = 0; j < H; ++j) s += d[j] * w[j * H + k];
+          gb[k] = has_q ? s * qp[b * H + k] : s;
+        }
+      }
+    }
+  });
+}

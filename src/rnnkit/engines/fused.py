@@ -35,6 +35,15 @@ _ACT = {  # activation, written into out=, and its derivative from (pre-activati
 }
 _KERNEL_KINDS = ("lstm", "gru", "lnlstm")
 _LSTM_KINDS = ("lstm", "lnlstm")
+SEQ_MAX_H = 32      # SimpleRNN up to this H runs its whole time loop in one C++ call
+_ACT_CODE = {"tanh": 0, "relu": 1, "sigmoid": 2, "linear": 3}
+
+
+def _seq_kernels(kind: str, x: torch.Tensor, H: int):
+    """The C++ module when this call runs as one whole-sequence kernel, else None."""
+    if kind == "simple" and H <= SEQ_MAX_H and x.device.type == "cpu":
+        return kernels()
+    return None
 
 
 def fused_blocker(cell) -> str | None:
@@ -106,6 +115,9 @@ class _Fused(torch.autograd.Function):
                 gx=None, bx=None, gh=None, bh=None, gc=None, bc=None):
         ctx.set_materialize_grads(False)
         T, B, H = x.shape[1], x.shape[0], w_hh.shape[1]
+        ctx.seq = _seq_kernels(kind, x, H) is not None
+        if ctx.seq:
+            return _seq_forward(ctx, opt, x, h0, w_ih, w_hh, b_ih, mask, q)
         K = kernels() if x.device.type == "cpu" and kind in _KERNEL_KINDS else None
         w_hh_t = w_hh.t()
         masks = mask.t().unsqueeze(-1).unbind(0) if mask is not None else None  # T x (B, 1)
@@ -169,6 +181,8 @@ class _Fused(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, dy, dh_T, dc_T):
+        if ctx.seq:
+            return _seq_backward(ctx, dy, dh_T)
         (x, w_ih, w_hh, hs, cs, gates, aux, mask, q,
          nx, rstd_x, rh, rc, ncs, gx, gh, gc, bc) = ctx.saved_tensors
         kind, opt = ctx.kind, ctx.opt
@@ -236,6 +250,35 @@ class _Fused(torch.autograd.Function):
             elif dc is not None:
                 dc = dc_new
         return _weight_grads(ctx, x, w_ih, hs, dz, dzh, q, nx, rstd_x, gx, aux, acc, K, dh, dc)
+
+
+def _seq_forward(ctx, act, x, h0, w_ih, w_hh, b_ih, mask, q):
+    """SimpleRNN with small H: the whole time loop in one C++ call each way."""
+    T, B, H = x.shape[1], x.shape[0], w_hh.shape[1]
+    gates = _project(x, w_ih, b_ih)                               # becomes the pre-activations
+    hs = x.new_empty(T + 1, B, H)
+    hs[0] = h0
+    none = x.new_empty(0)
+    mask_tb = mask.t().contiguous() if mask is not None else none.bool()
+    kernels().simple_seq_fwd(gates, w_hh.contiguous(), none if q is None else q.contiguous(),
+                             mask_tb, _ACT_CODE[act], gates, hs)
+    ys = hs[1:] if mask is None else hs[1:] * mask.t().unsqueeze(-1)
+    ctx.kind, ctx.opt, ctx.has_b = "simple", act, (b_ih is not None, False)
+    ctx.save_for_backward(x, w_ih, w_hh, hs, gates, mask_tb, q)
+    return ys.transpose(0, 1), hs[T].clone(), torch.zeros_like(h0)
+
+
+def _seq_backward(ctx, dy, dh_T):
+    x, w_ih, w_hh, hs, gates, mask_tb, q = ctx.saved_tensors
+    B, H = x.shape[0], w_hh.shape[1]
+    none = x.new_empty(0)
+    dh = dh_T.clone() if dh_T is not None else x.new_zeros(B, H)
+    dz = torch.empty_like(gates)
+    kernels().simple_seq_bwd(gates, hs, w_hh.contiguous(), none if q is None else q.contiguous(),
+                             mask_tb, _ACT_CODE[ctx.opt],
+                             none if dy is None else dy.transpose(0, 1).contiguous(), dh, dz)
+    return _weight_grads(ctx, x, w_ih, hs, dz, None, q, None, None, None, None, None, None, dh,
+                         None)
 
 
 def _weight_grads(ctx, x, w_ih, hs, dz, dzh, q, nx, rstd_x, gx, aux, acc, K, dh, dc):

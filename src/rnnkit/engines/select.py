@@ -14,7 +14,9 @@ tensor input; any mask and recurrent dropout are fine.
     LSTM           native (torch uses oneDNN) when eligible, else fused
     GRU            fused on CPU (torch's GRU has no oneDNN path: 1.5x at the small size,
                    even at the medium one); native on CUDA; fused when native is not eligible
-    SimpleRNN      native when eligible (ahead or even at every size), else fused
+    SimpleRNN      up to 32 units: fused, whose whole time loop is one C++ call each way
+                   (per-step overhead is everything at the sunspots tutorial's size);
+                   above: native when eligible (ahead or even), else fused
     LayerNorm-LSTM fused (torch has no kernel for it)
     other cells    loop
 On CUDA, native (cuDNN) is taken whenever eligible.  Under ``torch.compile`` auto skips
@@ -26,7 +28,8 @@ from __future__ import annotations
 import torch
 
 from ..cells import GRUCell, LayerNormLSTMCell, LSTMCell, SimpleRNNCell
-from .fused import fused_blocker
+from ._ext import kernels
+from .fused import SEQ_MAX_H, fused_blocker
 
 __all__ = ["ENGINES", "native_blocker", "fused_blocker", "choose_engine"]
 
@@ -65,7 +68,11 @@ def native_blocker(cell, x, mask_is_right_padded: bool,
 
 
 def _prefers_fused(cell, x: torch.Tensor) -> bool:
-    return x.device.type == "cpu" and type(cell) is GRUCell
+    if x.device.type != "cpu":
+        return False
+    if type(cell) is SimpleRNNCell:     # the whole-sequence kernel, when it could be built
+        return cell.hidden_size <= SEQ_MAX_H and kernels() is not None
+    return type(cell) is GRUCell
 
 
 def choose_engine(requested: str, cell, x, native_reason: str | None) -> tuple[str, str]:
@@ -85,7 +92,11 @@ def choose_engine(requested: str, cell, x, native_reason: str | None) -> tuple[s
     if native_reason is None and (fused_reason is not None or not _prefers_fused(cell, x)):
         return "native", "torch fused kernel"
     if fused_reason is None:
-        why = "faster than native here" if native_reason is None else \
-            f"native not eligible: {native_reason}"
+        if native_reason is not None:
+            why = f"native not eligible: {native_reason}"
+        elif type(cell) is SimpleRNNCell:
+            why = "whole-sequence kernel, faster than native at this size"
+        else:
+            why = "faster than native here"
         return "fused", f"rnnkit fused kernel ({why})"
     return "loop", f"no fast path: {fused_reason}"

@@ -40,16 +40,16 @@ class Sequential(nn.Module):
     Call: ``model(x, mask=None, lengths=None)``; x (B, T, D) floats or (B, T) token ids.
 
     Example:
-        >>> from rnnkit.layers import Dense, SimpleRNN
-        >>> model = Sequential([SimpleRNN(3), Dense(1, activation="tanh")])
+        >>> from rnnkit.layers import LSTM, Dense
+        >>> model = Sequential([LSTM(8), Dense(1, activation="tanh")])
         >>> tuple(model(torch.zeros(4, 12, 1)).shape)
         (4, 1)
         >>> print(model.summary(print_fn=None))   # doctest: +NORMALIZE_WHITESPACE
         Sequential   input (None, 12, 1)
-        #   layer        output shape   params   engine
-        0   SimpleRNN    (None, 3)      15       native
-        1   Dense        (None, 1)      4        -
-        Total params: 19 (trainable 19)
+        #   layer   output shape   params   engine
+        0   LSTM    (None, 8)      320      native
+        1   Dense   (None, 1)      9        -
+        Total params: 329 (trainable 329)
     """
 
     def __init__(self, layers: Sequence[nn.Module]):

