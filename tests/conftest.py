@@ -1,7 +1,11 @@
 """Strict, seeded test setup (filterwarnings=error is in pyproject)."""
 
+import os
+
 import pytest
 import torch
+
+os.environ.setdefault("KERAS_BACKEND", "torch")    # the interop tests run Keras 3 on torch
 
 torch.set_num_threads(2)
 

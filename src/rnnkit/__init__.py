@@ -1,6 +1,6 @@
 """rnnkit: recurrent neural networks on PyTorch -- readable cells, fast engines, training."""
 
-from . import data, datasets, tasks
+from . import data, datasets, interop, tasks
 from .cells import (
                     GRUCell,
                     LayerNormLSTMCell,
@@ -18,6 +18,7 @@ from .layers import (
                      Dropout,
                      Embedding,
                      LayerNormLSTM,
+                     Masking,
                      Sequential,
                      SimpleRNN,
 )
@@ -40,7 +41,8 @@ __all__ = [
     "LSTMState",
     "RecurrentCell", "SimpleRNNCell", "LSTMCell", "GRUCell", "LayerNormLSTMCell", "StackedCells",
     "RNN", "SimpleRNN", "LSTM", "GRU", "LayerNormLSTM", "Bidirectional", "Embedding", "Dense",
-    "Dropout", "Sequential",
+    "Dropout", "Masking", "Sequential",
     "Trainer", "TrainingDiverged", "Callback", "History", "EarlyStopping", "ModelCheckpoint",
-    "set_seed", "save", "load", "register_serializable", "data", "datasets", "tasks", "__version__",
+    "set_seed", "save", "load", "register_serializable", "data", "datasets", "interop", "tasks",
+    "__version__",
 ]

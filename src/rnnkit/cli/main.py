@@ -7,6 +7,7 @@ import typer
 from . import datasets as datasets_cmd
 from . import tutorial as tutorial_cmd
 from .bench import bench
+from .convert import convert
 from .explain import explain
 from .forecast import forecast
 
@@ -15,6 +16,7 @@ app = typer.Typer(help="rnnkit: recurrent neural networks on PyTorch.", no_args_
 app.command("explain")(explain)
 app.command("bench")(bench)
 app.command("forecast")(forecast)
+app.command("convert")(convert)
 app.add_typer(datasets_cmd.app, name="datasets")
 app.add_typer(tutorial_cmd.app, name="tutorial")
 

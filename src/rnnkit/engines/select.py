@@ -79,6 +79,12 @@ def choose_engine(requested: str, cell, x, native_reason: str | None) -> tuple[s
     """Return ``(engine, note)``; raise if a forced engine cannot run this call."""
     fused_reason = fused_blocker(cell) or (None if isinstance(x, torch.Tensor)
                                            else "nested inputs")
+    if torch.onnx.is_in_onnx_export():   # only torch's kernels export with a dynamic T
+        if native_reason is None:
+            return "native", "ONNX export: torch's kernel becomes an ONNX recurrent op"
+        raise ValueError(f"ONNX export needs torch's native kernel for every recurrent layer "
+                         f"(anything else is unrolled for one sequence length): "
+                         f"{native_reason}")
     if requested == "loop":
         return "loop", "engine='loop' requested"
     for name, reason in (("native", native_reason), ("fused", fused_reason)):

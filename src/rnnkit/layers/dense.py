@@ -11,7 +11,7 @@ from torch import nn
 from .._checks import check_finite, check_rate, check_units
 from ..registry import register_serializable
 
-__all__ = ["Dense", "Dropout"]
+__all__ = ["Dense", "Dropout", "Masking"]
 
 DENSE_ACTIVATIONS = {
     "linear": lambda x: x,
@@ -102,3 +102,39 @@ class Dropout(nn.Dropout):
 
     def get_config(self) -> dict[str, Any]:
         return {"rate": self.p}
+
+
+@register_serializable
+class Masking(nn.Module):
+    """Mark the steps whose features all equal ``mask_value`` as padding (Keras' Masking).
+
+    Output: the input with padded steps zeroed; the mask (B, T) flows to the next layers
+    in ``Sequential``, so recurrent layers skip those steps.
+
+    Example:
+        >>> x = torch.tensor([[[1.0], [2.0], [0.0]]])
+        >>> Masking(0.0).compute_mask(x).tolist()
+        [[True, True, False]]
+    """
+
+    def __init__(self, mask_value: float = 0.0):
+        super().__init__()
+        if isinstance(mask_value, bool) or not isinstance(mask_value, (int, float)):
+            raise ValueError(f"mask_value must be a number, got {mask_value!r}")
+        self.mask_value = float(mask_value)
+
+    def compute_mask(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        keep = (x != self.mask_value).any(-1)
+        return keep if mask is None else keep & mask
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor) or x.dim() != 3:
+            got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"Masking expects (B, T, D) input, got {got}")
+        return x * self.compute_mask(x).unsqueeze(-1).to(x.dtype)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"mask_value": self.mask_value}
+
+    def extra_repr(self) -> str:
+        return f"mask_value={self.mask_value}"

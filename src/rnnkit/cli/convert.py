@@ -1,0 +1,107 @@
+"""``rnnkit convert``: Keras, torch.nn and rnnkit models into each other and into ONNX, each
+conversion followed by its parity report (largest difference on one random batch)."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import typer
+
+ARCH = re.compile(r"^(lstm|gru|rnn|rnn-relu):(\d+)x(\d+)(:bi)?$")
+
+
+def _torch_module(source: Path, arch: str | None):
+    """nn.LSTM/GRU/RNN from a state_dict file (.pt read with weights_only, or .safetensors)."""
+    import torch
+    from torch import nn
+    if not arch:
+        raise ValueError("--from torch needs --arch CELL:UNITSxLAYERS[:bi], e.g. lstm:64x2")
+    m = ARCH.match(arch)
+    if m is None:
+        raise ValueError(f"--arch {arch!r}: expected CELL:UNITSxLAYERS[:bi] with CELL one of "
+                         "lstm, gru, rnn, rnn-relu (e.g. gru:128x1:bi)")
+    cell, units, layers, bi = m.group(1), int(m.group(2)), int(m.group(3)), bool(m.group(4))
+    if source.suffix == ".safetensors":
+        from ..saving import read_tensors
+        state, _ = read_tensors(source)
+    else:
+        try:     # weights_only: torch's restricted unpickler, which builds tensors and nothing else
+            state = torch.load(source, map_location="cpu", weights_only=True)
+        except Exception as err:  # noqa: BLE001 -- any failure means: not a state_dict
+            raise ValueError(f"{source} is not a torch state_dict file "
+                             f"({str(err)[:200]})") from None
+    if not isinstance(state, dict) or "weight_ih_l0" not in state:
+        keys = sorted(state)[:4] if isinstance(state, dict) else type(state).__name__
+        raise ValueError(f"{source} is not an nn.{cell.upper()} state_dict (keys {keys})")
+    kind = {"lstm": nn.LSTM, "gru": nn.GRU}.get(cell, nn.RNN)
+    kw = {"nonlinearity": "relu"} if cell == "rnn-relu" else {}
+    module = kind(state["weight_ih_l0"].shape[1], units, num_layers=layers, bidirectional=bi,
+                  bias="bias_ih_l0" in state, batch_first=True, **kw)
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as err:
+        raise ValueError(f"{source} does not fit --arch {arch}: {str(err)[:300]}") from None
+    return module
+
+
+def convert(
+    source: Path = typer.Argument(..., help="the model to convert: a .keras file, a torch "
+                                  "state_dict (.pt/.safetensors) or an rnnkit model folder"),
+    from_: str = typer.Option(..., "--from", help="keras | torch | rnnkit"),
+    to: Path = typer.Option(..., "--to", help="a folder (rnnkit model), or a file ending in "
+                            ".onnx, .keras or .weights.h5"),
+    arch: str = typer.Option(None, help="for --from torch: CELL:UNITSxLAYERS[:bi], e.g. lstm:64x2"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="convert and report, write nothing"),
+) -> None:
+    """Convert a model and print the parity report: the largest difference between the
+    source and the converted model on one random batch, per output and state."""
+    import rnnkit as rk
+
+    from ..interop import keras as kx
+    from ..interop import torch_native as tn
+    try:
+        if from_ not in ("keras", "torch", "rnnkit"):
+            raise ValueError(f"--from must be keras, torch or rnnkit, got {from_!r}")
+        if not source.exists():
+            raise ValueError(f"{source} does not exist")
+        reports: list[tuple[str, dict[str, float]]] = []
+        if from_ == "keras":
+            model = kx.load_keras(source)
+            os.environ.setdefault("KERAS_BACKEND", "torch")
+            try:
+                import keras
+            except ImportError:
+                keras = None
+            if keras is not None:   # the parity check runs Keras itself, when installed
+                reports.append(("Keras -> rnnkit", kx.parity(
+                    keras.saving.load_model(source, safe_mode=True, compile=False), model)))
+        elif from_ == "torch":
+            module = _torch_module(source, arch)
+            model = tn.from_torch(module)
+            reports.append(("torch.nn -> rnnkit", tn.parity(module, model)))
+        else:
+            model = rk.load(source)
+        if not isinstance(model, rk.Sequential):
+            model = rk.Sequential([model])
+        target = str(to)
+        if target.endswith(".onnx"):
+            from ..interop import onnx as ox
+            if dry_run:
+                raise ValueError("--dry-run with --to .onnx: nothing to check without the file")
+            ox.export(model, to)
+            reports.append(("rnnkit -> ONNX (onnxruntime, T = 3 and 11)", ox.check(model, to)))
+        elif target.endswith((".keras", ".weights.h5")):
+            kmodel = kx.to_keras(model)
+            reports.append(("rnnkit -> Keras", kx.parity(kmodel, model)))
+            if not dry_run:
+                kx.save_keras(model, to)
+        elif not dry_run:
+            rk.save(model, to)
+    except (ValueError, ImportError) as err:
+        raise typer.BadParameter(str(err)) from None
+    for title, report in reports:
+        typer.echo(title)
+        typer.echo(tn.format_parity(report))
+    typer.echo(f"{'checked, not written' if dry_run else 'wrote ' + str(to)}")
