@@ -42,6 +42,7 @@ def test_torch_state_dict_to_rnnkit_folder_with_parity(tmp_path):
 
 
 def test_rnnkit_to_onnx_and_dry_run(tmp_path):
+    pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime")
     torch.manual_seed(1)
     rk.save(rk.Sequential([rk.LSTM(4, input_size=2), rk.Dense(1, input_size=4)]), tmp_path / "m")

@@ -7,6 +7,7 @@ import torch
 
 import rnnkit as rk
 
+pytest.importorskip("onnx", reason="the [onnx] test extra (make test installs it)")
 ort = pytest.importorskip("onnxruntime", reason="the [onnx] test extra (make test installs it)")
 from rnnkit.interop.onnx import check, export  # noqa: E402
 

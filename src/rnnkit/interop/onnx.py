@@ -84,6 +84,11 @@ def export(model: nn.Module, path: str | Path, *, state_inputs: bool = True,
            opset: int = 17) -> Path:
     """Write ``model`` (an RNN layer or a Sequential) as ONNX; returns the path."""
     import rnnkit as rk
+    try:
+        import onnx  # noqa: F401 -- torch's exporter writes the file through it
+    except ImportError as err:
+        raise ImportError("ONNX export needs the onnx package: pip install 'rnnkit[onnx]'") \
+            from err
     path = Path(path)
     if not any(isinstance(m, (rk.RNN, rk.Bidirectional)) for m in _layers(model)):
         raise ValueError("the model has no recurrent layer to export")
