@@ -100,9 +100,12 @@ def test_layer_chooses_fused_where_it_is_faster_and_explains():
     small = rk.SimpleRNN(16, input_size=3)          # whole-sequence kernel, if it could build
     small(torch.randn(2, 4, 3))
     assert small.last_engine == ("fused" if kernels() is not None else "native")
-    wide = rk.SimpleRNN(64, input_size=3)
+    wide = rk.SimpleRNN(64, input_size=3)            # per-step fused ops, no compiler needed
     wide(torch.randn(2, 4, 3))
-    assert wide.last_engine == "native"
+    assert wide.last_engine == "fused"
+    relu_cuda_like = rk.SimpleRNN(64, input_size=3, engine="native")
+    relu_cuda_like(torch.randn(2, 4, 3))
+    assert relu_cuda_like.last_engine == "native"
     sigmoid = rk.SimpleRNN(16, input_size=3, activation="sigmoid")
     sigmoid(torch.randn(2, 4, 3))
     assert sigmoid.last_engine == "fused" and "torch has only tanh" in sigmoid.engine_note

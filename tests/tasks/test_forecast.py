@@ -121,7 +121,7 @@ def test_cli_forecast_dataset_and_csv(tmp_path):
 
 
 @pytest.mark.parametrize("args, match", [
-    (["forecast", "nowhere.csv", "--column", "x"], "neither a dataset"),
+    (["forecast", "nowhere.csv", "--column", "x"], "neither a series dataset"),
     (["forecast", "stocks", "--symbol", "XYZ"], "unknown symbol 'XYZ'"),
     (["forecast", "weather", "--column", "temp,pressure", "--dry-run"], "missing values"),
     (["forecast", "sine", "--strategy", "magic"], "strategy must be one of"),

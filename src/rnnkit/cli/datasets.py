@@ -24,8 +24,13 @@ def show(name: str = typer.Argument(..., help="dataset name, see `rnnkit dataset
         module = datasets.info(name)
     except ValueError as err:
         raise typer.BadParameter(str(err), param_hint="NAME") from None
-    series = datasets.load(name)
     typer.echo(f"{module.TITLE}\n  note:    {module.NOTE}\n  source:  {module.SOURCE}\n"
-               f"  licence: {module.LICENSE}\n  shape:   {series.values.shape}")
+               f"  licence: {module.LICENSE}")
+    if hasattr(module, "preview"):
+        for line in module.preview():
+            typer.echo(f"  {line}")
+        return
+    series = datasets.load(name)
+    typer.echo(f"  shape:   {series.values.shape}")
     for t, v in list(zip(series.times, series.values))[:5]:
         typer.echo(f"  {t}  {v}")

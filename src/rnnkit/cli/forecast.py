@@ -20,14 +20,14 @@ def load_series(source: str, column: str | None, features: str | None, date_colu
                 symbol: str, origin: str, fill: str):
     """The Series to forecast (targets first, then the other features) and a note on gaps."""
     targets = _split(column)
-    if source in datasets.names():
+    if source in datasets.SERIES:
         options = {"stocks": {"symbol": symbol}, "weather": {"origin": origin}}.get(source, {})
         series = datasets.load(source, **options)
         targets = targets or [DEFAULT_COLUMN.get(source, series.columns[0])]
     else:
         if not Path(source).is_file():
-            raise ValueError(f"{source!r} is neither a dataset ({', '.join(datasets.names())}) "
-                             "nor a CSV file")
+            raise ValueError(f"{source!r} is neither a series dataset "
+                             f"({', '.join(datasets.SERIES)}) nor a CSV file")
         if not targets:
             raise ValueError("a CSV needs --column NAME (the values to forecast)")
         series = read_csv_series(source, targets + [f for f in _split(features)
@@ -79,7 +79,7 @@ def forecast(
     try:
         series, n_targets, note = load_series(source, column, features, date_column, symbol,
                                               origin, fill)
-        if season is None and source in datasets.names():
+        if season is None and source in datasets.SERIES:
             season = datasets.info(source).SEASON
         f = Forecaster(cell=cell, units=units, layers=layers, window=window, horizon=horizon,
                        strategy=strategy, stride=stride, scaler=None if scaler == "none" else

@@ -8,11 +8,17 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from .labelled import Labelled
+from .pairs import Pairs, read_pairs
 from .series import Series
+from .text import Text
 
-__all__ = ["Series", "load", "names", "info"]
+__all__ = ["Series", "Labelled", "Text", "Pairs", "read_pairs", "load", "names", "info",
+           "SERIES", "SEQUENCES"]
 
-_NAMES = ("sunspots", "airline", "stocks", "weather", "sine")
+SERIES = ("sunspots", "airline", "stocks", "weather", "sine")        # -> Series
+SEQUENCES = ("digits", "mnist5k", "shakespeare", "numbers-fr")      # -> Labelled, Text, Pairs
+_NAMES = SERIES + SEQUENCES
 
 
 def names() -> tuple[str, ...]:
@@ -23,9 +29,9 @@ def info(name: str):
     """The dataset's module: TITLE, SOURCE, LICENSE, NOTE, FILE, SEASON and ``load``."""
     if name not in _NAMES:
         raise ValueError(f"unknown dataset {name!r}; available: {', '.join(_NAMES)}")
-    return importlib.import_module(f"{__name__}.{name}")
+    return importlib.import_module(f"{__name__}.{name.replace('-', '_')}")
 
 
-def load(name: str, **options: Any) -> Series:
+def load(name: str, **options: Any) -> Series | Labelled | Text | Pairs:
     """Load a dataset by name, e.g. ``load("stocks", symbol="MSFT")``."""
     return info(name).load(**options)

@@ -16,3 +16,9 @@ def read_csv(filename: str) -> tuple[list[str], list[list[str]]]:
 
 def to_float(cell: str) -> float:
     return float("nan") if cell in ("", "NA", "NaN") else float(cell)
+
+
+def read_csv_rows(filename: str) -> list[list[str]]:
+    """All rows of a header-less gzipped CSV."""
+    raw = resources.files("rnnkit.datasets").joinpath("files", filename).read_bytes()
+    return list(csv.reader(io.StringIO(gzip.decompress(raw).decode("utf-8"))))

@@ -14,9 +14,10 @@ tensor input; any mask and recurrent dropout are fine.
     LSTM           native (torch uses oneDNN) when eligible, else fused
     GRU            fused on CPU (torch's GRU has no oneDNN path: 1.5x at the small size,
                    even at the medium one); native on CUDA; fused when native is not eligible
-    SimpleRNN      up to 32 units: fused, whose whole time loop is one C++ call each way
-                   (per-step overhead is everything at the sunspots tutorial's size);
-                   above: native when eligible (ahead or even), else fused
+    SimpleRNN      fused on CPU: up to 32 units its whole time loop is one C++ call each
+                   way (per-step overhead is everything at the sunspots tutorial's size),
+                   above that 1.2-1.3x torch's kernel at the small and medium sizes;
+                   native when the C++ kernels cannot be built (small H) and on CUDA
     LayerNorm-LSTM fused (torch has no kernel for it)
     other cells    loop
 On CUDA, native (cuDNN) is taken whenever eligible.  Under ``torch.compile`` auto skips
@@ -70,8 +71,8 @@ def native_blocker(cell, x, mask_is_right_padded: bool,
 def _prefers_fused(cell, x: torch.Tensor) -> bool:
     if x.device.type != "cpu":
         return False
-    if type(cell) is SimpleRNNCell:     # the whole-sequence kernel, when it could be built
-        return cell.hidden_size <= SEQ_MAX_H and kernels() is not None
+    if type(cell) is SimpleRNNCell:     # small H: the whole-sequence C++ kernel, if built
+        return cell.hidden_size > SEQ_MAX_H or kernels() is not None
     return type(cell) is GRUCell
 
 
@@ -100,7 +101,7 @@ def choose_engine(requested: str, cell, x, native_reason: str | None) -> tuple[s
     if fused_reason is None:
         if native_reason is not None:
             why = f"native not eligible: {native_reason}"
-        elif type(cell) is SimpleRNNCell:
+        elif type(cell) is SimpleRNNCell and cell.hidden_size <= SEQ_MAX_H:
             why = "whole-sequence kernel, faster than native at this size"
         else:
             why = "faster than native here"
