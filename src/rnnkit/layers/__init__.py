@@ -1,10 +1,10 @@
 """Layers: RNN(cell) and its conveniences, Bidirectional, Embedding, Dense, Sequential."""
 
 from .bidirectional import Bidirectional
-from .dense import Dense, Dropout, Masking
+from .dense import Dense, Dropout, Masking, MeanOverTime
 from .embedding import Embedding
 from .recurrent import GRU, LSTM, RNN, LayerNormLSTM, SimpleRNN
 from .sequential import Sequential
 
 __all__ = ["RNN", "SimpleRNN", "LSTM", "GRU", "LayerNormLSTM", "Bidirectional", "Embedding",
-           "Dense", "Dropout", "Masking", "Sequential"]
+           "Dense", "Dropout", "Masking", "MeanOverTime", "Sequential"]

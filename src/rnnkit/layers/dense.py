@@ -11,7 +11,7 @@ from torch import nn
 from .._checks import check_finite, check_rate, check_units
 from ..registry import register_serializable
 
-__all__ = ["Dense", "Dropout", "Masking"]
+__all__ = ["Dense", "Dropout", "Masking", "MeanOverTime"]
 
 DENSE_ACTIVATIONS = {
     "linear": lambda x: x,
@@ -138,3 +138,32 @@ class Masking(nn.Module):
 
     def extra_repr(self) -> str:
         return f"mask_value={self.mask_value}"
+
+
+@register_serializable
+class MeanOverTime(nn.Module):
+    """(B, T, D) -> (B, D): the mean over the real steps (the mask from an Embedding or
+    Masking layer excludes padding), as Keras' GlobalAveragePooling1D.
+
+    Example:
+        >>> x = torch.tensor([[[1.0], [3.0], [100.0]]])
+        >>> MeanOverTime()(x, mask=torch.tensor([[True, True, False]])).tolist()
+        [[2.0]]
+    """
+
+    takes_mask = True
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor) or x.dim() != 3:
+            got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"MeanOverTime expects (B, T, D) input, got {got}")
+        if mask is None:
+            return x.mean(1)
+        m = mask.unsqueeze(-1).to(x.dtype)
+        return (x * m).sum(1) / m.sum(1).clamp(min=1.0)
+
+    def compute_mask(self, x: torch.Tensor, mask: torch.Tensor | None = None):
+        return None                                   # the time axis is gone
+
+    def get_config(self) -> dict[str, Any]:
+        return {}

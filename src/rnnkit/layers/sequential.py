@@ -24,7 +24,7 @@ __all__ = ["Sequential"]
 
 
 def _takes_mask(layer: nn.Module) -> bool:
-    return isinstance(layer, (RNN, Bidirectional))
+    return isinstance(layer, (RNN, Bidirectional)) or getattr(layer, "takes_mask", False)
 
 
 def _shape_text(y: Any) -> str:

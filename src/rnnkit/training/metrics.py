@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
@@ -79,8 +80,10 @@ METRICS = {"accuracy": Accuracy, "acc": Accuracy, "rmse": RootMeanSquaredError,
 
 def get_metric(metric: str | Metric, loss=None) -> Metric:
     """A fresh metric by name; "accuracy" follows the loss (binary/sparse, logits or not)."""
-    if isinstance(metric, Metric):
-        return metric
+    if isinstance(metric, Metric):          # a fresh copy: every epoch and split starts at 0
+        fresh = copy.copy(metric)
+        fresh.reset()
+        return fresh
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {sorted(METRICS)} or a Metric, got {metric!r}")
     if METRICS[metric] is Accuracy:
