@@ -9,9 +9,9 @@ import typer
 
 DATASETS = ("digits", "mnist5k", "reviews")
 DEFAULTS = {   # settings that reach the figures in the README on this CPU
-    "digits": dict(units=64, epochs=40, lr=3e-3),
-    "mnist5k": dict(units=128, epochs=30, lr=2e-3),
-    "reviews": dict(units=64, epochs=8, lr=1e-3),
+    "digits": dict(cell="gru", units=64, epochs=40, lr=3e-3, patience=5),
+    "mnist5k": dict(cell="gru", units=128, epochs=30, lr=2e-3, patience=5),
+    "reviews": dict(cell="gru", units=64, epochs=8, lr=1e-3, patience=3),
 }
 
 
@@ -24,20 +24,20 @@ def _data(name: str, seed: int):
     return (train.x, train.y), (test.x, test.y), d.classes
 
 
-def _one(cell, units, bidirectional, pooling, epochs, lr, seed, train, dry_run):
+def _one(cell, units, bidirectional, pooling, epochs, lr, patience, seed, train, dry_run):
     from ..tasks import SequenceClassifier
     clf = SequenceClassifier(cell=cell, units=units, bidirectional=bidirectional,
                              pooling=pooling, lr=lr, max_length=60)
     x, y = train
     if dry_run:
         x, y = x[:64], y[:64]
-    clf.fit(x, y, epochs=1 if dry_run else epochs, patience=3, seed=seed, verbose=0)
+    clf.fit(x, y, epochs=1 if dry_run else epochs, patience=patience, seed=seed, verbose=0)
     return clf
 
 
 def classify(
     dataset: str = typer.Argument(..., help=f"one of {', '.join(DATASETS)}"),
-    cell: str = typer.Option("lstm", help="simple | lstm | gru | lnlstm"),
+    cell: str = typer.Option(None, help="simple | lstm | gru | lnlstm (default: per dataset)"),
     units: int = typer.Option(None, min=1, help="hidden units (default: per dataset)"),
     bidirectional: bool = typer.Option(False, "--bidirectional/--one-way"),
     pooling: str = typer.Option("last", help="last | mean (over the real steps)"),
@@ -57,6 +57,7 @@ def classify(
                                  f"{', '.join(DATASETS)}", param_hint="DATASET")
     d = DEFAULTS[dataset]
     units, epochs, lr = units or d["units"], epochs or d["epochs"], lr or d["lr"]
+    cell = cell or d["cell"]
     try:
         train, test, classes = _data(dataset, seed)
         cells = ["simple", "lstm", "gru"] if compare else [cell]
@@ -65,7 +66,7 @@ def classify(
         typer.echo(f"{'cell':8s}{'accuracy':>10s}{'macro F1':>10s}{'precision':>11s}"
                    f"{'recall':>8s}{'epochs':>8s}{'fit s':>8s}")
         for c in cells:
-            clf = _one(c, units, bidirectional, pooling, epochs, lr, seed, train,
+            clf = _one(c, units, bidirectional, pooling, epochs, lr, d["patience"], seed, train,
                        dry_run)
             m = clf.evaluate(*test)
             name = ("bi-" if bidirectional else "") + c

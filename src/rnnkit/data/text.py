@@ -26,6 +26,10 @@ __all__ = ["TextVectorizer", "PAD", "UNK"]
 PAD, UNK = "[PAD]", "[UNK]"
 STANDARDIZE = ("lower_and_strip_punctuation", "lower", "strip_punctuation", None)
 _PUNCT = re.compile(f"[{re.escape(string.punctuation)}]")
+SPLITS: dict[str, Callable[[str], list[str]]] = {
+    "whitespace": str.split,
+    "words_and_punct": lambda t: re.findall(r"[\w'’-]+|[^\w\s]", t),
+}
 
 
 class TextVectorizer:
@@ -37,7 +41,8 @@ class TextVectorizer:
             tokens kept; ties by first appearance order, so it is deterministic).
         standardize: "lower_and_strip_punctuation" (word mode's default), "lower",
             "strip_punctuation", None (char mode's default) or a callable on each text.
-        split: a callable text -> tokens (word mode), instead of whitespace.
+        split: word mode: "whitespace" (default), "words_and_punct" (punctuation marks
+            become tokens of their own; hyphenated words stay whole) or a callable.
         output_sequence_length: pad or cut every encoded text to this length.
         specials: extra reserved tokens after [PAD] and [UNK], e.g. ("<go>", "<eos>").
 
@@ -51,7 +56,7 @@ class TextVectorizer:
 
     def __init__(self, mode: str = "char", max_tokens: int | None = None,
                  standardize: str | Callable[[str], str] | None | object = "default",
-                 split: Callable[[str], list[str]] | None = None,
+                 split: str | Callable[[str], list[str]] | None = "whitespace",
                  output_sequence_length: int | None = None, specials: Sequence[str] = ()):
         if mode not in ("char", "word"):
             raise ValueError(f"mode must be 'char' or 'word', got {mode!r}")
@@ -70,8 +75,12 @@ class TextVectorizer:
                              f"{[PAD, UNK, *self.specials]}")
         if len(set(self.specials)) != len(self.specials) or {PAD, UNK} & set(self.specials):
             raise ValueError(f"specials must be distinct and not [PAD]/[UNK], got {specials!r}")
+        if split is None:
+            split = "whitespace"
+        if not callable(split) and split not in SPLITS:
+            raise ValueError(f"split must be one of {tuple(SPLITS)} or a callable, got {split!r}")
         self.mode, self.max_tokens, self.standardize = mode, max_tokens, standardize
-        self.split_fn, self.output_sequence_length = split, output_sequence_length
+        self.split, self.output_sequence_length = split, output_sequence_length
         self.vocabulary: list[str] = []
         self._index: dict[str, int] = {}
 
@@ -90,7 +99,7 @@ class TextVectorizer:
                 text = _PUNCT.sub("", text)
         if self.mode == "char":
             return list(text)
-        return self.split_fn(text) if self.split_fn else text.split()
+        return self.split(text) if callable(self.split) else SPLITS[self.split](text)
 
     def adapt(self, texts: Iterable[str]) -> TextVectorizer:
         """Learn the vocabulary from ``texts``; returns self."""
@@ -167,15 +176,21 @@ class TextVectorizer:
                 raise ValueError(f"id {i} is outside the vocabulary (size {len(self.vocabulary)})")
             if self.vocabulary[i] not in skip:
                 toks.append(self.vocabulary[i])
-        return ("" if self.mode == "char" else " ").join(toks)
+        if self.mode == "char":
+            return "".join(toks)
+        text = " ".join(toks)
+        if self.split == "words_and_punct":            # "bonjour !" stays; "yes ." -> "yes."
+            text = re.sub(r" ([.,;:?!)\]}])(?= |$)", r"\1", text)
+        return text
 
     # ------------------------------------------------------------------ saving
     def get_config(self) -> dict[str, Any]:
-        if callable(self.standardize) or self.split_fn is not None:
+        if callable(self.standardize) or callable(self.split):
             raise ValueError("a vectorizer with a custom standardize or split callable cannot "
                              "be saved as JSON")
         return {"format": "rnnkit-vectorizer", "version": 1, "mode": self.mode,
                 "max_tokens": self.max_tokens, "standardize": self.standardize,
+                "split": self.split,
                 "output_sequence_length": self.output_sequence_length,
                 "specials": list(self.specials), "vocabulary": self.vocabulary}
 
@@ -184,6 +199,7 @@ class TextVectorizer:
         if not isinstance(config, dict) or config.get("format") != "rnnkit-vectorizer":
             raise ValueError("not an rnnkit vectorizer (format != 'rnnkit-vectorizer')")
         v = cls(config["mode"], config["max_tokens"], config["standardize"],
+                split=config.get("split", "whitespace"),
                 output_sequence_length=config["output_sequence_length"],
                 specials=config.get("specials", ()))
         vocab = config["vocabulary"]

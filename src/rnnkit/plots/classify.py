@@ -37,8 +37,9 @@ def plot_confusion(cm: np.ndarray, classes: Sequence[str], path: str | Path,
 def plot_curves(history: dict[str, list[float]], path: str | Path) -> None:
     """Loss and accuracy per epoch, training and validation."""
     plt = _pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.3))
-    for ax, key in zip(axes, ("loss", "accuracy")):
+    keys = [k for k in ("loss", "accuracy") if k in history or f"val_{k}" in history]
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 3.3), squeeze=False)
+    for ax, key in zip(axes[0], keys):
         for name in (key, f"val_{key}"):
             if name in history:
                 ax.plot(np.arange(1, len(history[name]) + 1), history[name], marker=".",

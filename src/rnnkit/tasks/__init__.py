@@ -2,5 +2,8 @@
 
 from .classify import ClassifierConfig, SequenceClassifier
 from .forecast import ForecastConfig, Forecaster
+from .generate import GeneratorConfig, TextGenerator
+from .translate import Translator, TranslatorConfig
 
-__all__ = ["Forecaster", "ForecastConfig", "SequenceClassifier", "ClassifierConfig"]
+__all__ = ["Forecaster", "ForecastConfig", "SequenceClassifier", "ClassifierConfig",
+           "TextGenerator", "GeneratorConfig", "Translator", "TranslatorConfig"]
