@@ -1,3 +1,4 @@
+import pytest
 from typer.testing import CliRunner
 
 from rnnkit import tutorials
@@ -50,3 +51,18 @@ def test_stocks_and_weather_quick_runs(tmp_path):
     weather = tutorials.get("weather").run([0], quick=True)
     assert weather.row("naive: same hour yesterday").median("RMSE 24h") > 0
     assert "RMSE 24h" in weather.table()
+
+
+@pytest.mark.parametrize("name, metric", [("mnist-rows", "test accuracy"),
+                                          ("imdb-style", "padding gap"),
+                                          ("shakespeare", "held-out nats/char"),
+                                          ("translation", "exact match")])
+def test_sequence_tutorials_quick_runs(name, metric, tmp_path):
+    report = tutorials.get(name).run([0], quick=True, out=tmp_path / name)
+    rnnkit_rows = [r for r in report.rows if r.system.startswith("rnnkit")]
+    assert rnnkit_rows and all(r.seconds for r in rnnkit_rows)
+    values = [v for r in rnnkit_rows for v in r.scores.get(metric, [])]
+    assert values and all(v == v for v in values)                  # measured, not NaN
+    if name == "imdb-style":
+        assert max(values) < 1e-5                                  # padding changes nothing
+    assert any(p.is_file() for p in (tmp_path / name).rglob("*.json"))

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 __all__ = ["Report", "Row", "names", "get"]
 
 _MODULES = {"sunspots": "sunspots", "stocks": "stocks", "weather": "weather",
-            "sine-numpy": "sine", "sine": "sine"}
+            "sine-numpy": "sine", "sine": "sine", "mnist-rows": "mnist_rows",
+            "imdb-style": "imdb_style", "shakespeare": "shakespeare",
+            "translation": "translation"}
 
 
 def _median(xs: list[float], fmt: str) -> str:
