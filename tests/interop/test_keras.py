@@ -101,3 +101,16 @@ def test_refusals_name_the_problem(tmp_path):
     other.save_weights(tmp_path / "o.weights.h5")
     with pytest.raises(ValueError, match="has no weights for layer 'lstm_2'"):
         load_keras_weights(model, tmp_path / "o.weights.h5")
+
+
+@pytest.mark.parametrize("make", [lambda: L.LSTM(5, return_sequences=True, return_state=True),
+                                  lambda: L.GRU(4, return_state=True, reset_after=False),
+                                  lambda: L.SimpleRNN(3, return_state=True, go_backwards=True)])
+def test_single_keras_layers_match_outputs_and_final_states(make):
+    layer = make()
+    layer.build((None, None, 3))
+    rng = np.random.default_rng(1)
+    layer.set_weights([rng.uniform(-0.5, 0.5, w.shape).astype("float32")
+                       for w in layer.get_weights()])
+    report = parity(layer, from_keras(layer))
+    assert set(report) >= {"output", "h"} and max(report.values()) < 1e-5, report

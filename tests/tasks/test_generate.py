@@ -76,3 +76,11 @@ def test_cli_train_dry_run_then_sample(tmp_path):
     bad = CliRunner().invoke(app, ["generate", "--model", str(tmp_path / "g"), "--prompt",
                                    "\u00e9\u00e9", "--length", "5"])
     assert bad.exit_code != 0 and "not in the vocabulary" in bad.output
+
+
+def test_word_level_generator():
+    gen = TextGenerator(cell="lstm", units=32, embedding=8, mode="word", seq_len=5,
+                        batch_size=4, lr=1e-2)
+    gen.fit("the cat sat on the mat . " * 60, epochs=15, verbose=0)
+    out = gen.generate("the cat", 4, temperature=0)
+    assert out == "the cat sat on the mat"

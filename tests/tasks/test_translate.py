@@ -60,3 +60,28 @@ def test_cli_translate_dry_run(tmp_path):
     s = CliRunner().invoke(app, ["translate", "--model", str(tmp_path / "m"), "twelve"])
     assert s.exit_code == 0 and s.output.strip()
     assert len(datasets.load("numbers-fr").split(0.1)[1]) == 1000
+
+
+def test_beam_1_equals_an_independent_greedy_decode(trained):
+    import torch
+    model, go, eos = trained.model, trained.tgt_vec.id("<go>"), trained.tgt_vec.id("<eos>")
+    for src_text, _ in PAIRS[::5]:
+        src = trained._source_ids([src_text])
+        with torch.no_grad():
+            enc, mask, state = model.encode(src)
+            tokens = [go]
+            for _ in range(20):                       # feed back the argmax, one step at a time
+                logits, state = model.decode(torch.tensor([[tokens[-1]]]), enc, mask, state)
+                logits[0, -1, :2] = -float("inf")
+                tokens.append(int(logits[0, -1].argmax()))
+                if tokens[-1] == eos:
+                    break
+        expected = trained.tgt_vec.decode([t for t in tokens[1:] if t != eos])
+        assert trained.translate(src_text, beam=1) == expected
+
+
+def test_bidirectional_lstm_encoder_learns_too():
+    tr = Translator(cell="lstm", units=32, embedding=16, bidirectional=True, lr=1e-2,
+                    reverse_source=False)
+    tr.fit(PAIRS, epochs=60, batch_size=16, val=0.0, verbose=0)
+    assert tr.evaluate(PAIRS)["exact_match"] >= 0.9

@@ -45,9 +45,9 @@ def _refuse(cls: str, why: str):
 
 
 # ---------------------------------------------------------------- config -> rnnkit layers
-def _rnn_from_config(cls: str, c: dict[str, Any], input_size: int):
+def _rnn_from_config(cls: str, c: dict[str, Any], input_size: int, alone: bool = False):
     import rnnkit as rk
-    if c.get("return_state"):
+    if c.get("return_state") and not alone:
         raise _refuse(cls, "return_state=True inside a Sequential has no rnnkit twin")
     if cls != "SimpleRNN":
         if c.get("activation", "tanh") != "tanh" or c.get("recurrent_activation",
@@ -57,6 +57,7 @@ def _rnn_from_config(cls: str, c: dict[str, Any], input_size: int):
                           "sigmoid")
     common = dict(use_bias=c.get("use_bias", True), input_size=input_size,
                   return_sequences=c.get("return_sequences", False),
+                  return_state=bool(c.get("return_state", False)) and alone,
                   go_backwards=c.get("go_backwards", False), stateful=c.get("stateful", False),
                   dropout=c.get("dropout", 0.0), recurrent_dropout=c.get("recurrent_dropout", 0.0))
     units = int(c["units"])
@@ -139,8 +140,15 @@ def _keras_layer_spec(layer) -> dict[str, Any]:
 
 
 def from_keras(obj):
-    """An rnnkit Sequential (or one layer, for a single Keras layer) with the same weights."""
+    """An rnnkit Sequential (or one layer, for a single Keras layer) with the same weights.
+    A single recurrent layer keeps ``return_state``, so its final states can be compared."""
     import rnnkit as rk
+    if not hasattr(obj, "layers") and type(obj).__name__ in _RNN_CLASSES:
+        arrays = [np.asarray(w) for w in obj.get_weights()]
+        layer = _rnn_from_config(type(obj).__name__, obj.get_config(), arrays[0].shape[0],
+                                 alone=True)
+        assign(layer.cell, from_keras_arrays(layer.cell, arrays), type(obj).__name__)
+        return layer
     layers = list(obj.layers) if hasattr(obj, "layers") else [obj]
     specs = [_keras_layer_spec(m) for m in layers]
     built = from_keras_config(specs, [[np.asarray(w) for w in m.get_weights()] for m in layers])
@@ -385,12 +393,28 @@ def save_keras(model, path: str | Path) -> Path:
     return path
 
 
+def _np_out(a) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(a.detach().cpu() if hasattr(a, "detach") else a))
+
+
 def parity(keras_model, rk_model, *, batch: int = 3, steps: int = 7, seed: int = 0,
            vocab: int | None = None) -> dict[str, float]:
-    """Largest absolute output difference on one random batch (token ids when the model
-    starts with an Embedding: pass ``vocab``)."""
+    """Largest absolute difference on one random batch, for the output and (for a single
+    recurrent layer with ``return_state``) each final state; token ids when the model
+    starts with an Embedding (pass ``vocab``)."""
     import rnnkit as rk
     g = torch.Generator().manual_seed(seed)
+    if isinstance(rk_model, rk.RNN):                       # a single layer: states too
+        x = torch.randn(batch, steps, rk_model.input_size, generator=g)
+        rk_model.eval()
+        with torch.no_grad():
+            ours = rk_model(x)
+        theirs = keras_model(x.numpy(), training=False)
+        ours = ours if isinstance(ours, tuple) else (ours,)
+        theirs = theirs if isinstance(theirs, (tuple, list)) else (theirs,)
+        names = ["output", "h", "c"][:len(ours)]
+        return {n: float((_np_out(t).double() - o.double()).abs().max())
+                for n, o, t in zip(names, ours, theirs)}
     first = rk_model.layers[0] if isinstance(rk_model, rk.Sequential) else rk_model
     if isinstance(first, rk.Embedding):
         x = torch.randint(1, vocab or first.input_dim, (batch, steps), generator=g)
