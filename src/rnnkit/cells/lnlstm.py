@@ -23,13 +23,13 @@ from torch import nn
 
 from ..registry import register_serializable
 from ..types import LSTMState
-from .base import GatedCell
+from .lstm import LSTMCell
 
 __all__ = ["LayerNormLSTMCell"]
 
 
 @register_serializable
-class LayerNormLSTMCell(GatedCell):
+class LayerNormLSTMCell(LSTMCell):
     r"""LSTM cell with layer normalisation of both projections and of the cell state.
 
     Math:
@@ -47,7 +47,8 @@ class LayerNormLSTMCell(GatedCell):
     Shapes: x (B, D); state ``LSTMState(h, c)``, each (B, H) -> output h' (B, H).
     Parameters: weight_ih (4H, D), weight_hh (4H, H), bias (4H,), and ``norm_ih``,
     ``norm_hh`` (4H each), ``norm_c`` (H) as ``nn.LayerNorm`` (weight = gamma, bias = beta):
-    4H·(D+H+1) + 2·(4H+4H+H) in all.
+    4H·(D+H+1) + 2·(4H+4H+H) in all.  The state, the parameters shared with ``LSTMCell``
+    and their initialisation are ``LSTMCell``'s.
 
     Example:
         >>> cell = LayerNormLSTMCell(input_size=3, hidden_size=5)
@@ -56,29 +57,20 @@ class LayerNormLSTMCell(GatedCell):
         ((2, 5), 270)
     """
 
-    gates = 4
-
     def __init__(self, input_size: int, hidden_size: int, use_bias: bool = True,
                  unit_forget_bias: bool = True, eps: float = 1e-5):
         if not isinstance(eps, (int, float)) or isinstance(eps, bool) or not eps > 0:
             raise ValueError(f"eps must be a positive number, got {eps!r}")
-        self.unit_forget_bias, self.eps = unit_forget_bias, float(eps)
-        super().__init__(input_size, hidden_size, use_bias)
+        self.eps = float(eps)
+        super().__init__(input_size, hidden_size, use_bias, unit_forget_bias)
         self.norm_ih = nn.LayerNorm(4 * hidden_size, eps=self.eps)
         self.norm_hh = nn.LayerNorm(4 * hidden_size, eps=self.eps)
         self.norm_c = nn.LayerNorm(hidden_size, eps=self.eps)
 
-    @property
-    def state_size(self) -> LSTMState:
-        return LSTMState(self.hidden_size, self.hidden_size)
-
     def reset_parameters(self) -> None:
         super().reset_parameters()
-        if self.use_bias and self.unit_forget_bias:
-            with torch.no_grad():
-                self.bias[self.hidden_size:2 * self.hidden_size].fill_(1.0)
         for name in ("norm_ih", "norm_hh", "norm_c"):
-            if hasattr(self, name):                  # absent during GatedCell.__init__
+            if hasattr(self, name):                  # absent during LSTMCell.__init__
                 getattr(self, name).reset_parameters()
 
     def forward(self, x: torch.Tensor, state: LSTMState | None = None, *,
@@ -97,5 +89,4 @@ class LayerNormLSTMCell(GatedCell):
         return h, LSTMState(h, c)
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias,
-                "eps": self.eps}
+        return {**super().get_config(), "eps": self.eps}
