@@ -85,3 +85,8 @@ def test_bidirectional_lstm_encoder_learns_too():
                     reverse_source=False)
     tr.fit(PAIRS, epochs=60, batch_size=16, val=0.0, verbose=0)
     assert tr.evaluate(PAIRS)["exact_match"] >= 0.9
+
+
+def test_evaluation_reads_unseen_source_words_as_unk_and_counts_them(trained):
+    m = trained.evaluate([("three million", "trois millions"), ("twelve", "douze")])
+    assert m["unknown_sources"] == 1 and m["pairs"] == 2

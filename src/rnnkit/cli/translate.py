@@ -55,6 +55,9 @@ def translate(
                        f"unseen test pairs; fit {tr.fit_seconds:.0f} s")
             typer.echo(f"exact match {m['exact_match']:.4f}, BLEU-4 {m['bleu']:.4f} "
                        f"(beam {beam}); wrote {out}")
+            if m["unknown_sources"]:
+                typer.echo(f"{m['unknown_sources']} test sources hold words unseen in "
+                           "training (read as [UNK])")
             for s, h, t in m["examples_wrong"][:5]:
                 typer.echo(f"  {s}  ->  {h}   (reference: {t})")
             return

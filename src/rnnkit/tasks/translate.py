@@ -226,10 +226,11 @@ class Translator:
         return 2 * n_src + 10
 
     def translate(self, text: str | Sequence[str], beam: int = 1, *,
-                  max_length: int | None = None) -> str | list[str]:
+                  max_length: int | None = None, unknown: str = "error") -> str | list[str]:
         """Greedy (``beam=1``) or beam-search translation of one text or a list (the most
         probable sequence among ``beam`` kept at each step, no length penalty).  Words the
-        model never saw are refused with their names."""
+        model never saw are refused with their names (``unknown="unk"`` reads them as
+        [UNK] instead)."""
         model = self._require()
         if not isinstance(beam, int) or beam < 1:
             raise ValueError(f"beam must be a positive int, got {beam!r}")
@@ -241,7 +242,7 @@ class Translator:
         out = []
         with torch.no_grad():
             for t in texts:
-                src = self._source_ids([t], unknown="error")
+                src = self._source_ids([t], unknown=unknown)
                 limit = max_length or self._limit(int((src != 0).sum()))
                 toks = self._beam(src, beam, limit)
                 out.append(self.tgt_vec.decode(toks, skip=("[PAD]", GO, EOS)))
@@ -280,15 +281,18 @@ class Translator:
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, pairs: Any, beam: int = 1, limit: int | None = None) -> dict[str, Any]:
-        """Exact match (token for token) and corpus BLEU-4 on held-out pairs."""
+        """Exact match (token for token) and corpus BLEU-4 on held-out pairs.  Source words
+        never seen in training are read as [UNK] and counted (``unknown_sources``)."""
         pairs = self._pairs(pairs)[:limit]
-        hyps = self.translate([s for s, _ in pairs], beam=beam)
+        hyps = self.translate([s for s, _ in pairs], beam=beam, unknown="unk")
+        src_tok = self.src_vec.tokens
+        unknown = sum(any(self.src_vec.id(w) == 1 for w in src_tok(s)) for s, _ in pairs)
         tok = self.tgt_vec.tokens
         h_tok, r_tok = [tok(h) for h in hyps], [tok(t) for _, t in pairs]
         exact = float(np.mean([h == r for h, r in zip(h_tok, r_tok)]))
         wrong = [(s, h, t) for (s, t), h, ht, rt in zip(pairs, hyps, h_tok, r_tok) if ht != rt]
         return {"exact_match": exact, "bleu": bleu(h_tok, r_tok), "pairs": len(pairs),
-                "beam": beam, "examples_wrong": wrong[:10]}
+                "beam": beam, "unknown_sources": int(unknown), "examples_wrong": wrong[:10]}
 
     # ------------------------------------------------------------------ saving
     def save(self, path: str | Path) -> None:
