@@ -17,3 +17,19 @@ def test_metric_instances_restart_every_epoch_and_for_validation():
         for value in hist.history[key]:
             assert abs(value * n - round(value * n)) < 1e-9, (key, value)   # k / n exactly
     assert metric.count == 0                     # the instance given is left untouched
+
+
+def test_tbptt_reports_progress_per_time_chunk():
+    class Chunks(rk.Callback):
+        def __init__(self):
+            self.calls = []
+
+        def on_chunk_end(self, trainer, chunk, chunks, loss):
+            self.calls.append((chunk, chunks, loss == loss))
+
+    seen = Chunks()
+    model = rk.Sequential([rk.GRU(3, input_size=2, return_sequences=True),
+                           rk.Dense(1, input_size=3)])
+    model.fit(torch.randn(4, 10, 2), torch.randn(4, 10, 1), epochs=1, batch_size=4, tbptt=3,
+              shuffle=False, callbacks=[seen], verbose=0)
+    assert seen.calls == [(0, 4, True), (1, 4, True), (2, 4, True), (3, 4, True)]

@@ -20,6 +20,7 @@ class Callback:
     def on_train_begin(self, trainer) -> None: ...
     def on_epoch_begin(self, trainer, epoch: int) -> None: ...
     def on_batch_end(self, trainer, batch: int, loss: float, grad_norm: float | None) -> None: ...
+    def on_chunk_end(self, trainer, chunk: int, chunks: int, loss: float) -> None: ...
     def on_epoch_end(self, trainer, epoch: int, logs: dict[str, float]) -> None: ...
     def on_train_end(self, trainer) -> None: ...
 
@@ -124,14 +125,22 @@ class ProgressBar(Callback):
             self.task = self.progress.add_task("", total=trainer.batches_per_epoch, loss="-")
             self.progress.start()
 
-    def on_batch_end(self, trainer, batch: int, loss: float, grad_norm: float | None) -> None:
+    def on_chunk_end(self, trainer, chunk: int, chunks: int, loss: float) -> None:
+        """With truncated BPTT the bar counts time chunks (a batch may be one long stream)."""
         if self.progress is not None:
+            if not getattr(self, "chunked", False):
+                self.chunked = True
+                self.progress.update(self.task, total=trainer.batches_per_epoch * chunks)
+            self.progress.update(self.task, advance=1, loss=f"{loss:.4g}")
+
+    def on_batch_end(self, trainer, batch: int, loss: float, grad_norm: float | None) -> None:
+        if self.progress is not None and not getattr(self, "chunked", False):
             self.progress.update(self.task, advance=1, loss=f"{loss:.4g}")
 
     def on_epoch_end(self, trainer, epoch: int, logs: dict[str, float]) -> None:
         if self.progress is not None:
             self.progress.stop()
-            self.progress = None
+            self.progress, self.chunked = None, False
         parts = "  ".join(f"{k} {v:.4g}" for k, v in logs.items() if not math.isnan(v))
         self.console.print(f"epoch {epoch + 1}/{trainer.epochs}  {parts}  "
                            f"({time.perf_counter() - self.start:.1f}s)")

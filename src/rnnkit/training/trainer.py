@@ -173,6 +173,7 @@ class Trainer:
                                                      shuffle_rng)
             history.epoch = list(range(start))
         cbs = [*callbacks] + ([ProgressBar(bar=verbose == 1)] if verbose else [])
+        self._callbacks = cbs
         self.stop_training, self.epochs = False, cfg.epochs
         self.batches_per_epoch = -(-n // cfg.batch_size)
         for cb in cbs:
@@ -214,9 +215,11 @@ class Trainer:
         T = xb.shape[1]
         per_step = yb.dim() >= 2 and yb.shape[:2] == xb.shape[:2]   # a target at every step
         losses = []
+        chunks = -(-T // cfg.tbptt)
         with carried_states(self.model):
-            for t in range(0, T, cfg.tbptt):
+            for k, t in enumerate(range(0, T, cfg.tbptt)):
                 xc = xb[:, t:t + cfg.tbptt]
+                loss = float("nan")
                 if per_step:
                     yc = yb[:, t:t + cfg.tbptt]
                     loss, grad_norm, y_hat = self._step(xc, yc, cfg)
@@ -228,6 +231,10 @@ class Trainer:
                     yc = yb
                     loss, grad_norm, y_hat = self._step(xc, yc, cfg)
                     losses.append(loss * T)
+                for cb in getattr(self, "_callbacks", ()):     # progress within a batch
+                    hook = getattr(cb, "on_chunk_end", None)
+                    if hook is not None:
+                        hook(self, k, chunks, loss)
         return sum(losses) / T, grad_norm, y_hat, yc
 
     def _step(self, x: Any, y: torch.Tensor, cfg: FitConfig):
