@@ -36,6 +36,9 @@ def _build():
     root = Path(os.environ.get("RNNKIT_CACHE", Path.home() / ".cache" / "rnnkit"))
     build_dir = root / f"fused-{key}"
     build_dir.mkdir(parents=True, exist_ok=True)
+    if not any(build_dir.glob("*.so")):      # a long first step deserves a word
+        print(f"rnnkit: compiling the fused engine's C++ kernels for this CPU, once "
+              f"(about a minute; cached in {build_dir})", file=sys.stderr, flush=True)
     from torch.utils.cpp_extension import load_inline
     # pip's ninja lives beside this Python (a venv's bin/), which need not be on PATH
     bindir = str(Path(sys.executable).parent)
