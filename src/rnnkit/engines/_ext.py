@@ -25,13 +25,15 @@ _lock = threading.Lock()
 _state: dict[str, object] = {}
 FUNCTIONS = ["lstm_fwd_step", "lstm_bwd_step", "gru_fwd_step", "gru_bwd_step",
              "lnlstm_fwd_step", "lnlstm_bwd_step", "ln_bwd_rows", "simple_seq_fwd",
-             "simple_seq_bwd"]
+             "simple_seq_bwd", "train_step"]
 
 
 def _build():
     if os.environ.get("RNNKIT_NO_EXT"):
         raise RuntimeError("disabled by RNNKIT_NO_EXT")
-    source = resources.files("rnnkit.engines").joinpath("_kernels.cpp").read_text()
+    files = resources.files("rnnkit.engines")
+    source = "\n".join(files.joinpath(name).read_text() for name in ("_kernels.cpp",
+                                                                     "_train.cpp"))
     key = hashlib.sha256((source + torch.__version__ + _cpu_id()).encode()).hexdigest()[:12]
     root = Path(os.environ.get("RNNKIT_CACHE", Path.home() / ".cache" / "rnnkit"))
     build_dir = root / f"fused-{key}"

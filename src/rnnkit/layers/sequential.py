@@ -133,6 +133,8 @@ class Sequential(nn.Module):
         text = "\n".join([f"Sequential   input {_shape_text(dummy)}", fmt(head),
                           *map(fmt, rows), f"Total params: {total:,} (trainable {trainable:,})",
                           *notes])
+        if self._trainer is not None and self._trainer.step_note != "not fitted yet":
+            text += f"\ntraining step: {self._trainer.step_note}"
         if print_fn is not None:
             print_fn(text)
         return text

@@ -29,6 +29,7 @@ from ..data.batching import as_tensors, batch_indices, num_samples, take
 from ..layers import RNN, Bidirectional
 from .callbacks import Callback, History, ProgressBar
 from .checkpoint import load_checkpoint, save_checkpoint
+from .compiled import STEPS, plan
 from .losses import get_loss
 from .metrics import get_metric
 
@@ -67,6 +68,7 @@ class FitConfig:
     clip_value: float | None = None  # clamp every gradient element to [-v, v]
     clip_norm: float | None = None   # rescale gradients to this global L2 norm at most
     tbptt: int | None = None         # truncation length in steps; None = full BPTT
+    step: str = "auto"               # "auto", "compiled" or "autograd" (training/compiled.py)
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "tbptt"):
@@ -78,6 +80,8 @@ class FitConfig:
             v = getattr(self, name)
             if v is not None and not (isinstance(v, (int, float)) and v > 0):
                 raise ValueError(f"{name} must be a positive number or None, got {v!r}")
+        if self.step not in STEPS:
+            raise ValueError(f"step must be one of {STEPS}, got {self.step!r}")
 
 
 @contextlib.contextmanager
@@ -126,6 +130,7 @@ class Trainer:
         self.stop_training, self.epochs, self.batches_per_epoch = False, 0, 0
         self.checkpoint_path: Path | None = None
         self.history, self._shuffle_rng = History(), torch.Generator()
+        self._compiled, self.step_note = None, "not fitted yet"
 
     # ------------------------------------------------------------------ fit
     def fit(self, x: Any, y: Any, *, epochs: int = 1, batch_size: int = 32,
@@ -133,15 +138,21 @@ class Trainer:
             shuffle: bool = True, clip_value: float | None = None, clip_norm: float | None = None,
             tbptt: int | None = None, callbacks: Sequence[Callback] = (), seed: int | None = None,
             verbose: int = 1, checkpoint: str | Path | None = None,
-            resume: str | Path | None = None) -> History:
+            resume: str | Path | None = None, step: str = "auto") -> History:
         """Train for ``epochs``; returns the History.
+
+        ``step``: "autograd" runs every batch through the model, autograd and the optimizer;
+        "compiled" runs the whole step in one C++ call (small Sequential models, see
+        ``rnnkit.training.compiled``; an error says why a model cannot); "auto" (default)
+        takes the compiled step where it qualifies and is faster.  Both give the same
+        weights to rounding; ``trainer.step_note`` says which ran and why.
 
         ``checkpoint=path`` writes a resumable file after every epoch.  ``resume=path``
         continues from that file and keeps writing it, reaching the same weights as an
         uninterrupted run with the same seed; while the file does not exist yet, training
         starts from scratch, so one command works before and after a crash.
         """
-        cfg = FitConfig(epochs, batch_size, shuffle, clip_value, clip_norm, tbptt)
+        cfg = FitConfig(epochs, batch_size, shuffle, clip_value, clip_norm, tbptt, step)
         if seed is not None:
             set_seed(seed)
         x, y = self._tensors(x, "x"), self._tensors(y, "y")
@@ -172,6 +183,9 @@ class Trainer:
             start, history.history = load_checkpoint(resume, self.model, self.optimizer,
                                                      shuffle_rng)
             history.epoch = list(range(start))
+        self._compiled, self.step_note = plan(self.model, self.loss_fn, self.optimizer, x,
+                                              batch_size=cfg.batch_size, tbptt=cfg.tbptt,
+                                              mode=cfg.step)
         cbs = [*callbacks] + ([ProgressBar(bar=verbose == 1)] if verbose else [])
         self._callbacks = cbs
         self.stop_training, self.epochs = False, cfg.epochs
@@ -210,6 +224,8 @@ class Trainer:
         return history
 
     def _train_batch(self, xb: Any, yb: torch.Tensor, cfg: FitConfig):
+        if self._compiled is not None:
+            return (*self._compiled(xb, yb, cfg.clip_value, cfg.clip_norm), yb)
         if cfg.tbptt is None:
             return (*self._step(xb, yb, cfg), yb)
         T = xb.shape[1]

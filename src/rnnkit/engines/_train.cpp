@@ -1,0 +1,358 @@
+// rnnkit compiled training step: forward, loss, backpropagation through time, gradient
+// clipping and the optimizer update of a small Sequential model in one C++ call.
+//
+// For the tutorials' tiny models (the sunspots recipe: SimpleRNN(3) + Dense(1), batch 1)
+// the arithmetic of a step is a few hundred multiply-adds, while PyTorch's autograd,
+// module calls and optimizer cost about a millisecond of framework work.  Here nothing is
+// dispatched: the products are plain loops (no GEMM call: below a few dozen units a BLAS
+// call costs more than the product), and the backward pass is the hand-derived BPTT of
+// rnnkit/reference (the same equations as the fused engine's step kernels).  Python side
+// and the rules for when this runs: rnnkit/training/compiled.py.
+//
+// Model spec, 5 ints per layer: kind, input size, units, activation, use_bias.
+//   kind 0 SimpleRNN, 1 LSTM, 2 GRU (reset_after=True), 3 Dense.  RNN layers come first,
+//   all but the last return sequences, the last returns its final h; Dense layers follow.
+//   activation: 0 tanh, 1 relu, 2 sigmoid, 3 linear (SimpleRNN and Dense).
+// Parameters in layer order: RNN w_ih (G, D), w_hh (G, H), [bias (G) | bias_ih, bias_hh];
+//   Dense weight (U, D), [bias (U)].  Every tensor contiguous, one floating dtype.
+// grads: one tensor per parameter (its p.grad), overwritten with the clipped gradient.
+// hyper: lr, beta1, beta2, eps, weight_decay, clip_value (<= 0: none), clip_norm (<= 0: none),
+//   optimizer (0 SGD, 1 Adam), loss (0 MSE, 1 MAE).
+#include <torch/extension.h>
+#include <cmath>
+#include <vector>
+
+namespace {
+
+template <typename T> inline T sg(T x) { return T(1) / (T(1) + std::exp(-x)); }
+
+template <typename T> inline T act_f(int a, T x) {
+  switch (a) {
+    case 0: return std::tanh(x);
+    case 1: return x > 0 ? x : T(0);
+    case 2: return sg(x);
+    default: return x;
+  }
+}
+template <typename T> inline T act_d(int a, T pre, T y) {   // d act / d pre, from pre and y
+  switch (a) {
+    case 0: return 1 - y * y;
+    case 1: return pre > 0 ? T(1) : T(0);
+    case 2: return y * (1 - y);
+    default: return 1;
+  }
+}
+
+// y[r] += sum_c W[r, c] v[c]
+template <typename T> inline void mv(const T* W, const T* v, T* y, int64_t R, int64_t C) {
+  for (int64_t r = 0; r < R; ++r) {
+    const T* w = W + r * C;
+    T s = 0;
+    for (int64_t c = 0; c < C; ++c) s += w[c] * v[c];
+    y[r] += s;
+  }
+}
+// out[c] += sum_r W[r, c] u[r]
+template <typename T> inline void mtv(const T* W, const T* u, T* out, int64_t R, int64_t C) {
+  for (int64_t r = 0; r < R; ++r) {
+    const T ur = u[r];
+    const T* w = W + r * C;
+    for (int64_t c = 0; c < C; ++c) out[c] += w[c] * ur;
+  }
+}
+// G[r, c] += u[r] v[c]
+template <typename T> inline void outer(T* G, const T* u, const T* v, int64_t R, int64_t C) {
+  for (int64_t r = 0; r < R; ++r) {
+    const T ur = u[r];
+    T* g = G + r * C;
+    for (int64_t c = 0; c < C; ++c) g[c] += ur * v[c];
+  }
+}
+
+struct Layer {
+  int kind, in, units, act, bias, p;   // p: index of its first parameter
+  int64_t gates() const { return kind == 1 ? 4 * units : kind == 2 ? 3 * units : units; }
+};
+
+template <typename T>
+std::tuple<at::Tensor, double, double> step_impl(
+    const at::Tensor& x, const at::Tensor& y, const std::vector<Layer>& L,
+    const std::vector<at::Tensor>& params, const std::vector<at::Tensor>& grads,
+    const std::vector<at::Tensor>& m,
+    const std::vector<at::Tensor>& v, const std::vector<at::Tensor>& steps,
+    const std::vector<double>& hp) {
+  const int64_t B = x.size(0), T_ = x.size(1), D = x.size(2);
+  const int nl = static_cast<int>(L.size());
+  int nr = 0;
+  while (nr < nl && L[nr].kind != 3) ++nr;                  // RNN layers, then Dense
+  std::vector<const T*> P(params.size());
+  for (size_t k = 0; k < params.size(); ++k) P[k] = params[k].data_ptr<T>();
+  std::vector<T*> G(params.size());          // gradients, left in p.grad as autograd would
+  std::vector<int64_t> n_el(params.size());
+  for (size_t k = 0; k < params.size(); ++k) {
+    G[k] = grads[k].data_ptr<T>();
+    n_el[k] = params[k].numel();
+    std::fill(G[k], G[k] + n_el[k], T(0));
+  }
+
+  // ---------------------------------------------------------------- forward
+  // seq[l]: (T+1, B, H) states of RNN layer l (row 0 = zero initial state); seq input of
+  // layer 0 is x, re-laid out as (T, B, D).
+  std::vector<T> xin(T_ * B * D);
+  const T* xp = x.data_ptr<T>();
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = 0; t < T_; ++t)
+      for (int64_t k = 0; k < D; ++k) xin[(t * B + b) * D + k] = xp[(b * T_ + t) * D + k];
+  std::vector<std::vector<T>> hs(nr), cs(nr), gt(nr), aux(nr);
+  for (int l = 0; l < nr; ++l) {
+    const Layer& ly = L[l];
+    const int64_t H = ly.units, In = ly.in, Gn = ly.gates();
+    const T* in = l == 0 ? xin.data() : hs[l - 1].data() + B * ly.in;   // rows 1..T
+    const T* Wi = P[ly.p];
+    const T* Wh = P[ly.p + 1];
+    const T* bi = ly.bias ? P[ly.p + 2] : nullptr;
+    const T* bh = (ly.bias && ly.kind == 2) ? P[ly.p + 3] : nullptr;
+    hs[l].assign((T_ + 1) * B * H, T(0));
+    gt[l].assign(T_ * B * Gn, T(0));
+    if (ly.kind == 1) cs[l].assign((T_ + 1) * B * H, T(0));
+    if (ly.kind == 2) aux[l].assign(T_ * B * H, T(0));
+    std::vector<T> zh(Gn);
+    for (int64_t t = 0; t < T_; ++t) {
+      for (int64_t b = 0; b < B; ++b) {
+        const T* xt = in + (t * B + b) * In;
+        const T* h = hs[l].data() + (t * B + b) * H;
+        T* hn = hs[l].data() + ((t + 1) * B + b) * H;
+        T* z = gt[l].data() + (t * B + b) * Gn;
+        for (int64_t j = 0; j < Gn; ++j) z[j] = bi ? bi[j] : T(0);
+        mv(Wi, xt, z, Gn, In);
+        if (ly.kind == 2) {                                  // recurrent side kept apart
+          for (int64_t j = 0; j < Gn; ++j) zh[j] = bh ? bh[j] : T(0);
+          mv(Wh, h, zh.data(), Gn, H);
+          T* zn = aux[l].data() + (t * B + b) * H;
+          for (int64_t j = 0; j < H; ++j) {
+            const T r = sg(z[j] + zh[j]), u = sg(z[H + j] + zh[H + j]);
+            const T n = std::tanh(z[2 * H + j] + r * zh[2 * H + j]);
+            z[j] = r; z[H + j] = u; z[2 * H + j] = n; zn[j] = zh[2 * H + j];
+            hn[j] = n + u * (h[j] - n);                       // (1 - z) n + z h
+          }
+        } else {
+          mv(Wh, h, z, Gn, H);
+          if (ly.kind == 0) {
+            for (int64_t j = 0; j < H; ++j) hn[j] = act_f(ly.act, z[j]);   // z keeps pre
+          } else {
+            const T* c = cs[l].data() + (t * B + b) * H;
+            T* cn = cs[l].data() + ((t + 1) * B + b) * H;
+            for (int64_t j = 0; j < H; ++j) {
+              const T i = sg(z[j]), f = sg(z[H + j]), g = std::tanh(z[2 * H + j]);
+              const T o = sg(z[3 * H + j]);
+              z[j] = i; z[H + j] = f; z[2 * H + j] = g; z[3 * H + j] = o;
+              cn[j] = f * c[j] + i * g;
+              hn[j] = o * std::tanh(cn[j]);
+            }
+          }
+        }
+      }
+    }
+  }
+  // Dense layers on the last RNN layer's final h (B, H); there is at least one RNN layer.
+  const int nd = nl - nr;
+  std::vector<std::vector<T>> dpre(nd), dout(nd);
+  const T* v0 = hs[nr - 1].data() + T_ * B * L[nr - 1].units;
+  for (int d = 0; d < nd; ++d) {
+    const Layer& ly = L[nr + d];
+    const T* in = d == 0 ? v0 : dout[d - 1].data();
+    dpre[d].assign(B * ly.units, T(0));
+    dout[d].assign(B * ly.units, T(0));
+    for (int64_t b = 0; b < B; ++b) {
+      T* a = dpre[d].data() + b * ly.units;
+      if (ly.bias) for (int64_t j = 0; j < ly.units; ++j) a[j] = P[ly.p + 1][j];
+      mv(P[ly.p], in + b * ly.in, a, ly.units, ly.in);
+      for (int64_t j = 0; j < ly.units; ++j) dout[d][b * ly.units + j] = act_f(ly.act, a[j]);
+    }
+  }
+  const std::vector<T>& yh = nd ? dout[nd - 1] : hs[nr - 1];
+  const int64_t O = nd ? L[nl - 1].units : L[nr - 1].units;
+  const T* yhp = nd ? yh.data() : yh.data() + T_ * B * O;
+
+  // ---------------------------------------------------------------- loss
+  const int loss_kind = static_cast<int>(hp[8]);
+  const T* yt = y.data_ptr<T>();
+  const int64_t N = B * O;
+  double loss = 0;
+  std::vector<T> g(N);
+  for (int64_t k = 0; k < N; ++k) {
+    const T dlt = yhp[k] - yt[k];
+    if (loss_kind == 0) {
+      loss += double(dlt) * double(dlt);
+      g[k] = 2 * dlt / T(N);
+    } else {
+      loss += std::fabs(double(dlt));
+      g[k] = (dlt > 0 ? T(1) : dlt < 0 ? T(-1) : T(0)) / T(N);
+    }
+  }
+  loss = double(T(loss / double(N)));   // in the model's dtype: float32 overflows as torch's
+  at::Tensor out = at::empty({B, O}, x.options());
+  std::copy(yhp, yhp + N, out.data_ptr<T>());
+  if (!std::isfinite(loss)) return {out, loss, 0.0};
+
+  // ---------------------------------------------------------------- backward
+  for (int d = nd - 1; d >= 0; --d) {                        // g: gradient of dout[d]
+    const Layer& ly = L[nr + d];
+    const T* in = d == 0 ? v0 : dout[d - 1].data();
+    std::vector<T> gin(B * ly.in, T(0));
+    for (int64_t b = 0; b < B; ++b) {
+      T* gb = g.data() + b * ly.units;
+      for (int64_t j = 0; j < ly.units; ++j)
+        gb[j] *= act_d(ly.act, dpre[d][b * ly.units + j], dout[d][b * ly.units + j]);
+      outer(G[ly.p], gb, in + b * ly.in, ly.units, ly.in);
+      if (ly.bias) for (int64_t j = 0; j < ly.units; ++j) G[ly.p + 1][j] += gb[j];
+      mtv(P[ly.p], gb, gin.data() + b * ly.in, ly.units, ly.in);
+    }
+    g.swap(gin);
+  }
+  // g is now the gradient of the last RNN layer's final h (B, H).  dy: gradients of a
+  // layer's whole output sequence (T, B, H), from the layer above.
+  std::vector<T> dy;
+  for (int l = nr - 1; l >= 0; --l) {
+    const Layer& ly = L[l];
+    const int64_t H = ly.units, In = ly.in, Gn = ly.gates();
+    const T* in = l == 0 ? xin.data() : hs[l - 1].data() + B * ly.in;
+    const T* Wi = P[ly.p];
+    const T* Wh = P[ly.p + 1];
+    T* gWi = G[ly.p];
+    T* gWh = G[ly.p + 1];
+    T* gbi = ly.bias ? G[ly.p + 2] : nullptr;
+    T* gbh = (ly.bias && ly.kind == 2) ? G[ly.p + 3] : nullptr;
+    std::vector<T> dh(B * H, T(0)), dc(B * H, T(0)), dz(Gn), dzh(Gn), dx;
+    if (l == nr - 1) std::copy(g.begin(), g.begin() + B * H, dh.begin());
+    if (l > 0) dx.assign(T_ * B * In, T(0));
+    for (int64_t t = T_ - 1; t >= 0; --t) {
+      for (int64_t b = 0; b < B; ++b) {
+        T* dhb = dh.data() + b * H;
+        if (!dy.empty()) for (int64_t j = 0; j < H; ++j) dhb[j] += dy[(t * B + b) * H + j];
+        const T* a = gt[l].data() + (t * B + b) * Gn;
+        const T* h = hs[l].data() + (t * B + b) * H;
+        const T* hn = hs[l].data() + ((t + 1) * B + b) * H;
+        const T* xt = in + (t * B + b) * In;
+        if (ly.kind == 0) {
+          for (int64_t j = 0; j < H; ++j) dz[j] = dhb[j] * act_d(ly.act, a[j], hn[j]);
+        } else if (ly.kind == 1) {
+          const T* c = cs[l].data() + (t * B + b) * H;
+          const T* cn = cs[l].data() + ((t + 1) * B + b) * H;
+          T* dcb = dc.data() + b * H;
+          for (int64_t j = 0; j < H; ++j) {
+            const T i = a[j], f = a[H + j], gg = a[2 * H + j], o = a[3 * H + j];
+            const T tc = std::tanh(cn[j]);
+            const T dct = dcb[j] + dhb[j] * o * (1 - tc * tc);
+            dz[j] = dct * gg * i * (1 - i);
+            dz[H + j] = dct * c[j] * f * (1 - f);
+            dz[2 * H + j] = dct * i * (1 - gg * gg);
+            dz[3 * H + j] = dhb[j] * tc * o * (1 - o);
+            dcb[j] = dct * f;
+          }
+        } else {
+          const T* zn = aux[l].data() + (t * B + b) * H;
+          for (int64_t j = 0; j < H; ++j) {
+            const T r = a[j], u = a[H + j], n = a[2 * H + j], gj = dhb[j];
+            const T dan = gj * (1 - u) * (1 - n * n);
+            const T du = gj * (h[j] - n) * u * (1 - u);
+            const T dr = dan * zn[j] * r * (1 - r);
+            dz[j] = dr; dz[H + j] = du; dz[2 * H + j] = dan;
+            dzh[j] = dr; dzh[H + j] = du; dzh[2 * H + j] = dan * r;
+          }
+        }
+        const T* dr = ly.kind == 2 ? dzh.data() : dz.data();   // recurrent-side gradient
+        outer(gWi, dz.data(), xt, Gn, In);
+        outer(gWh, dr, h, Gn, H);
+        if (gbi) for (int64_t j = 0; j < Gn; ++j) gbi[j] += dz[j];
+        if (gbh) for (int64_t j = 0; j < Gn; ++j) gbh[j] += dzh[j];
+        if (l > 0) mtv(Wi, dz.data(), dx.data() + (t * B + b) * In, Gn, In);
+        if (ly.kind == 2) {
+          for (int64_t j = 0; j < H; ++j) dhb[j] *= a[H + j];   // the z h path
+        } else {
+          std::fill(dhb, dhb + H, T(0));
+        }
+        mtv(Wh, dr, dhb, Gn, H);
+      }
+    }
+    dy.swap(dx);
+  }
+
+  // ---------------------------------------------------------------- clip and update
+  const double clip_value = hp[5], clip_norm = hp[6];
+  const size_t np = params.size();
+  if (clip_value > 0)
+    for (size_t k = 0; k < np; ++k)
+      for (int64_t e = 0; e < n_el[k]; ++e)
+        G[k][e] = std::min(std::max(G[k][e], T(-clip_value)), T(clip_value));
+  double norm = 0;
+  for (size_t k = 0; k < np; ++k)
+    for (int64_t e = 0; e < n_el[k]; ++e) norm += double(G[k][e]) * double(G[k][e]);
+  norm = std::sqrt(norm);
+  if (clip_norm > 0) {
+    const double coef = std::min(1.0, clip_norm / (norm + 1e-6));   // torch's clip_grad_norm_
+    if (coef < 1.0)
+      for (size_t k = 0; k < np; ++k)
+        for (int64_t e = 0; e < n_el[k]; ++e) G[k][e] *= T(coef);
+  }
+  const double lr = hp[0], b1 = hp[1], b2 = hp[2], eps = hp[3], wd = hp[4];
+  const bool adam = hp[7] > 0.5;
+  for (size_t k = 0; k < params.size(); ++k) {
+    T* p = params[k].data_ptr<T>();
+    const int64_t n = n_el[k];
+    T* gk = G[k];
+    // weight decay joins the gradient inside the update, as torch's optimizers do (p.grad
+    // keeps the loss gradient)
+    const T wdt = T(wd);
+    if (!adam) {
+      for (int64_t e = 0; e < n; ++e) p[e] -= T(lr) * (gk[e] + wdt * p[e]);
+      continue;
+    }
+    const at::Tensor& st = steps[k];
+    double s;
+    if (st.scalar_type() == at::kFloat) {
+      float* sp = st.data_ptr<float>();
+      s = double(*sp += 1.0f);
+    } else {
+      double* sp = st.data_ptr<double>();
+      s = (*sp += 1.0);
+    }
+    const double bc1 = 1 - std::pow(b1, s), bc2 = 1 - std::pow(b2, s);
+    const T step_size = T(lr / bc1), bc2s = T(std::sqrt(bc2));
+    T* mk = m[k].data_ptr<T>();
+    T* vk = v[k].data_ptr<T>();
+    for (int64_t e = 0; e < n; ++e) {
+      const T ge = gk[e] + wdt * p[e];
+      mk[e] = T(b1) * mk[e] + T(1 - b1) * ge;
+      vk[e] = T(b2) * vk[e] + T(1 - b2) * ge * ge;
+      p[e] -= step_size * mk[e] / (std::sqrt(vk[e]) / bc2s + T(eps));
+    }
+  }
+  return {out, loss, norm};
+}
+
+}  // namespace
+
+std::tuple<at::Tensor, double, double> train_step(
+    at::Tensor x, at::Tensor y, std::vector<int64_t> spec, std::vector<at::Tensor> params,
+    std::vector<at::Tensor> grads, std::vector<at::Tensor> exp_avg, std::vector<at::Tensor> exp_avg_sq,
+    std::vector<at::Tensor> steps, std::vector<double> hyper) {
+  std::vector<Layer> L;
+  int p = 0;
+  for (size_t k = 0; k + 4 < spec.size(); k += 5) {
+    Layer ly{int(spec[k]), int(spec[k + 1]), int(spec[k + 2]), int(spec[k + 3]),
+             int(spec[k + 4]), p};
+    p += ly.kind == 3 ? 1 + ly.bias : 2 + (ly.bias ? (ly.kind == 2 ? 2 : 1) : 0);
+    L.push_back(ly);
+  }
+  TORCH_CHECK(p == int(params.size()) && grads.size() == params.size(),
+              "train_step: spec wants ", p, " parameters, got ", params.size());
+  at::NoGradGuard no_grad;
+  std::tuple<at::Tensor, double, double> r;
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "train_step", [&] {
+    r = step_impl<scalar_t>(x, y, L, params, grads, exp_avg, exp_avg_sq, steps, hyper);
+  });
+  for (auto& t : params) t.unsafeGetTensorImpl()->bump_version();
+  for (auto& t : grads) t.unsafeGetTensorImpl()->bump_version();
+  return r;
+}

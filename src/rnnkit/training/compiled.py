@@ -1,0 +1,229 @@
+"""The compiled training step: a whole optimizer step of a small model in one C++ call.
+
+For a model like the sunspots tutorial's (SimpleRNN(3) + Dense(1), batch 1) a step is a
+few hundred multiply-adds, and the framework work around them -- module calls, the autograd
+graph and its backward, the optimizer -- is about a millisecond.  ``train_step`` in
+``rnnkit/engines/_train.cpp`` does forward, loss, backpropagation through time, clipping and
+the Adam or SGD update as plain loops over the weights, in place, with the optimizer's own
+state tensors (so checkpoints, resuming and switching between the two paths just work).
+
+It runs when ``Trainer.fit(step=...)`` allows it and the model qualifies (``plan`` names
+what does not):
+    a ``Sequential`` of SimpleRNN (any activation), LSTM or GRU(reset_after=True) layers --
+    every one but the last with ``return_sequences=True``, the last without -- followed by
+    Dense layers (linear, tanh, relu or sigmoid); no dropout, masks, ``go_backwards``,
+    ``stateful`` or frozen weights; loss "mse" or "mae"; ``torch.optim.Adam`` (no amsgrad)
+    or plain ``torch.optim.SGD`` (no momentum); full BPTT; float tensors on the CPU.
+``step="auto"`` also asks the model to be small: the loops call no GEMM, so above
+``AUTO_MAX_MACS`` multiply-adds per batch and time step (recurrent layers, forward) autograd
+with rnnkit's engines is faster (the crossover is measured by ``rnnkit bench``'s training
+step table).  ``step="compiled"`` runs it at any size, or says why it cannot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..cells import GRUCell, LSTMCell, SimpleRNNCell
+from ..engines._ext import kernels
+
+__all__ = ["CompiledStep", "plan", "STEPS", "AUTO_MAX_MACS"]
+
+STEPS = ("auto", "compiled", "autograd")
+AUTO_MAX_MACS = 32768     # per batch and time step; the crossover measured, see module doc
+ACTS = {"tanh": 0, "relu": 1, "sigmoid": 2, "linear": 3}
+CELLS = {SimpleRNNCell: 0, LSTMCell: 1, GRUCell: 2}
+DENSE = 3
+
+
+class CompiledStep:
+    """``step(x, y) -> (loss, grad_norm, y_hat)``: one optimizer step, weights updated."""
+
+    def __init__(self, spec: list[int], params: list[torch.Tensor], optimizer,
+                 loss_kind: int, macs: int, note: str):
+        self.spec, self.params, self.optimizer = spec, params, optimizer
+        self.loss_kind, self.macs, self.note = loss_kind, macs, note
+        self.out_units = spec[-3]
+        for p in params:     # the step writes each gradient into p.grad, as autograd would
+            if p.grad is None or p.grad.shape != p.shape or not p.grad.is_contiguous():
+                p.grad = torch.zeros_like(p, memory_format=torch.contiguous_format)
+        self.grads = [p.grad for p in params]
+        self.adam = isinstance(optimizer, torch.optim.Adam)
+        if self.adam:
+            self._init_adam_state()
+        group = optimizer.param_groups[0]
+        self._state = ([optimizer.state[p]["exp_avg"] for p in params],
+                       [optimizer.state[p]["exp_avg_sq"] for p in params],
+                       [optimizer.state[p]["step"] for p in params]) if self.adam else ([], [], [])
+        self.group = group
+
+    def _init_adam_state(self) -> None:
+        """Create Adam's state the way torch.optim.Adam does on its first step."""
+        group = self.optimizer.param_groups[0]
+        scalar = (torch.float32 if group["fused"] or group["capturable"] or
+                  torch.get_default_dtype() != torch.float64 else torch.float64)
+        for p in self.params:
+            state = self.optimizer.state[p]
+            if len(state) == 0:
+                state["step"] = torch.zeros((), dtype=scalar)
+                state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor, clip_value: float | None,
+                 clip_norm: float | None):
+        g = self.group
+        betas = g.get("betas", (0.0, 0.0))
+        hyper = [float(g["lr"]), float(betas[0]), float(betas[1]), float(g.get("eps", 0.0)),
+                 float(g.get("weight_decay", 0.0)), float(clip_value or 0.0),
+                 float(clip_norm or 0.0), 1.0 if self.adam else 0.0, float(self.loss_kind)]
+        if y.numel() != x.shape[0] * self.out_units:      # the losses' own shape rule
+            raise ValueError(f"{('mse', 'mae')[self.loss_kind]}: predictions have shape "
+                             f"({x.shape[0]}, {self.out_units}) but targets have shape "
+                             f"{tuple(y.shape)}")
+        x = x.contiguous()
+        y = y.to(x.dtype).contiguous()
+        y_hat, loss, norm = kernels().train_step(x, y, self.spec, self.params, self.grads,
+                                                 *self._state, hyper)
+        return loss, (norm if clip_norm is not None else None), y_hat
+
+
+def _loss_kind(loss_fn: Callable) -> int | str:
+    from .losses import MeanAbsoluteError, MeanSquaredError
+    if type(loss_fn) is MeanSquaredError:
+        return 0
+    if type(loss_fn) is MeanAbsoluteError:
+        return 1
+    return f"loss {getattr(loss_fn, 'name', type(loss_fn).__name__)!r} (only mse and mae)"
+
+
+def _optimizer_blocker(opt) -> str | None:
+    if opt is None:
+        return "no optimizer"
+    if len(opt.param_groups) != 1:
+        return "an optimizer with several parameter groups"
+    g = opt.param_groups[0]
+    if type(opt) is torch.optim.Adam:
+        for key in ("amsgrad", "maximize", "differentiable", "decoupled_weight_decay"):
+            if g.get(key):
+                return f"Adam({key}=True)"
+        if torch.is_tensor(g["lr"]) or torch.is_tensor(g["betas"][0]):
+            return "Adam with tensor hyperparameters"
+        return None
+    if type(opt) is torch.optim.SGD:
+        for key in ("momentum", "dampening", "nesterov", "maximize", "differentiable"):
+            if g.get(key):
+                return f"SGD({key}={g[key]})"
+        return None
+    return f"optimizer {type(opt).__name__} (only Adam and SGD)"
+
+
+def _layer_spec(k: int, layer: nn.Module, last_rnn: bool) -> list[int] | str:
+    from ..layers import RNN, Dense
+    if isinstance(layer, RNN):
+        cell = layer.cell
+        kind = CELLS.get(type(cell))
+        if kind is None:
+            return f"layer {k}: {type(cell).__name__} (SimpleRNN, LSTM, GRU only)"
+        if kind == 2 and not cell.reset_after:
+            return f"layer {k}: GRU(reset_after=False)"
+        act = ACTS.get(getattr(cell, "activation_name", "tanh"))
+        if act is None:
+            return f"layer {k}: a custom activation"
+        for flag in ("go_backwards", "stateful", "return_state", "dropout", "recurrent_dropout"):
+            if getattr(layer, flag):
+                return f"layer {k}: {flag}={getattr(layer, flag)}"
+        if layer.engine not in ("auto", "fused"):
+            return f"layer {k}: engine={layer.engine!r} requested"
+        if layer.return_sequences == last_rnn:
+            return (f"layer {k}: return_sequences={layer.return_sequences} (only the last "
+                    "recurrent layer returns its final state, the others sequences)")
+        return [kind, cell.input_size, cell.hidden_size, act, int(cell.use_bias)]
+    if type(layer) is Dense:
+        if layer.activation not in ACTS:
+            return f"layer {k}: Dense(activation={layer.activation!r})"
+        return [DENSE, layer.weight.shape[1], layer.units, ACTS[layer.activation],
+                int(layer.use_bias)]
+    return f"layer {k}: {type(layer).__name__}"
+
+
+def _params(layer: nn.Module) -> list[torch.Tensor]:
+    from ..layers import RNN
+    if isinstance(layer, RNN):
+        c = layer.cell
+        bias = ([c.bias_ih, c.bias_hh] if isinstance(c, GRUCell) else [c.bias]) \
+            if c.use_bias else []
+        return [c.weight_ih, c.weight_hh, *bias]
+    return [layer.weight] + ([layer.bias] if layer.use_bias else [])
+
+
+def plan(model: nn.Module, loss_fn: Callable, optimizer, x: Any, *, batch_size: int,
+         tbptt: int | None, mode: str) -> tuple[CompiledStep | None, str]:
+    """``(step, note)``: the compiled step and why, or None and why not."""
+    from ..layers import RNN, Sequential
+    if mode == "autograd":
+        return None, "autograd (step='autograd' requested)"
+    reasons: list[str] = []
+    spec: list[int] = []
+    params: list[torch.Tensor] = []
+    macs = 0
+    if type(model) is not Sequential:
+        kind = type(model)
+        reasons.append(f"model is a {kind.__module__}.{kind.__qualname__}, not an rnnkit "
+                       "Sequential")
+    else:
+        layers = list(model.layers)
+        n_rnn = 0
+        while n_rnn < len(layers) and isinstance(layers[n_rnn], RNN):
+            n_rnn += 1
+        if n_rnn == 0:
+            reasons.append("no recurrent layer first")
+        for k, layer in enumerate(layers):
+            if k >= n_rnn and isinstance(layer, RNN):
+                s: list[int] | str = f"layer {k}: a recurrent layer after a non-recurrent one"
+            else:
+                s = _layer_spec(k, layer, last_rnn=k == n_rnn - 1)
+            if isinstance(s, str):
+                reasons.append(s)
+                continue
+            spec += s
+            params += _params(layer)
+            if s[0] != DENSE:
+                gates = {0: 1, 1: 4, 2: 3}[s[0]]
+                macs += gates * s[2] * (s[1] + s[2])
+    kind = _loss_kind(loss_fn)
+    if isinstance(kind, str):
+        reasons.append(kind)
+    why = _optimizer_blocker(optimizer)
+    if why:
+        reasons.append(why)
+    elif params and {id(p) for p in optimizer.param_groups[0]["params"]} != {id(p) for p in
+                                                                              params}:
+        reasons.append("the optimizer does not hold exactly the model's parameters")
+    if tbptt is not None:
+        reasons.append("truncated BPTT")
+    if not isinstance(x, torch.Tensor) or x.dim() != 3 or not x.dtype.is_floating_point:
+        reasons.append("input is not one (B, T, D) float tensor")
+    elif x.device.type != "cpu":
+        reasons.append(f"input on {x.device.type} (the compiled step is for the CPU)")
+    elif any(p.dtype != x.dtype or p.device.type != "cpu" or not p.is_contiguous()
+             or not p.requires_grad for p in params):
+        reasons.append("parameters that are frozen, non-contiguous or of another dtype")
+    if not reasons and kernels() is None:
+        reasons.append("the C++ kernels are unavailable")
+    if isinstance(x, torch.Tensor):
+        macs *= min(batch_size, x.shape[0])
+    if not reasons and mode == "auto" and macs > AUTO_MAX_MACS:
+        reasons.append(f"{macs:,} multiply-adds per batch and time step > {AUTO_MAX_MACS:,}, "
+                       "where autograd with BLAS is faster")
+    if reasons:
+        if mode == "compiled":
+            raise ValueError("step='compiled' cannot train this model: " + "; ".join(reasons)
+                             + ". Use step='auto' or 'autograd'.")
+        return None, "autograd (compiled step not eligible: " + "; ".join(reasons) + ")"
+    note = (f"compiled: forward, BPTT and {type(optimizer).__name__} in one C++ call per "
+            f"batch ({macs:,} multiply-adds per batch and time step)")
+    return CompiledStep(spec, params, optimizer, kind, macs, note), note

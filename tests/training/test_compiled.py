@@ -1,0 +1,186 @@
+"""The compiled training step against autograd: same weights, same state, clear refusals."""
+
+import numpy as np
+import pytest
+import torch
+
+import rnnkit as rk
+from rnnkit.training import Trainer, TrainingDiverged, compiled
+
+pytestmark = pytest.mark.skipif(compiled.kernels() is None,
+                                reason="needs a C++ compiler (the step is C++)")
+
+MODELS = {
+    "simple": lambda: rk.Sequential([rk.SimpleRNN(3), rk.Dense(1, activation="tanh")]),
+    "simple-sigmoid": lambda: rk.Sequential([rk.SimpleRNN(4, activation="sigmoid"),
+                                             rk.Dense(2, use_bias=False)]),
+    "lstm": lambda: rk.Sequential([rk.LSTM(5), rk.Dense(2)]),
+    "lstm-nobias": lambda: rk.Sequential([rk.LSTM(3, use_bias=False), rk.Dense(1)]),
+    "gru": lambda: rk.Sequential([rk.GRU(4), rk.Dense(3, activation="relu"),
+                                  rk.Dense(1, activation="sigmoid")]),
+    "stack": lambda: rk.Sequential([rk.LSTM(4, return_sequences=True),
+                                    rk.GRU(3, return_sequences=True),
+                                    rk.SimpleRNN(2, activation="relu")]),
+}
+RECIPES = [("mse", "adam", {}), ("mae", "sgd", {}), ("mse", "adam", {"clip_norm": 0.05}),
+           ("mse", "sgd", {"clip_value": 0.01})]
+
+
+def _data(n=20, T=7, D=3, out=1, dtype=torch.float64):
+    g = torch.Generator().manual_seed(3)
+    return (torch.randn(n, T, D, generator=g, dtype=dtype),
+            torch.randn(n, out, generator=g, dtype=dtype))
+
+
+def _fit(make, step, loss="mse", opt="adam", dtype=torch.float64, epochs=3, **kw):
+    rk.set_seed(0)
+    model = make()
+    x, y = _data(out=_out_units(model), dtype=dtype)
+    model(x[:1])                                       # built in x's dtype
+    hist = model.fit(x, y, epochs=epochs, batch_size=4, loss=loss, optimizer=opt, seed=1,
+                     verbose=0, step=step, **kw)
+    return model, hist
+
+
+def _out_units(model):
+    last = model.layers[-1]
+    return last.units if hasattr(last, "units") else last.cell.hidden_size
+
+
+@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("loss, opt, kw", RECIPES)
+def test_compiled_step_equals_autograd_in_float64(name, loss, opt, kw):
+    a, ha = _fit(MODELS[name], "autograd", loss, opt, **kw)
+    b, hb = _fit(MODELS[name], "compiled", loss, opt, **kw)
+    assert b._trainer.step_note.startswith("compiled")
+    assert a._trainer.step_note.startswith("autograd")
+    for p, q in zip(a.parameters(), b.parameters()):
+        torch.testing.assert_close(q, p, atol=1e-12, rtol=0)
+        torch.testing.assert_close(q.grad, p.grad, atol=1e-12, rtol=0)  # the last step's
+    np.testing.assert_allclose(hb.history["loss"], ha.history["loss"], rtol=1e-12)
+
+
+def test_float32_and_weight_decay_and_metrics():
+    make = MODELS["gru"]
+    rk.set_seed(0)
+    opt_kw = {"lr": 0.01, "weight_decay": 0.1, "eps": 1e-7}
+    runs = []
+    for step in ("autograd", "compiled"):
+        rk.set_seed(0)
+        model = make()
+        x, y = _data(dtype=torch.float32)
+        model(x[:1])                                   # build, then hand Adam the weights
+        opt = torch.optim.Adam(model.parameters(), **opt_kw)
+        hist = model.fit(x, y, epochs=2, batch_size=5, optimizer=opt, metrics=["mae"],
+                         seed=2, verbose=0, step=step)
+        runs.append((model, hist))
+    (a, ha), (b, hb) = runs
+    for p, q in zip(a.parameters(), b.parameters()):
+        torch.testing.assert_close(q, p, atol=1e-5, rtol=1e-5)
+    np.testing.assert_allclose(hb.history["mae"], ha.history["mae"], rtol=1e-5)
+
+
+def test_adam_state_is_torchs_own_so_checkpoints_resume_either_way(tmp_path):
+    """2 compiled epochs, a checkpoint, 2 more with autograd == 4 autograd epochs."""
+    x, y = _data()
+    full, _ = _fit(MODELS["lstm"], "autograd", epochs=4)
+    ckpt = tmp_path / "c.safetensors"
+
+    class Interrupt(rk.Callback):
+        def on_epoch_end(self, trainer, epoch, logs):
+            if epoch == 1:
+                raise KeyboardInterrupt
+
+    rk.set_seed(0)
+    first = MODELS["lstm"]()
+    first(x[:1])
+    with pytest.raises(KeyboardInterrupt):
+        first.fit(x, _data(out=2)[1], epochs=4, batch_size=4, seed=1, verbose=0,
+                  step="compiled", checkpoint=ckpt, callbacks=[Interrupt()])
+    state = first._trainer.optimizer.state_dict()["state"]
+    assert float(state[0]["step"]) == 10 and state[0]["exp_avg"].abs().sum() > 0
+    rk.set_seed(0)
+    resumed = MODELS["lstm"]()
+    resumed(x[:1])
+    resumed.fit(x, _data(out=2)[1], epochs=4, batch_size=4, seed=1, verbose=0,
+                step="autograd", resume=ckpt)
+    for p, q in zip(full.parameters(), resumed.parameters()):
+        torch.testing.assert_close(q, p, atol=1e-12, rtol=0)
+
+
+def test_auto_picks_compiled_for_small_models_and_says_why_not_otherwise():
+    x, y = _data()
+    m = rk.Sequential([rk.GRU(4), rk.Dense(1)])
+    m.fit(x, y, epochs=1, verbose=0)
+    assert m._trainer.step_note.startswith("compiled: forward, BPTT and Adam")
+    big = rk.Sequential([rk.LSTM(64), rk.Dense(1)])
+    big.fit(x, y, epochs=1, batch_size=20, verbose=0)
+    assert "multiply-adds per batch and time step > 32,768" in big._trainer.step_note
+    big.fit(x, y, epochs=1, batch_size=20, verbose=0, step="compiled")   # forced: runs
+    assert big._trainer.step_note.startswith("compiled")
+    assert "training step: compiled" in m.summary(print_fn=None)
+
+
+@pytest.mark.parametrize("layers, fit_kw, reason", [
+    (lambda: [rk.LSTM(3), rk.Dropout(0.2), rk.Dense(1)], {}, "layer 1: Dropout"),
+    (lambda: [rk.Bidirectional(rk.GRU(3)), rk.Dense(1)], {}, "no recurrent layer first"),
+    (lambda: [rk.GRU(3, recurrent_dropout=0.1), rk.Dense(1)], {}, "recurrent_dropout=0.1"),
+    (lambda: [rk.GRU(3, reset_after=False), rk.Dense(1)], {}, "GRU(reset_after=False)"),
+    (lambda: [rk.LSTM(3, engine="loop"), rk.Dense(1)], {}, "engine='loop' requested"),
+    (lambda: [rk.LSTM(3, return_sequences=True), rk.MeanOverTime(), rk.Dense(1)], {},
+     "layer 0: return_sequences=True"),
+    (lambda: [rk.GRU(3), rk.Dense(1)], {"loss": "binary_crossentropy"},
+     "loss 'binary_crossentropy'"),
+    (lambda: [rk.GRU(3), rk.Dense(1)], {"optimizer": "rmsprop"}, "optimizer RMSprop"),
+    (lambda: [rk.GRU(3), rk.Dense(1)], {"tbptt": 3}, "truncated BPTT"),
+])
+def test_ineligible_models_train_with_autograd_and_the_note_says_why(layers, fit_kw, reason):
+    x, y = _data(dtype=torch.float32)
+    y = (y > 0).float()
+    model = rk.Sequential(layers())
+    kw = {"loss": "mse", **fit_kw}
+    model.fit(x, y, epochs=1, verbose=0, **kw)
+    assert model._trainer.step_note.startswith("autograd (compiled step not eligible")
+    assert reason in model._trainer.step_note
+    with pytest.raises(ValueError, match="step='compiled' cannot train this model: .*"
+                                         + reason.replace("(", r"\(").replace(")", r"\)")):
+        rk.Sequential(layers()).fit(x, y, epochs=1, verbose=0, step="compiled", **kw)
+
+
+def test_bad_targets_and_divergence_are_reported_as_in_autograd():
+    x, y = _data(dtype=torch.float32)
+    model = rk.Sequential([rk.SimpleRNN(3), rk.Dense(1)])
+    with pytest.raises(ValueError, match=r"mse: predictions have shape \(4, 1\) but targets "
+                                         r"have shape \(4, 2\)"):
+        model.fit(x, torch.zeros(20, 2), epochs=1, batch_size=4, verbose=0, step="compiled")
+    with pytest.raises(ValueError, match="step must be one of"):
+        model.fit(x, y, epochs=1, verbose=0, step="fast")
+    with pytest.raises(TrainingDiverged, match="loss became inf at epoch 1, batch 1"):
+        model.fit(x, y * 1e30, epochs=1, verbose=0, step="compiled")
+
+
+def test_without_the_kernels_auto_falls_back_and_compiled_explains(monkeypatch):
+    monkeypatch.setattr(compiled, "kernels", lambda: None)
+    x, y = _data(dtype=torch.float32)
+    model = rk.Sequential([rk.SimpleRNN(3), rk.Dense(1)])
+    model.fit(x, y, epochs=1, verbose=0)
+    assert "the C++ kernels are unavailable" in model._trainer.step_note
+    with pytest.raises(ValueError, match="C\\+\\+ kernels are unavailable"):
+        model.fit(x, y, epochs=1, verbose=0, step="compiled")
+
+
+def test_the_sunspots_recipe_runs_compiled_and_matches_autograd():
+    from rnnkit.tutorials import sunspots
+    _, tr_a, te_a, ma = sunspots.tutorial_recipe(0, epochs=2, step="autograd")
+    _, tr_c, te_c, mc = sunspots.tutorial_recipe(0, epochs=2)
+    assert mc._trainer.step_note.startswith("compiled")
+    assert te_c == pytest.approx(te_a, rel=1e-4) and tr_c == pytest.approx(tr_a, rel=1e-4)
+
+
+def test_trainer_on_a_plain_module_uses_autograd():
+    x, y = _data(dtype=torch.float32)
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(21, 1))
+    t = Trainer(net)
+    t.fit(x, y, epochs=1, verbose=0)
+    assert "model is a torch.nn.modules.container.Sequential, not an rnnkit Sequential" \
+        in t.step_note
