@@ -23,6 +23,12 @@ def test_bench_quick_prints_every_system_and_writes_json(tmp_path):
     assert ("sunspots", "plain PyTorch loop (nn.RNN)") in tutorials
     assert all(r["fit_s"] > 0 for r in data["tutorials"])
     assert "sunspots, Keras recipe" in result.output
+    assert ("sunspots", "rnnkit (auto: compiled training step)") in tutorials
+    assert "rnnkit compiled step" in {r["system"] for r in data["results"] if r["cell"] == "gru"}
+    assert "rnnkit compiled step" not in rd                    # recurrent dropout: not eligible
+    (row,) = data["compiled_step"]
+    assert row["autograd_ms"] > 0 and row["compiled_ms"] > 0 and row["auto_picks"] == "compiled"
+    assert "training step of fit()" in result.output
     bad = CliRunner().invoke(app, ["bench", "--cells", "transformer"])
     assert bad.exit_code != 0 and "unknown cells" in bad.output
 

@@ -110,6 +110,18 @@ def _rnnkit(cell: str, D: int, H: int, engine: str):
     return rk.Sequential([layer, rk.Dense(1, input_size=H)])
 
 
+def _compiled_stepper(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Callable[[], None]:
+    """rnnkit's compiled training step (``rnnkit.training.compiled``) on the same model."""
+    from .training.compiled import plan
+    from .training.losses import MeanSquaredError
+    with torch.no_grad():
+        model(x[:1])                                       # build the lazy layers
+    opt = torch.optim.Adam(model.parameters(), 1e-3)
+    step, _ = plan(model, MeanSquaredError(), opt, x, batch_size=x.shape[0], tbptt=None,
+                   mode="compiled")
+    return lambda: step(x, y, None, None)
+
+
 def _stepper(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Callable[[], None]:
     opt = torch.optim.Adam(model.parameters(), 1e-3)
 
@@ -140,10 +152,11 @@ def machine_line() -> str:
 def run(configs=("tiny", "small"), cells=CELLS, reps: int = 5, quick: bool = False,
         progress: Callable[[str], None] | None = None) -> tuple[list[Result], dict]:
     """Time every system on every (config, cell); returns results and run facts."""
-    from .engines._ext import status
+    from .engines._ext import kernels, status
     torch.manual_seed(0)
     peak = gemm_gflops(512 if quick else 1024)
     facts = {"machine": machine_line(), "gemm_gflops": peak, "fused": status(), "reps": reps}
+    compiled_ok = kernels() is not None
     results: list[Result] = []
     for cname in configs:
         B, T, D, H = CONFIGS[cname]
@@ -157,6 +170,9 @@ def run(configs=("tiny", "small"), cells=CELLS, reps: int = 5, quick: bool = Fal
             for engine in engines:
                 systems[f"rnnkit {engine}"] = _rnnkit(cell, D, H, engine)
             steps = {name: _stepper(m, x, y) for name, m in systems.items()}
+            if cell in ("lstm", "gru", "simple") and cname != "medium" and compiled_ok:
+                steps["rnnkit compiled step"] = _compiled_stepper(_rnnkit(cell, D, H, "auto"),
+                                                                  x, y)
             inner = 1 if cname == "medium" else 3
             times: dict[str, list[float]] = {name: [] for name in steps}
             for name, step in steps.items():
@@ -176,6 +192,48 @@ def run(configs=("tiny", "small"), cells=CELLS, reps: int = 5, quick: bool = Fal
             if progress:
                 progress(f"{cname} {cell} done")
     return results, facts
+
+
+STEP_SIZES = [(cell, 32, 50, 8, H) for cell in ("simple", "gru", "lstm") for H in (16, 32, 64)]
+
+
+def compiled_step_rows(reps: int = 5, sizes=STEP_SIZES) -> list[dict]:
+    """Where the compiled training step pays: ms per step of ``fit``'s two step kinds on
+    models around ``AUTO_MAX_MACS``, and what ``step="auto"`` picks there."""
+    from .training.compiled import AUTO_MAX_MACS
+    rows = []
+    for cell, B, T, D, H in sizes:
+        torch.manual_seed(0)
+        x, y = torch.randn(B, T, D), torch.randn(B, 1)
+        steps = {"autograd": _stepper(_rnnkit(cell, D, H, "auto"), x, y),
+                 "compiled": _compiled_stepper(_rnnkit(cell, D, H, "auto"), x, y)}
+        times: dict[str, list[float]] = {k: [] for k in steps}
+        for fn in steps.values():
+            fn()
+        for _ in range(reps):
+            for name, fn in steps.items():
+                t0 = time.perf_counter()
+                for _ in range(3):
+                    fn()
+                times[name].append((time.perf_counter() - t0) / 3)
+        macs = B * GATES[cell] * H * (D + H)
+        med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
+        rows.append({"cell": cell, "B": B, "T": T, "D": D, "H": H, "macs": macs,
+                     "autograd_ms": med["autograd"], "compiled_ms": med["compiled"],
+                     "speedup": med["autograd"] / med["compiled"],
+                     "auto_picks": "compiled" if macs <= AUTO_MAX_MACS else "autograd"})
+    return rows
+
+
+def compiled_step_table(rows: list[dict]) -> str:
+    head = ("cell", "B, T, D, H", "multiply-adds per step", "autograd ms", "compiled ms",
+            "compiled speed-up", "auto picks")
+    out = [(r["cell"], f"{r['B']}, {r['T']}, {r['D']}, {r['H']}", f"{r['macs']:,}",
+            f"{r['autograd_ms']:.2f}", f"{r['compiled_ms']:.2f}", f"{r['speedup']:.2f}x",
+            r["auto_picks"]) for r in rows]
+    widths = [max(len(x[i]) for x in [head, *out]) for i in range(len(head))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
+                     for r in [head, *out])
 
 
 def step_latency(reps: int = 2000) -> dict[str, float]:

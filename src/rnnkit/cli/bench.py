@@ -18,6 +18,9 @@ def bench(
     json_out: Path = typer.Option(None, "--json", help="also write the results here"),
     tutorials: bool = typer.Option(True, "--tutorials/--no-tutorials",
                                    help="also time the tutorial workloads (sunspots, sine)"),
+    steps: bool = typer.Option(True, "--steps/--no-steps",
+                               help="also time the compiled training step against autograd "
+                                    "around the size where step='auto' switches"),
     dry_run: bool = typer.Option(False, "--dry-run", help="same as --quick"),
 ) -> None:
     """Print ms per training step (median [min-max]), timesteps/s, the ratio to torch.nn and
@@ -38,11 +41,20 @@ def bench(
     typer.echo(B.table(results))
     typer.echo("streaming step, batch 1, LSTM(64) on 32 inputs: "
                + ", ".join(f"{k} {v:.1f} us" for k, v in latency.items()))
+    from ..engines._ext import kernels
+    step_rows = []
+    if steps and kernels() is not None:
+        sizes = B.STEP_SIZES[:1] if (quick or dry_run) else B.STEP_SIZES
+        step_rows = B.compiled_step_rows(2 if (quick or dry_run) else reps, sizes)
+        typer.echo("training step of fit(): compiled (one C++ call) vs autograd (rnnkit "
+                   "engines + torch Adam)")
+        typer.echo(B.compiled_step_table(step_rows))
     rows = B.tutorial_rows(quick=quick or dry_run) if tutorials else []
     if rows:
         typer.echo(B.tutorial_table(rows))
     if json_out is not None:
         data = B.to_json(results, facts, latency)
         data["tutorials"] = rows
+        data["compiled_step"] = step_rows
         json_out.write_text(json.dumps(data, indent=2))
         typer.echo(f"wrote {json_out}")

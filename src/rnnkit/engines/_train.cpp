@@ -43,6 +43,30 @@ template <typename T> inline T act_d(int a, T pre, T y) {   // d act / d pre, fr
   }
 }
 
+// The recurrent layers keep transposed weights, Wt (C, G), so that every inner loop below
+// runs along the G gate rows (4H for an LSTM): contiguous, and long enough to vectorise.
+// y[g] += sum_c v[c] Wt[c, g]
+template <typename T> inline void vmt(const T* Wt, const T* v, T* y, int64_t C, int64_t G) {
+  for (int64_t c = 0; c < C; ++c) {
+    const T vc = v[c];
+    const T* w = Wt + c * G;
+    for (int64_t g = 0; g < G; ++g) y[g] += vc * w[g];
+  }
+}
+// out[c] = base[c] + sum_g Wt[c, g] u[g]   (W^T u for W (G, C))
+template <typename T> inline void wtu(const T* Wt, const T* u, T* out, int64_t C, int64_t G) {
+  for (int64_t c = 0; c < C; ++c) {
+    const T* w = Wt + c * G;
+    T s = 0;
+    for (int64_t g = 0; g < G; ++g) s += w[g] * u[g];
+    out[c] += s;
+  }
+}
+template <typename T> inline void transpose(const T* A, T* At, int64_t R, int64_t C) {
+  for (int64_t r = 0; r < R; ++r)
+    for (int64_t c = 0; c < C; ++c) At[c * R + r] = A[r * C + c];
+}
+
 // y[r] += sum_c W[r, c] v[c]
 template <typename T> inline void mv(const T* W, const T* v, T* y, int64_t R, int64_t C) {
   for (int64_t r = 0; r < R; ++r) {
@@ -103,7 +127,7 @@ std::tuple<at::Tensor, double, double> step_impl(
   for (int64_t b = 0; b < B; ++b)
     for (int64_t t = 0; t < T_; ++t)
       for (int64_t k = 0; k < D; ++k) xin[(t * B + b) * D + k] = xp[(b * T_ + t) * D + k];
-  std::vector<std::vector<T>> hs(nr), cs(nr), gt(nr), aux(nr);
+  std::vector<std::vector<T>> hs(nr), cs(nr), gt(nr), aux(nr), WiT(nr), WhT(nr);
   for (int l = 0; l < nr; ++l) {
     const Layer& ly = L[l];
     const int64_t H = ly.units, In = ly.in, Gn = ly.gates();
@@ -112,6 +136,10 @@ std::tuple<at::Tensor, double, double> step_impl(
     const T* Wh = P[ly.p + 1];
     const T* bi = ly.bias ? P[ly.p + 2] : nullptr;
     const T* bh = (ly.bias && ly.kind == 2) ? P[ly.p + 3] : nullptr;
+    WiT[l].resize(In * Gn);
+    WhT[l].resize(H * Gn);
+    transpose(Wi, WiT[l].data(), Gn, In);
+    transpose(Wh, WhT[l].data(), Gn, H);
     hs[l].assign((T_ + 1) * B * H, T(0));
     gt[l].assign(T_ * B * Gn, T(0));
     if (ly.kind == 1) cs[l].assign((T_ + 1) * B * H, T(0));
@@ -124,11 +152,12 @@ std::tuple<at::Tensor, double, double> step_impl(
         T* hn = hs[l].data() + ((t + 1) * B + b) * H;
         T* z = gt[l].data() + (t * B + b) * Gn;
         for (int64_t j = 0; j < Gn; ++j) z[j] = bi ? bi[j] : T(0);
-        mv(Wi, xt, z, Gn, In);
+        vmt(WiT[l].data(), xt, z, In, Gn);
         if (ly.kind == 2) {                                  // recurrent side kept apart
           for (int64_t j = 0; j < Gn; ++j) zh[j] = bh ? bh[j] : T(0);
-          mv(Wh, h, zh.data(), Gn, H);
+          vmt(WhT[l].data(), h, zh.data(), H, Gn);
           T* zn = aux[l].data() + (t * B + b) * H;
+          _Pragma("omp simd")
           for (int64_t j = 0; j < H; ++j) {
             const T r = sg(z[j] + zh[j]), u = sg(z[H + j] + zh[H + j]);
             const T n = std::tanh(z[2 * H + j] + r * zh[2 * H + j]);
@@ -136,12 +165,13 @@ std::tuple<at::Tensor, double, double> step_impl(
             hn[j] = n + u * (h[j] - n);                       // (1 - z) n + z h
           }
         } else {
-          mv(Wh, h, z, Gn, H);
+          vmt(WhT[l].data(), h, z, H, Gn);
           if (ly.kind == 0) {
             for (int64_t j = 0; j < H; ++j) hn[j] = act_f(ly.act, z[j]);   // z keeps pre
           } else {
             const T* c = cs[l].data() + (t * B + b) * H;
             T* cn = cs[l].data() + ((t + 1) * B + b) * H;
+            _Pragma("omp simd")
             for (int64_t j = 0; j < H; ++j) {
               const T i = sg(z[j]), f = sg(z[H + j]), g = std::tanh(z[2 * H + j]);
               const T o = sg(z[3 * H + j]);
@@ -217,10 +247,9 @@ std::tuple<at::Tensor, double, double> step_impl(
     const Layer& ly = L[l];
     const int64_t H = ly.units, In = ly.in, Gn = ly.gates();
     const T* in = l == 0 ? xin.data() : hs[l - 1].data() + B * ly.in;
-    const T* Wi = P[ly.p];
-    const T* Wh = P[ly.p + 1];
     T* gWi = G[ly.p];
     T* gWh = G[ly.p + 1];
+    std::vector<T> gWiT(In * Gn, T(0)), gWhT(H * Gn, T(0));   // transposed accumulators
     T* gbi = ly.bias ? G[ly.p + 2] : nullptr;
     T* gbh = (ly.bias && ly.kind == 2) ? G[ly.p + 3] : nullptr;
     std::vector<T> dh(B * H, T(0)), dc(B * H, T(0)), dz(Gn), dzh(Gn), dx;
@@ -240,6 +269,7 @@ std::tuple<at::Tensor, double, double> step_impl(
           const T* c = cs[l].data() + (t * B + b) * H;
           const T* cn = cs[l].data() + ((t + 1) * B + b) * H;
           T* dcb = dc.data() + b * H;
+          _Pragma("omp simd")
           for (int64_t j = 0; j < H; ++j) {
             const T i = a[j], f = a[H + j], gg = a[2 * H + j], o = a[3 * H + j];
             const T tc = std::tanh(cn[j]);
@@ -252,6 +282,7 @@ std::tuple<at::Tensor, double, double> step_impl(
           }
         } else {
           const T* zn = aux[l].data() + (t * B + b) * H;
+          _Pragma("omp simd")
           for (int64_t j = 0; j < H; ++j) {
             const T r = a[j], u = a[H + j], n = a[2 * H + j], gj = dhb[j];
             const T dan = gj * (1 - u) * (1 - n * n);
@@ -262,18 +293,22 @@ std::tuple<at::Tensor, double, double> step_impl(
           }
         }
         const T* dr = ly.kind == 2 ? dzh.data() : dz.data();   // recurrent-side gradient
-        outer(gWi, dz.data(), xt, Gn, In);
-        outer(gWh, dr, h, Gn, H);
+        outer(gWiT.data(), xt, dz.data(), In, Gn);
+        outer(gWhT.data(), h, dr, H, Gn);
         if (gbi) for (int64_t j = 0; j < Gn; ++j) gbi[j] += dz[j];
         if (gbh) for (int64_t j = 0; j < Gn; ++j) gbh[j] += dzh[j];
-        if (l > 0) mtv(Wi, dz.data(), dx.data() + (t * B + b) * In, Gn, In);
+        if (l > 0) wtu(WiT[l].data(), dz.data(), dx.data() + (t * B + b) * In, In, Gn);
         if (ly.kind == 2) {
           for (int64_t j = 0; j < H; ++j) dhb[j] *= a[H + j];   // the z h path
         } else {
           std::fill(dhb, dhb + H, T(0));
         }
-        mtv(Wh, dr, dhb, Gn, H);
+        wtu(WhT[l].data(), dr, dhb, H, Gn);
       }
+    }
+    for (int64_t r = 0; r < Gn; ++r) {
+      for (int64_t c = 0; c < In; ++c) gWi[r * In + c] += gWiT[c * Gn + r];
+      for (int64_t c = 0; c < H; ++c) gWh[r * H + c] += gWhT[c * Gn + r];
     }
     dy.swap(dx);
   }

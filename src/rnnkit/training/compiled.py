@@ -34,7 +34,7 @@ from ..engines._ext import kernels
 __all__ = ["CompiledStep", "plan", "STEPS", "AUTO_MAX_MACS"]
 
 STEPS = ("auto", "compiled", "autograd")
-AUTO_MAX_MACS = 32768     # per batch and time step; the crossover measured, see module doc
+AUTO_MAX_MACS = 131072    # per batch and time step: the crossover measured, see module doc
 ACTS = {"tanh": 0, "relu": 1, "sigmoid": 2, "linear": 3}
 CELLS = {SimpleRNNCell: 0, LSTMCell: 1, GRUCell: 2}
 DENSE = 3

@@ -8,6 +8,9 @@ A step, top to bottom (truncated BPTT visible, not hidden):
         loss.backward()
         clip_grad_value_ / clip_grad_norm_    # exploding gradients
         optimizer.step(); optimizer.zero_grad()
+
+Small Sequential models skip all of that per batch: ``fit(step="auto")`` runs the same step
+(forward, BPTT, clipping, Adam or SGD) as one C++ call, ``training/compiled.py``.
 """
 
 from __future__ import annotations
