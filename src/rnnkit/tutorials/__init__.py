@@ -49,7 +49,7 @@ class Report:
 
     def table(self) -> str:
         head = ("system", "settings", "fit s", *self.metrics)
-        body = [(r.system, r.settings, _median(r.seconds, ".1f"),
+        body = [(r.system, r.settings, _median(r.seconds, ".2f"),
                  *(_median(r.scores.get(m, []), ".4f") for m in self.metrics))
                 for r in self.rows]
         widths = [max(len(x[i]) for x in [head, *body]) for i in range(len(head))]
