@@ -193,3 +193,36 @@ def test_trainer_on_a_plain_module_uses_autograd():
     t.fit(x, y, epochs=1, verbose=0)
     assert "model is a torch.nn.modules.container.Sequential, not an rnnkit Sequential" \
         in t.step_note
+
+
+def test_hooks_keep_autograd_so_they_still_run():
+    x, y = _data(dtype=torch.float32)
+    model = rk.Sequential([rk.GRU(3), rk.Dense(1)])
+    model(x[:1])
+    seen = []
+    handle = model.layers[0].register_forward_hook(lambda m, a, out: seen.append(1))
+    model.fit(x, y, epochs=1, batch_size=10, verbose=0)
+    assert "hooks on layers.0 (they would not run)" in model._trainer.step_note
+    assert len(seen) == 2
+    handle.remove()
+    model.layers[1].weight.register_hook(lambda g: g * 0)
+    model.fit(x, y, epochs=1, batch_size=10, verbose=0)
+    assert "gradient hooks on parameters" in model._trainer.step_note
+
+
+def test_a_learning_rate_changed_between_epochs_is_used():
+    class Halve(rk.Callback):
+        def on_epoch_end(self, trainer, epoch, logs):
+            for g in trainer.optimizer.param_groups:
+                g["lr"] *= 0.5
+    runs = []
+    for step in ("autograd", "compiled"):
+        rk.set_seed(0)
+        model = MODELS["lstm"]()
+        x, y = _data(out=2)
+        model(x[:1])
+        model.fit(x, y, epochs=3, batch_size=4, lr=0.05, seed=1, verbose=0, step=step,
+                  callbacks=[Halve()])
+        runs.append(model)
+    for p, q in zip(*(m.parameters() for m in runs)):
+        torch.testing.assert_close(q, p, atol=1e-12, rtol=0)

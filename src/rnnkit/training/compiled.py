@@ -13,7 +13,9 @@ what does not):
     every one but the last with ``return_sequences=True``, the last without -- followed by
     Dense layers (linear, tanh, relu or sigmoid); no dropout, masks, ``go_backwards``,
     ``stateful`` or frozen weights; loss "mse" or "mae"; ``torch.optim.Adam`` (no amsgrad)
-    or plain ``torch.optim.SGD`` (no momentum); full BPTT; float tensors on the CPU.
+    or plain ``torch.optim.SGD`` (no momentum); full BPTT; float tensors on the CPU; no
+    module or gradient hooks and no torch.distributed process group (the step would skip
+    them).
 ``step="auto"`` also asks the model to be small: the loops call no GEMM, so above
 ``AUTO_MAX_MACS`` multiply-adds per batch and time step (recurrent layers, forward) autograd
 with rnnkit's engines is faster (the crossover is measured by ``rnnkit bench``'s training
@@ -194,6 +196,15 @@ def plan(model: nn.Module, loss_fn: Callable, optimizer, x: Any, *, batch_size: 
             if s[0] != DENSE:
                 gates = {0: 1, 1: 4, 2: 3}[s[0]]
                 macs += gates * s[2] * (s[1] + s[2])
+        for name, m in model.named_modules():
+            if m._forward_hooks or m._forward_pre_hooks or m._backward_hooks:
+                reasons.append(f"hooks on {name or 'the model'} (they would not run)")
+                break
+        if any(p._backward_hooks or getattr(p, "_post_accumulate_grad_hooks", None)
+               for p in params):
+            reasons.append("gradient hooks on parameters (they would not run)")
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        reasons.append("torch.distributed is initialized (autograd all-reduces gradients)")
     kind = _loss_kind(loss_fn)
     if isinstance(kind, str):
         reasons.append(kind)
