@@ -164,3 +164,15 @@ def test_layernorm_lstm_layer_runs_fused_and_trains():
     hist = model.fit(x, y, epochs=15, batch_size=8, seed=0, verbose=0)
     assert layer.last_engine == "fused"
     assert hist.history["loss"][-1] < 0.8 * hist.history["loss"][0]
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru", "lnlstm", "simple-tanh", "simple-wide"])
+def test_bfloat16_runs_the_pytorch_ops_path_and_agrees_with_the_loop(name):
+    """The C++ kernels take float32/float64; other dtypes run the same Function in ops."""
+    torch.manual_seed(0)
+    cell = CELLS[name]().to(torch.bfloat16)
+    x = torch.randn(4, 6, 3, dtype=torch.bfloat16)
+    out = run_fused(cell, x, cell.initial_state(x[:, 0]))[0]
+    ref = run_loop(cell, x, cell.initial_state(x[:, 0]))[0]
+    assert out.dtype == torch.bfloat16
+    torch.testing.assert_close(out.float(), ref.float(), atol=3e-2, rtol=0)

@@ -226,3 +226,11 @@ def test_a_learning_rate_changed_between_epochs_is_used():
         runs.append(model)
     for p, q in zip(*(m.parameters() for m in runs)):
         torch.testing.assert_close(q, p, atol=1e-12, rtol=0)
+
+
+def test_half_precision_stays_on_autograd():
+    x, y = _data(dtype=torch.bfloat16)
+    model = rk.Sequential([rk.GRU(3), rk.Dense(1)])
+    model(x[:1])
+    model.fit(x, y, epochs=1, batch_size=10, verbose=0)
+    assert "float32 or float64" in model._trainer.step_note

@@ -39,10 +39,18 @@ SEQ_MAX_H = 32      # SimpleRNN up to this H runs its whole time loop in one C++
 _ACT_CODE = {"tanh": 0, "relu": 1, "sigmoid": 2, "linear": 3}
 
 
+def _cpu_kernels(x: torch.Tensor):
+    """The C++ module for float32/float64 CPU tensors (its kernels take those two), else None:
+    half precision and other devices run the same Function in PyTorch ops."""
+    if x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64):
+        return kernels()
+    return None
+
+
 def _seq_kernels(kind: str, x: torch.Tensor, H: int):
     """The C++ module when this call runs as one whole-sequence kernel, else None."""
-    if kind == "simple" and H <= SEQ_MAX_H and x.device.type == "cpu":
-        return kernels()
+    if kind == "simple" and H <= SEQ_MAX_H:
+        return _cpu_kernels(x)
     return None
 
 
@@ -118,7 +126,7 @@ class _Fused(torch.autograd.Function):
         ctx.seq = _seq_kernels(kind, x, H) is not None
         if ctx.seq:
             return _seq_forward(ctx, opt, x, h0, w_ih, w_hh, b_ih, mask, q)
-        K = kernels() if x.device.type == "cpu" and kind in _KERNEL_KINDS else None
+        K = _cpu_kernels(x) if kind in _KERNEL_KINDS else None
         w_hh_t = w_hh.t()
         masks = mask.t().unsqueeze(-1).unbind(0) if mask is not None else None  # T x (B, 1)
         hs = x.new_empty(T + 1, B, H)                             # h_0 .. h_T
@@ -187,7 +195,7 @@ class _Fused(torch.autograd.Function):
          nx, rstd_x, rh, rc, ncs, gx, gh, gc, bc) = ctx.saved_tensors
         kind, opt = ctx.kind, ctx.opt
         T, B, H = x.shape[1], x.shape[0], w_hh.shape[1]
-        K = kernels() if x.device.type == "cpu" and kind in _KERNEL_KINDS else None
+        K = _cpu_kernels(x) if kind in _KERNEL_KINDS else None
         dY = dy.transpose(0, 1).unbind(0) if dy is not None else None   # T x (B, H)
         masks = mask.t().unsqueeze(-1).unbind(0) if mask is not None else None
         Gs, Hs = gates.unbind(0), hs.unbind(0)

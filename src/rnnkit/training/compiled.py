@@ -216,8 +216,9 @@ def plan(model: nn.Module, loss_fn: Callable, optimizer, x: Any, *, batch_size: 
         reasons.append("the optimizer does not hold exactly the model's parameters")
     if tbptt is not None:
         reasons.append("truncated BPTT")
-    if not isinstance(x, torch.Tensor) or x.dim() != 3 or not x.dtype.is_floating_point:
-        reasons.append("input is not one (B, T, D) float tensor")
+    if not isinstance(x, torch.Tensor) or x.dim() != 3 or x.dtype not in (torch.float32,
+                                                                         torch.float64):
+        reasons.append("input is not one (B, T, D) float32 or float64 tensor")
     elif x.device.type != "cpu":
         reasons.append(f"input on {x.device.type} (the compiled step is for the CPU)")
     elif any(p.dtype != x.dtype or p.device.type != "cpu" or not p.is_contiguous()
