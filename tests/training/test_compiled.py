@@ -234,3 +234,30 @@ def test_half_precision_stays_on_autograd():
     model(x[:1])
     model.fit(x, y, epochs=1, batch_size=10, verbose=0)
     assert "float32 or float64" in model._trainer.step_note
+
+
+def test_batches_split_over_threads_give_the_same_step():
+    """Above a few hundred thousand multiply-adds a step splits the batch over threads."""
+    make = lambda: rk.Sequential([rk.LSTM(24, return_sequences=True),  # noqa: E731
+                                  rk.GRU(16), rk.Dense(2)])
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(18, 20, 3, generator=g, dtype=torch.float64)   # 18 rows: uneven halves
+    y = torch.randn(18, 2, generator=g, dtype=torch.float64)
+    threads = torch.get_num_threads()
+    finals = {}
+    try:
+        for n, step in ((1, "autograd"), (1, "compiled"), (2, "compiled"), (3, "compiled")):
+            torch.set_num_threads(threads)   # the same init every time (it uses BLAS)
+            rk.set_seed(0)
+            model = make()
+            model(x[:1])
+            torch.set_num_threads(n)
+            model.fit(x, y, epochs=2, batch_size=9, seed=1, verbose=0, step=step,
+                      clip_norm=0.5)
+            finals[(n, step)] = [p.detach().clone() for p in model.parameters()]
+    finally:
+        torch.set_num_threads(threads)
+    ref = finals[(1, "autograd")]
+    for key, params in finals.items():
+        for p, q in zip(ref, params):
+            torch.testing.assert_close(q, p, atol=1e-12, rtol=0, msg=str(key))

@@ -19,7 +19,11 @@
 // hyper: lr, beta1, beta2, eps, weight_decay, clip_value (<= 0: none), clip_norm (<= 0: none),
 //   optimizer (0 SGD, 1 Adam), loss (0 MSE, 1 MAE).
 #include <torch/extension.h>
+#include <algorithm>
 #include <cmath>
+#include <exception>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -98,224 +102,271 @@ struct Layer {
   int64_t gates() const { return kind == 1 ? 4 * units : kind == 2 ? 3 * units : units; }
 };
 
+// Samples are independent until the loss: each thread runs forward and BPTT for its own
+// range of the batch into its own gradient buffers, reduced in thread order afterwards (so a
+// given thread count always gives the same sums).  Below PAR_MIN_WORK multiply-adds a step
+// is too short to pay for starting a thread.
+constexpr int64_t PAR_MIN_WORK = 1 << 18;
+
 template <typename T>
 std::tuple<at::Tensor, double, double> step_impl(
     const at::Tensor& x, const at::Tensor& y, const std::vector<Layer>& L,
     const std::vector<at::Tensor>& params, const std::vector<at::Tensor>& grads,
     const std::vector<at::Tensor>& m,
     const std::vector<at::Tensor>& v, const std::vector<at::Tensor>& steps,
-    const std::vector<double>& hp) {
+    const std::vector<double>& hp, int64_t max_threads) {
   const int64_t B = x.size(0), T_ = x.size(1), D = x.size(2);
   const int nl = static_cast<int>(L.size());
   int nr = 0;
   while (nr < nl && L[nr].kind != 3) ++nr;                  // RNN layers, then Dense
-  std::vector<const T*> P(params.size());
-  for (size_t k = 0; k < params.size(); ++k) P[k] = params[k].data_ptr<T>();
-  std::vector<T*> G(params.size());          // gradients, left in p.grad as autograd would
-  std::vector<int64_t> n_el(params.size());
-  for (size_t k = 0; k < params.size(); ++k) {
-    G[k] = grads[k].data_ptr<T>();
+  const int nd = nl - nr;
+  const size_t np = params.size();
+  std::vector<const T*> P(np);
+  std::vector<int64_t> n_el(np), off(np + 1, 0);             // offsets in a flat gradient
+  for (size_t k = 0; k < np; ++k) {
+    P[k] = params[k].data_ptr<T>();
     n_el[k] = params[k].numel();
-    std::fill(G[k], G[k] + n_el[k], T(0));
+    off[k + 1] = off[k] + n_el[k];
   }
+  const int64_t O = nd ? L[nl - 1].units : L[nr - 1].units;
+  const int64_t N = B * O;
+  const int loss_kind = static_cast<int>(hp[8]);
+  const T* yt = y.data_ptr<T>();
 
-  // ---------------------------------------------------------------- forward
-  // seq[l]: (T+1, B, H) states of RNN layer l (row 0 = zero initial state); seq input of
-  // layer 0 is x, re-laid out as (T, B, D).
+  // Shared buffers, (T, B, ...) with disjoint rows per sample.  hs[l]: (T+1, B, H) states
+  // of RNN layer l (row 0 = the zero initial state); gt[l]: gates (pre-activations for a
+  // SimpleRNN); cs[l]: LSTM cell states; aux[l]: GRU W_hn h + b_hn.  xin: x as (T, B, D).
   std::vector<T> xin(T_ * B * D);
   const T* xp = x.data_ptr<T>();
   for (int64_t b = 0; b < B; ++b)
     for (int64_t t = 0; t < T_; ++t)
       for (int64_t k = 0; k < D; ++k) xin[(t * B + b) * D + k] = xp[(b * T_ + t) * D + k];
-  std::vector<std::vector<T>> hs(nr), cs(nr), gt(nr), aux(nr), WiT(nr), WhT(nr);
+  std::vector<std::vector<T>> hs(nr), cs(nr), gt(nr), aux(nr), WiT(nr), WhT(nr), seqgrad(nr);
+  int64_t work = 0;
   for (int l = 0; l < nr; ++l) {
     const Layer& ly = L[l];
     const int64_t H = ly.units, In = ly.in, Gn = ly.gates();
-    const T* in = l == 0 ? xin.data() : hs[l - 1].data() + B * ly.in;   // rows 1..T
-    const T* Wi = P[ly.p];
-    const T* Wh = P[ly.p + 1];
-    const T* bi = ly.bias ? P[ly.p + 2] : nullptr;
-    const T* bh = (ly.bias && ly.kind == 2) ? P[ly.p + 3] : nullptr;
     WiT[l].resize(In * Gn);
     WhT[l].resize(H * Gn);
-    transpose(Wi, WiT[l].data(), Gn, In);
-    transpose(Wh, WhT[l].data(), Gn, H);
+    transpose(P[ly.p], WiT[l].data(), Gn, In);
+    transpose(P[ly.p + 1], WhT[l].data(), Gn, H);
     hs[l].assign((T_ + 1) * B * H, T(0));
     gt[l].assign(T_ * B * Gn, T(0));
     if (ly.kind == 1) cs[l].assign((T_ + 1) * B * H, T(0));
     if (ly.kind == 2) aux[l].assign(T_ * B * H, T(0));
-    std::vector<T> zh(Gn);
-    for (int64_t t = 0; t < T_; ++t) {
-      for (int64_t b = 0; b < B; ++b) {
-        const T* xt = in + (t * B + b) * In;
-        const T* h = hs[l].data() + (t * B + b) * H;
-        T* hn = hs[l].data() + ((t + 1) * B + b) * H;
-        T* z = gt[l].data() + (t * B + b) * Gn;
-        for (int64_t j = 0; j < Gn; ++j) z[j] = bi ? bi[j] : T(0);
-        vmt(WiT[l].data(), xt, z, In, Gn);
-        if (ly.kind == 2) {                                  // recurrent side kept apart
-          for (int64_t j = 0; j < Gn; ++j) zh[j] = bh ? bh[j] : T(0);
-          vmt(WhT[l].data(), h, zh.data(), H, Gn);
-          T* zn = aux[l].data() + (t * B + b) * H;
-          _Pragma("omp simd")
-          for (int64_t j = 0; j < H; ++j) {
-            const T r = sg(z[j] + zh[j]), u = sg(z[H + j] + zh[H + j]);
-            const T n = std::tanh(z[2 * H + j] + r * zh[2 * H + j]);
-            z[j] = r; z[H + j] = u; z[2 * H + j] = n; zn[j] = zh[2 * H + j];
-            hn[j] = n + u * (h[j] - n);                       // (1 - z) n + z h
-          }
-        } else {
-          vmt(WhT[l].data(), h, z, H, Gn);
-          if (ly.kind == 0) {
-            for (int64_t j = 0; j < H; ++j) hn[j] = act_f(ly.act, z[j]);   // z keeps pre
-          } else {
-            const T* c = cs[l].data() + (t * B + b) * H;
-            T* cn = cs[l].data() + ((t + 1) * B + b) * H;
+    if (l > 0) seqgrad[l].assign(T_ * B * In, T(0));   // gradient of layer l-1's outputs
+    work += B * T_ * Gn * (In + H);
+  }
+  std::vector<std::vector<T>> dpre(nd), dout(nd);
+  for (int d = 0; d < nd; ++d) {
+    dpre[d].assign(B * L[nr + d].units, T(0));
+    dout[d].assign(B * L[nr + d].units, T(0));
+  }
+  const T* v0 = hs[nr - 1].data() + T_ * B * L[nr - 1].units;   // last RNN layer's final h
+  const T* yhp = nd ? dout[nd - 1].data() : v0;
+
+  int nt = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(max_threads, B)));
+  if (work < PAR_MIN_WORK) nt = 1;
+  std::vector<std::vector<T>> TG(nt, std::vector<T>(off[np], T(0)));
+  std::vector<double> loss_part(nt, 0.0);
+
+  auto body = [&](int tid, int64_t b0, int64_t b1) {
+    T* tg = TG[tid].data();
+    // ------------------------------------------------------------ forward
+    for (int l = 0; l < nr; ++l) {
+      const Layer& ly = L[l];
+      const int64_t H = ly.units, In = ly.in, Gn = ly.gates();
+      const T* in = l == 0 ? xin.data() : hs[l - 1].data() + B * ly.in;   // rows 1..T
+      const T* bi = ly.bias ? P[ly.p + 2] : nullptr;
+      const T* bh = (ly.bias && ly.kind == 2) ? P[ly.p + 3] : nullptr;
+      std::vector<T> zh(Gn);
+      for (int64_t t = 0; t < T_; ++t) {
+        for (int64_t b = b0; b < b1; ++b) {
+          const T* xt = in + (t * B + b) * In;
+          const T* h = hs[l].data() + (t * B + b) * H;
+          T* hn = hs[l].data() + ((t + 1) * B + b) * H;
+          T* z = gt[l].data() + (t * B + b) * Gn;
+          for (int64_t j = 0; j < Gn; ++j) z[j] = bi ? bi[j] : T(0);
+          vmt(WiT[l].data(), xt, z, In, Gn);
+          if (ly.kind == 2) {                                // recurrent side kept apart
+            for (int64_t j = 0; j < Gn; ++j) zh[j] = bh ? bh[j] : T(0);
+            vmt(WhT[l].data(), h, zh.data(), H, Gn);
+            T* zn = aux[l].data() + (t * B + b) * H;
             _Pragma("omp simd")
             for (int64_t j = 0; j < H; ++j) {
-              const T i = sg(z[j]), f = sg(z[H + j]), g = std::tanh(z[2 * H + j]);
-              const T o = sg(z[3 * H + j]);
-              z[j] = i; z[H + j] = f; z[2 * H + j] = g; z[3 * H + j] = o;
-              cn[j] = f * c[j] + i * g;
-              hn[j] = o * std::tanh(cn[j]);
+              const T r = sg(z[j] + zh[j]), u = sg(z[H + j] + zh[H + j]);
+              const T n = std::tanh(z[2 * H + j] + r * zh[2 * H + j]);
+              z[j] = r; z[H + j] = u; z[2 * H + j] = n; zn[j] = zh[2 * H + j];
+              hn[j] = n + u * (h[j] - n);                     // (1 - z) n + z h
+            }
+          } else {
+            vmt(WhT[l].data(), h, z, H, Gn);
+            if (ly.kind == 0) {
+              for (int64_t j = 0; j < H; ++j) hn[j] = act_f(ly.act, z[j]);   // z keeps pre
+            } else {
+              const T* c = cs[l].data() + (t * B + b) * H;
+              T* cn = cs[l].data() + ((t + 1) * B + b) * H;
+              _Pragma("omp simd")
+              for (int64_t j = 0; j < H; ++j) {
+                const T i = sg(z[j]), f = sg(z[H + j]), g = std::tanh(z[2 * H + j]);
+                const T o = sg(z[3 * H + j]);
+                z[j] = i; z[H + j] = f; z[2 * H + j] = g; z[3 * H + j] = o;
+                cn[j] = f * c[j] + i * g;
+                hn[j] = o * std::tanh(cn[j]);
+              }
             }
           }
         }
       }
     }
-  }
-  // Dense layers on the last RNN layer's final h (B, H); there is at least one RNN layer.
-  const int nd = nl - nr;
-  std::vector<std::vector<T>> dpre(nd), dout(nd);
-  const T* v0 = hs[nr - 1].data() + T_ * B * L[nr - 1].units;
-  for (int d = 0; d < nd; ++d) {
-    const Layer& ly = L[nr + d];
-    const T* in = d == 0 ? v0 : dout[d - 1].data();
-    dpre[d].assign(B * ly.units, T(0));
-    dout[d].assign(B * ly.units, T(0));
-    for (int64_t b = 0; b < B; ++b) {
-      T* a = dpre[d].data() + b * ly.units;
-      if (ly.bias) for (int64_t j = 0; j < ly.units; ++j) a[j] = P[ly.p + 1][j];
-      mv(P[ly.p], in + b * ly.in, a, ly.units, ly.in);
-      for (int64_t j = 0; j < ly.units; ++j) dout[d][b * ly.units + j] = act_f(ly.act, a[j]);
+    for (int d = 0; d < nd; ++d) {                           // Dense layers on the final h
+      const Layer& ly = L[nr + d];
+      const T* in = d == 0 ? v0 : dout[d - 1].data();
+      for (int64_t b = b0; b < b1; ++b) {
+        T* a = dpre[d].data() + b * ly.units;
+        for (int64_t j = 0; j < ly.units; ++j) a[j] = ly.bias ? P[ly.p + 1][j] : T(0);
+        mv(P[ly.p], in + b * ly.in, a, ly.units, ly.in);
+        for (int64_t j = 0; j < ly.units; ++j) dout[d][b * ly.units + j] = act_f(ly.act, a[j]);
+      }
     }
-  }
-  const std::vector<T>& yh = nd ? dout[nd - 1] : hs[nr - 1];
-  const int64_t O = nd ? L[nl - 1].units : L[nr - 1].units;
-  const T* yhp = nd ? yh.data() : yh.data() + T_ * B * O;
+    // ------------------------------------------------------------ loss and its gradient
+    std::vector<T> g((b1 - b0) * O);
+    double part = 0;
+    for (int64_t k = b0 * O; k < b1 * O; ++k) {
+      const T dlt = yhp[k] - yt[k];
+      if (loss_kind == 0) {
+        part += double(dlt) * double(dlt);
+        g[k - b0 * O] = 2 * dlt / T(N);
+      } else {
+        part += std::fabs(double(dlt));
+        g[k - b0 * O] = (dlt > 0 ? T(1) : dlt < 0 ? T(-1) : T(0)) / T(N);
+      }
+    }
+    loss_part[tid] = part;
+    // ------------------------------------------------------------ backward
+    for (int d = nd - 1; d >= 0; --d) {                      // g: gradient of dout[d]
+      const Layer& ly = L[nr + d];
+      const T* in = d == 0 ? v0 : dout[d - 1].data();
+      std::vector<T> gin((b1 - b0) * ly.in, T(0));
+      for (int64_t b = b0; b < b1; ++b) {
+        T* gb = g.data() + (b - b0) * ly.units;
+        for (int64_t j = 0; j < ly.units; ++j)
+          gb[j] *= act_d(ly.act, dpre[d][b * ly.units + j], dout[d][b * ly.units + j]);
+        outer(tg + off[ly.p], gb, in + b * ly.in, ly.units, ly.in);
+        if (ly.bias) for (int64_t j = 0; j < ly.units; ++j) tg[off[ly.p + 1] + j] += gb[j];
+        mtv(P[ly.p], gb, gin.data() + (b - b0) * ly.in, ly.units, ly.in);
+      }
+      g.swap(gin);
+    }
+    // g: gradient of the last RNN layer's final h, rows b0..b1.  seqgrad[l + 1]: gradient
+    // of layer l's whole output sequence, written by the layer above.
+    for (int l = nr - 1; l >= 0; --l) {
+      const Layer& ly = L[l];
+      const int64_t H = ly.units, In = ly.in, Gn = ly.gates();
+      const T* in = l == 0 ? xin.data() : hs[l - 1].data() + B * ly.in;
+      const T* dyl = l + 1 < nr ? seqgrad[l + 1].data() : nullptr;
+      T* dxl = l > 0 ? seqgrad[l].data() : nullptr;
+      T* gbi = ly.bias ? tg + off[ly.p + 2] : nullptr;
+      T* gbh = (ly.bias && ly.kind == 2) ? tg + off[ly.p + 3] : nullptr;
+      std::vector<T> gWiT(In * Gn, T(0)), gWhT(H * Gn, T(0));   // transposed accumulators
+      std::vector<T> dh((b1 - b0) * H, T(0)), dc((b1 - b0) * H, T(0)), dz(Gn), dzh(Gn);
+      if (l == nr - 1) std::copy(g.begin(), g.begin() + (b1 - b0) * H, dh.begin());
+      for (int64_t t = T_ - 1; t >= 0; --t) {
+        for (int64_t b = b0; b < b1; ++b) {
+          T* dhb = dh.data() + (b - b0) * H;
+          if (dyl) for (int64_t j = 0; j < H; ++j) dhb[j] += dyl[(t * B + b) * H + j];
+          const T* a = gt[l].data() + (t * B + b) * Gn;
+          const T* h = hs[l].data() + (t * B + b) * H;
+          const T* hn = hs[l].data() + ((t + 1) * B + b) * H;
+          const T* xt = in + (t * B + b) * In;
+          if (ly.kind == 0) {
+            for (int64_t j = 0; j < H; ++j) dz[j] = dhb[j] * act_d(ly.act, a[j], hn[j]);
+          } else if (ly.kind == 1) {
+            const T* c = cs[l].data() + (t * B + b) * H;
+            const T* cn = cs[l].data() + ((t + 1) * B + b) * H;
+            T* dcb = dc.data() + (b - b0) * H;
+            _Pragma("omp simd")
+            for (int64_t j = 0; j < H; ++j) {
+              const T i = a[j], f = a[H + j], gg = a[2 * H + j], o = a[3 * H + j];
+              const T tc = std::tanh(cn[j]);
+              const T dct = dcb[j] + dhb[j] * o * (1 - tc * tc);
+              dz[j] = dct * gg * i * (1 - i);
+              dz[H + j] = dct * c[j] * f * (1 - f);
+              dz[2 * H + j] = dct * i * (1 - gg * gg);
+              dz[3 * H + j] = dhb[j] * tc * o * (1 - o);
+              dcb[j] = dct * f;
+            }
+          } else {
+            const T* zn = aux[l].data() + (t * B + b) * H;
+            _Pragma("omp simd")
+            for (int64_t j = 0; j < H; ++j) {
+              const T r = a[j], u = a[H + j], n = a[2 * H + j], gj = dhb[j];
+              const T dan = gj * (1 - u) * (1 - n * n);
+              const T du = gj * (h[j] - n) * u * (1 - u);
+              const T dr = dan * zn[j] * r * (1 - r);
+              dz[j] = dr; dz[H + j] = du; dz[2 * H + j] = dan;
+              dzh[j] = dr; dzh[H + j] = du; dzh[2 * H + j] = dan * r;
+            }
+          }
+          const T* dr = ly.kind == 2 ? dzh.data() : dz.data();   // recurrent-side gradient
+          outer(gWiT.data(), xt, dz.data(), In, Gn);
+          outer(gWhT.data(), h, dr, H, Gn);
+          if (gbi) for (int64_t j = 0; j < Gn; ++j) gbi[j] += dz[j];
+          if (gbh) for (int64_t j = 0; j < Gn; ++j) gbh[j] += dzh[j];
+          if (dxl) wtu(WiT[l].data(), dz.data(), dxl + (t * B + b) * In, In, Gn);
+          if (ly.kind == 2) {
+            for (int64_t j = 0; j < H; ++j) dhb[j] *= a[H + j];   // the z h path
+          } else {
+            std::fill(dhb, dhb + H, T(0));
+          }
+          wtu(WhT[l].data(), dr, dhb, H, Gn);
+        }
+      }
+      T* gWi = tg + off[ly.p];
+      T* gWh = tg + off[ly.p + 1];
+      for (int64_t r = 0; r < Gn; ++r) {
+        for (int64_t c = 0; c < In; ++c) gWi[r * In + c] += gWiT[c * Gn + r];
+        for (int64_t c = 0; c < H; ++c) gWh[r * H + c] += gWhT[c * Gn + r];
+      }
+    }
+  };
 
-  // ---------------------------------------------------------------- loss
-  const int loss_kind = static_cast<int>(hp[8]);
-  const T* yt = y.data_ptr<T>();
-  const int64_t N = B * O;
-  double loss = 0;
-  std::vector<T> g(N);
-  for (int64_t k = 0; k < N; ++k) {
-    const T dlt = yhp[k] - yt[k];
-    if (loss_kind == 0) {
-      loss += double(dlt) * double(dlt);
-      g[k] = 2 * dlt / T(N);
-    } else {
-      loss += std::fabs(double(dlt));
-      g[k] = (dlt > 0 ? T(1) : dlt < 0 ? T(-1) : T(0)) / T(N);
-    }
+  if (nt == 1) {
+    body(0, 0, B);
+  } else {
+    std::vector<std::thread> pool;
+    std::exception_ptr failed;
+    std::mutex mu;
+    for (int k = 1; k < nt; ++k)
+      pool.emplace_back([&, k] {
+        try {
+          body(k, B * k / nt, B * (k + 1) / nt);
+        } catch (...) {
+          std::lock_guard<std::mutex> lock(mu);
+          failed = std::current_exception();
+        }
+      });
+    body(0, 0, B / nt);
+    for (auto& th : pool) th.join();
+    if (failed) std::rethrow_exception(failed);
   }
+
+  double loss = 0;
+  for (double part : loss_part) loss += part;
   loss = double(T(loss / double(N)));   // in the model's dtype: float32 overflows as torch's
   at::Tensor out = at::empty({B, O}, x.options());
   std::copy(yhp, yhp + N, out.data_ptr<T>());
-  if (!std::isfinite(loss)) return {out, loss, 0.0};
+  if (!std::isfinite(loss)) return {out, loss, 0.0};   // as autograd: p.grad, p untouched
 
-  // ---------------------------------------------------------------- backward
-  for (int d = nd - 1; d >= 0; --d) {                        // g: gradient of dout[d]
-    const Layer& ly = L[nr + d];
-    const T* in = d == 0 ? v0 : dout[d - 1].data();
-    std::vector<T> gin(B * ly.in, T(0));
-    for (int64_t b = 0; b < B; ++b) {
-      T* gb = g.data() + b * ly.units;
-      for (int64_t j = 0; j < ly.units; ++j)
-        gb[j] *= act_d(ly.act, dpre[d][b * ly.units + j], dout[d][b * ly.units + j]);
-      outer(G[ly.p], gb, in + b * ly.in, ly.units, ly.in);
-      if (ly.bias) for (int64_t j = 0; j < ly.units; ++j) G[ly.p + 1][j] += gb[j];
-      mtv(P[ly.p], gb, gin.data() + b * ly.in, ly.units, ly.in);
-    }
-    g.swap(gin);
+  // ---------------------------------------------------------------- reduce, clip, update
+  std::vector<T*> G(np);                 // gradients, left in p.grad as autograd would
+  for (size_t k = 0; k < np; ++k) {
+    G[k] = grads[k].data_ptr<T>();
+    std::copy(TG[0].data() + off[k], TG[0].data() + off[k + 1], G[k]);
+    for (int th = 1; th < nt; ++th)
+      for (int64_t e = 0; e < n_el[k]; ++e) G[k][e] += TG[th][off[k] + e];
   }
-  // g is now the gradient of the last RNN layer's final h (B, H).  dy: gradients of a
-  // layer's whole output sequence (T, B, H), from the layer above.
-  std::vector<T> dy;
-  for (int l = nr - 1; l >= 0; --l) {
-    const Layer& ly = L[l];
-    const int64_t H = ly.units, In = ly.in, Gn = ly.gates();
-    const T* in = l == 0 ? xin.data() : hs[l - 1].data() + B * ly.in;
-    T* gWi = G[ly.p];
-    T* gWh = G[ly.p + 1];
-    std::vector<T> gWiT(In * Gn, T(0)), gWhT(H * Gn, T(0));   // transposed accumulators
-    T* gbi = ly.bias ? G[ly.p + 2] : nullptr;
-    T* gbh = (ly.bias && ly.kind == 2) ? G[ly.p + 3] : nullptr;
-    std::vector<T> dh(B * H, T(0)), dc(B * H, T(0)), dz(Gn), dzh(Gn), dx;
-    if (l == nr - 1) std::copy(g.begin(), g.begin() + B * H, dh.begin());
-    if (l > 0) dx.assign(T_ * B * In, T(0));
-    for (int64_t t = T_ - 1; t >= 0; --t) {
-      for (int64_t b = 0; b < B; ++b) {
-        T* dhb = dh.data() + b * H;
-        if (!dy.empty()) for (int64_t j = 0; j < H; ++j) dhb[j] += dy[(t * B + b) * H + j];
-        const T* a = gt[l].data() + (t * B + b) * Gn;
-        const T* h = hs[l].data() + (t * B + b) * H;
-        const T* hn = hs[l].data() + ((t + 1) * B + b) * H;
-        const T* xt = in + (t * B + b) * In;
-        if (ly.kind == 0) {
-          for (int64_t j = 0; j < H; ++j) dz[j] = dhb[j] * act_d(ly.act, a[j], hn[j]);
-        } else if (ly.kind == 1) {
-          const T* c = cs[l].data() + (t * B + b) * H;
-          const T* cn = cs[l].data() + ((t + 1) * B + b) * H;
-          T* dcb = dc.data() + b * H;
-          _Pragma("omp simd")
-          for (int64_t j = 0; j < H; ++j) {
-            const T i = a[j], f = a[H + j], gg = a[2 * H + j], o = a[3 * H + j];
-            const T tc = std::tanh(cn[j]);
-            const T dct = dcb[j] + dhb[j] * o * (1 - tc * tc);
-            dz[j] = dct * gg * i * (1 - i);
-            dz[H + j] = dct * c[j] * f * (1 - f);
-            dz[2 * H + j] = dct * i * (1 - gg * gg);
-            dz[3 * H + j] = dhb[j] * tc * o * (1 - o);
-            dcb[j] = dct * f;
-          }
-        } else {
-          const T* zn = aux[l].data() + (t * B + b) * H;
-          _Pragma("omp simd")
-          for (int64_t j = 0; j < H; ++j) {
-            const T r = a[j], u = a[H + j], n = a[2 * H + j], gj = dhb[j];
-            const T dan = gj * (1 - u) * (1 - n * n);
-            const T du = gj * (h[j] - n) * u * (1 - u);
-            const T dr = dan * zn[j] * r * (1 - r);
-            dz[j] = dr; dz[H + j] = du; dz[2 * H + j] = dan;
-            dzh[j] = dr; dzh[H + j] = du; dzh[2 * H + j] = dan * r;
-          }
-        }
-        const T* dr = ly.kind == 2 ? dzh.data() : dz.data();   // recurrent-side gradient
-        outer(gWiT.data(), xt, dz.data(), In, Gn);
-        outer(gWhT.data(), h, dr, H, Gn);
-        if (gbi) for (int64_t j = 0; j < Gn; ++j) gbi[j] += dz[j];
-        if (gbh) for (int64_t j = 0; j < Gn; ++j) gbh[j] += dzh[j];
-        if (l > 0) wtu(WiT[l].data(), dz.data(), dx.data() + (t * B + b) * In, In, Gn);
-        if (ly.kind == 2) {
-          for (int64_t j = 0; j < H; ++j) dhb[j] *= a[H + j];   // the z h path
-        } else {
-          std::fill(dhb, dhb + H, T(0));
-        }
-        wtu(WhT[l].data(), dr, dhb, H, Gn);
-      }
-    }
-    for (int64_t r = 0; r < Gn; ++r) {
-      for (int64_t c = 0; c < In; ++c) gWi[r * In + c] += gWiT[c * Gn + r];
-      for (int64_t c = 0; c < H; ++c) gWh[r * H + c] += gWhT[c * Gn + r];
-    }
-    dy.swap(dx);
-  }
-
-  // ---------------------------------------------------------------- clip and update
   const double clip_value = hp[5], clip_norm = hp[6];
-  const size_t np = params.size();
   if (clip_value > 0)
     for (size_t k = 0; k < np; ++k)
       for (int64_t e = 0; e < n_el[k]; ++e)
@@ -385,7 +436,8 @@ std::tuple<at::Tensor, double, double> train_step(
   at::NoGradGuard no_grad;
   std::tuple<at::Tensor, double, double> r;
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "train_step", [&] {
-    r = step_impl<scalar_t>(x, y, L, params, grads, exp_avg, exp_avg_sq, steps, hyper);
+    r = step_impl<scalar_t>(x, y, L, params, grads, exp_avg, exp_avg_sq, steps, hyper,
+                            at::get_num_threads());
   });
   for (auto& t : params) t.unsafeGetTensorImpl()->bump_version();
   for (auto& t : grads) t.unsafeGetTensorImpl()->bump_version();
