@@ -117,6 +117,8 @@ def test_cli_forecast_dataset_and_csv(tmp_path):
     assert result.exit_code == 0, result.output
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["test"]["windows"] > 0 and (out / "forecast.png").exists()
+    assert metrics["training_step"].startswith("compiled: ")     # a 4-unit model qualifies
+    assert "compiled training step" in result.output
     assert (out / "training.png").exists() and (out / "model" / "weights.safetensors").exists()
 
 

@@ -97,7 +97,8 @@ def forecast(
     except ValueError as err:
         raise typer.BadParameter(str(err)) from None
     typer.echo(f"\n{part} part: {metrics['windows']} windows, horizon {horizon}, "
-               f"fit {f.fit_seconds:.1f}s")
+               f"fit {f.fit_seconds:.1f}s, {f.training_step.split(':')[0].split(' (')[0]} "
+               "training step")
     typer.echo(f"{'':24s}{'RMSE':>12s}{'MAE':>12s}{'MAPE %':>10s}{'RMSE scaled':>13s}")
     rows = [("rnnkit " + cell.upper(), metrics)] + [
         (k.replace("baseline_", "naive: ").replace("_", " "), v)

@@ -117,6 +117,7 @@ class Forecaster:
         self.history: dict[str, list[float]] = {}
         self.context: np.ndarray | None = None     # the last `window` rows seen, original units
         self.fit_seconds = math.nan
+        self.training_step = "not fitted yet"     # which step fit ran, and why (Trainer)
         self._data: _Prepared | None = None
 
     # ------------------------------------------------------------------ data
@@ -209,6 +210,7 @@ class Forecaster:
                            validation_data=validation, callbacks=callbacks, seed=seed,
                            verbose=verbose)
         self.fit_seconds = time.perf_counter() - t0
+        self.training_step = trainer.step_note
         self.history, self._data = hist.history, data
         self.context = data.values[-self._context_rows():].copy()
         return hist
@@ -378,6 +380,7 @@ class Forecaster:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         metrics = {"config": asdict(self.config), "fit_seconds": self.fit_seconds,
+                   "training_step": self.training_step,
                    "epochs_run": len(self.history.get("loss", []))}
         for part in ("val", "test"):
             if self._data is not None and part in self._data.parts:
