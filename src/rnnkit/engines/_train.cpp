@@ -12,12 +12,14 @@
 // Model spec, 5 ints per layer: kind, input size, units, activation, use_bias.
 //   kind 0 SimpleRNN, 1 LSTM, 2 GRU (reset_after=True), 3 Dense.  RNN layers come first,
 //   all but the last return sequences, the last returns its final h; Dense layers follow.
-//   activation: 0 tanh, 1 relu, 2 sigmoid, 3 linear (SimpleRNN and Dense).
+//   activation: 0 tanh, 1 relu, 2 sigmoid, 3 linear (SimpleRNN and Dense), 4 softmax (Dense).
 // Parameters in layer order: RNN w_ih (G, D), w_hh (G, H), [bias (G) | bias_ih, bias_hh];
 //   Dense weight (U, D), [bias (U)].  Every tensor contiguous, one floating dtype.
 // grads: one tensor per parameter (its p.grad), overwritten with the clipped gradient.
 // hyper: lr, beta1, beta2, eps, weight_decay, clip_value (<= 0: none), clip_norm (<= 0: none),
-//   optimizer (0 SGD, 1 Adam), loss (0 MSE, 1 MAE).
+//   optimizer (0 SGD, 1 Adam), loss (0 MSE, 1 MAE, 2/3 binary cross-entropy from logits /
+//   probabilities, 4/5 sparse categorical cross-entropy from logits / probabilities; y
+//   then holds class indices as floats).
 #include <torch/extension.h>
 #include <algorithm>
 #include <cmath>
@@ -129,8 +131,10 @@ std::tuple<at::Tensor, double, double> step_impl(
     off[k + 1] = off[k] + n_el[k];
   }
   const int64_t O = nd ? L[nl - 1].units : L[nr - 1].units;
-  const int64_t N = B * O;
   const int loss_kind = static_cast<int>(hp[8]);
+  const bool per_sample = loss_kind >= 4;        // sparse CE: one class index per sample
+  const int64_t N = per_sample ? B : B * O;      // the mean's denominator, as torch's
+  const T clip_eps = T(1e-7);                    // Keras' epsilon (rnnkit/training/losses.py)
   const T* yt = y.data_ptr<T>();
 
   // Shared buffers, (T, B, ...) with disjoint rows per sample.  hs[l]: (T+1, B, H) states
@@ -226,20 +230,62 @@ std::tuple<at::Tensor, double, double> step_impl(
         T* a = dpre[d].data() + b * ly.units;
         for (int64_t j = 0; j < ly.units; ++j) a[j] = ly.bias ? P[ly.p + 1][j] : T(0);
         mv(P[ly.p], in + b * ly.in, a, ly.units, ly.in);
-        for (int64_t j = 0; j < ly.units; ++j) dout[d][b * ly.units + j] = act_f(ly.act, a[j]);
+        T* o = dout[d].data() + b * ly.units;
+        if (ly.act == 4) {                                   // softmax over the row
+          T mx = a[0], sum = 0;
+          for (int64_t j = 1; j < ly.units; ++j) mx = std::max(mx, a[j]);
+          for (int64_t j = 0; j < ly.units; ++j) sum += (o[j] = std::exp(a[j] - mx));
+          for (int64_t j = 0; j < ly.units; ++j) o[j] /= sum;
+        } else {
+          for (int64_t j = 0; j < ly.units; ++j) o[j] = act_f(ly.act, a[j]);
+        }
       }
     }
     // ------------------------------------------------------------ loss and its gradient
-    std::vector<T> g((b1 - b0) * O);
+    // kinds: 0 MSE, 1 MAE, 2 binary CE from logits, 3 binary CE on probabilities (clamped
+    // to [eps, 1 - eps]), 4 sparse CE from logits, 5 sparse CE on probabilities (clamped to
+    // [eps, 1]); a clamped value passes no gradient, as torch's clamp.
+    std::vector<T> g((b1 - b0) * O, T(0));
     double part = 0;
-    for (int64_t k = b0 * O; k < b1 * O; ++k) {
-      const T dlt = yhp[k] - yt[k];
-      if (loss_kind == 0) {
-        part += double(dlt) * double(dlt);
-        g[k - b0 * O] = 2 * dlt / T(N);
-      } else {
-        part += std::fabs(double(dlt));
-        g[k - b0 * O] = (dlt > 0 ? T(1) : dlt < 0 ? T(-1) : T(0)) / T(N);
+    if (per_sample) {
+      for (int64_t b = b0; b < b1; ++b) {
+        const T* z = yhp + b * O;
+        T* gb = g.data() + (b - b0) * O;
+        const int64_t c = static_cast<int64_t>(yt[b]);
+        if (loss_kind == 4) {
+          T mx = z[0], sum = 0;
+          for (int64_t j = 1; j < O; ++j) mx = std::max(mx, z[j]);
+          for (int64_t j = 0; j < O; ++j) sum += std::exp(z[j] - mx);
+          const T lse = mx + std::log(sum);
+          part += double(lse - z[c]);
+          for (int64_t j = 0; j < O; ++j) gb[j] = std::exp(z[j] - lse) / T(N);
+          gb[c] -= T(1) / T(N);
+        } else {
+          const T pc = std::min(std::max(z[c], clip_eps), T(1));
+          part -= double(std::log(pc));
+          if (z[c] >= clip_eps && z[c] <= T(1)) gb[c] = -T(1) / (pc * T(N));
+        }
+      }
+    } else {
+      for (int64_t k = b0 * O; k < b1 * O; ++k) {
+        const T zk = yhp[k], t = yt[k];
+        T& gk = g[k - b0 * O];
+        if (loss_kind == 0) {
+          const T dlt = zk - t;
+          part += double(dlt) * double(dlt);
+          gk = 2 * dlt / T(N);
+        } else if (loss_kind == 1) {
+          const T dlt = zk - t;
+          part += std::fabs(double(dlt));
+          gk = (dlt > 0 ? T(1) : dlt < 0 ? T(-1) : T(0)) / T(N);
+        } else if (loss_kind == 2) {
+          part += double(std::max(zk, T(0)) - zk * t + std::log1p(std::exp(-std::fabs(zk))));
+          gk = (sg(zk) - t) / T(N);
+        } else {
+          const T pc = std::min(std::max(zk, clip_eps), T(1) - clip_eps);
+          part -= double(t * std::log(pc) + (1 - t) * std::log(1 - pc));
+          if (zk >= clip_eps && zk <= T(1) - clip_eps) gk = (pc - t) / (pc * (1 - pc) * T(N));
+        }
       }
     }
     loss_part[tid] = part;
@@ -250,8 +296,15 @@ std::tuple<at::Tensor, double, double> step_impl(
       std::vector<T> gin((b1 - b0) * ly.in, T(0));
       for (int64_t b = b0; b < b1; ++b) {
         T* gb = g.data() + (b - b0) * ly.units;
-        for (int64_t j = 0; j < ly.units; ++j)
-          gb[j] *= act_d(ly.act, dpre[d][b * ly.units + j], dout[d][b * ly.units + j]);
+        const T* o = dout[d].data() + b * ly.units;
+        if (ly.act == 4) {                                   // softmax: p (g - sum g p)
+          T s = 0;
+          for (int64_t j = 0; j < ly.units; ++j) s += gb[j] * o[j];
+          for (int64_t j = 0; j < ly.units; ++j) gb[j] = o[j] * (gb[j] - s);
+        } else {
+          for (int64_t j = 0; j < ly.units; ++j)
+            gb[j] *= act_d(ly.act, dpre[d][b * ly.units + j], o[j]);
+        }
         outer(tg + off[ly.p], gb, in + b * ly.in, ly.units, ly.in);
         if (ly.bias) for (int64_t j = 0; j < ly.units; ++j) tg[off[ly.p + 1] + j] += gb[j];
         mtv(P[ly.p], gb, gin.data() + (b - b0) * ly.in, ly.units, ly.in);
@@ -355,7 +408,7 @@ std::tuple<at::Tensor, double, double> step_impl(
   for (double part : loss_part) loss += part;
   loss = double(T(loss / double(N)));   // in the model's dtype: float32 overflows as torch's
   at::Tensor out = at::empty({B, O}, x.options());
-  std::copy(yhp, yhp + N, out.data_ptr<T>());
+  std::copy(yhp, yhp + B * O, out.data_ptr<T>());
   if (!std::isfinite(loss)) return {out, loss, 0.0};   // as autograd: p.grad, p untouched
 
   // ---------------------------------------------------------------- reduce, clip, update

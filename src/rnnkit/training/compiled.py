@@ -13,8 +13,10 @@ It runs when ``Trainer.fit(step=...)`` allows it and the model qualifies (``plan
 what does not):
     a ``Sequential`` of SimpleRNN (any activation), LSTM or GRU(reset_after=True) layers --
     every one but the last with ``return_sequences=True``, the last without -- followed by
-    Dense layers (linear, tanh, relu or sigmoid); no dropout, masks, ``go_backwards``,
-    ``stateful`` or frozen weights; loss "mse" or "mae"; ``torch.optim.Adam`` (no amsgrad)
+    Dense layers (linear, tanh, relu, sigmoid or softmax); no dropout, masks,
+    ``go_backwards``, ``stateful`` or frozen weights; loss "mse", "mae",
+    "binary_crossentropy" or "sparse_categorical_crossentropy" (rnnkit's, from logits or
+    on probabilities, targets at the last step); ``torch.optim.Adam`` (no amsgrad)
     or plain ``torch.optim.SGD`` (no momentum); full BPTT; float tensors on the CPU; no
     module or gradient hooks and no torch.distributed process group (the step would skip
     them).
@@ -42,6 +44,7 @@ AUTO_MAX_MACS = 131072    # per batch and time step: the crossover measured, see
 ACTS = {"tanh": 0, "relu": 1, "sigmoid": 2, "linear": 3}
 CELLS = {SimpleRNNCell: 0, LSTMCell: 1, GRUCell: 2}
 DENSE = 3
+SOFTMAX = 4               # Dense only
 
 
 class CompiledStep:
@@ -84,10 +87,21 @@ class CompiledStep:
         hyper = [float(g["lr"]), float(betas[0]), float(betas[1]), float(g.get("eps", 0.0)),
                  float(g.get("weight_decay", 0.0)), float(clip_value or 0.0),
                  float(clip_norm or 0.0), 1.0 if self.adam else 0.0, float(self.loss_kind)]
-        if y.numel() != x.shape[0] * self.out_units:      # the losses' own shape rule
-            raise ValueError(f"{('mse', 'mae')[self.loss_kind]}: predictions have shape "
-                             f"({x.shape[0]}, {self.out_units}) but targets have shape "
-                             f"{tuple(y.shape)}")
+        B, C = x.shape[0], self.out_units
+        if self.loss_kind >= 4:                 # class indices, checked as the loss does
+            name = "sparse_categorical_crossentropy"
+            if y.dtype.is_floating_point and not bool((y == y.round()).all()):
+                raise ValueError(f"{name}: targets must be class indices, got fractions")
+            if y.numel() != B:
+                raise ValueError(f"{name}: scores ({B}, {C}) do not match class targets "
+                                 f"{tuple(y.shape)} (expected targets of shape ({B},))")
+            lo, hi = int(y.min()), int(y.max())
+            if lo < 0 or hi >= C:
+                raise ValueError(f"{name}: class {lo if lo < 0 else hi} outside [0, {C - 1}]")
+        elif y.numel() != B * C:                # the losses' own shape rule
+            name = ("mse", "mae", "binary_crossentropy", "binary_crossentropy")[self.loss_kind]
+            raise ValueError(f"{name}: predictions have shape ({B}, {C}) but targets have "
+                             f"shape {tuple(y.shape)}")
         x = x.contiguous()
         y = y.to(x.dtype).contiguous()
         y_hat, loss, norm = kernels().train_step(x, y, self.spec, self.params, self.grads,
@@ -96,12 +110,26 @@ class CompiledStep:
 
 
 def _loss_kind(loss_fn: Callable) -> int | str:
-    from .losses import MeanAbsoluteError, MeanSquaredError
-    if type(loss_fn) is MeanSquaredError:
+    """The C++ loss code: 0 MSE, 1 MAE, 2/3 binary and 4/5 sparse categorical cross-entropy
+    (from logits / on probabilities)."""
+    from .losses import (
+        BinaryCrossentropy,
+        MeanAbsoluteError,
+        MeanSquaredError,
+        SparseCategoricalCrossentropy,
+    )
+    kind = type(loss_fn)
+    if kind is MeanSquaredError:
         return 0
-    if type(loss_fn) is MeanAbsoluteError:
+    if kind is MeanAbsoluteError:
         return 1
-    return f"loss {getattr(loss_fn, 'name', type(loss_fn).__name__)!r} (only mse and mae)"
+    if kind is BinaryCrossentropy:
+        return 2 if loss_fn.from_logits else 3
+    if kind is SparseCategoricalCrossentropy:
+        return 4 if loss_fn.from_logits else 5
+    name = getattr(loss_fn, "name", None) or getattr(loss_fn, "__name__", kind.__name__)
+    return (f"loss {name!r} (only rnnkit's mse, mae, binary_crossentropy and "
+            "sparse_categorical_crossentropy)")
 
 
 def _optimizer_blocker(opt) -> str | None:
@@ -147,6 +175,8 @@ def _layer_spec(k: int, layer: nn.Module, last_rnn: bool) -> list[int] | str:
                     "recurrent layer returns its final state, the others sequences)")
         return [kind, cell.input_size, cell.hidden_size, act, int(cell.use_bias)]
     if type(layer) is Dense:
+        if layer.activation == "softmax":
+            return [DENSE, layer.weight.shape[1], layer.units, SOFTMAX, int(layer.use_bias)]
         if layer.activation not in ACTS:
             return f"layer {k}: Dense(activation={layer.activation!r})"
         return [DENSE, layer.weight.shape[1], layer.units, ACTS[layer.activation],
