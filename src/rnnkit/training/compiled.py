@@ -17,7 +17,7 @@ what does not):
     ``go_backwards``, ``stateful`` or frozen weights; loss "mse", "mae",
     "binary_crossentropy" or "sparse_categorical_crossentropy" (rnnkit's, from logits or
     on probabilities, targets at the last step); ``torch.optim.Adam`` (no amsgrad)
-    or plain ``torch.optim.SGD`` (no momentum); full BPTT; float tensors on the CPU; no
+    or plain ``torch.optim.SGD`` (no momentum); full BPTT; float32 or float64 on the CPU; no
     module or gradient hooks and no torch.distributed process group (the step would skip
     them).
 ``step="auto"`` also asks the model to be small: the loops call no GEMM, so above
