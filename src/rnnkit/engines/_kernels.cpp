@@ -9,9 +9,50 @@
 
 template <typename T> static inline T sigm(T x) { return T(1) / (T(1) + std::exp(-x)); }
 
+// Entry checks.  Every function below checks each tensor it indexes -- device, dtype,
+// exact shape, contiguity -- before touching memory, so a caller's mistake is a Python
+// RuntimeError naming the function and the argument, never a read or write out of bounds.
+// _train.cpp is compiled in the same unit (engines/_ext.py) and uses them too.
+namespace rk {
+using Sizes = at::IntArrayRef;
+
+inline at::ScalarType floating(const at::Tensor& t, const char* fn, const char* name) {
+  TORCH_CHECK(t.scalar_type() == at::kFloat || t.scalar_type() == at::kDouble, fn, ": ", name,
+              " must be float32 or float64, got ", t.scalar_type());
+  return t.scalar_type();
+}
+
+inline void rank(const at::Tensor& t, const char* fn, const char* name, int64_t r) {
+  TORCH_CHECK(t.dim() == r, fn, ": ", name, " must have ", r, " dimensions, got shape ",
+              t.sizes());
+}
+
+inline void expect(const at::Tensor& t, const char* fn, const char* name, at::ScalarType dt,
+                   Sizes sizes) {
+  TORCH_CHECK(t.device().is_cpu(), fn, ": ", name, " must be a CPU tensor");
+  TORCH_CHECK(t.scalar_type() == dt, fn, ": ", name, " has dtype ", t.scalar_type(),
+              ", expected ", dt);
+  TORCH_CHECK(t.sizes().equals(sizes), fn, ": ", name, " has shape ", t.sizes(),
+              ", expected ", sizes);
+  TORCH_CHECK(t.is_contiguous(), fn, ": ", name, " must be contiguous");
+}
+
+// An optional argument: empty (numel 0) for "none", else exactly as `expect` says.
+inline void expect_opt(const at::Tensor& t, const char* fn, const char* name, at::ScalarType dt,
+                       Sizes sizes) {
+  if (t.numel() != 0) expect(t, fn, name, dt, sizes);
+}
+}  // namespace rk
+
 // z (B, 4H): pre-activations in, activated gates i, f, g, o out (in place).
 void lstm_fwd_step(at::Tensor z, at::Tensor c_prev, at::Tensor c_out, at::Tensor h_out) {
   const int64_t B = c_prev.size(0), H = c_prev.size(1);
+  const char* fn = "lstm_fwd_step";
+  const auto dt = rk::floating(z, fn, "z");
+  rk::rank(c_prev, fn, "c_prev", 2);
+  rk::expect(z, fn, "z", dt, {B, 4 * H});
+  for (auto& [t, n] : {std::pair{c_prev, "c_prev"}, {c_out, "c_out"}, {h_out, "h_out"}})
+    rk::expect(t, fn, n, dt, {B, H});
   AT_DISPATCH_FLOATING_TYPES(z.scalar_type(), "lstm_fwd_step", [&] {
     scalar_t* zp = z.data_ptr<scalar_t>();
     const scalar_t* cp = c_prev.data_ptr<scalar_t>();
@@ -36,6 +77,13 @@ void lstm_fwd_step(at::Tensor z, at::Tensor c_prev, at::Tensor c_out, at::Tensor
 void lstm_bwd_step(at::Tensor gates, at::Tensor c_prev, at::Tensor dh, at::Tensor dc,
                    at::Tensor dz, at::Tensor dc_prev) {
   const int64_t B = c_prev.size(0), H = c_prev.size(1);
+  const char* fn = "lstm_bwd_step";
+  const auto dt = rk::floating(gates, fn, "gates");
+  rk::rank(c_prev, fn, "c_prev", 2);
+  rk::expect(gates, fn, "gates", dt, {B, 4 * H});
+  rk::expect(dz, fn, "dz", dt, {B, 4 * H});
+  for (auto& [t, n] : {std::pair{c_prev, "c_prev"}, {dh, "dh"}, {dc, "dc"}, {dc_prev, "dc_prev"}})
+    rk::expect(t, fn, n, dt, {B, H});
   AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "lstm_bwd_step", [&] {
     const scalar_t* ap = gates.data_ptr<scalar_t>();
     const scalar_t* cp = c_prev.data_ptr<scalar_t>();
@@ -67,6 +115,13 @@ void lstm_bwd_step(at::Tensor gates, at::Tensor c_prev, at::Tensor dh, at::Tenso
 void gru_fwd_step(at::Tensor zx, at::Tensor zh, at::Tensor h_prev, at::Tensor gates,
                   at::Tensor h_out) {
   const int64_t B = h_prev.size(0), H = h_prev.size(1);
+  const char* fn = "gru_fwd_step";
+  const auto dt = rk::floating(zx, fn, "zx");
+  rk::rank(h_prev, fn, "h_prev", 2);
+  for (auto& [t, n] : {std::pair{zx, "zx"}, {zh, "zh"}, {gates, "gates"}})
+    rk::expect(t, fn, n, dt, {B, 3 * H});
+  rk::expect(h_prev, fn, "h_prev", dt, {B, H});
+  rk::expect(h_out, fn, "h_out", dt, {B, H});
   AT_DISPATCH_FLOATING_TYPES(zx.scalar_type(), "gru_fwd_step", [&] {
     const scalar_t* xp = zx.data_ptr<scalar_t>();
     const scalar_t* hp_ = zh.data_ptr<scalar_t>();
@@ -95,6 +150,13 @@ void gru_fwd_step(at::Tensor zx, at::Tensor zh, at::Tensor h_prev, at::Tensor ga
 void gru_bwd_step(at::Tensor gates, at::Tensor zh, at::Tensor h_prev, at::Tensor dh,
                   at::Tensor dzx, at::Tensor dzh, at::Tensor dh_direct) {
   const int64_t B = h_prev.size(0), H = h_prev.size(1);
+  const char* fn = "gru_bwd_step";
+  const auto dt = rk::floating(gates, fn, "gates");
+  rk::rank(h_prev, fn, "h_prev", 2);
+  for (auto& [t, n] : {std::pair{gates, "gates"}, {zh, "zh"}, {dzx, "dzx"}, {dzh, "dzh"}})
+    rk::expect(t, fn, n, dt, {B, 3 * H});
+  for (auto& [t, n] : {std::pair{h_prev, "h_prev"}, {dh, "dh"}, {dh_direct, "dh_direct"}})
+    rk::expect(t, fn, n, dt, {B, H});
   AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "gru_bwd_step", [&] {
     const scalar_t* ap = gates.data_ptr<scalar_t>();
     const scalar_t* zhp = zh.data_ptr<scalar_t>();
@@ -131,6 +193,19 @@ void lnlstm_fwd_step(at::Tensor z, at::Tensor ah, at::Tensor gamma_h, at::Tensor
                      at::Tensor c_out, at::Tensor nc, at::Tensor rstd_h, at::Tensor rstd_c,
                      at::Tensor h_out, double eps) {
   const int64_t B = c_prev.size(0), H = c_prev.size(1), G = 4 * H;
+  const char* fn = "lnlstm_fwd_step";
+  const auto dt = rk::floating(z, fn, "z");
+  rk::rank(c_prev, fn, "c_prev", 2);
+  rk::expect(z, fn, "z", dt, {B, G});
+  rk::expect(ah, fn, "ah", dt, {B, G});
+  rk::expect(gamma_h, fn, "gamma_h", dt, {G});
+  rk::expect(beta_h, fn, "beta_h", dt, {G});
+  rk::expect(gamma_c, fn, "gamma_c", dt, {H});
+  rk::expect(beta_c, fn, "beta_c", dt, {H});
+  for (auto& [t, n] : {std::pair{c_prev, "c_prev"}, {c_out, "c_out"}, {nc, "nc"}, {h_out, "h_out"}})
+    rk::expect(t, fn, n, dt, {B, H});
+  rk::expect(rstd_h, fn, "rstd_h", dt, {B});
+  rk::expect(rstd_c, fn, "rstd_c", dt, {B});
   AT_DISPATCH_FLOATING_TYPES(z.scalar_type(), "lnlstm_fwd_step", [&] {
     scalar_t* zp = z.data_ptr<scalar_t>();
     scalar_t* ap = ah.data_ptr<scalar_t>();
@@ -198,6 +273,19 @@ void lnlstm_bwd_step(at::Tensor gates, at::Tensor c_prev, at::Tensor nh, at::Ten
                      at::Tensor dah, at::Tensor dgh, at::Tensor dbz, at::Tensor dgc,
                      at::Tensor dbc) {
   const int64_t B = c_prev.size(0), H = c_prev.size(1), G = 4 * H;
+  const char* fn = "lnlstm_bwd_step";
+  const auto dt = rk::floating(gates, fn, "gates");
+  rk::rank(c_prev, fn, "c_prev", 2);
+  for (auto& [t, n] : {std::pair{gates, "gates"}, {nh, "nh"}, {dz, "dz"}, {dah, "dah"}})
+    rk::expect(t, fn, n, dt, {B, G});
+  for (auto& [t, n] : {std::pair{c_prev, "c_prev"}, {nc, "nc"}, {dh, "dh"}, {dc, "dc"}})
+    rk::expect(t, fn, n, dt, {B, H});
+  for (auto& [t, n] : {std::pair{gamma_h, "gamma_h"}, {dgh, "dgh"}, {dbz, "dbz"}})
+    rk::expect(t, fn, n, dt, {G});
+  for (auto& [t, n] : {std::pair{gamma_c, "gamma_c"}, {beta_c, "beta_c"}, {dgc, "dgc"}, {dbc, "dbc"}})
+    rk::expect(t, fn, n, dt, {H});
+  rk::expect(rstd_h, fn, "rstd_h", dt, {B});
+  rk::expect(rstd_c, fn, "rstd_c", dt, {B});
   AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "lnlstm_bwd_step", [&] {
     const scalar_t* ap = gates.data_ptr<scalar_t>();
     const scalar_t* cp = c_prev.data_ptr<scalar_t>();
@@ -267,6 +355,12 @@ void lnlstm_bwd_step(at::Tensor gates, at::Tensor c_prev, at::Tensor nh, at::Ten
 void ln_bwd_rows(at::Tensor d, at::Tensor n, at::Tensor rstd, at::Tensor gamma,
                  at::Tensor dgamma) {
   const int64_t N = d.size(0), G = d.size(1);
+  const char* fn = "ln_bwd_rows";
+  const auto dt = rk::floating(d, fn, "d");
+  rk::expect(n, fn, "n", dt, {N, G});
+  rk::expect(rstd, fn, "rstd", dt, {N});
+  rk::expect(gamma, fn, "gamma", dt, {G});
+  rk::expect(dgamma, fn, "dgamma", dt, {G});
   AT_DISPATCH_FLOATING_TYPES(d.scalar_type(), "ln_bwd_rows", [&] {
     scalar_t* dp = d.data_ptr<scalar_t>();
     const scalar_t* np_ = n.data_ptr<scalar_t>();
@@ -317,6 +411,15 @@ template <typename scalar_t> static inline scalar_t act_bwd(int act, scalar_t a,
 void simple_seq_fwd(at::Tensor zx, at::Tensor w_hh, at::Tensor q, at::Tensor mask,
                     int64_t act, at::Tensor a, at::Tensor hs) {
   const int64_t T = zx.size(0), B = zx.size(1), H = zx.size(2);
+  const char* fn = "simple_seq_fwd";
+  const auto dt = rk::floating(zx, fn, "zx");
+  TORCH_CHECK(act >= 0 && act <= 3, fn, ": act must be 0..3, got ", act);
+  rk::expect(zx, fn, "zx", dt, {T, B, H});
+  rk::expect(w_hh, fn, "w_hh", dt, {H, H});
+  rk::expect_opt(q, fn, "q", dt, {B, H});
+  rk::expect_opt(mask, fn, "mask", at::kBool, {T, B});
+  rk::expect(a, fn, "a", dt, {T, B, H});
+  rk::expect(hs, fn, "hs", dt, {T + 1, B, H});
   const bool has_q = q.numel() > 0, has_m = mask.numel() > 0;
   const bool* mp = has_m ? mask.data_ptr<bool>() : nullptr;
   AT_DISPATCH_FLOATING_TYPES(zx.scalar_type(), "simple_seq_fwd", [&] {
@@ -352,6 +455,17 @@ void simple_seq_fwd(at::Tensor zx, at::Tensor w_hh, at::Tensor q, at::Tensor mas
 void simple_seq_bwd(at::Tensor a, at::Tensor hs, at::Tensor w_hh, at::Tensor q,
                     at::Tensor mask, int64_t act, at::Tensor dy, at::Tensor dh, at::Tensor dz) {
   const int64_t T = a.size(0), B = a.size(1), H = a.size(2);
+  const char* fn = "simple_seq_bwd";
+  const auto dt = rk::floating(a, fn, "a");
+  TORCH_CHECK(act >= 0 && act <= 3, fn, ": act must be 0..3, got ", act);
+  rk::expect(a, fn, "a", dt, {T, B, H});
+  rk::expect(hs, fn, "hs", dt, {T + 1, B, H});
+  rk::expect(w_hh, fn, "w_hh", dt, {H, H});
+  rk::expect_opt(q, fn, "q", dt, {B, H});
+  rk::expect_opt(mask, fn, "mask", at::kBool, {T, B});
+  rk::expect_opt(dy, fn, "dy", dt, {T, B, H});
+  rk::expect(dh, fn, "dh", dt, {B, H});
+  rk::expect(dz, fn, "dz", dt, {T, B, H});
   const bool has_q = q.numel() > 0, has_m = mask.numel() > 0, has_dy = dy.numel() > 0;
   const bool* mp = has_m ? mask.data_ptr<bool>() : nullptr;
   AT_DISPATCH_FLOATING_TYPES(a.scalar_type(), "simple_seq_bwd", [&] {

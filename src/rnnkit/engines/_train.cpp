@@ -484,8 +484,67 @@ std::tuple<at::Tensor, double, double> train_step(
     p += ly.kind == 3 ? 1 + ly.bias : 2 + (ly.bias ? (ly.kind == 2 ? 2 : 1) : 0);
     L.push_back(ly);
   }
+  const char* fn = "train_step";
+  TORCH_CHECK(spec.size() % 5 == 0 && !L.empty(), fn, ": spec must hold 5 codes a layer, got ",
+              spec.size());
   TORCH_CHECK(p == int(params.size()) && grads.size() == params.size(),
-              "train_step: spec wants ", p, " parameters, got ", params.size());
+              fn, ": spec wants ", p, " parameters, got ", params.size(), " and ", grads.size(),
+              " gradients");
+  TORCH_CHECK(hyper.size() == 9, fn, ": hyper must hold 9 values, got ", hyper.size());
+  const bool adam = hyper[7] != 0;
+  const int loss_kind = static_cast<int>(hyper[8]);
+  TORCH_CHECK(loss_kind >= 0 && loss_kind <= 5, fn, ": unknown loss code ", loss_kind);
+  const auto dt = rk::floating(x, fn, "x");
+  rk::rank(x, fn, "x", 3);
+  const int64_t B = x.size(0), steps_ = x.size(1);
+  TORCH_CHECK(B > 0 && steps_ > 0, fn, ": x must have samples and steps, got shape ", x.sizes());
+  rk::expect(x, fn, "x", dt, {B, steps_, L[0].in});
+  TORCH_CHECK(!adam || (exp_avg.size() == params.size() && exp_avg_sq.size() == params.size()),
+              fn, ": Adam moments for ", exp_avg.size(), " and ", exp_avg_sq.size(), " of ",
+              params.size(), " parameters");
+  bool dense_seen = false;
+  for (size_t k = 0; k < L.size(); ++k) {
+    const Layer& ly = L[k];
+    TORCH_CHECK(ly.kind >= 0 && ly.kind <= 3 && ly.in > 0 && ly.units > 0 && ly.act >= 0 &&
+                ly.act <= (ly.kind == 3 ? 4 : 3),
+                fn, ": layer ", k, " has invalid codes");
+    TORCH_CHECK(ly.kind == 3 || !dense_seen, fn, ": layer ", k, " is recurrent after a Dense");
+    TORCH_CHECK(k == 0 || ly.in == L[k - 1].units, fn, ": layer ", k, " takes ", ly.in,
+                " inputs but layer ", k - 1, " gives ", L[k - 1].units);
+    dense_seen = dense_seen || ly.kind == 3;
+    const int64_t G = ly.gates();
+    std::vector<std::vector<int64_t>> shapes;
+    if (ly.kind == 3) {
+      shapes = {{ly.units, ly.in}};
+      if (ly.bias) shapes.push_back({ly.units});
+    } else {
+      shapes = {{G, ly.in}, {G, ly.units}};
+      for (int b = 0; b < (ly.bias ? (ly.kind == 2 ? 2 : 1) : 0); ++b) shapes.push_back({G});
+    }
+    for (size_t j = 0; j < shapes.size(); ++j) {
+      const at::IntArrayRef want(shapes[j]);
+      rk::expect(params[ly.p + j], fn, "a parameter", dt, want);
+      rk::expect(grads[ly.p + j], fn, "a gradient", dt, want);
+      if (adam) {
+        rk::expect(exp_avg[ly.p + j], fn, "Adam's exp_avg", dt, want);
+        rk::expect(exp_avg_sq[ly.p + j], fn, "Adam's exp_avg_sq", dt, want);
+      }
+    }
+  }
+  const int64_t O = L.back().units;
+  TORCH_CHECK(y.scalar_type() == dt && y.is_contiguous() && y.device().is_cpu() &&
+              y.numel() == B * (loss_kind >= 4 ? 1 : O), fn, ": y must be a contiguous CPU ", dt,
+              " tensor of ", B * (loss_kind >= 4 ? 1 : O), " values, got ", y.scalar_type(), " ",
+              y.sizes());
+  if (adam) {
+    TORCH_CHECK(steps.size() == params.size() && exp_avg.size() == params.size() &&
+                exp_avg_sq.size() == params.size(), fn, ": Adam state for ", exp_avg.size(),
+                ", ", exp_avg_sq.size(), ", ", steps.size(), " of ", params.size(),
+                " parameters");
+    for (const auto& st : steps)
+      TORCH_CHECK(st.numel() == 1 && st.device().is_cpu() && (st.scalar_type() == at::kFloat ||
+                  st.scalar_type() == at::kDouble), fn, ": Adam step must be one float number");
+  }
   at::NoGradGuard no_grad;
   std::tuple<at::Tensor, double, double> r;
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "train_step", [&] {

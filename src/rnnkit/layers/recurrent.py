@@ -113,6 +113,10 @@ class RNN(nn.Module):
         """Forget the carried state (``stateful=True``), or set it."""
         self._state = state
 
+    def get_states(self) -> Any:
+        """The carried state (``stateful=True``), None before the first call or after a reset."""
+        return self._state
+
     @torch.no_grad()
     def step(self, x_t: torch.Tensor, state: Any = None):
         """Streaming inference: one time step (B, D) -> (y_t, state), no graph, low latency.

@@ -103,17 +103,17 @@ class Sequential(nn.Module):
             dummy = torch.ones((1, *shape), dtype=torch.long)
         else:
             dummy = torch.zeros((1, *shape), dtype=param.dtype if param is not None else None)
-        saved = [(m, m._state) for m in self.modules() if isinstance(m, RNN)]
+        saved = [(m, m.get_states()) for m in self.modules() if isinstance(m, RNN)]
         was_training = self.training
         for m, _ in saved:
-            m._state = None
+            m.reset_states()
         try:
             with torch.random.fork_rng(), torch.no_grad():   # no RNG drawn, no state kept
                 self.train()(dummy)
         finally:
             self.train(was_training)
             for m, state in saved:
-                m._state = state
+                m.reset_states(state)
             for h in hooks:
                 h.remove()
         rows, notes = [], []

@@ -27,9 +27,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._checks import inputs_checked
 from ..data.batching import as_tensors, batch_indices, num_samples, take
 from ..layers import RNN, Bidirectional
+from .boundary import check_data
 from .callbacks import Callback, History, ProgressBar
 from .checkpoint import load_checkpoint, save_checkpoint
 from .compiled import STEPS, plan
@@ -177,6 +177,9 @@ class Trainer:
             validation_data = (self._tensors(validation_data[0], "validation x"),
                                self._tensors(validation_data[1], "validation y"))
         self._build(take(x, slice(0, min(n, batch_size))))
+        check_data(self.model, self.loss_fn, x, y)          # the one boundary, every step
+        if validation_data is not None:
+            check_data(self.model, self.loss_fn, *validation_data, name="validation y")
         self._shuffle_rng = shuffle_rng = torch.Generator().manual_seed(
             torch.initial_seed() % 2**63)
         self.history = history = History()
@@ -195,32 +198,31 @@ class Trainer:
         self.batches_per_epoch = -(-n // cfg.batch_size)
         for cb in cbs:
             cb.on_train_begin(self)
-        with inputs_checked():       # x, y (and validation) were checked above
-            for epoch in range(start, cfg.epochs):
-                self.model.train()
+        for epoch in range(start, cfg.epochs):
+            self.model.train()
+            for cb in cbs:
+                cb.on_epoch_begin(self, epoch)
+            metrics, total = self._metrics(), 0.0
+            for b, idx in enumerate(batch_indices(n, cfg.batch_size, cfg.shuffle, shuffle_rng)):
+                loss, grad_norm, y_hat, yb = self._train_batch(take(x, idx), y[idx], cfg)
+                if not math.isfinite(loss):
+                    raise TrainingDiverged(self._diverged(loss, epoch, b), history)
+                total += loss * len(idx)
+                for m in metrics:
+                    m.update(y_hat, yb)
                 for cb in cbs:
-                    cb.on_epoch_begin(self, epoch)
-                metrics, total = self._metrics(), 0.0
-                for b, idx in enumerate(batch_indices(n, cfg.batch_size, cfg.shuffle, shuffle_rng)):
-                    loss, grad_norm, y_hat, yb = self._train_batch(take(x, idx), y[idx], cfg)
-                    if not math.isfinite(loss):
-                        raise TrainingDiverged(self._diverged(loss, epoch, b), history)
-                    total += loss * len(idx)
-                    for m in metrics:
-                        m.update(y_hat, yb)
-                    for cb in cbs:
-                        cb.on_batch_end(self, b, loss, grad_norm)
-                logs = {"loss": total / n, **{m.name: m.result() for m in metrics}}
-                if validation_data is not None:
-                    val = self.evaluate(*validation_data, batch_size=max(cfg.batch_size, 256))
-                    logs.update({f"val_{k}": v for k, v in val.items()})
-                history.on_epoch_end(self, epoch, logs)
-                if self.checkpoint_path is not None:   # after history: the file holds this epoch
-                    self.save_checkpoint(self.checkpoint_path, epoch + 1)
-                for cb in cbs:
-                    cb.on_epoch_end(self, epoch, logs)
-                if self.stop_training:
-                    break
+                    cb.on_batch_end(self, b, loss, grad_norm)
+            logs = {"loss": total / n, **{m.name: m.result() for m in metrics}}
+            if validation_data is not None:
+                val = self.evaluate(*validation_data, batch_size=max(cfg.batch_size, 256))
+                logs.update({f"val_{k}": v for k, v in val.items()})
+            history.on_epoch_end(self, epoch, logs)
+            if self.checkpoint_path is not None:   # after history: the file holds this epoch
+                self.save_checkpoint(self.checkpoint_path, epoch + 1)
+            for cb in cbs:
+                cb.on_epoch_end(self, epoch, logs)
+            if self.stop_training:
+                break
         for cb in cbs:
             cb.on_train_end(self)
         self.model.eval()
@@ -278,9 +280,8 @@ class Trainer:
     @torch.no_grad()
     def evaluate(self, x: Any, y: Any, batch_size: int = 256) -> dict[str, float]:
         x, y = self._tensors(x, "x"), self._tensors(y, "y")
-        if num_samples(x) != num_samples(y):
-            raise ValueError(f"x has {num_samples(x)} samples but y has {num_samples(y)}")
         self._build(take(x, slice(0, 1)))
+        check_data(self.model, self.loss_fn, x, y)
         self.model.eval()
         metrics, total, n = self._metrics(), 0.0, num_samples(x)
         for idx in batch_indices(n, batch_size, shuffle=False):
