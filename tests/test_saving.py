@@ -106,3 +106,31 @@ def test_layernorm_lstm_model_saves_and_loads(tmp_path):
     loaded.eval()
     assert loaded.layers[0].cell.eps == 1e-4
     torch.testing.assert_close(loaded(x), expected)
+
+
+def test_resave_replaces_only_rnnkit_files_and_drops_its_own_stale_extras(tmp_path):
+    model = rk.Sequential([rk.SimpleRNN(3, input_size=2)])
+    rk.save(model, tmp_path / "m", extra={"vocab": {"tokens": ["a"]}, "settings": {"k": 1}})
+    (tmp_path / "m" / "notes.txt").write_text("mine")
+    rk.save(model, tmp_path / "m", extra={"settings": {"k": 2}})
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == [
+        "config.json", "notes.txt", "settings.json", "weights.safetensors"]
+    assert json.loads((tmp_path / "m" / "settings.json").read_text()) == {"k": 2}
+    assert json.loads((tmp_path / "m" / "config.json").read_text())["files"] == [
+        "weights.safetensors", "settings.json", "config.json"]
+
+
+def test_weights_carry_a_checksum_and_the_tensor_helpers_stay_importable(tmp_path):
+    from rnnkit import io
+    from rnnkit.saving import load_state_checked, read_tensors, write_tensors
+    assert (write_tensors, read_tensors) == (io.write_tensors, io.read_tensors)
+    model = rk.Sequential([rk.GRU(2, input_size=1)])
+    model.save(tmp_path / "m")
+    tensors, meta = read_tensors(tmp_path / "m" / "weights.safetensors")
+    raw = json.loads((tmp_path / "m" / "weights.safetensors").read_bytes()[8:][
+        :int.from_bytes((tmp_path / "m" / "weights.safetensors").read_bytes()[:8], "little")])
+    assert raw["__metadata__"][io.CHECKSUM_KEY] == io.tensor_checksum(tensors)
+    assert meta == {"format": "rnnkit-model"}
+    fresh = rk.Sequential([rk.GRU(2, input_size=1)])
+    load_state_checked(fresh, tensors, "w")
+    torch.testing.assert_close(fresh.state_dict(), model.state_dict())

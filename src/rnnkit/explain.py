@@ -163,12 +163,20 @@ def _grad_norms(cell, params, x, caches, final, head_activation) -> np.ndarray:
 def load_weights(path: Path, cell: ref.Cell) -> dict[str, np.ndarray]:
     """A JSON file of torch-layout arrays: weight_ih, weight_hh, bias (or bias_ih, bias_hh),
     and optionally head.weight (1, H), head.bias (1,)."""
-    import json
-    try:
-        raw: dict[str, Any] = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise ValueError(f"cannot read weights from {path}: {err}") from None
-    params = {k: np.asarray(v, dtype=np.float64) for k, v in raw.items()}
+    from .io import read_json
+    raw: Any = read_json(path, "explain weights: a JSON object of arrays")
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: expected a JSON object of arrays (weight_ih, weight_hh, "
+                         f"...), found {type(raw).__name__}")
+    params = {}
+    for k, v in raw.items():
+        try:
+            params[k] = np.asarray(v, dtype=np.float64)
+        except (ValueError, TypeError):
+            raise ValueError(f"{path}: {k} must be a numeric array (nested lists of "
+                             f"numbers), got {v!r:.60}") from None
+        if not np.isfinite(params[k]).all():
+            raise ValueError(f"{path}: {k} holds NaN or infinite values")
     G = {"simple": 1, "lstm": 4, "gru": 3}[cell.kind]
     for name in ("weight_ih", "weight_hh"):
         if name not in params or params[name].ndim != 2:

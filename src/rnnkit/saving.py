@@ -2,81 +2,46 @@
 
 A saved model is a folder::
 
-    config.json          {"format": "rnnkit-model", "version": 1, "model": {"class", "config"}}
-    weights.safetensors  the state_dict
+    config.json          {"format": "rnnkit-model", "version": 1, "model": {"class", "config"},
+                          "files": [the files this save wrote]}
+    weights.safetensors  the state_dict, with its SHA-256 in the metadata
+    NAME.json            the ``extra`` side files (vocabulary, scaler, task settings)
 
-Both are written into a temporary folder beside the target, which is then renamed into
-place, so a crash never leaves a half-written model.  Loading reads JSON and safetensors
-only (nothing executes), builds the model from registered classes, and checks every key
-and shape, naming what is wrong.
+``save`` never deletes or replaces what it did not write: a new folder is written beside
+the target and renamed into place; over an existing rnnkit model folder it replaces only
+its own files, one atomic rename each, and other files there stay.  A file, or a non-empty
+folder that is not an rnnkit model folder, is refused unless ``overwrite=True``.
+
+Loading reads JSON and safetensors only (nothing executes; see ``rnnkit.io``), checks the
+config against size limits before anything is allocated, builds only registered classes,
+checks every key, shape and checksum, refuses NaN/inf weights, and names what is wrong.
 """
 
 from __future__ import annotations
 
-import json
 import os
+import re
 import shutil
 import tempfile
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
+from .io import check_finite, read_json, read_tensors, write_json, write_tensors
 from .registry import deserialize, serialize
 
 __all__ = ["save", "load", "write_tensors", "read_tensors", "load_state_checked"]
 
 FORMAT, VERSION = "rnnkit-model", 1
 CONFIG, WEIGHTS = "config.json", "weights.safetensors"
-
-
-def write_tensors(path: Path, tensors: dict[str, torch.Tensor],
-                  metadata: dict[str, str] | None = None) -> None:
-    """Write a safetensors file atomically (temporary file in the same folder, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, tmp,
-                  metadata=metadata)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _describe_foreign(path: Path) -> str:
-    head = path.read_bytes()[:4] if path.is_file() else b""
-    if head.startswith(b"PK") and zipfile.is_zipfile(path):
-        return " (it is a zip archive, e.g. a torch.save pickle; rnnkit never unpickles)"
-    if head[:1] == b"\x80":
-        return " (it looks like a Python pickle; rnnkit never unpickles)"
-    return ""
-
-
-def read_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """Read a safetensors file; a missing, truncated or foreign file raises ValueError."""
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"{path}: no such file")
-    try:
-        tensors = load_file(path)
-        with open(path, "rb") as f:
-            n = int.from_bytes(f.read(8), "little")
-            header = json.loads(f.read(n))
-    except (SafetensorError, OSError, ValueError, RuntimeError) as err:
-        raise ValueError(f"{path} is not a readable safetensors file{_describe_foreign(path)}: "
-                         f"{err}") from None
-    return tensors, dict(header.get("__metadata__") or {})
+_EXTRA_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 def load_state_checked(module: torch.nn.Module, tensors: dict[str, torch.Tensor],
                        source: str) -> None:
-    """Copy ``tensors`` into ``module`` after checking names and shapes exactly."""
+    """Copy ``tensors`` into ``module`` after checking names and shapes exactly and that
+    every value is finite."""
     own = module.state_dict()
     missing, unexpected = sorted(set(own) - set(tensors)), sorted(set(tensors) - set(own))
     if missing or unexpected:
@@ -87,6 +52,7 @@ def load_state_checked(module: torch.nn.Module, tensors: dict[str, torch.Tensor]
         if value.shape != own[name].shape:
             raise ValueError(f"{source}: {name} has shape {tuple(value.shape)}, "
                              f"the model expects {tuple(own[name].shape)}")
+    check_finite(tensors, source)
     module.load_state_dict({k: v.to(own[k].dtype) for k, v in tensors.items()})
 
 
@@ -102,26 +68,60 @@ def model_spec(model: torch.nn.Module) -> dict[str, Any]:
     return serialize(model)
 
 
-def save(model: torch.nn.Module, path: str | os.PathLike, extra: dict[str, Any] | None = None):
-    """Save ``model`` as a folder; ``extra`` JSON files (name -> object) go beside it."""
+def _is_model_folder(folder: Path) -> dict[str, Any] | None:
+    """The config.json of an rnnkit model folder, or None when it is not one."""
+    try:
+        meta = read_json(folder / CONFIG, "an rnnkit model config")
+    except ValueError:
+        return None
+    return meta if isinstance(meta, dict) and meta.get("format") == FORMAT else None
+
+
+def save(model: torch.nn.Module, path: str | os.PathLike, extra: dict[str, Any] | None = None,
+         overwrite: bool = False) -> None:
+    """Save ``model`` as a folder; ``extra`` JSON files (name -> object) go beside it.
+
+    Only the files it writes are replaced; a file at ``path``, or a non-empty folder that
+    is not an rnnkit model folder, is refused unless ``overwrite=True`` (which still keeps
+    the other files there)."""
     target = Path(path)
     spec = model_spec(model)
+    extra = dict(extra or {})
+    for name in extra:
+        if not isinstance(name, str) or not _EXTRA_NAME.match(name) or \
+                f"{name}.json" in (CONFIG, WEIGHTS):
+            raise ValueError(f"extra file name {name!r}: use letters, digits, '_', '-' or "
+                             "'.', not config/weights")
+    files = [WEIGHTS, *(f"{name}.json" for name in extra), CONFIG]
+    config = {"format": FORMAT, "version": VERSION, "model": spec, "files": files}
+    if os.path.lexists(target) and not target.is_dir():
+        raise ValueError(f"{target} is a file, not a model folder; choose a folder path "
+                         "(rnnkit does not replace files it did not write)")
+    old = _is_model_folder(target) if target.is_dir() else None
+    if target.is_dir() and old is None and any(target.iterdir()) and not overwrite:
+        raise ValueError(f"{target} is a non-empty folder that is not an rnnkit model folder "
+                         f"(no valid {CONFIG}); save into a new or empty folder, or pass "
+                         "overwrite=True to replace only the files rnnkit writes")
+
+    def write_all(folder: Path) -> None:
+        write_tensors(folder / WEIGHTS, model.state_dict(), {"format": FORMAT})
+        for name, obj in extra.items():
+            write_json(folder / f"{name}.json", obj)
+        write_json(folder / CONFIG, config)              # last: the folder is whole again
+
+    if target.is_dir():                                  # each file replaced atomically
+        write_all(target)
+        stale = (old or {}).get("files") or []           # rnnkit's own files of the last save
+        for name in stale if isinstance(stale, list) else []:
+            if isinstance(name, str) and _EXTRA_NAME.match(name) and name.endswith(".json") \
+                    and name not in files:
+                (target / name).unlink(missing_ok=True)
+        return
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp"))
     try:
-        (tmp / CONFIG).write_text(json.dumps(
-            {"format": FORMAT, "version": VERSION, "model": spec}, indent=2))
-        write_tensors(tmp / WEIGHTS, model.state_dict(), {"format": FORMAT})
-        for name, obj in (extra or {}).items():
-            (tmp / f"{name}.json").write_text(json.dumps(obj, indent=2))
-        old = None
-        if target.exists():
-            old = target.with_name(f".{target.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(target, old)
-        os.replace(tmp, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        write_all(tmp)
+        os.replace(tmp, target)                          # a fresh target: one rename
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -143,19 +143,13 @@ def load(path: str | os.PathLike) -> torch.nn.Module:
         return load_model_from_checkpoint(path)
     if not path.is_dir():
         raise ValueError(f"{path}: no saved model there (expected a folder with {CONFIG})")
-    if not (path / CONFIG).is_file():
-        raise ValueError(f"{path} is not an rnnkit model folder: {CONFIG} is missing")
-    try:
-        meta = json.loads((path / CONFIG).read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{path / CONFIG} is not valid JSON: {err}") from None
+    meta = read_json(path / CONFIG, "an rnnkit model config")
     if not isinstance(meta, dict):
         raise ValueError(f"{path / CONFIG} must hold a JSON object")
     _check_header(meta, FORMAT, str(path / CONFIG))
-    try:
-        model = deserialize(meta["model"])
-    except (KeyError, TypeError) as err:
-        raise ValueError(f"{path / CONFIG}: invalid model config ({err})") from None
+    if "model" not in meta:
+        raise ValueError(f"{path / CONFIG} lacks 'model' (the model's class and config)")
+    model = deserialize(meta["model"], str(path / CONFIG))
     tensors, _ = read_tensors(path / WEIGHTS)
     load_state_checked(model, tensors, str(path / WEIGHTS))
     return model

@@ -68,6 +68,8 @@ def convert(
             raise ValueError(f"{source} does not exist")
         reports: list[tuple[str, dict[str, float]]] = []
         if from_ == "keras":
+            # rnnkit's own reader first: it checks the archive and refuses any module or
+            # class the config names outside what converts, before Keras ever sees the file
             model = kx.load_keras(source)
             os.environ.setdefault("KERAS_BACKEND", "torch")
             try:
@@ -75,8 +77,8 @@ def convert(
             except ImportError:
                 keras = None
             if keras is not None:   # the parity check runs Keras itself, when installed
-                reports.append(("Keras -> rnnkit", kx.parity(
-                    keras.saving.load_model(source, safe_mode=True, compile=False), model)))
+                kmodel = keras.saving.load_model(source, safe_mode=True, compile=False)
+                reports.append(("Keras -> rnnkit", kx.parity(kmodel, model)))
         elif from_ == "torch":
             module = _torch_module(source, arch)
             model = tn.from_torch(module)

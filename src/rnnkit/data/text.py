@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..io import read_json
+
 __all__ = ["TextVectorizer", "PAD", "UNK"]
 
 PAD, UNK = "[PAD]", "[UNK]"
@@ -220,13 +222,15 @@ class TextVectorizer:
     def load(cls, path: str | Path) -> TextVectorizer:
         path = Path(path)
         try:
-            config = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise ValueError(f"{path}: not a readable vectorizer file ({err})") from None
+            config = read_json(path, "a vectorizer vocabulary (JSON)")
+        except ValueError as err:
+            raise ValueError(f"not a readable vectorizer file: {err}") from None
         try:
             return cls.from_config(config)
         except (KeyError, TypeError) as err:
             raise ValueError(f"{path}: vectorizer file is missing {err}") from None
+        except ValueError as err:
+            raise ValueError(f"{path}: {err}") from None
 
     def _check_adapted(self) -> None:
         if not self.vocabulary:

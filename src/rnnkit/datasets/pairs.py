@@ -3,10 +3,14 @@ Anki/Tatoeba format: source TAB target [TAB attribution]) that names every bad l
 
 from __future__ import annotations
 
+import io
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from ..io import MAX_TEXT_BYTES, open_checked
 
 __all__ = ["Pairs", "read_pairs"]
 
@@ -35,6 +39,22 @@ class Pairs:
         return [f"pairs:   {len(self.pairs)}"] + [f"  {a}  ->  {b}" for a, b in self.pairs[:5]]
 
 
+def _capped(lines: Iterable[str], path: Path) -> Iterator[str]:
+    """The lines, refusing more than MAX_TEXT_BYTES of text (a file that grew after its
+    size was checked) and bytes that are not UTF-8."""
+    total = 0
+    try:
+        for line in lines:
+            total += len(line)
+            if total > MAX_TEXT_BYTES:
+                raise ValueError(f"{path}: sentence pairs are over the {MAX_TEXT_BYTES:,}-"
+                                 "character limit for such files")
+            yield line
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: expected UTF-8 text, found a byte that is not ({err})") \
+            from None
+
+
 def read_pairs(path: str | Path, limit: int | None = None, max_bad: int = 0) -> Pairs:
     """Read ``source<TAB>target[<TAB>anything]`` lines (UTF-8).
 
@@ -43,11 +63,10 @@ def read_pairs(path: str | Path, limit: int | None = None, max_bad: int = 0) -> 
     their line numbers.  Nothing is dropped silently.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"{path}: no such file")
     pairs, bad = [], []
-    with open(path, encoding="utf-8") as f:
-        for no, line in enumerate(f, 1):
+    with open_checked(path, "sentence pairs as UTF-8 text", MAX_TEXT_BYTES) as raw, \
+            io.TextIOWrapper(raw, encoding="utf-8") as f:
+        for no, line in enumerate(_capped(f, path), 1):
             line = line.rstrip("\n").rstrip("\r")
             if not line.strip():
                 continue

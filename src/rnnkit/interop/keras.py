@@ -1,9 +1,11 @@
 """Keras 3 models to rnnkit and back, from objects or files, exactly.
 
     from_keras(keras_model)                 a Keras Sequential (or one layer) -> rnnkit
-    load_keras("model.keras")               the file, read as data: config.json parsed as
-                                            JSON, weights read with h5py; nothing in the
-                                            file is imported or executed
+    load_keras("model.keras")               the file, read as data: the archive checked
+                                            (size, members), every object its config.json
+                                            names checked against the classes that convert,
+                                            weights read with h5py; nothing in the file is
+                                            imported or executed
     load_keras_weights(rk_model, "m.weights.h5")   weights only, into a matching rnnkit model
     to_keras(rk_model) / save_keras(rk_model, "m.keras")   the other way (needs keras)
     parity(keras_model, rk_model)           largest output difference on one random batch
@@ -30,6 +32,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..io import MAX_JSON_BYTES, open_checked
+from ..registry import check_size
 from .layouts import from_keras_arrays, to_keras_arrays
 from .torch_native import assign
 
@@ -40,8 +44,115 @@ _RNN_CLASSES = ("SimpleRNN", "LSTM", "GRU")
 _KERAS_CLASS: dict[type, str] = {}      # rnnkit layer class -> Keras class name
 
 
+MAX_KERAS_BYTES = 4 << 30        # a .keras archive, and the sum of its inflated members
+MAX_KERAS_MEMBERS = 256          # Keras writes 3 (config.json, metadata.json, weights)
+
+_LAYERS = frozenset({"InputLayer", "Masking", "SimpleRNN", "LSTM", "GRU", "Bidirectional",
+                     "Embedding", "Dense", "TimeDistributed", "Dropout"})
+_INITIALIZERS = frozenset({"Constant", "GlorotNormal", "GlorotUniform", "HeNormal", "HeUniform",
+                           "Identity", "LecunNormal", "LecunUniform", "Ones", "Orthogonal",
+                           "RandomNormal", "RandomUniform", "TruncatedNormal",
+                           "VarianceScaling", "Zeros"})
+_OPTIMIZERS = frozenset({"Adadelta", "Adafactor", "Adagrad", "Adam", "AdamW", "Adamax", "Ftrl",
+                         "Lion", "Nadam", "RMSprop", "SGD"})
+_LOSSES_METRICS = frozenset({
+    "MeanSquaredError", "MeanAbsoluteError", "MeanAbsolutePercentageError", "Huber",
+    "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
+    "RootMeanSquaredError", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy",
+    "SparseCategoricalAccuracy", "Mean"})
+_ALLOWED: dict[str, frozenset[str]] = {       # module -> class names a converted file may name
+    "keras": frozenset({"Sequential", "Functional", "Model", "DTypePolicy",
+                        "FloatDTypePolicy"}),
+    "keras.models": frozenset({"Sequential", "Functional", "Model"}),
+    "keras.src.models.functional": frozenset({"Functional"}),
+    "keras.layers": _LAYERS,
+    "keras.dtype_policies": frozenset({"DTypePolicy", "FloatDTypePolicy"}),
+    "keras.initializers": _INITIALIZERS,
+    "keras.regularizers": frozenset({"L1", "L2", "L1L2", "OrthogonalRegularizer"}),
+    "keras.constraints": frozenset({"MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm"}),
+    "keras.optimizers": _OPTIMIZERS,
+    "keras.losses": _LOSSES_METRICS,
+    "keras.metrics": _LOSSES_METRICS,
+}
+_BACKEND_OPTIMIZER = re.compile(r"^keras\.src\.backend\.\w+\.optimizers\.\w+$")
+
+
 def _refuse(cls: str, why: str):
     return ValueError(f"Keras {cls}: {why}")
+
+
+def _allowed(module: Any, class_name: Any) -> bool:
+    if not isinstance(class_name, str):
+        return False
+    if module is None:
+        return any(class_name in names for names in _ALLOWED.values())
+    if not isinstance(module, str):
+        return False
+    if _BACKEND_OPTIMIZER.match(module):        # how Keras names a compiled model's optimizer
+        return class_name in _OPTIMIZERS
+    return class_name in _ALLOWED.get(module, ())
+
+
+def check_keras_config(config: Any, source: str) -> None:
+    """Refuse any object a Keras config names outside the classes rnnkit converts.
+
+    Every JSON object with a ``module``, ``class_name`` or ``registered_name`` is checked
+    (the whole tree, compile settings included) before Keras or anything else reads it,
+    so the file cannot make anything import a module such as ``os`` or ``builtins``."""
+    stack: list[tuple[Any, str]] = [(config, "config.json")]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, dict):
+            if {"module", "class_name", "registered_name"} & set(node):
+                module, name = node.get("module"), node.get("class_name")
+                registered = node.get("registered_name")
+                if not _allowed(module, name) or registered not in (None, name):
+                    raise ValueError(
+                        f"{source}: {where} names module={module!r:.60}, class_name="
+                        f"{name!r:.60}, registered_name={registered!r:.60}; rnnkit reads "
+                        "only the Keras layers it converts (keras.layers."
+                        f"{{{', '.join(sorted(_LAYERS))}}}), Keras models, and Keras' "
+                        "standard initializers, regularizers, constraints, dtype policies, "
+                        "optimizers, losses and metrics")
+            stack.extend((v, f"{where}.{k}") for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((v, f"{where}[{i}]") for i, v in enumerate(node))
+
+
+def _read_archive(path: Path) -> tuple[Any, bytes]:
+    """config.json (parsed and checked) and the weights of a .keras archive, read as data."""
+    with open_checked(path, "a Keras 3 .keras file (a zip archive)", MAX_KERAS_BYTES) as f:
+        try:
+            z = zipfile.ZipFile(f)
+        except (zipfile.BadZipFile, OSError, ValueError) as err:
+            raise ValueError(f"{path} is not a Keras 3 .keras file (not a zip archive: "
+                             f"{err})") from None
+        with z:
+            infos = z.infolist()
+            if len(infos) > MAX_KERAS_MEMBERS:
+                raise ValueError(f"{path}: the archive holds {len(infos)} members, over the "
+                                 f"limit {MAX_KERAS_MEMBERS} (a Keras model file holds 3)")
+            inflated = sum(i.file_size for i in infos)
+            if inflated > MAX_KERAS_BYTES:
+                raise ValueError(f"{path}: the archive inflates to {inflated:,} bytes, over the "
+                                 f"{MAX_KERAS_BYTES:,}-byte limit (a zip bomb?)")
+            names = {i.filename: i for i in infos}
+            for member in ("config.json", "model.weights.h5"):
+                if member not in names:
+                    raise ValueError(f"{path} is not a Keras 3 .keras file (no {member} in "
+                                     f"the archive; it holds {sorted(names)[:5]})")
+            if names["config.json"].file_size > MAX_JSON_BYTES:
+                raise ValueError(f"{path}: config.json inflates to "
+                                 f"{names['config.json'].file_size:,} bytes, over the "
+                                 f"{MAX_JSON_BYTES:,}-byte limit for a config")
+            try:
+                config = json.loads(z.read("config.json"))
+                check_keras_config(config, str(path))
+                weights = z.read("model.weights.h5")
+            except (zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError,
+                    RecursionError, OSError, EOFError, NotImplementedError) as err:
+                raise ValueError(f"{path} is not a Keras 3 .keras file ({err})") from None
+    return config, weights
 
 
 # ---------------------------------------------------------------- config -> rnnkit layers
@@ -60,7 +171,7 @@ def _rnn_from_config(cls: str, c: dict[str, Any], input_size: int, alone: bool =
                   return_state=bool(c.get("return_state", False)) and alone,
                   go_backwards=c.get("go_backwards", False), stateful=c.get("stateful", False),
                   dropout=c.get("dropout", 0.0), recurrent_dropout=c.get("recurrent_dropout", 0.0))
-    units = int(c["units"])
+    units = check_size("units", c.get("units"), f"Keras {cls}")
     if cls == "SimpleRNN":
         act = c.get("activation", "tanh")
         if act not in ("tanh", "relu", "sigmoid", "linear"):
@@ -87,7 +198,8 @@ def from_keras_config(layers: list[dict[str, Any]], weights: list[list[np.ndarra
         elif cls == "Dropout":
             out.append(rk.Dropout(c.get("rate", 0.0)))
         elif cls == "Embedding":
-            emb = rk.Embedding(int(c["input_dim"]), int(c["output_dim"]),
+            emb = rk.Embedding(check_size("input_dim", c.get("input_dim"), "Keras Embedding"),
+                               check_size("output_dim", c.get("output_dim"), "Keras Embedding"),
                                mask_zero=c.get("mask_zero", False))
             assign(emb, {"weight": arrays[0]}, "Embedding")
             out.append(emb)
@@ -99,8 +211,8 @@ def from_keras_config(layers: list[dict[str, Any]], weights: list[list[np.ndarra
                     raise _refuse(cls, f"wraps {inner['class_name']}; only Dense converts")
                 c = inner["config"]
             act = c.get("activation", "linear")
-            dense = rk.Dense(int(c["units"]), activation=act, use_bias=c.get("use_bias", True),
-                             input_size=arrays[0].shape[0])
+            dense = rk.Dense(check_size("units", c.get("units"), "Keras Dense"), activation=act,
+                             use_bias=c.get("use_bias", True), input_size=arrays[0].shape[0])
             named = {"weight": arrays[0].T}
             if dense.bias is not None:
                 named["bias"] = arrays[1]
@@ -218,16 +330,20 @@ def load_keras(path: str | Path):
     path = Path(path)
     if not path.exists():
         raise ValueError(f"{path} does not exist")
-    try:
-        with zipfile.ZipFile(path) as z:
-            config = json.loads(z.read("config.json"))
-            weights = z.read("model.weights.h5")
-    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path} is not a Keras 3 .keras file ({err})") from err
+    config, weights = _read_archive(path)        # checked before anything else reads it
+    if not isinstance(config, dict) or not isinstance(config.get("config"), dict) \
+            or not isinstance(config["config"].get("layers"), list):
+        raise ValueError(f"{path}: config.json does not describe a Keras model (no "
+                         "config.layers list)")
     if config.get("class_name") != "Sequential":
         raise ValueError(f"{path}: only Sequential Keras models convert, this one is "
                          f"{config.get('class_name')!r}")
     specs = config["config"]["layers"]
+    for k, spec in enumerate(specs):
+        if not isinstance(spec, dict) or not isinstance(spec.get("class_name"), str) \
+                or not isinstance(spec.get("config", {}), dict):
+            raise ValueError(f"{path}: config.json layers[{k}] is not a Keras layer "
+                             "(class_name + config)")
     keys, arrays = _Keys(), []
     with _open_h5(io.BytesIO(weights)) as h5:
         root = _root(h5)
@@ -240,7 +356,11 @@ def load_keras(path: str | Path):
             if key not in root:
                 raise ValueError(f"{path}: the weights have no group {key!r} for {cls}")
             arrays.append(_group_arrays(root[key], cls))
-    return rk.Sequential(from_keras_config(specs, arrays))
+    try:
+        return rk.Sequential(from_keras_config(specs, arrays))
+    except (KeyError, TypeError, IndexError) as err:
+        raise ValueError(f"{path}: config.json or the weights are incomplete "
+                         f"({type(err).__name__}: {err})") from None
 
 
 def load_keras_weights(model, path: str | Path) -> None:

@@ -232,7 +232,8 @@ class SequenceClassifier:
             raise ValueError(f"{path} is not a saved SequenceClassifier: classifier.json is "
                              "missing")
         try:
-            meta = json.loads(meta_path.read_text())
+            from ..io import read_json
+            meta = read_json(meta_path, "classifier settings (JSON)")
             clf = cls(ClassifierConfig(**meta["config"]))
             clf.classes, clf.history = tuple(meta["classes"]), meta["history"]
         except (KeyError, TypeError, json.JSONDecodeError) as err:

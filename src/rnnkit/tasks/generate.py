@@ -230,7 +230,8 @@ class TextGenerator:
         if not meta_path.is_file():
             raise ValueError(f"{path} is not a saved TextGenerator: generator.json is missing")
         try:
-            meta = json.loads(meta_path.read_text())
+            from ..io import read_json
+            meta = read_json(meta_path, "generator settings (JSON)")
             gen = cls(GeneratorConfig(**meta["config"]))
             gen.history, gen.fit_seconds = meta["history"], meta["fit_seconds"]
             gen.trained_tokens = meta["trained_tokens"]

@@ -319,7 +319,8 @@ class Translator:
         if not meta_path.is_file():
             raise ValueError(f"{path} is not a saved Translator: translator.json is missing")
         try:
-            meta = json.loads(meta_path.read_text())
+            from ..io import read_json
+            meta = read_json(meta_path, "translator settings (JSON)")
             if meta.get("format") != "rnnkit-translator":
                 raise ValueError("format is not rnnkit-translator")
             tr = cls(TranslatorConfig(**meta["config"]))
