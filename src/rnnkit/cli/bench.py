@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from .forecast import out_file
+
 
 def bench(
     configs: str = typer.Option("tiny,small", help="tiny,small,medium"),
@@ -26,13 +28,18 @@ def bench(
     """Print ms per training step (median [min-max]), timesteps/s, the ratio to torch.nn and
     the share of this machine's GEMM peak, for every engine; plus streaming latency."""
     from .. import bench as B
-    config_list = ["tiny"] if (quick or dry_run) else [c.strip() for c in configs.split(",")]
-    cell_list = [c.strip() for c in cells.split(",")]
+    config_list = ["tiny"] if (quick or dry_run) else [c.strip() for c in configs.split(",")
+                                                       if c.strip()]
+    cell_list = [c.strip() for c in cells.split(",") if c.strip()]
     for name, given, known in (("configs", config_list, B.CONFIGS), ("cells", cell_list,
                                                                      B.CELLS)):
         bad = [c for c in given if c not in known]
         if bad:
-            raise typer.BadParameter(f"unknown {name} {bad}; choose from {', '.join(known)}")
+            raise ValueError(f"--{name} names unknown {name} {bad}; choose from "
+                             f"{', '.join(known)}")
+        if not given:
+            raise ValueError(f"--{name} must name at least one of {', '.join(known)}")
+    out_file(json_out, "--json")
     results, facts = B.run(config_list, cell_list, 2 if (quick or dry_run) else reps,
                            quick=quick or dry_run)
     latency = B.step_latency(200 if (quick or dry_run) else 2000)

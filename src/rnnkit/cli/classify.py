@@ -7,7 +7,10 @@ from pathlib import Path
 
 import typer
 
+from .forecast import out_folder
+
 DATASETS = ("digits", "mnist5k", "reviews")
+CELLS = ("simple", "lstm", "gru", "lnlstm")
 DEFAULTS = {   # settings that reach the figures in the README on this CPU
     "digits": dict(cell="gru", units=64, epochs=40, lr=3e-3, patience=5),
     "mnist5k": dict(cell="gru", units=128, epochs=30, lr=2e-3, patience=5),
@@ -55,28 +58,34 @@ def classify(
     if dataset not in DATASETS:
         raise typer.BadParameter(f"unknown dataset {dataset!r}; choose from "
                                  f"{', '.join(DATASETS)}", param_hint="DATASET")
+    if lr is not None and not lr > 0:
+        raise ValueError(f"--lr must be a positive number, got {lr:g}")
+    if pooling not in ("last", "mean"):
+        raise ValueError(f"--pooling must be last or mean, got {pooling!r}")
+    if cell is not None and cell not in CELLS:
+        raise ValueError(f"--cell must be one of {', '.join(CELLS)}, got {cell!r}")
+    if seed < 0:
+        raise ValueError(f"--seed must be >= 0, got {seed}")
+    out_folder(out)
     d = DEFAULTS[dataset]
     units, epochs, lr = units or d["units"], epochs or d["epochs"], lr or d["lr"]
     cell = cell or d["cell"]
-    try:
-        train, test, classes = _data(dataset, seed)
-        cells = ["simple", "lstm", "gru"] if compare else [cell]
-        typer.echo(f"{dataset}: {len(train[1])} training and {len(test[1])} test samples, "
-                   f"classes {', '.join(classes)}")
-        typer.echo(f"{'cell':8s}{'accuracy':>10s}{'macro F1':>10s}{'precision':>11s}"
-                   f"{'recall':>8s}{'epochs':>8s}{'fit s':>8s}")
-        for c in cells:
-            clf = _one(c, units, bidirectional, pooling, epochs, lr, d["patience"], seed, train,
-                       dry_run)
-            m = clf.evaluate(*test)
-            name = ("bi-" if bidirectional else "") + c
-            typer.echo(f"{name:8s}{m['accuracy']:10.4f}{m['macro_f1']:10.4f}"
-                       f"{m['macro_precision']:11.4f}{m['macro_recall']:8.4f}"
-                       f"{len(clf.history['loss']):8d}{clf.fit_seconds:8.1f}")
-            if out is not None:
-                target = out / c if compare else out
-                clf.report(target, *test)
-                clf.save(target / "model")
-                typer.echo(f"  wrote {target}/metrics.json, confusion.png, training.png, model/")
-    except ValueError as err:
-        raise typer.BadParameter(str(err)) from None
+    train, test, classes = _data(dataset, seed)
+    cells = ["simple", "lstm", "gru"] if compare else [cell]
+    typer.echo(f"{dataset}: {len(train[1])} training and {len(test[1])} test samples, "
+               f"classes {', '.join(classes)}")
+    typer.echo(f"{'cell':8s}{'accuracy':>10s}{'macro F1':>10s}{'precision':>11s}"
+               f"{'recall':>8s}{'epochs':>8s}{'fit s':>8s}")
+    for c in cells:
+        clf = _one(c, units, bidirectional, pooling, epochs, lr, d["patience"], seed, train,
+                   dry_run)
+        m = clf.evaluate(*test)
+        name = ("bi-" if bidirectional else "") + c
+        typer.echo(f"{name:8s}{m['accuracy']:10.4f}{m['macro_f1']:10.4f}"
+                   f"{m['macro_precision']:11.4f}{m['macro_recall']:8.4f}"
+                   f"{len(clf.history['loss']):8d}{clf.fit_seconds:8.1f}")
+        if out is not None:
+            target = out / c if compare else out
+            clf.report(target, *test)
+            clf.save(target / "model")
+            typer.echo(f"  wrote {target}/metrics.json, confusion.png, training.png, model/")

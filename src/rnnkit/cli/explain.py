@@ -10,6 +10,7 @@ import typer
 from .. import reference as ref
 from ..explain import TUTORIAL_WEIGHTS, from_model, load_weights
 from ..explain import explain as run_explain
+from .forecast import out_folder
 
 TUTORIAL_SOURCE = "the tutorial's printed weights"
 
@@ -28,7 +29,11 @@ def _parse_input(text: str) -> np.ndarray:
     if not steps or len({len(s) for s in steps}) != 1:
         raise typer.BadParameter("every step needs the same number of features",
                                  param_hint="--input")
-    return np.array(steps)
+    x = np.array(steps)
+    if not np.isfinite(x).all():
+        raise typer.BadParameter(f"every value must be a finite number, got {text!r}",
+                                 param_hint="--input")
+    return x
 
 
 def explain(
@@ -56,32 +61,34 @@ def explain(
     With no options: the tutorial's SimpleRNN(2, linear) + Dense(1) on x = [1, 2, 3]."""
     if cell not in ("simple", "lstm", "gru"):
         raise typer.BadParameter(f"must be simple, lstm or gru, got {cell!r}", param_hint="--cell")
+    if weights is not None and model is not None:
+        raise ValueError("give --weights FILE or --model DIR, not both")
+    if seed is not None and seed < 0:
+        raise ValueError(f"--seed must be >= 0, got {seed}")
+    out_folder(plot, "--plot", "the plots")
     x = (np.random.default_rng(seed or 0).normal(size=(random_steps, 1)) if random_steps
          else _parse_input(input))
     head_act = "linear"
-    try:
-        if model is not None:
-            import rnnkit as rk
-            spec, params, head_act = from_model(rk.load(model))
-            source = f"model {model}"
+    if model is not None:
+        import rnnkit as rk
+        spec, params, head_act = from_model(rk.load(model))
+        source = f"model {model}"
+    else:
+        tutorial = (weights is None and seed is None and cell == "simple" and units == 2
+                    and activation in (None, "linear"))
+        spec = ref.Cell(cell, activation=activation or ("linear" if tutorial else "tanh"),
+                        reset_after=reset_after)
+        if weights is not None:
+            params, source = load_weights(weights, spec), f"weights {weights}"
+        elif tutorial:
+            params, source = TUTORIAL_WEIGHTS, TUTORIAL_SOURCE
         else:
-            tutorial = (weights is None and seed is None and cell == "simple" and units == 2
-                        and activation in (None, "linear"))
-            spec = ref.Cell(cell, activation=activation or ("linear" if tutorial else "tanh"),
-                            reset_after=reset_after)
-            if weights is not None:
-                params, source = load_weights(weights, spec), f"weights {weights}"
-            elif tutorial:
-                params, source = TUTORIAL_WEIGHTS, TUTORIAL_SOURCE
-            else:
-                params = ref.init_params(spec, x.shape[1], units, K=1, seed=seed or 0)
-                source = f"random U(-0.5, 0.5), seed {seed or 0}"
-        if dry_run:
-            typer.echo(f"would explain a {spec.kind} cell ({source}) on {x.shape[0]} steps")
-            return
-        exp = run_explain(x, spec, params, head_activation=head_act or "linear", grad=grad)
-    except ValueError as err:
-        raise typer.BadParameter(str(err)) from None
+            params = ref.init_params(spec, x.shape[1], units, K=1, seed=seed or 0)
+            source = f"random U(-0.5, 0.5), seed {seed or 0}"
+    if dry_run:
+        typer.echo(f"would explain a {spec.kind} cell ({source}) on {x.shape[0]} steps")
+        return
+    exp = run_explain(x, spec, params, head_activation=head_act or "linear", grad=grad)
     _print(exp, source)
     if plot is not None:
         from ..plots.internals import plot_explanation

@@ -16,6 +16,34 @@ def _split(text: str | None) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()] if text else []
 
 
+def out_folder(path: Path | None, option: str = "--out",
+               holds: str = "the report and the model") -> Path | None:
+    """Refuse, before any training, an output folder that cannot be one: an existing file,
+    or a path under a file. Shared by the commands that write a report or a model."""
+    if path is None:
+        return None
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{option} {path} is an existing file; give a folder (it will hold "
+                         f"{holds})")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"{option} {path}: {parent} is a file, not a folder")
+            break
+    return path
+
+
+def out_file(path: Path | None, option: str) -> Path | None:
+    """Refuse, before any work, a file to write that is a folder or lies under no folder."""
+    if path is None:
+        return None
+    if path.is_dir():
+        raise ValueError(f"{option} {path} is a folder; give a file name")
+    if not path.parent.is_dir():
+        raise ValueError(f"{option} {path}: the folder {path.parent} does not exist")
+    return path
+
+
 def load_series(source: str, column: str | None, features: str | None, date_column: str | None,
                 symbol: str, origin: str, fill: str):
     """The Series to forecast (targets first, then the other features) and a note on gaps."""
@@ -34,7 +62,8 @@ def load_series(source: str, column: str | None, features: str | None, date_colu
                                                     if f not in targets], date_column)
     names = targets + [f for f in _split(features) if f not in targets]
     series = series.select(names)
-    values, times, filled = fill_missing(series.values, fill, series.name, series.times)
+    values, times, filled = fill_missing(series.values, fill, series.name, series.times,
+                                         series.columns)
     note = f"{filled} missing values handled by --fill {fill}" if filled else ""
     return type(series)(series.name, times, values, series.columns), len(targets), note
 
@@ -60,7 +89,7 @@ def forecast(
                                     "(for trending series: prices, counts)"),
     dropout: float = typer.Option(0.0, min=0.0, max=0.99),
     bidirectional: bool = typer.Option(False, "--bidirectional"),
-    season: int = typer.Option(None, help="period for the seasonal-naive baseline "
+    season: int = typer.Option(None, min=1, help="period for the seasonal-naive baseline "
                                           "(default: the dataset's)"),
     epochs: int = typer.Option(50, min=1),
     batch_size: int = typer.Option(32, min=1),
@@ -76,26 +105,38 @@ def forecast(
     """Train an RNN forecaster, print its test metrics beside naive baselines, and write
     metrics.json, forecast.png, training.png and the model to --out."""
     from ..tasks import Forecaster
-    try:
-        series, n_targets, note = load_series(source, column, features, date_column, symbol,
-                                              origin, fill)
-        if season is None and source in datasets.SERIES:
-            season = datasets.info(source).SEASON
-        f = Forecaster(cell=cell, units=units, layers=layers, window=window, horizon=horizon,
-                       strategy=strategy, stride=stride, scaler=None if scaler == "none" else
-                       scaler, dropout=dropout, bidirectional=bidirectional,
-                       targets=series.columns[:n_targets], season=season, lr=lr,
-                       difference=difference)
-        goal = ", ".join(series.columns[:n_targets])
-        typer.echo(f"{series.name}: {len(series.values)} rows, columns "
-                   f"{', '.join(series.columns)}; forecasting {goal}"
-                   + (f"; {note}" if note else ""))
-        f.fit(series, epochs=1 if dry_run else epochs, batch_size=batch_size, val=val,
-              test=test, patience=patience or None, seed=seed, verbose=1)
-        part = "test" if test > 0 else "val"
-        metrics = f.evaluate(part)
-    except ValueError as err:
-        raise typer.BadParameter(str(err)) from None
+    if fill not in FILL_POLICIES:
+        raise ValueError(f"--fill must be one of {', '.join(FILL_POLICIES)}, got {fill!r}")
+    if val == 0 and test == 0:
+        raise ValueError("--val 0 and --test 0 hold nothing out to measure the forecaster on; "
+                         "give --test (or --val) a fraction such as 0.15")
+    if val + test >= 1:
+        raise ValueError(f"--val {val:g} + --test {test:g} leave no rows for training; "
+                         "their sum must be below 1")
+    if not dry_run:
+        out_folder(out)
+    series, n_targets, note = load_series(source, column, features, date_column, symbol,
+                                          origin, fill)
+    if future is not None and future > horizon and len(series.columns) > n_targets:
+        raise ValueError(f"--future {future} is more than --horizon {horizon}, which feeds "
+                         "forecasts back as inputs: every input column must then be forecast, "
+                         f"but --features adds {', '.join(series.columns[n_targets:])}; use "
+                         f"--future {horizon} or a larger --horizon")
+    if season is None and source in datasets.SERIES:
+        season = datasets.info(source).SEASON
+    f = Forecaster(cell=cell, units=units, layers=layers, window=window, horizon=horizon,
+                   strategy=strategy, stride=stride, scaler=None if scaler == "none" else
+                   scaler, dropout=dropout, bidirectional=bidirectional,
+                   targets=series.columns[:n_targets], season=season, lr=lr,
+                   difference=difference)
+    goal = ", ".join(series.columns[:n_targets])
+    typer.echo(f"{series.name}: {len(series.values)} rows, columns "
+               f"{', '.join(series.columns)}; forecasting {goal}"
+               + (f"; {note}" if note else ""))
+    f.fit(series, epochs=1 if dry_run else epochs, batch_size=batch_size, val=val,
+          test=test, patience=patience or None, seed=seed, verbose=1)
+    part = "test" if test > 0 else "val"
+    metrics = f.evaluate(part)
     typer.echo(f"\n{part} part: {metrics['windows']} windows, horizon {horizon}, "
                f"fit {f.fit_seconds:.1f}s, {f.training_step.split(':')[0].split(' (')[0]} "
                "training step")

@@ -39,51 +39,67 @@ def generate(
     rnnkit generate --model runs/generate --prompt "ROMEO:" --length 500
     """
     from ..tasks import TextGenerator
-    try:
-        if train:
-            if source is None:
-                raise ValueError("--train needs SOURCE: shakespeare or a text file")
-            text = _load_text(source)
-            if size not in ("quick", "tutorial"):
-                raise ValueError(f"--size must be quick or tutorial, got {size!r}")
-            shape = dict(QUICK if size == "quick" else TUTORIAL)
-            if dry_run:
-                text, shape = text[:20000], dict(units=32, embedding=16, seq_len=50,
-                                                 batch_size=16)
-            gen = TextGenerator(cell=cell, **shape)
-            gen.fit(text, epochs=1 if dry_run else epochs, held_out=0.1,
-                    seed=seed or 0, verbose=1, max_minutes=minutes)
-            gen.save(out)
-            metrics = gen.report(out, prompt=prompt, length=min(length, 200), seed=seed or 0)
-            loss = metrics.get("held_out_loss")
-            if loss is not None:
-                typer.echo(f"held-out loss {loss:.3f} nats/char "
-                           f"({metrics['held_out_bits_per_token']:.3f} bits), "
-                           f"fit {gen.fit_seconds:.0f} s; wrote {out}")
-        elif model is not None:
-            gen = TextGenerator.load(model)
-        else:
-            raise ValueError("give --train SOURCE, or --model DIR to sample from")
-        gen.vectorizer.encode(prompt, unknown="error")        # refuse before printing
-        typer.echo(prompt, nl=False)
-        gen.generate(prompt, length, temperature=temperature, top_k=top_k, top_p=top_p,
-                     seed=seed, on_token=lambda t: (sys.stdout.write(t), sys.stdout.flush()))
-        typer.echo("")
-    except ValueError as err:
-        raise typer.BadParameter(str(err)) from None
+    from .forecast import out_folder
+    # every option is checked before any text is read or any training starts
+    if train and model is not None:
+        raise ValueError("give --train SOURCE (to train a generator) or --model DIR (to sample "
+                         "from a saved one), not both")
+    if not train and model is None:
+        raise ValueError("give --train SOURCE, or --model DIR to sample from")
+    if train and source is None:
+        raise ValueError("--train needs SOURCE: shakespeare or a text file")
+    if size not in ("quick", "tutorial"):
+        raise ValueError(f"--size must be quick or tutorial, got {size!r}")
+    if top_p is not None and not 0 < top_p <= 1:
+        raise ValueError(f"--top-p must be in (0, 1], got {top_p:g}")
+    if minutes is not None and not minutes > 0:
+        raise ValueError(f"--minutes must be a positive number, got {minutes:g}")
+    if seed is not None and seed < 0:
+        raise ValueError(f"--seed must be >= 0, got {seed}")
+    if not prompt:
+        raise ValueError("--prompt must hold at least one character")
+    if train:
+        out_folder(out)
+        text = _load_text(source)
+        shape = dict(QUICK if size == "quick" else TUTORIAL)
+        if dry_run:
+            text, shape = text[:20000], dict(units=32, embedding=16, seq_len=50,
+                                             batch_size=16)
+        unseen = sorted(set(prompt) - set(text))
+        if unseen:
+            raise ValueError(f"--prompt {prompt!r} has characters that never occur in "
+                             f"{source}: {''.join(unseen)!r}; the generator could not read them")
+        gen = TextGenerator(cell=cell, **shape)
+        gen.fit(text, epochs=1 if dry_run else epochs, held_out=0.1,
+                seed=seed or 0, verbose=1, max_minutes=minutes)
+        gen.save(out)
+        metrics = gen.report(out, prompt=prompt, length=min(length, 200), seed=seed or 0)
+        loss = metrics.get("held_out_loss")
+        if loss is not None:
+            typer.echo(f"held-out loss {loss:.3f} nats/char "
+                       f"({metrics['held_out_bits_per_token']:.3f} bits), "
+                       f"fit {gen.fit_seconds:.0f} s; wrote {out}")
+    else:
+        if not model.is_dir():
+            raise ValueError(f"--model {model} is not a folder (a saved generator: "
+                             "generator.json, vocab.json, weights)")
+        gen = TextGenerator.load(model)
+    gen.vectorizer.encode(prompt, unknown="error")        # refuse before printing
+    typer.echo(prompt, nl=False)
+    gen.generate(prompt, length, temperature=temperature, top_k=top_k, top_p=top_p,
+                 seed=seed, on_token=lambda t: (sys.stdout.write(t), sys.stdout.flush()))
+    typer.echo("")
 
 
 def _load_text(source: str) -> str:
     from .. import datasets
     if source == "shakespeare":
         return datasets.load("shakespeare").text
+    from ..io import MAX_TEXT_BYTES, read_text
     path = Path(source)
-    if not path.is_file():
+    if not path.exists():
         raise ValueError(f"{source!r} is neither 'shakespeare' nor a text file")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        raise ValueError(f"{path} is not UTF-8 text ({err})") from None
+    text = read_text(path, "a UTF-8 training text", MAX_TEXT_BYTES)
     if not text.strip():
         raise ValueError(f"{path} is empty")
     return text

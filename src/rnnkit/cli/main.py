@@ -1,8 +1,21 @@
-"""The ``rnnkit`` command: one module per command, assembled here."""
+"""The ``rnnkit`` command: one module per command, assembled here, and the one error handler.
+
+Bad input never shows a traceback: a ValueError, TypeError or OSError (a missing, unreadable
+or misplaced file) from any command prints ``error: <message>`` on stderr and exits with
+code 2; click's own usage errors keep their usage text and exit 2 too; Ctrl-C exits 130.
+A KeyError, RuntimeError or anything else is a bug and keeps its traceback. ``--debug`` (or
+``RNNKIT_DEBUG=1``) re-raises every error so its traceback shows.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
+from typing import Any
+
 import typer
+from typer import core as typer_core
+from typer._click import exceptions as click_exceptions
 
 from . import datasets as datasets_cmd
 from . import tutorial as tutorial_cmd
@@ -14,8 +27,112 @@ from .forecast import forecast
 from .generate import generate
 from .translate import translate
 
+__all__ = ["app", "main", "USER_ERRORS", "EXIT_USAGE", "EXIT_INTERRUPTED"]
+
+EXIT_USAGE = 2              # bad input: a wrong option, file, column, ...
+EXIT_INTERRUPTED = 130      # Ctrl-C, as shells report SIGINT
+# what bad input raises; json.JSONDecodeError and UnicodeDecodeError are ValueErrors, and
+# FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError are OSErrors
+USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, TypeError, OSError)
+
+
+class _Interrupted(Exception):
+    """Ctrl-C inside a command (typer would otherwise exit 130 without a word)."""
+
+
+def _debug_env() -> bool:
+    return os.environ.get("RNNKIT_DEBUG", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def error_message(err: BaseException) -> str:
+    """One line (or a few) naming what was wrong, without the exception's class."""
+    if isinstance(err, OSError) and err.strerror:
+        name = err.filename if err.filename is not None else ""
+        where = f"{name}: " if name != "" else ""
+        other = f" -> {err.filename2}" if err.filename2 is not None else ""
+        return f"{where}{err.strerror.lower()}{other}"
+    if isinstance(err, click_exceptions.ClickException):
+        return err.format_message()
+    text = str(err).strip()
+    return text or type(err).__name__
+
+
+class _App(typer_core.TyperGroup):
+    """rnnkit's top-level group: every way in (the ``rnnkit`` script, ``main()``, typer's
+    CliRunner on ``app``) passes through ``main`` below, so errors look the same from all."""
+
+    debug = False
+
+    def invoke(self, ctx: Any) -> Any:
+        self.debug = bool(ctx.params.get("debug")) or _debug_env()
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            if self.debug:
+                raise
+            raise _Interrupted() from None
+
+    def main(self, args: Any = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True,
+             **extra: Any) -> Any:
+        self.debug = _debug_env() or "--debug" in _global_args(args)
+        try:
+            result = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
+                                  standalone_mode=False, **extra)
+            code = result if isinstance(result, int) and not isinstance(result, bool) else 0
+        except _Interrupted:
+            typer.echo("interrupted (Ctrl-C)", err=True)
+            code = EXIT_INTERRUPTED
+        except click_exceptions.UsageError as err:        # click's own: keep its usage text
+            if self.debug:
+                raise
+            if typer_core.HAS_RICH and self.rich_markup_mode is not None:
+                from typer import rich_utils
+                rich_utils.rich_format_error(err)
+            else:
+                err.show()
+            code = EXIT_USAGE
+        except click_exceptions.ClickException as err:
+            if self.debug:
+                raise
+            typer.echo(f"error: {error_message(err)}", err=True)
+            code = EXIT_USAGE
+        except typer.Abort:
+            typer.echo("error: aborted", err=True)
+            code = 1
+        except USER_ERRORS as err:
+            if self.debug:
+                raise
+            typer.echo(f"error: {error_message(err)}", err=True)
+            code = EXIT_USAGE
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def _global_args(args: Any) -> list[str]:
+    """The options before the command's name (where --debug belongs)."""
+    argv = list(sys.argv[1:] if args is None else args)
+    out = []
+    for a in argv:
+        if not a.startswith("-"):
+            break
+        out.append(a)
+    return out
+
+
 app = typer.Typer(help="rnnkit: recurrent neural networks on PyTorch.", no_args_is_help=True,
-                  pretty_exceptions_enable=False, add_completion=False)
+                  pretty_exceptions_enable=False, add_completion=False, cls=_App)
+
+
+@app.callback()
+def _options(
+    debug: bool = typer.Option(False, "--debug", help="show the full traceback of an error "
+                               "(also RNNKIT_DEBUG=1)"),
+) -> None:
+    pass
+
+
 app.command("explain")(explain)
 app.command("bench")(bench)
 app.command("forecast")(forecast)
@@ -27,5 +144,11 @@ app.add_typer(datasets_cmd.app, name="datasets")
 app.add_typer(tutorial_cmd.app, name="tutorial")
 
 
-def main() -> None:
-    app()
+def main(argv: list[str] | None = None) -> None:
+    """The ``rnnkit`` script: runs the app and exits with its code (0, 2 bad input, 130
+    interrupted)."""
+    app(args=argv, prog_name="rnnkit")
+
+
+if __name__ == "__main__":
+    main()

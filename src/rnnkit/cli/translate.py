@@ -8,6 +8,8 @@ from pathlib import Path
 
 import typer
 
+from .forecast import out_folder
+
 
 def translate(
     source: str = typer.Argument(None, help="with --train: numbers-fr or a pairs file "
@@ -35,39 +37,44 @@ def translate(
     rnnkit translate --model runs/translate "three hundred and twelve" --beam 4
     """
     from ..tasks import Translator
-    try:
-        if train:
-            if source is None:
-                raise ValueError("--train needs SOURCE: numbers-fr or a pairs file")
-            pairs = _pairs(source, limit)
-            if dry_run:
-                pairs = type(pairs)(pairs.name, pairs.pairs[:300])
-            train_part, test_part = pairs.split(0.1, seed=seed)
-            tr = Translator(cell=cell, units=units, attention=attention,
-                            bidirectional=bidirectional, reverse_source=reverse)
-            tr.fit(train_part, epochs=2 if dry_run else epochs, seed=seed, verbose=1)
-            m = tr.evaluate(test_part, beam=beam)
-            tr.save(out)
-            (out / "metrics.json").write_text(json.dumps(
-                {**m, "fit_seconds": tr.fit_seconds, "train_pairs": len(train_part),
-                 "epochs": len(tr.history["loss"])}, indent=2, ensure_ascii=False))
-            typer.echo(f"{pairs.name}: {len(train_part)} training pairs, {len(test_part)} "
-                       f"unseen test pairs; fit {tr.fit_seconds:.0f} s")
-            typer.echo(f"exact match {m['exact_match']:.4f}, BLEU-4 {m['bleu']:.4f} "
-                       f"(beam {beam}); wrote {out}")
-            if m["unknown_sources"]:
-                typer.echo(f"{m['unknown_sources']} test sources hold words unseen in "
-                           "training (read as [UNK])")
-            for s, h, t in m["examples_wrong"][:5]:
-                typer.echo(f"  {s}  ->  {h}   (reference: {t})")
-            return
-        if model is None or source is None:
-            raise ValueError("give --train SOURCE, or --model DIR and the TEXT to translate")
-        tr = Translator.load(model)
-        text = tr.translate(source, beam=beam)
-        typer.echo(text or "(the model ended the sentence at once: no words; train it longer)")
-    except ValueError as err:
-        raise typer.BadParameter(str(err)) from None
+    if train and model is not None:
+        raise ValueError("give --train SOURCE (to train a translator) or --model DIR and the "
+                         "TEXT (to translate with a saved one), not both")
+    if cell not in ("lstm", "gru"):
+        raise ValueError(f"--cell must be lstm or gru, got {cell!r}")
+    if seed < 0:
+        raise ValueError(f"--seed must be >= 0, got {seed}")
+    if train:
+        if source is None:
+            raise ValueError("--train needs SOURCE: numbers-fr or a pairs file")
+        out_folder(out)
+        pairs = _pairs(source, limit)
+        if dry_run:
+            pairs = type(pairs)(pairs.name, pairs.pairs[:300])
+        train_part, test_part = pairs.split(0.1, seed=seed)
+        tr = Translator(cell=cell, units=units, attention=attention,
+                        bidirectional=bidirectional, reverse_source=reverse)
+        tr.fit(train_part, epochs=2 if dry_run else epochs, seed=seed, verbose=1)
+        m = tr.evaluate(test_part, beam=beam)
+        tr.save(out)
+        (out / "metrics.json").write_text(json.dumps(
+            {**m, "fit_seconds": tr.fit_seconds, "train_pairs": len(train_part),
+             "epochs": len(tr.history["loss"])}, indent=2, ensure_ascii=False))
+        typer.echo(f"{pairs.name}: {len(train_part)} training pairs, {len(test_part)} "
+                   f"unseen test pairs; fit {tr.fit_seconds:.0f} s")
+        typer.echo(f"exact match {m['exact_match']:.4f}, BLEU-4 {m['bleu']:.4f} "
+                   f"(beam {beam}); wrote {out}")
+        if m["unknown_sources"]:
+            typer.echo(f"{m['unknown_sources']} test sources hold words unseen in "
+                       "training (read as [UNK])")
+        for s, h, t in m["examples_wrong"][:5]:
+            typer.echo(f"  {s}  ->  {h}   (reference: {t})")
+        return
+    if model is None or source is None:
+        raise ValueError("give --train SOURCE, or --model DIR and the TEXT to translate")
+    tr = Translator.load(model)
+    text = tr.translate(source, beam=beam)
+    typer.echo(text or "(the model ended the sentence at once: no words; train it longer)")
 
 
 def _pairs(source: str, limit: int | None):

@@ -8,6 +8,20 @@ from pathlib import Path
 import typer
 
 from .. import tutorials
+from .forecast import out_folder
+
+
+def parse_seeds(text: str, option: str = "--seeds") -> list[int]:
+    """"0,1,2" -> [0, 1, 2]; anything else is a ValueError naming the option."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts:
+        raise ValueError(f"{option} must hold at least one seed, got {text!r}")
+    bad = [p for p in parts if not (p.isascii() and p.isdigit())]
+    if bad:
+        raise ValueError(f"{option} must be comma-separated non-negative integers such as "
+                         f"0,1,2; got {text!r} ({', '.join(map(repr, bad))} "
+                         f"{'is' if len(bad) == 1 else 'are'} not)")
+    return [int(p) for p in parts]
 
 app = typer.Typer(help="Run the classic RNN tutorials' workloads and compare with their "
                        "published numbers.", no_args_is_help=True)
@@ -29,13 +43,9 @@ def run(
     out: Path = typer.Option(None, help="write the recommended model's report and model here"),
 ) -> None:
     """Run one tutorial workload and print its comparison table."""
-    try:
-        module = tutorials.get(name)
-        seed_list = [int(s) for s in seeds.split(",") if s.strip()]
-    except ValueError as err:
-        raise typer.BadParameter(str(err)) from None
-    if not seed_list:
-        raise typer.BadParameter("give at least one seed", param_hint="--seeds")
+    module = tutorials.get(name)
+    seed_list = parse_seeds(seeds)
+    out_folder(out)
     if quick or dry_run:
         seed_list = seed_list[:1]
     report = module.run(seed_list, quick=quick or dry_run, out=out)

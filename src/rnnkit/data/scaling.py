@@ -19,30 +19,52 @@ class _Scaler:
     def _fit_params(self, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
 
+    @property
+    def n_features(self) -> int | None:
+        """How many columns (features, the last axis) the scaler was fitted on."""
+        return None if self.scale_ is None else len(self.scale_)
+
     def fit(self, data: Any):
-        data = np.asarray(data, dtype=np.float64)
+        data = _as_array(data, "fit")
         if data.size == 0:
-            raise ValueError("cannot fit a scaler on empty data")
-        if not np.isfinite(data).all():
-            raise ValueError("cannot fit a scaler on data with NaN or inf")
+            raise ValueError(f"cannot fit a scaler on empty data (shape {data.shape})")
+        _check_finite(data, "fit a scaler on")
         flat = data.reshape(-1, data.shape[-1]) if data.ndim > 1 else data.reshape(-1, 1)
         self.scale_, self.shift_ = self._fit_params(flat)
         return self
 
     def _params(self) -> tuple[np.ndarray, np.ndarray]:
-        if self.scale_ is None:
-            raise ValueError("this scaler is not fitted yet: call fit() first")
+        if self.scale_ is None or self.shift_ is None:
+            raise ValueError(f"this {type(self).__name__} is not fitted yet: call fit() first")
         return self.scale_, self.shift_
 
-    def transform(self, data: Any) -> np.ndarray:
+    def _checked(self, data: Any, what: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """data as floats, and the (scale, shift) that broadcast over it."""
         scale, shift = self._params()
-        data = np.asarray(data, dtype=np.float64)
-        return data * scale + shift if data.ndim > 1 else data * scale[0] + shift[0]
+        data = _as_array(data, what)
+        n = len(scale)
+        if data.ndim > 1:
+            if data.shape[-1] != n:
+                raise ValueError(f"{what}: the scaler was fitted on {n} column"
+                                 f"{'s' if n != 1 else ''}, the data given has "
+                                 f"{data.shape[-1]} (shape {data.shape}); the last axis must "
+                                 "hold the features")
+        elif n != 1:
+            raise ValueError(f"{what}: the scaler was fitted on {n} columns, the data given "
+                             f"is 1-D (shape {data.shape}), which reads as one column; give "
+                             f"(N, {n})")
+        _check_finite(data, what)
+        if data.ndim > 1:
+            return data, scale, shift
+        return data, scale[0], shift[0]
+
+    def transform(self, data: Any) -> np.ndarray:
+        data, scale, shift = self._checked(data, "transform")
+        return data * scale + shift
 
     def inverse_transform(self, data: Any) -> np.ndarray:
-        scale, shift = self._params()
-        data = np.asarray(data, dtype=np.float64)
-        return (data - shift) / scale if data.ndim > 1 else (data - shift[0]) / scale[0]
+        data, scale, shift = self._checked(data, "inverse_transform")
+        return (data - shift) / scale
 
     def fit_transform(self, data: Any) -> np.ndarray:
         return self.fit(data).transform(data)
@@ -50,9 +72,15 @@ class _Scaler:
     def subset(self, columns: list[int]) -> _Scaler:
         """The scaler of some features only (e.g. the target columns)."""
         scale, shift = self._params()
+        cols = list(columns)
+        bad = [c for c in cols if isinstance(c, bool) or not isinstance(c, (int, np.integer))
+               or not 0 <= c < len(scale)]
+        if bad or not cols:
+            raise ValueError(f"subset columns must be indices in 0..{len(scale) - 1} (the "
+                             f"scaler has {len(scale)} columns), got {cols!r}")
         other = type(self).__new__(type(self))
         other.__dict__.update(self.__dict__)
-        other.scale_, other.shift_ = scale[columns], shift[columns]
+        other.scale_, other.shift_ = scale[cols], shift[cols]
         return other
 
     def to_dict(self) -> dict[str, Any]:
@@ -109,8 +137,53 @@ def make_scaler(kind: str | None) -> _Scaler | None:
 
 
 def scaler_from_dict(d: dict[str, Any] | None) -> _Scaler | None:
+    """The scaler ``to_dict`` wrote (None stays None); a malformed dict is a ValueError
+    naming the field."""
     if d is None:
         return None
-    scaler = make_scaler(d.get("kind"))
-    scaler.scale_, scaler.shift_ = np.asarray(d["scale"]), np.asarray(d["shift"])
+    if not isinstance(d, dict):
+        raise ValueError(f"a saved scaler must be a JSON object, got {type(d).__name__}")
+    missing = [k for k in ("kind", "scale", "shift") if k not in d]
+    if missing:
+        raise ValueError(f"the saved scaler has no {', '.join(missing)} "
+                         f"(it has: {', '.join(map(str, d)) or 'nothing'})")
+    if d["kind"] in (None, "none"):
+        raise ValueError(f"the saved scaler's kind must be 'minmax' or 'standard', "
+                         f"got {d['kind']!r}")
+    scaler = make_scaler(d["kind"])
+    arrays = {}
+    for key in ("scale", "shift"):
+        try:
+            arr = np.asarray(d[key], dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"the saved scaler's {key} must be a list of numbers, "
+                             f"got {d[key]!r:.80}") from None
+        if arr.ndim != 1 or len(arr) == 0 or not np.isfinite(arr).all():
+            raise ValueError(f"the saved scaler's {key} must be a non-empty list of finite "
+                             f"numbers, got {d[key]!r:.80}")
+        arrays[key] = arr
+    if len(arrays["scale"]) != len(arrays["shift"]):
+        raise ValueError(f"the saved scaler has {len(arrays['scale'])} scale values but "
+                         f"{len(arrays['shift'])} shift values")
+    if (arrays["scale"] == 0).any():
+        raise ValueError("the saved scaler has a scale of 0, which cannot be inverted")
+    scaler.scale_, scaler.shift_ = arrays["scale"], arrays["shift"]
     return scaler
+
+
+def _as_array(data: Any, what: str) -> np.ndarray:
+    try:
+        return np.asarray(data, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{what}: the data must be numbers in a regular (N,) or (N, F) "
+                         f"array ({err})") from None
+
+
+def _check_finite(data: np.ndarray, what: str) -> None:
+    bad = ~np.isfinite(data)
+    if bad.any():
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        where = f"index {first[0]}" if len(first) == 1 else f"index {first}"
+        raise ValueError(f"cannot {what} data with NaN or inf: {int(bad.sum())} such values, "
+                         f"the first at {where}; fill or drop them first "
+                         "(rnnkit.data.fill_missing)")

@@ -1,8 +1,15 @@
-"""Reading a user's CSV into a Series, and filling gaps by an explicit policy."""
+"""Reading a user's CSV into a Series, and filling gaps by an explicit policy.
+
+Every problem with a file is a ValueError that names the file and, where there is one, the
+line and the column: compressed or binary content, text that is not UTF-8, a missing or
+duplicated column, a short row, a cell that is not a number, a column with no values.
+"""
 
 from __future__ import annotations
 
 import csv
+import io
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -12,37 +19,73 @@ from ..datasets.series import Series
 __all__ = ["read_csv_series", "fill_missing", "FILL_POLICIES"]
 
 FILL_POLICIES = ("error", "ffill", "interpolate", "drop")
-MISSING = {"", "na", "nan", "null", "none"}
+MISSING = {"", "na", "n/a", "nan", "null", "none"}
+
+# (leading bytes, what the file is, what to do instead)
+_SIGNATURES: tuple[tuple[bytes, str, str], ...] = (
+    (b"\x1f\x8b", "gzip-compressed", "decompress it first (gunzip FILE)"),
+    (b"PK\x03\x04", "a zip archive (or an .xlsx/.ods workbook)",
+     "extract the CSV first, or save the sheet as 'CSV UTF-8'"),
+    (b"PK\x05\x06", "an empty zip archive", "extract the CSV first"),
+    (b"\xfd7zXZ\x00", "xz-compressed", "decompress it first (unxz FILE)"),
+    (b"(\xb5/\xfd", "zstd-compressed", "decompress it first (unzstd FILE)"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Excel (.xls) or other OLE file",
+     "save the sheet as 'CSV UTF-8'"),
+    (b"SQLite format 3\x00", "an SQLite database", "export the table as CSV"),
+    (b"\x89HDF\r\n\x1a\n", "an HDF5 file", "export the table as CSV"),
+    (b"%PDF-", "a PDF document", "export the table as CSV"),
+)
+_BOMS: tuple[tuple[bytes, str], ...] = (
+    (b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16"),
+)
+_RESAVE = ("re-save it as UTF-8 (a spreadsheet's 'CSV UTF-8', or "
+           "iconv -f latin1 -t utf-8 FILE > NEW.csv)")
+
+
+def _column_label(j: int, columns: Sequence[str] | None) -> str:
+    return repr(columns[j]) if columns is not None and j < len(columns) else str(j)
 
 
 def fill_missing(values: np.ndarray, policy: str = "error", name: str = "series",
-                 times: np.ndarray | None = None):
+                 times: np.ndarray | None = None, columns: Sequence[str] | None = None):
     """Deal with NaN rows: "error" (say where), "ffill" (carry the last value; leading gaps
     take the first value), "interpolate" (linear), "drop" (remove rows).
-    Returns (values, times, how many values were filled or rows dropped)."""
+    ``columns`` names the columns in messages. Returns (values, times, how many values were
+    filled or rows dropped)."""
     if policy not in FILL_POLICIES:
         raise ValueError(f"fill must be one of {', '.join(FILL_POLICIES)}, got {policy!r}")
     arr = np.array(values, dtype=np.float64)
+    if arr.ndim not in (1, 2):
+        raise ValueError(f"{name}: values must be (N,) or (N, F), got shape {arr.shape}")
     two_d = arr.ndim == 2
     arr2 = arr if two_d else arr[:, None]
+    if times is not None and len(times) != len(arr2):
+        raise ValueError(f"{name}: {len(times)} time labels for {len(arr2)} rows")
     bad = ~np.isfinite(arr2)
     count = int(bad.sum())
     if count == 0:
         return arr, times, 0
     if policy == "error":
-        row = int(np.argwhere(bad)[0][0])
+        row, col = (int(v) for v in np.argwhere(bad)[0])
         where = f"row {row + 1}" + (f" ({times[row]})" if times is not None else "")
-        raise ValueError(f"{name} has {count} missing values, the first at {where}; choose "
-                         f"a fill policy: {', '.join(FILL_POLICIES[1:])}")
+        which = (f", column {_column_label(col, columns)}"
+                 if columns is not None or arr2.shape[1] > 1 else "")
+        raise ValueError(f"{name} has {count} missing values, the first at {where}{which}; "
+                         f"choose a fill policy: {', '.join(FILL_POLICIES[1:])}")
     if policy == "drop":
         keep = ~bad.any(1)
+        if not keep.any():
+            raise ValueError(f"{name}: every one of its {len(arr2)} rows has a missing value, "
+                             "so fill='drop' leaves nothing; try ffill or interpolate")
         kept = arr2[keep]
         return (kept if two_d else kept[:, 0]), (times[keep] if times is not None else None), \
             int((~keep).sum())
     for j in range(arr2.shape[1]):
         col, ok = arr2[:, j], np.isfinite(arr2[:, j])
         if not ok.any():
-            raise ValueError(f"{name}: column {j} has no values at all")
+            raise ValueError(f"{name}: column {_column_label(j, columns)} has no values at all "
+                             f"(all {len(col)} rows are missing)")
         idx = np.arange(len(col))
         if policy == "ffill":
             last = np.maximum.accumulate(np.where(ok, idx, -1))
@@ -52,42 +95,145 @@ def fill_missing(values: np.ndarray, policy: str = "error", name: str = "series"
     return (arr2 if two_d else arr2[:, 0]), times, count
 
 
-def read_csv_series(path: str | Path, columns: list[str], date_column: str | None = None
-                    ) -> Series:
-    """Read numeric ``columns`` (and optional time labels) from a CSV with a header row.
+def _decode(path: Path, raw: bytes) -> str:
+    """The file's text, or a ValueError saying what the file is instead."""
+    for magic, what, todo in _SIGNATURES:
+        if raw.startswith(magic):
+            raise ValueError(f"{path} is {what}, not CSV text; {todo}")
+    if raw.startswith(b"BZh") and raw[3:4].isdigit() and raw[4:10] == b"1AY&SY":
+        raise ValueError(f"{path} is bzip2-compressed, not CSV text; decompress it first "
+                         "(bunzip2 FILE)")
+    if raw.startswith(b"PAR1") and raw.endswith(b"PAR1"):
+        raise ValueError(f"{path} is a Parquet file, not CSV text; export the table as CSV")
+    for bom, encoding in _BOMS:
+        if raw.startswith(bom):
+            raise ValueError(f"{path} is {encoding} text (it starts with a {encoding} byte "
+                             f"order mark), not UTF-8; {_RESAVE.replace('latin1', encoding)}")
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        line = raw.count(b"\n", 0, nul) + 1
+        head = raw[:4096]
+        utf16 = len(head) >= 4 and (head[1::2].count(0) > len(head) // 4
+                                    or head[0::2].count(0) > len(head) // 4)
+        what = ("looks like UTF-16 text without a byte order mark" if utf16
+                else "looks like a binary file, not CSV text")
+        raise ValueError(f"{path} {what}: it holds a NUL byte (line {line}, byte {nul}); "
+                         + (_RESAVE.replace("latin1", "utf-16") if utf16
+                            else "give a CSV file saved as UTF-8 text"))
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        start = err.start + (3 if raw.startswith(b"\xef\xbb\xbf") else 0)
+        line = raw.count(b"\n", 0, start) + 1
+        column = start - (raw.rfind(b"\n", 0, start) + 1) + 1
+        bad = raw[start:start + max(1, min(4, err.end - err.start))]
+        controls = sum(b < 9 or 13 < b < 32 for b in raw[:4096])
+        what = ("looks like a binary file, not CSV text" if controls > len(raw[:4096]) // 20
+                else "is not UTF-8 text (Latin-1 or Windows-1252, perhaps)")
+        raise ValueError(f"{path} {what}: line {line}, character {column} (byte {start}) is "
+                         f"{bad!r}, which UTF-8 cannot decode; {_RESAVE}") from None
 
-    Missing cells become NaN (choose a policy with ``fill_missing``); anything else that is
-    not a number is an error naming its line and column.
+
+def _rows(path: Path, text: str):
+    """(line number, cells) of each non-blank record; a csv.Error becomes a ValueError."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        for row in reader:
+            if any(cell.strip() for cell in row):
+                yield reader.line_num, row
+    except csv.Error as err:
+        raise ValueError(f"{path}, line {reader.line_num}: not valid CSV ({err})") from None
+
+
+def read_csv_series(path: str | Path, columns: Sequence[str], date_column: str | None = None
+                    ) -> Series:
+    """Read numeric ``columns`` (and optional time labels) from a UTF-8 CSV with a header row.
+
+    Blank lines are skipped. Missing cells ("", NA, NaN, null, none) become NaN (choose a
+    policy with ``fill_missing``); anything else that is not a number, a row too short to
+    hold a requested column, an empty date cell, or a column with no values at all is an
+    error naming its line and column.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "p.csv"
+        >>> _ = p.write_text("Date,Close\\n2020-01-01,1.5\\n2020-01-02,2.5\\n\\n")
+        >>> read_csv_series(p, ["Close"], "Date").values.tolist()
+        [1.5, 2.5]
     """
     path = Path(path)
+    columns = [columns] if isinstance(columns, str) else list(columns)
+    if not columns:
+        raise ValueError("columns must name at least one column to read")
+    for c in columns + ([date_column] if date_column is not None else []):
+        if not isinstance(c, str):
+            raise ValueError(f"column names must be strings, got {c!r}")
+    repeated = sorted({c for c in columns if columns.count(c) > 1})
+    if repeated:
+        raise ValueError(f"columns name {', '.join(map(repr, repeated))} more than once")
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder, not a CSV file")
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        rows = list(csv.reader(f))
-    if not rows:
+    raw = path.read_bytes()
+    if not raw.strip():
         raise ValueError(f"{path} is empty")
-    header = [h.strip() for h in rows[0]]
-    wanted = list(columns) + ([date_column] if date_column else [])
+    records = _rows(path, _decode(path, raw))
+    first = next(records, None)
+    if first is None:
+        raise ValueError(f"{path} is empty (only blank lines)")
+    header_line, header_cells = first
+    header = [h.strip() for h in header_cells]
+    wanted = columns + ([date_column] if date_column and date_column not in columns else [])
     for name in wanted:
-        if name not in header:
+        where = [k + 1 for k, h in enumerate(header) if h == name]
+        if not where:
             raise ValueError(f"{path} has no column {name!r}; its columns are: "
-                             f"{', '.join(header)}")
+                             f"{', '.join(h for h in header if h) or '(none)'}")
+        if len(where) > 1:
+            raise ValueError(f"{path}: the header (line {header_line}) has column {name!r} "
+                             f"{len(where)} times (at positions "
+                             f"{', '.join(map(str, where))}); rename one of them")
     idx = [header.index(c) for c in columns]
-    values = np.empty((len(rows) - 1, len(columns)))
-    for line, row in enumerate(rows[1:], start=2):
-        for j, k in enumerate(idx):
-            cell = row[k].strip().replace(",", "") if k < len(row) else ""
+    date_idx = header.index(date_column) if date_column else None
+    need = max(idx + ([date_idx] if date_idx is not None else [])) + 1
+    values: list[list[float]] = []
+    times: list[str] = []
+    for line, row in records:
+        if len(row) < need:
+            short = next(c for c, k in zip(columns + [date_column], idx + [date_idx])
+                         if k is not None and k >= len(row))
+            raise ValueError(f"{path}, line {line}, column {short!r}: the row has "
+                             f"{len(row)} cells but {short!r} is cell {header.index(short) + 1} "
+                             f"of the header's {len(header)}; write an empty cell for a "
+                             "missing value")
+        if len(row) > len(header) and any(c.strip() for c in row[len(header):]):
+            raise ValueError(f"{path}, line {line}: the row has {len(row)} cells, the header "
+                             f"{len(header)}; quote any value holding a ',' (\"1,000\")")
+        out = []
+        for name, k in zip(columns, idx):
+            cell = row[k].strip().replace(",", "")
             if cell.lower() in MISSING:
-                values[line - 2, j] = np.nan
+                out.append(np.nan)
                 continue
             try:
-                values[line - 2, j] = float(cell)
+                out.append(float(cell))
             except ValueError:
-                raise ValueError(f"{path}, line {line}, column {columns[j]!r}: {row[k]!r} is "
+                raise ValueError(f"{path}, line {line}, column {name!r}: {row[k]!r} is "
                                  "not a number") from None
-    if len(values) == 0:
+        values.append(out)
+        if date_idx is not None:
+            label = row[date_idx].strip()
+            if not label:
+                raise ValueError(f"{path}, line {line}, column {date_column!r}: the date "
+                                 "cell is empty; every row needs its time label")
+            times.append(label)
+    if not values:
         raise ValueError(f"{path} has a header but no rows")
-    times = (np.array([r[header.index(date_column)] for r in rows[1:]]) if date_column
-             else np.arange(len(values)).astype(str))
-    return Series(path.stem, times, values[:, 0] if len(columns) == 1 else values,
-                  tuple(columns))
+    arr = np.array(values, dtype=np.float64)
+    for j, name in enumerate(columns):
+        if not np.isfinite(arr[:, j]).any():
+            raise ValueError(f"{path}: column {name!r} has no values (all {len(arr)} of its "
+                             "cells are empty or missing)")
+    labels = np.array(times) if date_idx is not None else np.arange(len(arr)).astype(str)
+    return Series(path.stem, labels, arr[:, 0] if len(columns) == 1 else arr, tuple(columns))

@@ -28,15 +28,57 @@ def _check_int(name: str, value: Any, minimum: int = 1) -> int:
 
 
 def _as_2d(values: Any) -> np.ndarray:
-    arr = np.asarray(values, dtype=np.float64)
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"series must be numbers in a regular (N,) or (N, F) array, with "
+                         f"the same number of features in every row ({err})") from None
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2:
         raise ValueError(f"series must be (N,) or (N, F), got shape {arr.shape}")
-    if not np.isfinite(arr).all():
-        raise ValueError("series contains NaN or inf values: fill or drop them first "
-                         "(see rnnkit.data.fill_missing)")
+    if len(arr) == 0:
+        raise ValueError(f"series is empty (shape {arr.shape}): there is nothing to window")
+    if arr.shape[1] == 0:
+        raise ValueError(f"series has {len(arr)} rows but no columns (shape {arr.shape})")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        row, col = (int(v) for v in np.argwhere(bad)[0])
+        where = f"row index {row}" + (f", column index {col}" if arr.shape[1] > 1 else "")
+        raise ValueError(f"series contains NaN or inf values ({int(bad.sum())}, the first at "
+                         f"{where}): fill or drop them first (see rnnkit.data.fill_missing)")
     return arr
+
+
+def _check_targets(targets: Any, n_columns: int) -> list[int]:
+    """Column indices to predict: default every column; each in 0..n_columns-1, once."""
+    if targets is None:
+        return list(range(n_columns))
+    if isinstance(targets, (int, np.integer)) and not isinstance(targets, bool):
+        targets = [targets]
+    try:
+        given = list(targets)
+    except TypeError:
+        raise ValueError(f"targets must be a list of column indices, got {targets!r}") from None
+    if not given:
+        raise ValueError("targets must name at least one column index, got []")
+    for t in given:
+        if isinstance(t, bool) or not isinstance(t, (int, np.integer)):
+            raise ValueError(f"targets must be column indices (ints), got {t!r} in {given!r}")
+    bad = [int(t) for t in given if not 0 <= t < n_columns]
+    if bad:
+        raise ValueError(f"targets {bad} are out of range: the series has {n_columns} "
+                         f"column{'s' if n_columns != 1 else ''}, so a target must be in "
+                         f"0..{n_columns - 1}")
+    if len(set(map(int, given))) != len(given):
+        raise ValueError(f"targets repeat a column: {given!r}")
+    return [int(t) for t in given]
+
+
+def _check_length(n: int, window: int, horizon: int) -> None:
+    if n < window + horizon:
+        raise ValueError(f"series of length {n} is too short for window={window} + "
+                         f"horizon={horizon} (needs at least {window + horizon} rows)")
 
 
 def make_windows(values: Any, window: int, horizon: int = 1, stride: int = 1,
@@ -50,14 +92,12 @@ def make_windows(values: Any, window: int, horizon: int = 1, stride: int = 1,
         >>> x[:, :, 0].tolist(), y[:, :, 0].tolist()
         ([[0.0, 1.0, 2.0], [2.0, 3.0, 4.0]], [[3.0, 4.0], [5.0, 6.0]])
     """
-    arr = _as_2d(values)
     window, horizon, stride = (_check_int(n, v) for n, v in
                                (("window", window), ("horizon", horizon), ("stride", stride)))
-    targets = list(range(arr.shape[1])) if targets is None else list(targets)
+    arr = _as_2d(values)
+    targets = _check_targets(targets, arr.shape[1])
     n = len(arr)
-    if n < window + horizon:
-        raise ValueError(f"series of length {n} is too short for window={window} + "
-                         f"horizon={horizon} (needs at least {window + horizon} rows)")
+    _check_length(n, window, horizon)
     starts = np.arange(0, n - window - horizon + 1, stride)
     x = np.stack([arr[s:s + window] for s in starts])
     y = np.stack([arr[s + window:s + window + horizon][:, targets] for s in starts])
@@ -68,12 +108,20 @@ def shifted_windows(values: Any, window: int, stride: int = 1,
                     targets: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Many-to-many pairs: the target is the input window shifted one step, so every step
     predicts its next value: x (M, window, F), y (M, window, len(targets))."""
+    window, stride = _check_int("window", window), _check_int("stride", stride)
     arr = _as_2d(values)
+    targets = _check_targets(targets, arr.shape[1])
     x, _ = make_windows(arr, window, 1, stride)
-    targets = list(range(arr.shape[1])) if targets is None else list(targets)
     y = np.stack([arr[s + 1:s + window + 1][:, targets]
-                  for s in range(0, len(arr) - window, _check_int("stride", stride))])
+                  for s in range(0, len(arr) - window, stride)])
     return x, y
+
+
+def _check_fraction(name: str, frac: Any) -> float:
+    if isinstance(frac, bool) or not isinstance(frac, (int, float, np.integer, np.floating)) \
+            or not 0 <= frac < 1:
+        raise ValueError(f"{name} fraction must be a number in [0, 1), got {frac!r}")
+    return float(frac)
 
 
 def split_series(n: int, window: int, val: float = 0.15, test: float = 0.15
@@ -81,16 +129,24 @@ def split_series(n: int, window: int, val: float = 0.15, test: float = 0.15
     """Row ranges [start, stop) of train, validation and test, in time order.
 
     Validation and test ranges start ``window`` rows early, to give their first target a
-    full input window; their targets start where the previous part ends.
+    full input window; their targets start where the previous part ends. A fraction of 0
+    leaves its part out; a fraction > 0 must come to at least one row.
     """
-    for name, frac in (("val", val), ("test", test)):
-        if not 0 <= frac < 1:
-            raise ValueError(f"{name} fraction must be in [0, 1), got {frac!r}")
+    n, window = _check_int("n (the number of rows)", n), _check_int("window", window)
+    val, test = _check_fraction("val", val), _check_fraction("test", test)
+    if val + test >= 1:
+        raise ValueError(f"val + test = {val} + {test} = {val + test:g} leaves nothing for "
+                         "training; their sum must be below 1")
     n_test, n_val = int(round(n * test)), int(round(n * val))
+    for name, frac, rows in (("val", val, n_val), ("test", test, n_test)):
+        if frac > 0 and rows == 0:
+            raise ValueError(f"{name}={frac:g} of {n} rows is no row at all; give {name}=0 "
+                             "to leave that part out, or a larger fraction")
     a, b = n - n_test - n_val, n - n_test
     if a < window + 1:
         raise ValueError(f"the training part has {a} rows, fewer than window + 1 = "
-                         f"{window + 1}; use a longer series or a smaller window")
+                         f"{window + 1} (n={n}, val={val:g}, test={test:g}); use a longer "
+                         "series, a smaller window or smaller val/test fractions")
     parts = {"train": (0, a)}
     if n_val:
         parts["val"] = (a - window, b)

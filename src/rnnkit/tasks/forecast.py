@@ -56,19 +56,53 @@ class ForecastConfig:
     difference: bool = False           # model step-to-step changes, add them back to levels
 
     def __post_init__(self) -> None:
-        if self.cell not in CELLS:
+        if not isinstance(self.cell, str) or self.cell not in CELLS:
             raise ValueError(f"cell must be one of {', '.join(CELLS)}, got {self.cell!r}")
-        if self.strategy not in STRATEGIES:
+        if not isinstance(self.strategy, str) or self.strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, "
                              f"got {self.strategy!r}")
         for name in ("units", "layers", "window", "horizon", "stride"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be a positive int, got {v!r}")
+        season = self.season
+        if season is not None and (isinstance(season, bool) or not isinstance(season, int)
+                                   or season < 1):
+            raise ValueError(f"season must be a positive int (the period in steps) or None, "
+                             f"got {season!r}")
+        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) \
+                or not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be a number in [0, 1), got {self.dropout!r}")
+        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) \
+                or not 0 < self.lr < math.inf:
+            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
+        if self.targets is not None:
+            targets = (self.targets,) if isinstance(self.targets, str) else self.targets
+            try:
+                targets = tuple(targets)
+            except TypeError:
+                raise ValueError(f"targets must be column names, got {self.targets!r}") from None
+            if not targets or not all(isinstance(t, str) for t in targets):
+                raise ValueError(f"targets must be one or more column names, got "
+                                 f"{self.targets!r}")
+            repeated = sorted({t for t in targets if targets.count(t) > 1})
+            if repeated:
+                raise ValueError(f"targets name {', '.join(map(repr, repeated))} more than once")
+            object.__setattr__(self, "targets", targets)
         if self.bidirectional and self.strategy == "seq2seq":
             raise ValueError("bidirectional=True with strategy='seq2seq' would let each step "
                              "see the value it predicts; use direct or recursive")
         make_scaler(self.scaler)
+
+
+def _check_fit_options(epochs: Any, batch_size: Any, patience: Any, seed: Any) -> None:
+    for name, v, least in (("epochs", epochs, 1), ("batch_size", batch_size, 1),
+                           ("seed", seed, 0)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < least:
+            raise ValueError(f"{name} must be an int >= {least}, got {v!r}")
+    if patience is not None and (isinstance(patience, bool)
+                                 or not isinstance(patience, (int, np.integer)) or patience < 0):
+        raise ValueError(f"patience must be None or an int >= 0, got {patience!r}")
 
 
 def _rmse(a: np.ndarray, b: np.ndarray) -> float:
@@ -89,6 +123,7 @@ class _Prepared:
     times: np.ndarray
     columns: tuple[str, ...]
     parts: dict[str, tuple[int, int]] = field(default_factory=dict)   # rows of `model`
+    name: str = "series"
 
     def model_rows(self, differenced: bool) -> np.ndarray:
         """What the network sees: the levels, or their step-to-step changes (N - 1 rows)."""
@@ -123,19 +158,39 @@ class Forecaster:
     # ------------------------------------------------------------------ data
     def _prepare(self, series: Any) -> _Prepared:
         if isinstance(series, Series):
-            values, times, columns = series.values, series.times, series.columns
+            values, times, columns = series.values, series.times, tuple(series.columns)
+            name = f"the series {series.name!r}"
         else:
-            values = np.asarray(series, dtype=np.float64)
-            times = np.arange(len(values)).astype(str)
-            columns = tuple(f"x{j}" for j in range(1 if values.ndim == 1 else values.shape[1]))
-        values = np.asarray(values, dtype=np.float64)
+            try:
+                values = np.asarray(series, dtype=np.float64)
+            except (TypeError, ValueError) as err:
+                raise ValueError("series must be numbers in a regular (N,) or (N, F) array, "
+                                 f"the same number of features in every row ({err})") from None
+            times = np.arange(len(values) if values.ndim else 0).astype(str)
+            columns = tuple(f"x{j}" for j in range(1 if values.ndim < 2 else values.shape[1]))
+            name = "the series"
+        try:
+            values = np.asarray(values, dtype=np.float64)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{name}: values must be numbers ({err})") from None
         values = values[:, None] if values.ndim == 1 else values
-        if values.ndim != 2 or len(values) == 0:
-            raise ValueError(f"series must be (N,) or (N, F) with N > 0, got {values.shape}")
-        if not np.isfinite(values).all():
-            raise ValueError("series contains NaN or inf: fill or drop them first "
-                             "(rnnkit.data.fill_missing, or --fill on the command line)")
-        return _Prepared(values, np.asarray(times), tuple(columns))
+        if values.ndim != 2 or len(values) == 0 or values.shape[1] == 0:
+            raise ValueError(f"series must be (N,) or (N, F) with N > 0 and F > 0, got "
+                             f"{values.shape}")
+        if len(columns) != values.shape[1]:
+            raise ValueError(f"{name} names {len(columns)} columns "
+                             f"({', '.join(map(str, columns))}) but its values have "
+                             f"{values.shape[1]} (shape {values.shape})")
+        if len(times) != len(values):
+            raise ValueError(f"{name} has {len(times)} time labels for {len(values)} rows")
+        bad = ~np.isfinite(values)
+        if bad.any():
+            row, col = (int(v) for v in np.argwhere(bad)[0])
+            raise ValueError(f"{name} contains NaN or inf: {int(bad.sum())} values, the first "
+                             f"in column {columns[col]!r} at row {row + 1} ({times[row]}); fill "
+                             "or drop them first (rnnkit.data.fill_missing, or --fill on the "
+                             "command line)")
+        return _Prepared(values, np.asarray(times), tuple(columns), name=name)
 
     def _feeds_back(self) -> bool:
         return self.config.strategy != "direct"
@@ -165,6 +220,7 @@ class Forecaster:
         """Split in time, scale on the training rows, window, and train with early stopping
         on the validation part (when there is one). Returns the History."""
         cfg = self.config
+        _check_fit_options(epochs, batch_size, patience, seed)
         data = self._prepare(series)
         self.columns = data.columns
         targets = cfg.targets or (data.columns[0],)
@@ -179,9 +235,13 @@ class Forecaster:
                              "drop the extra features")
         rows = data.model_rows(cfg.difference)
         if len(rows) < cfg.window + cfg.horizon:
-            raise ValueError(f"the series has {len(data.values)} rows, too few for window + "
-                             f"horizon = {cfg.window + cfg.horizon}"
+            n = len(data.values)
+            raise ValueError(f"{data.name} has {n} row{'s' if n != 1 else ''}, too few for "
+                             f"window + horizon = {cfg.window + cfg.horizon}"
                              + (" after differencing" if cfg.difference else ""))
+        if cfg.season is not None and cfg.season >= len(data.values):
+            raise ValueError(f"season={cfg.season} must be smaller than the series, which has "
+                             f"{len(data.values)} rows")
         data.parts = split_series(len(rows), cfg.window, val, test)
         a, b = data.parts["train"]
         for part, (ps, pe) in data.parts.items():
@@ -312,7 +372,9 @@ class Forecaster:
         if data is None:
             raise ValueError("evaluate() needs the data of a fit() in this session")
         if part not in data.parts:
-            raise ValueError(f"part must be one of {', '.join(data.parts)}, got {part!r}")
+            held = (f"; fit() ran with {part}=0, so there is no {part} part"
+                    if part in ("val", "test") else "")
+            raise ValueError(f"part must be one of {', '.join(data.parts)}, got {part!r}{held}")
         cfg = self.config
         s, e = data.parts[part]
         rows = data.model_rows(cfg.difference)
@@ -331,9 +393,9 @@ class Forecaster:
             result["rmse_by_step"] = [_rmse(pred[:, j], y[:, j]) for j in range(cfg.horizon)]
         baselines = {"last_value": np.repeat(data.values[origin][:, None, self.target_idx],
                                              cfg.horizon, axis=1)}
-        if cfg.season:
+        if cfg.season is not None and cfg.season >= 1:
             src = origin[:, None] + k - cfg.season * np.ceil(k / cfg.season).astype(int)
-            if (src >= 0).all():
+            if (src >= 0).all() and (src <= origin[:, None]).all():     # never the targets
                 baselines["seasonal_naive"] = data.values[src][..., self.target_idx]
         for name, guess in baselines.items():
             result[f"baseline_{name}"] = _metrics(guess, y)
@@ -361,7 +423,8 @@ class Forecaster:
         if not meta_path.is_file():
             raise ValueError(f"{path} is not a saved Forecaster: forecaster.json is missing")
         try:
-            meta = json.loads(meta_path.read_text())
+            from ..io import read_json
+            meta = read_json(meta_path, "forecaster settings (JSON)")
             config = meta["config"]
             config["targets"] = tuple(config["targets"]) if config["targets"] else None
             f = cls(ForecastConfig(**config))
