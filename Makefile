@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 PIP     := $(BIN)/pip install -q -c constraints.txt
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: demo test lint clean
+.PHONY: demo test lint clean sanitize
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -32,3 +32,14 @@ lint: $(VENV)/.installed-dev
 
 clean:
 	rm -rf $(VENV) runs
+
+# The engine and compiled-step tests against C++ kernels built with AddressSanitizer: any
+# out-of-bounds read or write aborts with a report.  Not part of `make test` (a separate
+# kernel build, about a minute, and slower kernels).
+# libstdc++ is preloaded beside libasan so that ASan can intercept C++ throws (TORCH_CHECK).
+ASAN_PRELOAD = $(shell c++ -print-file-name=libasan.so) $(shell c++ -print-file-name=libstdc++.so)
+sanitize: $(VENV)/.installed-dev  ## engine and training-step tests under AddressSanitizer
+	RNNKIT_SANITIZE=address LD_PRELOAD="$(ASAN_PRELOAD)" \
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:allocator_may_return_null=1 \
+	$(BIN)/python -m pytest -q tests/engines tests/training \
+	  tests/robustness/test_kernels.py tests/layers/test_recurrent.py tests/contract

@@ -4,7 +4,8 @@
 no ninja, ``RNNKIT_NO_EXT=1``); ``status()`` says which, for ``summary()`` and ``bench``.
 The build goes to ``$RNNKIT_CACHE`` (default ``~/.cache/rnnkit``), keyed by the source's
 hash, the torch version and the CPU (the code is built for this CPU), so it compiles once
-per machine (about 30-60 s on 2 cores).
+per machine (about 30-60 s on 2 cores).  ``RNNKIT_SANITIZE=address`` builds them with
+AddressSanitizer instead (``make sanitize``; the process needs libasan preloaded).
 """
 
 from __future__ import annotations
@@ -34,7 +35,11 @@ def _build():
     files = resources.files("rnnkit.engines")
     source = "\n".join(files.joinpath(name).read_text() for name in ("_kernels.cpp",
                                                                      "_train.cpp"))
-    key = hashlib.sha256((source + torch.__version__ + _cpu_id()).encode()).hexdigest()[:12]
+    sanitize = os.environ.get("RNNKIT_SANITIZE", "")      # "address": see `make sanitize`
+    if sanitize not in ("", "address"):
+        raise RuntimeError(f"RNNKIT_SANITIZE must be 'address' or unset, got {sanitize!r}")
+    key = hashlib.sha256((source + torch.__version__ + _cpu_id() + sanitize).encode()
+                         ).hexdigest()[:12]
     root = Path(os.environ.get("RNNKIT_CACHE", Path.home() / ".cache" / "rnnkit"))
     build_dir = root / f"fused-{key}"
     build_dir.mkdir(parents=True, exist_ok=True)
@@ -46,10 +51,14 @@ def _build():
     bindir = str(Path(sys.executable).parent)
     if bindir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+    cflags = ["-O3", "-ffast-math", "-march=native", "-fopenmp-simd"]
+    ldflags = ["-lmvec", "-lm"]
+    if sanitize:     # every out-of-bounds read or write aborts with a report
+        cflags += ["-fsanitize=address", "-fno-omit-frame-pointer", "-g"]
+        ldflags += ["-fsanitize=address"]
     return load_inline(f"rnnkit_fused_{key}", cpp_sources=source, functions=FUNCTIONS,
-                       extra_cflags=["-O3", "-ffast-math", "-march=native", "-fopenmp-simd"],
-                       extra_ldflags=["-lmvec", "-lm"], build_directory=str(build_dir),
-                       verbose=False)
+                       extra_cflags=cflags, extra_ldflags=ldflags,
+                       build_directory=str(build_dir), verbose=False)
 
 
 def _cpu_id() -> str:
