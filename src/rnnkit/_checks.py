@@ -72,6 +72,19 @@ def check_sequence(x: Any, who: str) -> tuple[int, int]:
     return B, T
 
 
+def _as_tensor(value: Any, name: str, expected: str, device: torch.device) -> torch.Tensor:
+    """``torch.as_tensor`` with a message naming the argument when the value is ragged or
+    not numeric (torch's own says 'expected sequence of length 2 at dim 1')."""
+    try:
+        t = torch.as_tensor(value, device=device)
+    except (ValueError, TypeError, RuntimeError) as err:
+        raise ValueError(f"{name} must be {expected}; got a {type(value).__name__} that is "
+                         f"not one ({err})") from None
+    if t.is_complex():
+        raise TypeError(f"{name} must be {expected}, got dtype {t.dtype}")
+    return t
+
+
 def resolve_mask(mask: Any, lengths: Any, B: int, T: int, device: torch.device):
     """Turn ``mask=`` (B, T) or ``lengths=`` (B,) into ``(mask, lengths, right_padded)``.
 
@@ -81,7 +94,8 @@ def resolve_mask(mask: Any, lengths: Any, B: int, T: int, device: torch.device):
     if mask is not None and lengths is not None:
         raise ValueError("pass mask= or lengths=, not both")
     if lengths is not None:
-        lengths = torch.as_tensor(lengths, device=device)
+        lengths = _as_tensor(lengths, "lengths", f"a sequence of {B} ints, one per sample",
+                             device)
         if lengths.dtype.is_floating_point or lengths.dtype == torch.bool:
             raise TypeError(f"lengths must be integers, got dtype {lengths.dtype}")
         if tuple(lengths.shape) != (B,):
@@ -94,7 +108,7 @@ def resolve_mask(mask: Any, lengths: Any, B: int, T: int, device: torch.device):
         return torch.arange(T, device=device) < lengths[:, None], lengths, True
     if mask is None:
         return None, None, True
-    mask = torch.as_tensor(mask, device=device)
+    mask = _as_tensor(mask, "mask", f"booleans (or 0/1) of shape (B, T) = ({B}, {T})", device)
     if tuple(mask.shape) != (B, T):
         raise ValueError(f"mask must have shape (B, T) = ({B}, {T}), got {tuple(mask.shape)}")
     if mask.dtype != torch.bool:

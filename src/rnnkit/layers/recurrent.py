@@ -21,6 +21,7 @@ from torch import nn
 
 from .._checks import check_choice, check_rate, check_sequence, check_units, describe, resolve_mask
 from ..cells import GRUCell, LayerNormLSTMCell, LSTMCell, SimpleRNNCell
+from ..cells.base import resolve_activation
 from ..engines import ENGINES, choose_engine, native_blocker, run_fused, run_loop, run_native
 from ..registry import deserialize, register_serializable, serialize
 from ..types import LSTMState, is_namedtuple, tree_first, tree_leaves, tree_map
@@ -315,6 +316,7 @@ class SimpleRNN(_BuiltinRNN):
                  *, input_size: int | None = None, return_sequences: bool = False,
                  return_state: bool = False, go_backwards: bool = False, stateful: bool = False,
                  dropout: float = 0.0, recurrent_dropout: float = 0.0, engine: str = "auto"):
+        resolve_activation(activation)      # a bad name fails here, not at the first call
         super().__init__(units, input_size, {"activation": activation, "use_bias": use_bias},
                          dict(return_sequences=return_sequences, return_state=return_state,
                               go_backwards=go_backwards, stateful=stateful, dropout=dropout,

@@ -36,31 +36,36 @@ def _stateful_layers(model: nn.Module) -> list[nn.Module]:
     return [m for m in model.modules() if isinstance(m, RNN) and m.stateful]
 
 
-def probe(model: nn.Module, x: Any) -> Any:
+def probe(model: nn.Module, x: Any, name: str = "x") -> Any:
     """The model's output on the first ``PROBE`` samples, every check on, nothing changed."""
     carried = [(m, m.get_states()) for m in _stateful_layers(model)]
+    for m, _ in carried:       # the probe starts from zeros, whatever batch size is carried
+        m.reset_states()
     was_training = model.training
     try:
         with torch.no_grad():
             return model.eval()(take(x, slice(0, PROBE)))
     except (ValueError, TypeError) as err:
         shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise type(err)(f"x {shape} does not fit the model: {err}") from None
+        raise type(err)(f"{name} {shape} does not fit the model: {err}") from None
     finally:
         model.train(was_training)
         for m, state in carried:
             m.reset_states(state)
 
 
-def check_data(model: nn.Module, loss_fn: Any, x: Any, y: torch.Tensor, name: str = "y"
-               ) -> None:
-    """Raise ValueError/TypeError unless ``model(x)`` runs and ``y`` fits it and ``loss_fn``."""
-    y_hat = probe(model, x)
+def check_data(model: nn.Module, loss_fn: Any, x: Any, y: torch.Tensor,
+               names: tuple[str, str] = ("x", "y")) -> None:
+    """Raise ValueError/TypeError unless ``model(x)`` runs and ``y`` fits it and ``loss_fn``;
+    messages call the two ``names``."""
+    y_hat = probe(model, x, names[0])
+    name = names[1]
     if not isinstance(y_hat, torch.Tensor):
         raise TypeError(f"the model returns {type(y_hat).__name__}; training needs one "
                         "prediction tensor (set return_state=False on the last layer)")
     if num_samples(y) != num_samples(x):
-        raise ValueError(f"x has {num_samples(x)} samples but {name} has {num_samples(y)}")
+        raise ValueError(f"{names[0]} has {num_samples(x)} samples but {name} has "
+                         f"{num_samples(y)}")
     check = getattr(loss_fn, "check_targets", None)
     if check is not None:
         try:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import numbers
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -58,6 +59,9 @@ class TrainingDiverged(ValueError):
 
 def set_seed(seed: int) -> None:
     """Seed Python, NumPy and torch, so weights, shuffling and dropout repeat run to run."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise TypeError(f"seed must be a non-negative int, got {seed!r}")
+    seed = int(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -179,7 +183,8 @@ class Trainer:
         self._build(take(x, slice(0, min(n, batch_size))))
         check_data(self.model, self.loss_fn, x, y)          # the one boundary, every step
         if validation_data is not None:
-            check_data(self.model, self.loss_fn, *validation_data, name="validation y")
+            check_data(self.model, self.loss_fn, *validation_data,
+                       names=("validation x", "validation y"))
         self._shuffle_rng = shuffle_rng = torch.Generator().manual_seed(
             torch.initial_seed() % 2**63)
         self.history = history = History()
