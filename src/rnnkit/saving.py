@@ -77,6 +77,18 @@ def _is_model_folder(folder: Path) -> dict[str, Any] | None:
     return meta if isinstance(meta, dict) and meta.get("format") == FORMAT else None
 
 
+def check_target(target: Path, own: bool, what: str, overwrite: bool = False) -> None:
+    """Refuse to save into ``target`` when that could replace what rnnkit did not write: a
+    file, or a non-empty folder that is not ``own`` (not ``what``) unless ``overwrite``."""
+    if os.path.lexists(target) and not target.is_dir():
+        raise ValueError(f"{target} is a file, not a model folder; choose a folder path "
+                         "(rnnkit does not replace files it did not write)")
+    if target.is_dir() and not own and any(target.iterdir()) and not overwrite:
+        raise ValueError(f"{target} is a non-empty folder that is not {what}; save into a "
+                         "new or empty folder, or pass overwrite=True to replace only the "
+                         "files rnnkit writes")
+
+
 def save(model: torch.nn.Module, path: str | os.PathLike, extra: dict[str, Any] | None = None,
          overwrite: bool = False) -> None:
     """Save ``model`` as a folder; ``extra`` JSON files (name -> object) go beside it.
@@ -94,14 +106,9 @@ def save(model: torch.nn.Module, path: str | os.PathLike, extra: dict[str, Any] 
                              "'.', not config/weights")
     files = [WEIGHTS, *(f"{name}.json" for name in extra), CONFIG]
     config = {"format": FORMAT, "version": VERSION, "model": spec, "files": files}
-    if os.path.lexists(target) and not target.is_dir():
-        raise ValueError(f"{target} is a file, not a model folder; choose a folder path "
-                         "(rnnkit does not replace files it did not write)")
     old = _is_model_folder(target) if target.is_dir() else None
-    if target.is_dir() and old is None and any(target.iterdir()) and not overwrite:
-        raise ValueError(f"{target} is a non-empty folder that is not an rnnkit model folder "
-                         f"(no valid {CONFIG}); save into a new or empty folder, or pass "
-                         "overwrite=True to replace only the files rnnkit writes")
+    check_target(target, old is not None, f"an rnnkit model folder (no valid {CONFIG})",
+                 overwrite)
 
     def write_all(folder: Path) -> None:
         write_tensors(folder / WEIGHTS, model.state_dict(), {"format": FORMAT})

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..datasets.series import Series
+from ..io import MAX_TEXT_BYTES, read_bytes
 
 __all__ = ["read_csv_series", "fill_missing", "FILL_POLICIES"]
 
@@ -171,11 +172,7 @@ def read_csv_series(path: str | Path, columns: Sequence[str], date_column: str |
     repeated = sorted({c for c in columns if columns.count(c) > 1})
     if repeated:
         raise ValueError(f"columns name {', '.join(map(repr, repeated))} more than once")
-    if path.is_dir():
-        raise ValueError(f"{path} is a folder, not a CSV file")
-    if not path.is_file():
-        raise ValueError(f"{path}: no such file")
-    raw = path.read_bytes()
+    raw = read_bytes(path, "a CSV file", max_bytes=MAX_TEXT_BYTES)   # a regular file, capped
     if not raw.strip():
         raise ValueError(f"{path} is empty")
     records = _rows(path, _decode(path, raw))

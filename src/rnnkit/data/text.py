@@ -10,7 +10,6 @@ and ``[UNK]`` = 1, padding to a batch, masks for the layers, and a JSON file for
 
 from __future__ import annotations
 
-import json
 import re
 import string
 from collections import Counter
@@ -21,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..io import read_json
+from ..io import read_json, write_json
 
 __all__ = ["TextVectorizer", "PAD", "UNK"]
 
@@ -212,11 +211,9 @@ class TextVectorizer:
         return v
 
     def save(self, path: str | Path) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(self.get_config(), ensure_ascii=False))
-        tmp.replace(path)
+        """Write the vocabulary as JSON, atomically."""
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        write_json(path, self.get_config())
 
     @classmethod
     def load(cls, path: str | Path) -> TextVectorizer:

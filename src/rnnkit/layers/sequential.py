@@ -164,10 +164,10 @@ class Sequential(nn.Module):
         from ..training import Trainer
         return (self._trainer or Trainer(self, optimizer=None)).predict(x, batch_size=batch_size)
 
-    def save(self, path: str) -> None:
+    def save(self, path: str, overwrite: bool = False) -> None:
         """Write a folder with config.json + weights.safetensors (see ``rnnkit.saving``)."""
         from ..saving import save
-        save(self, path)
+        save(self, path, overwrite=overwrite)
 
     def get_config(self) -> dict[str, Any]:
         return {"layers": [serialize(layer) for layer in self.layers],

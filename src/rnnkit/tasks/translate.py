@@ -295,10 +295,15 @@ class Translator:
                 "beam": beam, "unknown_sources": int(unknown), "examples_wrong": wrong[:10]}
 
     # ------------------------------------------------------------------ saving
-    def save(self, path: str | Path) -> None:
-        from ..saving import write_tensors
+    def save(self, path: str | Path, overwrite: bool = False) -> None:
+        """Write the folder; a file there, or a non-empty folder that is not a saved
+        Translator, is refused unless ``overwrite`` (see ``rnnkit.saving.save``)."""
+        from ..io import write_json
+        from ..saving import check_target, write_tensors
         model = self._require()
         path = Path(path)
+        check_target(path, (path / "translator.json").is_file(), "a saved Translator",
+                     overwrite)
         path.mkdir(parents=True, exist_ok=True)
         meta = {"format": "rnnkit-translator", "version": 1, "config": asdict(self.config),
                 "history": self.history, "fit_seconds": self.fit_seconds,
@@ -307,9 +312,7 @@ class Translator:
         self.tgt_vec.save(path / "target_vocab.json")
         write_tensors(path / "weights.safetensors",
                       {k: v.detach().contiguous() for k, v in model.state_dict().items()})
-        tmp = path / ".translator.json.tmp"
-        tmp.write_text(json.dumps(meta, indent=2))
-        tmp.replace(path / "translator.json")
+        write_json(path / "translator.json", meta)     # last: the folder is whole again
 
     @classmethod
     def load(cls, path: str | Path) -> Translator:
