@@ -19,6 +19,7 @@ This module imports nothing from rnnkit: saving, checkpoints, tasks and the CLI 
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -77,6 +78,10 @@ def _atomic(path: Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+    # a process killed mid-write (SIGKILL runs no cleanup) left its temporary file; once a
+    # write of the same file has landed, those are stale (one writer per file is assumed)
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        stale.unlink(missing_ok=True)
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:

@@ -158,5 +158,14 @@ def load(path: str | os.PathLike) -> torch.nn.Module:
         raise ValueError(f"{path / CONFIG} lacks 'model' (the model's class and config)")
     model = deserialize(meta["model"], str(path / CONFIG))
     tensors, _ = read_tensors(path / WEIGHTS)
+    in_stored_dtype(model, tensors)
     load_state_checked(model, tensors, str(path / WEIGHTS))
     return model
+
+
+def in_stored_dtype(model: torch.nn.Module, tensors: dict[str, torch.Tensor]) -> None:
+    """Move a freshly built model to the floating dtype its saved weights have (a float64
+    model comes back float64), when they all share one."""
+    kinds = {v.dtype for v in tensors.values() if v.is_floating_point()}
+    if len(kinds) == 1:
+        model.to(kinds.pop())

@@ -18,7 +18,7 @@ import torch
 
 from ..io import read_tensors, write_tensors
 from ..registry import deserialize
-from ..saving import VERSION, _check_header, load_state_checked
+from ..saving import VERSION, _check_header, in_stored_dtype, load_state_checked
 
 __all__ = ["save_checkpoint", "load_checkpoint", "load_model_from_checkpoint"]
 
@@ -168,5 +168,6 @@ def load_model_from_checkpoint(path: Path) -> torch.nn.Module:
                          "build the module and resume training into it instead")
     model = deserialize(meta["model"], str(path))
     weights = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+    in_stored_dtype(model, weights)
     load_state_checked(model, weights, str(path))
     return model
