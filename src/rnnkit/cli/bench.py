@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from .forecast import out_file
+from .options import out_file
 
 
 def bench(

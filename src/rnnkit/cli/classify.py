@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from .forecast import out_folder
+from .options import out_folder
 
 DATASETS = ("digits", "mnist5k", "reviews")
 CELLS = ("simple", "lstm", "gru", "lnlstm")

@@ -10,7 +10,7 @@ import typer
 from .. import reference as ref
 from ..explain import TUTORIAL_WEIGHTS, from_model, load_weights
 from ..explain import explain as run_explain
-from .forecast import out_folder
+from .options import out_folder
 
 TUTORIAL_SOURCE = "the tutorial's printed weights"
 

@@ -8,40 +8,13 @@ import typer
 
 from .. import datasets
 from ..data.tables import FILL_POLICIES, fill_missing, read_csv_series
+from .options import out_folder
 
 DEFAULT_COLUMN = {"stocks": "Adj Close", "weather": "temp"}
 
 
 def _split(text: str | None) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()] if text else []
-
-
-def out_folder(path: Path | None, option: str = "--out",
-               holds: str = "the report and the model") -> Path | None:
-    """Refuse, before any training, an output folder that cannot be one: an existing file,
-    or a path under a file. Shared by the commands that write a report or a model."""
-    if path is None:
-        return None
-    if path.exists() and not path.is_dir():
-        raise ValueError(f"{option} {path} is an existing file; give a folder (it will hold "
-                         f"{holds})")
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise ValueError(f"{option} {path}: {parent} is a file, not a folder")
-            break
-    return path
-
-
-def out_file(path: Path | None, option: str) -> Path | None:
-    """Refuse, before any work, a file to write that is a folder or lies under no folder."""
-    if path is None:
-        return None
-    if path.is_dir():
-        raise ValueError(f"{option} {path} is a folder; give a file name")
-    if not path.parent.is_dir():
-        raise ValueError(f"{option} {path}: the folder {path.parent} does not exist")
-    return path
 
 
 def load_series(source: str, column: str | None, features: str | None, date_column: str | None,

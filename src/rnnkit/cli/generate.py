@@ -39,7 +39,7 @@ def generate(
     rnnkit generate --model runs/generate --prompt "ROMEO:" --length 500
     """
     from ..tasks import TextGenerator
-    from .forecast import out_folder
+    from .options import out_folder
     # every option is checked before any text is read or any training starts
     if train and model is not None:
         raise ValueError("give --train SOURCE (to train a generator) or --model DIR (to sample "

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from .forecast import out_folder
+from .options import out_folder
 
 
 def translate(

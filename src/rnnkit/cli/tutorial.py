@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from .. import tutorials
-from .forecast import out_folder
+from .options import out_folder
 
 
 def parse_seeds(text: str, option: str = "--seeds") -> list[int]:
