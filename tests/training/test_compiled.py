@@ -251,9 +251,8 @@ def test_batches_split_over_threads_give_the_same_step():
             rk.set_seed(0)
             model = make()
             model(x[:1])
-            torch.set_num_threads(n)
             model.fit(x, y, epochs=2, batch_size=9, seed=1, verbose=0, step=step,
-                      clip_norm=0.5)
+                      clip_norm=0.5, threads=n)       # fit would choose 1 for this size
             finals[(n, step)] = [p.detach().clone() for p in model.parameters()]
     finally:
         torch.set_num_threads(threads)
@@ -298,7 +297,7 @@ def test_random_stacks_match_autograd(trial):
         y = torch.randn(3 * B, model(x[:1]).shape[-1], generator=torch.Generator().manual_seed(9),
                         dtype=torch.float64)
         model.fit(x, y, epochs=2, batch_size=B, loss=loss, optimizer=opt, seed=1, verbose=0,
-                  step=step, **clip)
+                  step=step, threads=torch.get_num_threads(), **clip)
         models.append(model)
     for p, q in zip(models[0].parameters(), models[1].parameters()):
         torch.testing.assert_close(q, p, atol=1e-12, rtol=0)

@@ -9,7 +9,8 @@ from rnnkit.training.metrics import Accuracy
 def test_metric_instances_restart_every_epoch_and_for_validation():
     torch.manual_seed(0)
     x, y = torch.randn(40, 5, 2), torch.randint(0, 3, (40,))
-    model = rk.Sequential([rk.GRU(4, input_size=2), rk.Dense(3, input_size=4)])
+    model = rk.Sequential([rk.GRU(4, input_size=2),
+                           rk.Dense(3, activation="softmax", input_size=4)])
     metric = Accuracy("sparse")
     hist = model.fit(x, y, epochs=3, batch_size=8, loss="sparse_categorical_crossentropy",
                      metrics=[metric], validation_data=(x[:10], y[:10]), verbose=0)

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from pathlib import Path
+from typing import Annotated
 
 import typer
+
+from .options import DryRun, plan
 
 ARCH = re.compile(r"^(lstm|gru|rnn|rnn-relu):(\d+)x(\d+)(:bi)?$")
 
 
 def _torch_module(source: Path, arch: str | None):
     """nn.LSTM/GRU/RNN from a state_dict file (.pt read with weights_only, or .safetensors)."""
-    import torch
     from torch import nn
     if not arch:
         raise ValueError("--from torch needs --arch CELL:UNITSxLAYERS[:bi], e.g. lstm:64x2")
@@ -27,11 +30,8 @@ def _torch_module(source: Path, arch: str | None):
         from ..saving import read_tensors
         state, _ = read_tensors(source)
     else:
-        try:     # weights_only: torch's restricted unpickler, which builds tensors and nothing else
-            state = torch.load(source, map_location="cpu", weights_only=True)
-        except Exception as err:  # noqa: BLE001 -- any failure means: not a state_dict
-            raise ValueError(f"{source} is not a torch state_dict file "
-                             f"({str(err)[:200]})") from None
+        from ..interop.torch_native import read_state_dict  # weights_only, never more
+        state = read_state_dict(source)
     if not isinstance(state, dict) or "weight_ih_l0" not in state:
         keys = sorted(state)[:4] if isinstance(state, dict) else type(state).__name__
         raise ValueError(f"{source} is not an nn.{cell.upper()} state_dict (keys {keys})")
@@ -46,17 +46,40 @@ def _torch_module(source: Path, arch: str | None):
     return module
 
 
+def epilog() -> str:
+    """The gate-layout table at the foot of ``rnnkit convert --help``, rendered from
+    ``rnnkit.interop.layouts`` (the one table every converter reads)."""
+    from ..interop.layouts import layout_table
+    return ("Gate layouts (rnnkit.interop.layouts): the gate order of each framework in "
+            "rnnkit's names (Keras' c is g and its h is n), how weights are stored and how "
+            "biases are kept.\n\n\b\n" + layout_table())
+
+
 def convert(
-    source: Path = typer.Argument(..., help="the model to convert: a .keras file, a torch "
-                                  "state_dict (.pt/.safetensors) or an rnnkit model folder"),
-    from_: str = typer.Option(..., "--from", help="keras | torch | rnnkit"),
-    to: Path = typer.Option(..., "--to", help="a folder (rnnkit model), or a file ending in "
-                            ".onnx, .keras or .weights.h5"),
-    arch: str = typer.Option(None, help="for --from torch: CELL:UNITSxLAYERS[:bi], e.g. lstm:64x2"),
-    dry_run: bool = typer.Option(False, "--dry-run", help="convert and report, write nothing"),
+    source: Annotated[Path, typer.Argument(
+        metavar="SOURCE", help="The model to convert: a .keras file, a torch state_dict "
+        "(.pt or .safetensors) or an rnnkit model folder.")],
+    from_: Annotated[str, typer.Option(
+        "--from", metavar="FORMAT", help="keras | torch | rnnkit.")],
+    to: Annotated[Path, typer.Option(
+        "--to", metavar="TARGET", help="A folder (an rnnkit model), or a file ending in .onnx, "
+        ".keras or .weights.h5.")],
+    arch: Annotated[str | None, typer.Option(
+        metavar="CELL:UNITSxLAYERS[:bi]", help="For --from torch, e.g. lstm:64x2 or "
+        "gru:128x1:bi.")] = None,
+    dry_run: DryRun = False,
 ) -> None:
     """Convert a model and print the parity report: the largest difference between the
-    source and the converted model on one random batch, per output and state."""
+    source and the converted model on one random batch, per output and state.
+
+    With --dry-run the conversion and its parity check run (an ONNX file goes to a
+    temporary folder), and nothing is written to --to.
+
+    \b
+    rnnkit convert model.keras --from keras --to runs/m
+    rnnkit convert gru.pt --from torch --arch gru:16x2:bi --to runs/m
+    rnnkit convert runs/m --from rnnkit --to m.onnx
+    """
     import rnnkit as rk
 
     from ..interop import keras as kx
@@ -90,10 +113,15 @@ def convert(
         target = str(to)
         if target.endswith(".onnx"):
             from ..interop import onnx as ox
+            title = "rnnkit -> ONNX (onnxruntime, T = 3 and 11)"
             if dry_run:
-                raise ValueError("--dry-run with --to .onnx: nothing to check without the file")
-            ox.export(model, to)
-            reports.append(("rnnkit -> ONNX (onnxruntime, T = 3 and 11)", ox.check(model, to)))
+                with tempfile.TemporaryDirectory() as tmp:
+                    trial = Path(tmp) / to.name
+                    ox.export(model, trial)
+                    reports.append((title, ox.check(model, trial)))
+            else:
+                ox.export(model, to)
+                reports.append((title, ox.check(model, to)))
         elif target.endswith((".keras", ".weights.h5")):
             kmodel = kx.to_keras(model)
             reports.append(("rnnkit -> Keras", kx.parity(kmodel, model)))
@@ -106,4 +134,10 @@ def convert(
     for title, report in reports:
         typer.echo(title)
         typer.echo(tn.format_parity(report))
-    typer.echo(f"{'checked, not written' if dry_run else 'wrote ' + str(to)}")
+    if dry_run:
+        plan(f"rnnkit convert {source} --from {from_}", {
+            "model": ", ".join(type(layer).__name__ for layer in model.layers),
+            "parity": "checked above" if reports else "nothing to compare (an rnnkit model)",
+            "writes": f"{to} (not written: --dry-run)"})
+    else:
+        typer.echo(f"wrote {to}")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
+
+from .batching import numeric_array
 
 __all__ = ["MinMaxScaler", "StandardScaler", "scaler_from_dict", "make_scaler"]
 
@@ -30,7 +33,16 @@ class _Scaler:
             raise ValueError(f"cannot fit a scaler on empty data (shape {data.shape})")
         _check_finite(data, "fit a scaler on")
         flat = data.reshape(-1, data.shape[-1]) if data.ndim > 1 else data.reshape(-1, 1)
-        self.scale_, self.shift_ = self._fit_params(flat)
+        with np.errstate(all="ignore"):
+            scale, shift = self._fit_params(flat)
+        bad = ~(np.isfinite(scale) & np.isfinite(shift) & (scale != 0))
+        if bad.any():
+            j = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"fit: column {j} spans {flat[:, j].min():.6g} to "
+                             f"{flat[:, j].max():.6g}, too wide (or too narrow) for 64-bit "
+                             f"floats: its {self.kind} scaling overflows; rescale that column "
+                             "first (e.g. divide by a power of ten)")
+        self.scale_, self.shift_ = scale, shift
         return self
 
     def _params(self) -> tuple[np.ndarray, np.ndarray]:
@@ -60,11 +72,13 @@ class _Scaler:
 
     def transform(self, data: Any) -> np.ndarray:
         data, scale, shift = self._checked(data, "transform")
-        return data * scale + shift
+        with np.errstate(all="ignore"):
+            return _finite_result(data * scale + shift, data, "transform")
 
     def inverse_transform(self, data: Any) -> np.ndarray:
         data, scale, shift = self._checked(data, "inverse_transform")
-        return (data - shift) / scale
+        with np.errstate(all="ignore"):
+            return _finite_result((data - shift) / scale, data, "inverse_transform")
 
     def fit_transform(self, data: Any) -> np.ndarray:
         return self.fit(data).transform(data)
@@ -72,7 +86,11 @@ class _Scaler:
     def subset(self, columns: list[int]) -> _Scaler:
         """The scaler of some features only (e.g. the target columns)."""
         scale, shift = self._params()
-        cols = list(columns)
+        try:
+            cols = list(columns)
+        except TypeError:
+            raise ValueError(f"subset columns must be a list of indices in "
+                             f"0..{len(scale) - 1}, got {columns!r}") from None
         bad = [c for c in cols if isinstance(c, bool) or not isinstance(c, (int, np.integer))
                or not 0 <= c < len(scale)]
         if bad or not cols:
@@ -101,11 +119,7 @@ class MinMaxScaler(_Scaler):
 
     def __init__(self, feature_range: tuple[float, float] = (0.0, 1.0)):
         super().__init__()
-        lo, hi = feature_range
-        if not lo < hi:
-            raise ValueError(f"feature_range must be (low, high) with low < high, "
-                             f"got {feature_range!r}")
-        self.feature_range = (float(lo), float(hi))
+        self.feature_range = _check_range(feature_range)
 
     def _fit_params(self, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         lo, hi = self.feature_range
@@ -171,12 +185,42 @@ def scaler_from_dict(d: dict[str, Any] | None) -> _Scaler | None:
     return scaler
 
 
-def _as_array(data: Any, what: str) -> np.ndarray:
+def _check_range(feature_range: Any) -> tuple[float, float]:
+    """(low, high): two finite numbers with low < high and a finite span."""
     try:
-        return np.asarray(data, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{what}: the data must be numbers in a regular (N,) or (N, F) "
-                         f"array ({err})") from None
+        lo, hi = feature_range
+    except (TypeError, ValueError):
+        raise TypeError(f"feature_range must be a pair (low, high) of numbers, got "
+                        f"{feature_range!r}") from None
+    for v in (lo, hi):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+            raise TypeError(f"feature_range must be a pair (low, high) of numbers, got "
+                            f"{feature_range!r}")
+    lo, hi = float(lo), float(hi)
+    if not (np.isfinite(lo) and np.isfinite(hi) and np.isfinite(hi - lo)):
+        raise ValueError(f"feature_range must be two finite numbers (low, high) with a "
+                         f"finite span, got {feature_range!r}")
+    if not lo < hi:
+        raise ValueError(f"feature_range must be (low, high) with low < high, "
+                         f"got {feature_range!r}")
+    return lo, hi
+
+
+def _as_array(data: Any, what: str) -> np.ndarray:
+    return numeric_array(data, f"{what}: the data", allow_empty=True)
+
+
+def _finite_result(out: np.ndarray, data: np.ndarray, what: str) -> np.ndarray:
+    """``out``, or a ValueError naming the first column whose result overflowed."""
+    bad = ~np.isfinite(out)
+    if bad.any():
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        col = first[-1] if out.ndim > 1 else 0
+        raise ValueError(f"{what}: the value {data[first]:.6g} at index "
+                         f"{first if len(first) > 1 else first[0]} (column {col}) overflows "
+                         "64-bit floats once scaled; it is far outside the range the scaler "
+                         "was fitted on")
+    return out
 
 
 def _check_finite(data: np.ndarray, what: str) -> None:

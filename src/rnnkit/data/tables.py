@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,11 +17,14 @@ import numpy as np
 
 from ..datasets.series import Series
 from ..io import MAX_TEXT_BYTES, read_bytes
+from .batching import as_path, first_non_finite, numeric_array
 
 __all__ = ["read_csv_series", "fill_missing", "FILL_POLICIES"]
 
 FILL_POLICIES = ("error", "ffill", "interpolate", "drop")
 MISSING = {"", "na", "n/a", "nan", "null", "none"}
+# a comma is read as a thousands separator only in this form: 1,000 / -12,345.67
+_THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?([eE][+-]?\d+)?")
 
 # (leading bytes, what the file is, what to do instead)
 _SIGNATURES: tuple[tuple[bytes, str, str], ...] = (
@@ -52,18 +56,43 @@ def fill_missing(values: np.ndarray, policy: str = "error", name: str = "series"
                  times: np.ndarray | None = None, columns: Sequence[str] | None = None):
     """Deal with NaN rows: "error" (say where), "ffill" (carry the last value; leading gaps
     take the first value), "interpolate" (linear), "drop" (remove rows).
-    ``columns`` names the columns in messages. Returns (values, times, how many values were
-    filled or rows dropped)."""
-    if policy not in FILL_POLICIES:
+    ``columns`` names the columns in messages. Only NaN is missing: an infinite value is
+    an error naming its row and column, as is empty or non-numeric input. Returns (values,
+    times, how many values were filled or rows dropped)."""
+    if not isinstance(policy, str) or policy not in FILL_POLICIES:
         raise ValueError(f"fill must be one of {', '.join(FILL_POLICIES)}, got {policy!r}")
-    arr = np.array(values, dtype=np.float64)
+    arr = numeric_array(values, f"{name}: values", allow_empty=True, none_as_nan=True).copy()
     if arr.ndim not in (1, 2):
         raise ValueError(f"{name}: values must be (N,) or (N, F), got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name}: values are empty (shape {arr.shape}); there is nothing "
+                         "to fill")
     two_d = arr.ndim == 2
     arr2 = arr if two_d else arr[:, None]
+    if times is not None:
+        if isinstance(times, (str, bytes)) or not hasattr(times, "__len__"):
+            raise TypeError(f"{name}: times must be one label per row (a list or array), "
+                            f"got {type(times).__name__}")
+        times = np.asarray(times)
+    if columns is not None:
+        if isinstance(columns, str) or not hasattr(columns, "__len__"):
+            raise TypeError(f"{name}: columns must be a list of column names, got "
+                            f"{columns!r:.60}")
+        if len(columns) != arr2.shape[1]:
+            raise ValueError(f"{name}: {len(columns)} column names for {arr2.shape[1]} "
+                             "columns")
     if times is not None and len(times) != len(arr2):
         raise ValueError(f"{name}: {len(times)} time labels for {len(arr2)} rows")
-    bad = ~np.isfinite(arr2)
+    inf = first_non_finite(arr2, nan=False)
+    if inf is not None:           # inf is a value gone wrong (an overflow), not a gap
+        row, col = inf
+        where = f"row {row + 1}" + (f" ({times[row]})" if times is not None else "")
+        which = (f", column {_column_label(col, columns)}"
+                 if columns is not None or arr2.shape[1] > 1 else "")
+        raise ValueError(f"{name} has an infinite value ({arr2[row, col]}) at {where}{which}: "
+                         "inf is not a missing value, so no fill policy replaces it; fix "
+                         "or drop that row (a missing value is NaN)")
+    bad = np.isnan(arr2)
     count = int(bad.sum())
     if count == 0:
         return arr, times, 0
@@ -94,6 +123,35 @@ def fill_missing(values: np.ndarray, policy: str = "error", name: str = "series"
         else:
             col[~ok] = np.interp(idx[~ok], idx[ok], col[ok])
     return (arr2 if two_d else arr2[:, 0]), times, count
+
+
+def _number(raw: str, where: str) -> float:
+    """One CSV cell as a float: NaN for a missing cell (MISSING); a ValueError naming
+    ``where`` (file, line, column) for text, a decimal comma, or a number that is not
+    finite (inf, -Infinity, 1e400), which is an error, never a missing value."""
+    cell = raw.strip()
+    if cell.lower() in MISSING:
+        return np.nan
+    if "," in cell:
+        if not _THOUSANDS.fullmatch(cell):
+            raise ValueError(f"{where}: {raw!r} is not a number: its comma is not a thousands "
+                             "separator (a decimal comma? write 3.5, not 3,5; re-export the "
+                             "file with '.' as the decimal mark)")
+        cell = cell.replace(",", "")
+    try:
+        value = float(cell)
+    except ValueError:
+        raise ValueError(f"{where}: {raw!r} is not a number") from None
+    if not np.isfinite(value):
+        if value != value:
+            what = "NaN with a sign"
+        elif cell.lower().lstrip("+-") in ("inf", "infinity"):
+            what = "infinite"
+        else:
+            what = "too large for a 64-bit float (it reads as infinite)"
+        raise ValueError(f"{where}: {raw!r} is {what}, not a finite number; a missing "
+                         "value is an empty cell or NA, and every other value must be finite")
+    return value
 
 
 def _decode(path: Path, raw: bytes) -> str:
@@ -151,9 +209,11 @@ def read_csv_series(path: str | Path, columns: Sequence[str], date_column: str |
     """Read numeric ``columns`` (and optional time labels) from a UTF-8 CSV with a header row.
 
     Blank lines are skipped. Missing cells ("", NA, NaN, null, none) become NaN (choose a
-    policy with ``fill_missing``); anything else that is not a number, a row too short to
-    hold a requested column, an empty date cell, or a column with no values at all is an
-    error naming its line and column.
+    policy with ``fill_missing``); anything else that is not a number (a decimal comma
+    "3,5" included: a comma is read only as a thousands separator, "1,000"), a number that
+    is not finite (inf, -Infinity, 1e400), a row too short to hold a requested column, an
+    empty date cell, or a column with no values at all is an error naming its line and
+    column.
 
     Example:
         >>> import tempfile, pathlib
@@ -162,7 +222,10 @@ def read_csv_series(path: str | Path, columns: Sequence[str], date_column: str |
         >>> read_csv_series(p, ["Close"], "Date").values.tolist()
         [1.5, 2.5]
     """
-    path = Path(path)
+    path = as_path(path)
+    if columns is None or not (isinstance(columns, str) or hasattr(columns, "__iter__")):
+        raise TypeError(f"columns must name the columns to read (a str or a list of str), "
+                        f"got {columns!r:.60}")
     columns = [columns] if isinstance(columns, str) else list(columns)
     if not columns:
         raise ValueError("columns must name at least one column to read")
@@ -208,16 +271,8 @@ def read_csv_series(path: str | Path, columns: Sequence[str], date_column: str |
             raise ValueError(f"{path}, line {line}: the row has {len(row)} cells, the header "
                              f"{len(header)}; quote any value holding a ',' (\"1,000\")")
         out = []
-        for name, k in zip(columns, idx):
-            cell = row[k].strip().replace(",", "")
-            if cell.lower() in MISSING:
-                out.append(np.nan)
-                continue
-            try:
-                out.append(float(cell))
-            except ValueError:
-                raise ValueError(f"{path}, line {line}, column {name!r}: {row[k]!r} is "
-                                 "not a number") from None
+        out = [_number(row[k], f"{path}, line {line}, column {name!r}")
+               for name, k in zip(columns, idx)]
         values.append(out)
         if date_idx is not None:
             label = row[date_idx].strip()

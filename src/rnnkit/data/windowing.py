@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from .batching import numeric_array
+
 __all__ = ["make_windows", "shifted_windows", "split_series", "tutorial_windows"]
 
 
@@ -28,15 +30,9 @@ def _check_int(name: str, value: Any, minimum: int = 1) -> int:
 
 
 def _as_2d(values: Any) -> np.ndarray:
-    try:
-        arr = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"series must be numbers in a regular (N,) or (N, F) array, with "
-                         f"the same number of features in every row ({err})") from None
+    arr = numeric_array(values, "series", max_ndim=2, allow_empty=True)
     if arr.ndim == 1:
         arr = arr[:, None]
-    if arr.ndim != 2:
-        raise ValueError(f"series must be (N,) or (N, F), got shape {arr.shape}")
     if len(arr) == 0:
         raise ValueError(f"series is empty (shape {arr.shape}): there is nothing to window")
     if arr.shape[1] == 0:

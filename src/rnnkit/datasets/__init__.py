@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from ._options import check_options
 from .labelled import Labelled
 from .pairs import Pairs, read_pairs
 from .series import Series
@@ -28,11 +29,14 @@ def names() -> tuple[str, ...]:
 
 def info(name: str):
     """The dataset's module: TITLE, SOURCE, LICENSE, NOTE, FILE, SEASON and ``load``."""
-    if name not in _NAMES:
+    if not isinstance(name, str) or name not in _NAMES:
         raise ValueError(f"unknown dataset {name!r}; available: {', '.join(_NAMES)}")
     return importlib.import_module(f"{__name__}.{name.replace('-', '_')}")
 
 
 def load(name: str, **options: Any) -> Series | Labelled | Text | Pairs:
-    """Load a dataset by name, e.g. ``load("stocks", symbol="MSFT")``."""
-    return info(name).load(**options)
+    """Load a dataset by name, e.g. ``load("stocks", symbol="MSFT")``; an option the
+    dataset does not take, or a bad value, is a ValueError naming it."""
+    module = info(name)
+    check_options(name, module.load, options)
+    return module.load(**options)

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._options import check_fraction, check_seed
+
 __all__ = ["Labelled"]
 
 
@@ -29,9 +31,8 @@ class Labelled:
     def split(self, test: float = 0.2, seed: int = 0) -> tuple[Labelled, Labelled]:
         """(train, test): a seeded shuffle, then the last ``test`` share, per class
         (stratified), so both parts keep the class balance."""
-        if not 0 < test < 1:
-            raise ValueError(f"test must be in (0, 1), got {test!r}")
-        rng = np.random.default_rng(seed)
+        test = check_fraction("test", test, self.name)
+        rng = np.random.default_rng(check_seed(seed, self.name))
         train_idx, test_idx = [], []
         for c in np.unique(self.y):
             idx = rng.permutation(np.flatnonzero(self.y == c))

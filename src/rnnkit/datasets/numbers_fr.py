@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._options import check_int
 from .pairs import Pairs
 
 TITLE = "Numbers in words, English to French, 0-9,999"
@@ -79,8 +80,7 @@ def _check(n: int) -> None:
 
 def load(limit: int = 10000) -> Pairs:
     """All pairs for 0..limit-1, in numeric order (``Pairs.split`` shuffles by number)."""
-    if not 1 <= limit <= 10000:
-        raise ValueError(f"limit must be in 1..10000, got {limit!r}")
+    limit = check_int("limit", limit, 1, 10000, dataset="numbers-fr")
     return Pairs("numbers-fr", tuple((english(n), french(n)) for n in range(limit)))
 
 

@@ -4,6 +4,7 @@ Anki/Tatoeba format: source TAB target [TAB attribution]) that names every bad l
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io import MAX_TEXT_BYTES, open_checked
+from ._options import check_fraction, check_int, check_seed
 
 __all__ = ["Pairs", "read_pairs"]
 
@@ -25,11 +27,10 @@ class Pairs:
 
     def split(self, test: float = 0.1, seed: int = 0) -> tuple[Pairs, Pairs]:
         """(train, test) by a seeded shuffle: test pairs are never seen in training."""
-        if not 0 < test < 1:
-            raise ValueError(f"test must be in (0, 1), got {test!r}")
+        test = check_fraction("test", test, self.name)
         if len(self.pairs) < 2:
             raise ValueError(f"{self.name}: {len(self.pairs)} pair(s) cannot be split")
-        order = np.random.default_rng(seed).permutation(len(self.pairs))
+        order = np.random.default_rng(check_seed(seed, self.name)).permutation(len(self.pairs))
         cut = len(order) - max(1, int(round(len(order) * test)))
         pick = lambda idx, part: Pairs(f"{self.name} ({part})",  # noqa: E731
                                        tuple(self.pairs[i] for i in idx))
@@ -62,10 +63,15 @@ def read_pairs(path: str | Path, limit: int | None = None, max_bad: int = 0) -> 
     skipped and counted in the error-free result's name; more raise a ValueError listing
     their line numbers.  Nothing is dropped silently.
     """
+    if limit is not None:
+        limit = check_int("limit", limit, 1, dataset="read_pairs")
+    max_bad = check_int("max_bad", max_bad, 0, dataset="read_pairs")
+    if not isinstance(path, (str, os.PathLike)) or path == "":
+        raise TypeError(f"path must be a file name (str or Path), got {path!r:.80}")
     path = Path(path)
     pairs, bad = [], []
     with open_checked(path, "sentence pairs as UTF-8 text", MAX_TEXT_BYTES) as raw, \
-            io.TextIOWrapper(raw, encoding="utf-8") as f:
+            io.TextIOWrapper(raw, encoding="utf-8-sig") as f:     # -sig: drop a BOM
         for no, line in enumerate(_capped(f, path), 1):
             line = line.rstrip("\n").rstrip("\r")
             if not line.strip():

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._options import check_fraction, check_seed
+
 __all__ = ["load", "Reviews"]
 
 TITLE = "Movie review snippets, fresh or rotten (Rotten Tomatoes)"
@@ -38,9 +40,8 @@ class Reviews:
 
     def split(self, test: float = 0.2, seed: int = 0) -> tuple[Reviews, Reviews]:
         """(train, test) by a seeded shuffle."""
-        if not 0 < test < 1:
-            raise ValueError(f"test must be in (0, 1), got {test!r}")
-        order = np.random.default_rng(seed).permutation(len(self.texts))
+        test = check_fraction("test", test, self.name)
+        order = np.random.default_rng(check_seed(seed, self.name)).permutation(len(self.texts))
         cut = len(order) - int(round(len(order) * test))
         pick = lambda idx: Reviews([self.texts[i] for i in idx], self.labels[idx])  # noqa: E731
         return pick(order[:cut]), pick(order[cut:])

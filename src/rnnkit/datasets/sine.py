@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._options import MAX_LENGTH, check_int, check_number, check_seed
 from .series import Series
 
 TITLE = "Sine wave (generated)"
@@ -15,10 +16,10 @@ SEASON = None
 
 
 def load(length: int = 200, step: float = 1.0, noise: float = 0.0, seed: int = 0) -> Series:
-    if isinstance(length, bool) or not isinstance(length, int) or length < 2:
-        raise ValueError(f"length must be an int >= 2, got {length!r}")
-    if noise < 0:
-        raise ValueError(f"noise must be >= 0, got {noise!r}")
+    length = check_int("length", length, 2, MAX_LENGTH, dataset="sine")
+    step = check_number("step", step, above=0, dataset="sine")
+    noise = check_number("noise", noise, minimum=0, dataset="sine")
+    seed = check_seed(seed, "sine")
     t = np.arange(length)
     values = np.sin(step * t) + np.random.default_rng(seed).normal(0.0, noise, length)
     return Series("sine", t.astype(str), values, ("sine",))

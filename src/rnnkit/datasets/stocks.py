@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._files import read_csv
+from ._options import check_choice
 from .series import Series
 
 TITLE = "Daily stock prices (AAPL, GOOG, IBM, MSFT, FB), 2000-2013"
@@ -21,8 +22,7 @@ SEASON = None
 
 def load(symbol: str = "MSFT") -> Series:
     """One symbol's daily rows, oldest first."""
-    if symbol not in SYMBOLS:
-        raise ValueError(f"unknown symbol {symbol!r}; the stocks dataset has {', '.join(SYMBOLS)}")
+    check_choice("symbol", symbol, SYMBOLS, "stocks")
     header, rows = read_csv(FILE)
     rows = sorted((r for r in rows if r[0] == symbol), key=lambda r: r[1])
     cols = [header.index(c) for c in COLUMNS]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ._options import check_fraction
+
 __all__ = ["Text"]
 
 
@@ -18,8 +20,7 @@ class Text:
     def split(self, held_out: float = 0.1) -> tuple[Text, Text]:
         """(train, held out): the last ``held_out`` share of the text, cut at a line break,
         so the held-out part is text the model never saw (not a shuffled sample)."""
-        if not 0 < held_out < 1:
-            raise ValueError(f"held_out must be in (0, 1), got {held_out!r}")
+        held_out = check_fraction("held_out", held_out, self.name)
         cut = int(len(self.text) * (1 - held_out))
         nl = self.text.rfind("\n", 0, cut)
         cut = nl + 1 if nl > 0 else cut

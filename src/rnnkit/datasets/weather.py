@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._files import read_csv, to_float
+from ._options import check_choice
 from .series import Series
 
 TITLE = "Hourly weather at EWR, JFK and LGA, 2013"
@@ -23,9 +24,7 @@ SEASON = 24
 
 def load(origin: str = "JFK") -> Series:
     """One airport's hourly rows in time order; times are local 'YYYY-MM-DD HH:00'."""
-    if origin not in ORIGINS:
-        raise ValueError(f"unknown origin {origin!r}; the weather dataset has "
-                         f"{', '.join(ORIGINS)}")
+    check_choice("origin", origin, ORIGINS, "weather")
     header, rows = read_csv(FILE)
     rows = [r for r in rows if r[0] == origin]
     y, m, d, h = (header.index(k) for k in ("year", "month", "day", "hour"))

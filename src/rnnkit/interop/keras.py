@@ -255,6 +255,11 @@ def from_keras(obj):
     """An rnnkit Sequential (or one layer, for a single Keras layer) with the same weights.
     A single recurrent layer keeps ``return_state``, so its final states can be compared."""
     import rnnkit as rk
+    if not (callable(getattr(obj, "get_config", None))
+            and callable(getattr(obj, "get_weights", None))):
+        raise TypeError(f"from_keras converts a Keras model or layer (keras.Sequential, "
+                        f"keras.layers.LSTM, ...), got {type(obj).__name__}; for a .keras file "
+                        "use load_keras(path)")
     if not hasattr(obj, "layers") and type(obj).__name__ in _RNN_CLASSES:
         arrays = [np.asarray(w) for w in obj.get_weights()]
         layer = _rnn_from_config(type(obj).__name__, obj.get_config(), arrays[0].shape[0],

@@ -70,7 +70,7 @@ LAYOUTS = {
 
 
 def layout_table() -> str:
-    """The table above, from ``LAYOUTS`` (what ``rnnkit convert --layouts`` prints)."""
+    """The table above, from ``LAYOUTS`` (the foot of ``rnnkit convert --help``)."""
     rows = [("framework", "cell", "gates", "stored", "bias")]
     rows += [(lay.framework, lay.cell, " ".join(lay.gates),
               "(in, out)" if lay.transposed else "(out, in)", lay.bias)

@@ -16,6 +16,8 @@ sequence length silently.
 
 from __future__ import annotations
 
+import numbers
+import os
 import warnings
 from pathlib import Path
 
@@ -23,7 +25,37 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["export", "check", "state_names"]
+__all__ = ["export", "check", "state_names", "OPSETS"]
+
+# torch's TorchScript exporter: opset 9 (its base) to 20 (its newest)
+OPSETS = range(9, 21)
+
+
+def _output_path(path) -> Path:
+    """Where to write: a file name whose folder exists and can be written, checked before
+    the exporter runs (else torch's NotADirectoryError or PermissionError)."""
+    if not isinstance(path, (str, os.PathLike)) or str(path) == "":
+        raise TypeError(f"path must be a file name (str or Path), got {path!r}")
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder; give a file name such as {path / 'model.onnx'}")
+    parent = path.parent
+    for up in (parent, *parent.parents):       # the nearest existing ancestor
+        if up.exists():
+            if not up.is_dir():
+                raise ValueError(f"cannot write {path}: {up} is a file, not a folder")
+            break
+    if not parent.is_dir():
+        raise ValueError(f"cannot write {path}: the folder {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"cannot write {path}: the folder {parent} is not writable")
+    return path
+
+
+def _positive(name: str, value, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return int(value)
 
 
 def _layers(model) -> list[nn.Module]:
@@ -89,7 +121,16 @@ def export(model: nn.Module, path: str | Path, *, state_inputs: bool = True,
     except ImportError as err:
         raise ImportError("ONNX export needs the onnx package: pip install 'rnnkit[onnx]'") \
             from err
-    path = Path(path)
+    if isinstance(opset, bool) or not isinstance(opset, numbers.Integral) \
+            or opset not in OPSETS:
+        raise ValueError(f"opset must be an int in {OPSETS.start}..{OPSETS.stop - 1} (what "
+                         f"torch's exporter writes), got {opset!r}")
+    if not isinstance(state_inputs, bool):
+        raise TypeError(f"state_inputs must be True or False, got {state_inputs!r}")
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"export needs an rnnkit layer or Sequential, got "
+                        f"{type(model).__name__}")
+    path = _output_path(path)
     if not any(isinstance(m, (rk.RNN, rk.Bidirectional)) for m in _layers(model)):
         raise ValueError("the model has no recurrent layer to export")
     first = _layers(model)[0]
@@ -115,7 +156,7 @@ def export(model: nn.Module, path: str | Path, *, state_inputs: bool = True,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")          # the exporter's own chatter
         torch.onnx.export(wrapper, (x, *states), str(path), input_names=inputs,
-                          output_names=outputs, dynamic_axes=axes, opset_version=opset,
+                          output_names=outputs, dynamic_axes=axes, opset_version=int(opset),
                           dynamo=False)
     return path
 
@@ -129,9 +170,34 @@ def check(model: nn.Module, path: str | Path, *, lengths: tuple[int, ...] = (3, 
         raise ImportError("checking an ONNX file needs onnxruntime: pip install "
                           "'rnnkit[onnx]'") from err
     import rnnkit as rk
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    lengths = tuple(lengths) if isinstance(lengths, (list, tuple)) else lengths
+    if not isinstance(lengths, tuple) or not lengths:
+        raise ValueError(f"lengths must be a non-empty tuple of ints >= 1, got {lengths!r}")
+    lengths = tuple(_positive("lengths", T) for T in lengths)
+    batch, seed = _positive("batch", batch), _positive("seed", seed, 0)
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"check needs the rnnkit model that was exported, got "
+                        f"{type(model).__name__}")
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be an ONNX file name (str or Path), got {path!r}")
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"{path}: no such file (expected an ONNX model)")
+    if not path.is_file():
+        raise ValueError(f"{path}: expected an ONNX model in a regular file, found "
+                         f"{'a folder' if path.is_dir() else 'something else'}")
+    try:
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as err:  # noqa: BLE001 -- onnxruntime's own exception classes
+        detail = str(err).replace(str(path), "FILE").strip()
+        raise ValueError(f"{path} is not a readable ONNX model ({detail[:200]})") from None
     in_names = [i.name for i in session.get_inputs()]
     out_names = [o.name for o in session.get_outputs()]
+    n_states = len(state_names(model))
+    if len(in_names) not in (1, 1 + n_states) or len(out_names) != 1 + n_states:
+        raise ValueError(f"{path} was not exported from this model: it has inputs "
+                         f"{in_names} and outputs {out_names}, the model would have x and "
+                         f"{n_states} state input(s), y and {n_states} state output(s)")
     wrapper = _Streaming(model, state_inputs=len(in_names) > 1)
     g = torch.Generator().manual_seed(seed)
     first = _layers(model)[0]
@@ -148,7 +214,11 @@ def check(model: nn.Module, path: str | Path, *, lengths: tuple[int, ...] = (3, 
                 if len(in_names) > 1 else []
             ours = wrapper(x, *states)
         feed = {"x": x.numpy(), **{n: s.numpy() for n, s in zip(in_names[1:], states)}}
-        theirs = session.run(out_names, feed)
+        try:
+            theirs = session.run(out_names, feed)
+        except Exception as err:  # noqa: BLE001 -- onnxruntime's own exception classes
+            raise ValueError(f"{path} does not fit this model: onnxruntime refused its "
+                             f"input ({str(err)[:200]})") from None
         for name, a, b in zip(out_names, ours, theirs):
             diff = float(np.abs(a.numpy().astype(np.float64) - b).max())
             report[name] = max(report.get(name, 0.0), diff)

@@ -11,6 +11,11 @@ runs both on one random batch and reports the largest difference per output and 
 
 from __future__ import annotations
 
+import os
+import pickle
+import re
+import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,7 +24,7 @@ from torch import nn
 
 from .layouts import cell_kind, from_torch_arrays, to_torch_arrays
 
-__all__ = ["from_torch", "to_torch", "parity", "assign"]
+__all__ = ["from_torch", "to_torch", "parity", "assign", "read_state_dict"]
 
 _TORCH_LAYERS = (nn.RNN, nn.LSTM, nn.GRU)
 _TORCH_CELLS = (nn.RNNCell, nn.LSTMCell, nn.GRUCell)
@@ -37,8 +42,64 @@ def assign(module: nn.Module, arrays: dict[str, np.ndarray], who: str) -> None:
         if tuple(np.shape(a)) != tuple(p.shape):
             raise ValueError(f"{who}: {name} should have shape {tuple(p.shape)}, got "
                              f"{tuple(np.shape(a))}")
+        _refuse_non_finite(np.asarray(a), f"{who}: {name}")
         with torch.no_grad():
             p.copy_(torch.as_tensor(np.ascontiguousarray(a), dtype=p.dtype))
+
+
+def _refuse_non_finite(a: np.ndarray, what: str) -> None:
+    """NaN or inf in weights: a ValueError naming them (rk.load refuses such weights too)."""
+    if a.dtype.kind in "fc" and a.size:
+        bad = int((~np.isfinite(a)).sum())
+        if bad:
+            raise ValueError(f"{what} holds {bad} NaN or infinite value(s) of {a.size}; these "
+                             "are not usable weights (was the model trained to divergence?)")
+
+
+def _check_torch_params(m: nn.Module) -> None:
+    """Every float parameter of a torch module finite, naming the first one that is not."""
+    for name, p in m.named_parameters():
+        if p.is_floating_point() and p.numel():
+            bad = int((~torch.isfinite(p.detach())).sum())
+            if bad:
+                raise ValueError(f"nn.{type(m).__name__} parameter {name!r} holds {bad} NaN or "
+                                 f"infinite value(s) of {p.numel()}; these are not usable "
+                                 "weights (was the model trained to divergence?)")
+
+
+def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """A plain ``state_dict`` (names to tensors) from a ``torch.save`` file, read with
+    torch's restricted unpickler (``weights_only=True``), which builds tensors and nothing
+    else.  A file holding other Python objects is refused, and the message never suggests
+    unpickling it."""
+    from ..io import open_checked
+    path = Path(path)
+    with open_checked(path, "a torch state_dict (.pt)", None) as f, warnings.catch_warnings():
+        warnings.simplefilter("ignore")        # torch's protocol chatter
+        try:
+            state = torch.load(f, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as err:
+            found = re.search(r"(Unsupported|unsupported GLOBAL) [^\n]*", str(err))
+            why = f" ({found.group(0).strip()[:160]})" if found else ""
+            raise ValueError(f"{path} holds Python objects besides tensors{why}; rnnkit reads "
+                             "only plain state_dicts, through torch's restricted loader, and "
+                             "never unpickles anything else. Save the weights with "
+                             "torch.save(module.state_dict(), PATH) or as .safetensors") \
+                from None
+        except Exception as err:  # noqa: BLE001 -- any other failure: not a torch file
+            first = str(err).splitlines()[0] if str(err) else type(err).__name__
+            if "weights_only" in first:
+                first = type(err).__name__
+            raise ValueError(f"{path} is not a torch state_dict file ({first[:200]})") \
+                from None
+    if not isinstance(state, dict):
+        raise ValueError(f"{path} holds a {type(state).__name__}, not a state_dict (a dict of "
+                         "parameter names to tensors)")
+    for k, v in state.items():
+        if not isinstance(k, str) or not isinstance(v, torch.Tensor):
+            raise ValueError(f"{path}: entry {k!r:.60} is a {type(v).__name__}, not a tensor; "
+                             "a state_dict maps parameter names to tensors")
+    return state
 
 
 def _rk_cell_for(m: nn.Module, input_size: int, hidden: int, bias: bool):
@@ -72,6 +133,8 @@ def _layer_for(m: nn.Module, input_size: int, suffix: str, go_backwards: bool):
 def from_torch(m: nn.Module):
     """An rnnkit cell, layer or Sequential with the same weights as a torch.nn RNN module."""
     import rnnkit as rk
+    if isinstance(m, (*_TORCH_CELLS, *_TORCH_LAYERS)):
+        _check_torch_params(m)
     if isinstance(m, _TORCH_CELLS):
         cell = _rk_cell_for(m, m.input_size, m.hidden_size, m.bias).to(m.weight_ih.dtype)
         names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")

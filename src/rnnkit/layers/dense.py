@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import check_finite, check_rate, check_units
+from .._checks import check_finite, check_flag, check_rate, check_units
 from ..registry import register_serializable
 
 __all__ = ["Dense", "Dropout", "Masking", "MeanOverTime"]
@@ -48,7 +49,7 @@ class Dense(nn.Module):
         if activation not in DENSE_ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(DENSE_ACTIVATIONS)}, "
                              f"got {activation!r}")
-        self.activation, self.use_bias = activation, bool(use_bias)
+        self.activation, self.use_bias = activation, check_flag("use_bias", use_bias)
         self.weight = self.bias = None
         if input_size is not None:
             self.build(check_units("input_size", input_size))
@@ -73,9 +74,16 @@ class Dense(nn.Module):
             raise TypeError(f"Dense expects a floating-point tensor (..., D), got {got}")
         if not self.built:
             self.build(x.shape[-1], like=x)
+        if x.dim() < 2:
+            raise ValueError(f"Dense expects input of shape (B, D) or (B, T, D), got shape "
+                             f"{tuple(x.shape)}")
         if x.shape[-1] != self.input_size:
             raise ValueError(f"Dense was built for {self.input_size} input features, "
                              f"got input of shape {tuple(x.shape)}")
+        if x.dtype != self.weight.dtype:
+            raise TypeError(f"Dense input dtype {x.dtype} differs from its parameters' "
+                            f"{self.weight.dtype}; convert one (x.to({self.weight.dtype}) or "
+                            f"model.to({x.dtype}))")
         check_finite(x, "Dense input")
         return DENSE_ACTIVATIONS[self.activation](F.linear(x, self.weight, self.bias))
 
@@ -119,8 +127,10 @@ class Masking(nn.Module):
 
     def __init__(self, mask_value: float = 0.0):
         super().__init__()
-        if isinstance(mask_value, bool) or not isinstance(mask_value, (int, float)):
-            raise ValueError(f"mask_value must be a number, got {mask_value!r}")
+        if isinstance(mask_value, bool) or not isinstance(mask_value, (int, float)) \
+                or not math.isfinite(mask_value):
+            raise ValueError(f"mask_value must be a finite number (NaN never equals itself, "
+                             f"so it would mask nothing), got {mask_value!r}")
         self.mask_value = float(mask_value)
 
     def compute_mask(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import check_units
+from .._checks import MAX_VOCAB, check_flag, check_units
 from ..registry import register_serializable
 
 __all__ = ["Embedding"]
@@ -35,9 +35,9 @@ class Embedding(nn.Module):
 
     def __init__(self, input_dim: int, output_dim: int, mask_zero: bool = False):
         super().__init__()
-        self.input_dim = check_units("input_dim", input_dim)
+        self.input_dim = check_units("input_dim", input_dim, MAX_VOCAB)
         self.output_dim = check_units("output_dim", output_dim)
-        self.mask_zero = bool(mask_zero)
+        self.mask_zero = check_flag("mask_zero", mask_zero)
         self.weight = nn.Parameter(torch.empty(input_dim, output_dim))
         self.reset_parameters()
 
@@ -49,6 +49,9 @@ class Embedding(nn.Module):
                 or ids.dtype == torch.bool:
             got = ids.dtype if isinstance(ids, torch.Tensor) else type(ids).__name__
             raise TypeError(f"Embedding expects integer token ids, got {got}")
+        if ids.dim() != 2:
+            raise ValueError(f"Embedding expects token ids of shape (B, T), got shape "
+                             f"{tuple(ids.shape)}")
         if ids.numel() == 0:
             raise ValueError("Embedding got an empty batch")
         lo, hi = int(ids.min()), int(ids.max())

@@ -19,7 +19,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from .._checks import check_choice, check_rate, check_sequence, check_units, describe, resolve_mask
+from .._checks import (
+    check_choice,
+    check_finite,
+    check_flag,
+    check_rate,
+    check_sequence,
+    check_units,
+    describe,
+    resolve_mask,
+)
 from ..cells import GRUCell, LayerNormLSTMCell, LSTMCell, SimpleRNNCell
 from ..cells.base import resolve_activation
 from ..engines import ENGINES, choose_engine, native_blocker, run_fused, run_loop, run_native
@@ -89,8 +98,10 @@ class RNN(nn.Module):
             raise TypeError(f"cell must be an nn.Module following the cell contract, "
                             f"got {type(cell).__name__}")
         self.cell = cell
-        self.return_sequences, self.return_state = bool(return_sequences), bool(return_state)
-        self.go_backwards, self.stateful, self.engine = bool(go_backwards), bool(stateful), engine
+        self.return_sequences = check_flag("return_sequences", return_sequences)
+        self.return_state = check_flag("return_state", return_state)
+        self.go_backwards = check_flag("go_backwards", go_backwards)
+        self.stateful, self.engine = check_flag("stateful", stateful), engine
         self.dropout = check_rate("dropout", dropout)
         self.recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
         self._state: Any = None
@@ -99,6 +110,11 @@ class RNN(nn.Module):
             self._check_cell()
 
     def _check_cell(self) -> None:
+        cell = self.cell
+        if not hasattr(cell, "initial_state") and not hasattr(cell, "state_size"):
+            raise TypeError(f"{type(cell).__name__} does not follow the cell contract: it has "
+                            "neither state_size nor initial_state(x_t) (forward(x_t, state) -> "
+                            "(y_t, state) must be given one of them)")
         if self.recurrent_dropout and not getattr(self.cell, "supports_recurrent_dropout", False):
             raise ValueError(f"recurrent_dropout needs a cell that supports it; "
                              f"{type(self.cell).__name__} does not")
@@ -111,7 +127,12 @@ class RNN(nn.Module):
         raise ValueError("RNN(cell) needs a cell; SimpleRNN, LSTM and GRU build theirs")
 
     def reset_states(self, state: Any = None) -> None:
-        """Forget the carried state (``stateful=True``), or set it."""
+        """Forget the carried state (``stateful=True``), or set it (checked against the
+        cell at the next call)."""
+        if state is not None and not (tree_leaves(state) and all(
+                isinstance(a, torch.Tensor) for a in tree_leaves(state))):
+            raise TypeError(f"reset_states takes None or a state of tensors, got "
+                            f"{type(state).__name__}")
         self._state = state
 
     def get_states(self) -> Any:
@@ -132,11 +153,19 @@ class RNN(nn.Module):
             >>> tuple(y.shape), tuple(state.c.shape)
             ((1, 8), (1, 8))
         """
+        who = f"{type(self).__name__}.step"
+        if not isinstance(x_t, torch.Tensor) or x_t.dim() != 2:
+            got = tuple(x_t.shape) if isinstance(x_t, torch.Tensor) else type(x_t).__name__
+            raise ValueError(f"{who} expects one step x_t of shape (B, D), got {got}")
+        # one step is a sequence of one: the same checks as a call (features, dtype, NaN)
+        check_sequence(x_t[:, None], who)
         if self.cell is None:
             self.build(x_t.shape[-1], like=x_t)
+        self._check_tensor_input(x_t, who)
         cell = self.cell
-        if state is None:
-            state = cell.initial_state(x_t)
+        template = initial_state_of(cell, x_t)
+        state = template if state is None else \
+            self._check_state(state, template, f"{who}'s state")
         kind = type(cell)
         if kind is LSTMCell:
             b = cell.bias if cell.use_bias else None
@@ -214,7 +243,7 @@ class RNN(nn.Module):
                             f"{p.dtype}; convert one (x.to({p.dtype}) or model.to({x.dtype}))")
 
     def _initial_state(self, x: Any, given: Any, B: int) -> Any:
-        template = self.cell.initial_state(tree_map(lambda a: a[:, 0], x))
+        template = initial_state_of(self.cell, tree_map(lambda a: a[:, 0], x))
         if given is None and self.stateful and self._state is not None:
             given, source = self._state, "the carried state (stateful=True)"
             if tree_first(given).shape[0] != B:
@@ -225,6 +254,10 @@ class RNN(nn.Module):
             source = "initial_state"
         if given is None:
             return template
+        return self._check_state(given, template, source)
+
+    def _check_state(self, given: Any, template: Any, source: str) -> Any:
+        """``given`` if it has the template's structure, shapes and dtype and is finite."""
         ok = _same_structure(given, template)
         if ok:
             ok = all(isinstance(g, torch.Tensor) and g.shape == t.shape
@@ -232,6 +265,11 @@ class RNN(nn.Module):
         if not ok:
             raise ValueError(f"{source} for {type(self.cell).__name__} must be "
                              f"{describe(template)}, got {describe(given)}")
+        for g, t in zip(tree_leaves(given), tree_leaves(template)):
+            if g.dtype != t.dtype:
+                raise TypeError(f"{source} has dtype {g.dtype}; {type(self.cell).__name__} "
+                                f"works in {t.dtype}")
+            check_finite(g, source)
         return given
 
     def get_config(self) -> dict[str, Any]:
@@ -252,6 +290,30 @@ class RNN(nn.Module):
         opts = [k for k in ("return_sequences", "return_state", "go_backwards", "stateful")
                 if getattr(self, k)]
         return ", ".join(opts + [f"engine={self.engine!r}"])
+
+
+def initial_state_of(cell: nn.Module, x_t: Any) -> Any:
+    """The cell's zero state for the batch of ``x_t``: ``cell.initial_state(x_t)``, or zeros
+    shaped by ``cell.state_size`` (an int, a torch.Size, or any nesting of them), which is
+    all a Keras-style cell declares."""
+    if hasattr(cell, "initial_state"):
+        return cell.initial_state(x_t)
+    first = tree_leaves(x_t)[0]
+
+    def zeros(size: Any) -> Any:
+        if isinstance(size, int):
+            return first.new_zeros(first.shape[0], size)
+        if isinstance(size, torch.Size):
+            return first.new_zeros(first.shape[0], *size)
+        if isinstance(size, (tuple, list)):
+            return type(size)(zeros(s) for s in size) if not is_namedtuple(size) \
+                else type(size)(*(zeros(s) for s in size))
+        if isinstance(size, dict):
+            return {k: zeros(v) for k, v in size.items()}
+        raise TypeError(f"{type(cell).__name__}.state_size must be an int, a torch.Size or a "
+                        f"nesting of them, got {size!r}")
+
+    return zeros(cell.state_size)
 
 
 def _same_structure(a: Any, b: Any) -> bool:

@@ -54,6 +54,11 @@ class Sequential(nn.Module):
 
     def __init__(self, layers: Sequence[nn.Module]):
         super().__init__()
+        if isinstance(layers, nn.Module) or not isinstance(layers, (list, tuple)):
+            raise TypeError(f"Sequential takes a list of layers, got {type(layers).__name__}"
+                            " (write Sequential([layer, ...]))")
+        if not layers:
+            raise ValueError("Sequential needs at least one layer, got an empty list")
         layers = list(layers)
         for k, layer in enumerate(layers):
             if not isinstance(layer, nn.Module):
@@ -91,6 +96,12 @@ class Sequential(nn.Module):
         The engine column shows what runs while training on a batch of this shape, and why
         the native engine was not eligible where it was not.
         """
+        if input_shape is not None and not (
+                isinstance(input_shape, (tuple, list)) and 1 <= len(input_shape) <= 2
+                and all(isinstance(d, int) and not isinstance(d, bool) and d >= 1
+                        for d in input_shape)):
+            raise ValueError(f"input_shape must be (T, D) or (T,) of positive ints, got "
+                             f"{input_shape!r}")
         shape = tuple(input_shape) if input_shape is not None else self.input_shape
         if shape is None:
             raise ValueError("summary() needs the input shape: call the model on data first "
@@ -135,6 +146,9 @@ class Sequential(nn.Module):
                           *notes])
         if self._trainer is not None and self._trainer.step_note != "not fitted yet":
             text += f"\ntraining step: {self._trainer.step_note}"
+        choice = getattr(self._trainer, "thread_choice", None)   # duck-typed: no training import
+        if choice is not None:
+            text += f"\nthreads: {choice.n} ({choice.reason})"
         if print_fn is not None:
             print_fn(text)
         return text
@@ -144,7 +158,9 @@ class Sequential(nn.Module):
             metrics: Sequence[Any] = (), lr: float | None = None, **fit_kwargs: Any):
         """Train; see ``rnnkit.training.Trainer`` and its ``fit`` for every option.
 
-        Returns a History.  ``lr`` sets the learning rate of an optimizer given by name.
+        Returns a History.  ``lr`` sets the learning rate of an optimizer given by name;
+        ``log_dir=`` writes TensorBoard logs and ``threads=`` sets the CPU threads (None:
+        chosen by the work per step), as ``Trainer.fit``.
         """
         from ..training import Trainer
         self._trainer = Trainer(self, loss=loss, optimizer=optimizer, metrics=metrics, lr=lr)

@@ -16,6 +16,7 @@ reaches the recurrent layer and the pooling.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -28,6 +29,15 @@ import torch
 from .. import layers as L
 from ..data.text import TextVectorizer
 from ..training.losses import BinaryCrossentropy, SparseCategoricalCrossentropy
+from ._args import (
+    check_share,
+    check_structure,
+    choice_field,
+    flag_field,
+    int_field,
+    number_field,
+    units_field,
+)
 
 __all__ = ["SequenceClassifier", "ClassifierConfig", "classification_metrics"]
 
@@ -49,14 +59,22 @@ class ClassifierConfig:
     lr: float = 1e-3
 
     def __post_init__(self) -> None:
-        if self.cell not in CELLS:
-            raise ValueError(f"cell must be one of {CELLS}, got {self.cell!r}")
-        if self.pooling not in ("last", "mean"):
-            raise ValueError(f"pooling must be 'last' or 'mean', got {self.pooling!r}")
-        for name in ("units", "embedding"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive int, got {v!r}")
+        fields = {
+            "cell": choice_field("cell", self.cell, CELLS),
+            "units": units_field("units", self.units),
+            "bidirectional": flag_field("bidirectional", self.bidirectional),
+            "pooling": choice_field("pooling", self.pooling, ("last", "mean")),
+            "embedding": units_field("embedding", self.embedding),
+            "max_tokens": int_field("max_tokens", self.max_tokens, minimum=3, none=True),
+            "mode": choice_field("mode", self.mode, ("char", "word")),
+            "max_length": int_field("max_length", self.max_length, none=True),
+            "dropout": number_field("dropout", self.dropout, low_open=False, high=1.0),
+            "recurrent_dropout": number_field("recurrent_dropout", self.recurrent_dropout,
+                                              low_open=False, high=1.0),
+            "lr": number_field("lr", self.lr),
+        }
+        for name, value in fields.items():       # NumPy scalars become Python ones
+            object.__setattr__(self, name, value)
 
 
 def classification_metrics(pred: np.ndarray, true: np.ndarray,
@@ -101,9 +119,16 @@ class SequenceClassifier:
 
     # ------------------------------------------------------------------ data
     def _is_text(self, x: Any) -> bool:
-        return isinstance(x, (list, tuple)) and len(x) > 0 and isinstance(x[0], str)
+        if isinstance(x, np.ndarray):
+            return x.dtype.kind in "US"
+        return isinstance(x, (list, tuple)) and any(isinstance(t, str) for t in x)
 
     def _inputs(self, x: Any) -> torch.Tensor:
+        if isinstance(x, np.ndarray) and x.dtype.kind in "US":       # an array of texts
+            x = x.tolist()
+        if x is None or (hasattr(x, "__len__") and len(x) == 0):
+            raise ValueError(f"x holds no samples (got {x!r}): pass texts or float "
+                             "sequences (N, T, D)")
         if self._is_text(x):
             if self.vectorizer is None:
                 raise ValueError("this classifier was trained on float sequences, got texts")
@@ -115,18 +140,37 @@ class SequenceClassifier:
             return torch.from_numpy(ids)
         if self.vectorizer is not None:
             raise ValueError("this classifier was trained on texts; pass a list of strings")
-        arr = np.asarray(x, dtype=np.float32)
+        try:
+            arr = np.asarray(x, dtype=np.float32)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"x must be texts (a list of str) or float sequences (N, T, D), "
+                             f"got a {type(x).__name__} that is neither ({err})") from None
         if arr.ndim != 3:
             raise ValueError(f"expected texts or float sequences (N, T, D), got shape "
                              f"{arr.shape}")
         return torch.from_numpy(arr)
 
     def _labels(self, y: Any) -> np.ndarray:
-        y = np.asarray(y)
+        try:
+            y = np.asarray(y)
+        except ValueError as err:
+            raise ValueError(f"labels must be one per sample (N,), got a ragged "
+                             f"{type(y).__name__} ({err})") from None
         if y.ndim != 1:
             raise ValueError(f"labels must be one per sample (N,), got shape {y.shape}")
+        if len(y) == 0:
+            raise ValueError("labels are empty: pass one label per sample")
+        for i, v in enumerate(y.tolist()):
+            if v is None or (isinstance(v, float) and not math.isfinite(v)):
+                raise ValueError(f"labels[{i}] is {v!r}: every sample needs a class (an int "
+                                 "or a string)")
         if not self.classes:
-            names = np.unique(y)
+            try:
+                names = np.unique(y)
+            except TypeError:
+                kinds = sorted({type(v).__name__ for v in y.tolist()})
+                raise TypeError(f"labels must be all ints or all strings, got a mix of "
+                                f"{', '.join(kinds)}") from None
             if len(names) < 2:
                 raise ValueError(f"the labels hold one class only ({names.tolist()}): nothing "
                                  "to classify")
@@ -164,9 +208,12 @@ class SequenceClassifier:
 
     # ------------------------------------------------------------------ fit / predict
     def fit(self, x: Any, y: Any, *, epochs: int = 10, batch_size: int = 32, val: float = 0.1,
-            patience: int | None = 3, seed: int = 0, verbose: int = 1) -> dict[str, list]:
+            patience: int | None = 3, seed: int = 0, verbose: int = 1,
+            log_dir: str | Path | None = None, threads: int | None = None) -> dict[str, list]:
         """Train; ``val`` (a share of the training samples, taken after a seeded shuffle)
-        drives early stopping with ``patience``.  Returns the history."""
+        drives early stopping with ``patience``.  ``verbose=1`` prints one line per epoch
+        (a bar on a terminal); ``log_dir`` and ``threads`` go to ``Trainer.fit``.  Returns
+        the history."""
         import rnnkit as rk
         rk.set_seed(seed)
         self.classes = ()
@@ -178,6 +225,7 @@ class SequenceClassifier:
         xs, ys = self._inputs(x), self._labels(y)
         if len(xs) != len(ys):
             raise ValueError(f"{len(xs)} samples but {len(ys)} labels")
+        check_share("val", val, len(ys))
         self.model = self._build(None if self.vectorizer else xs.shape[2])
         order = np.random.default_rng(seed).permutation(len(ys))
         n_val = int(round(len(ys) * val)) if val else 0
@@ -189,7 +237,8 @@ class SequenceClassifier:
                               loss=self._loss(), lr=self.config.lr,
                               metrics=["accuracy"],
                               validation_data=(xs[va], target[va]) if n_val else None,
-                              callbacks=callbacks, seed=seed, verbose=verbose)
+                              callbacks=callbacks, seed=seed, verbose=verbose,
+                              log_dir=log_dir, threads=threads)
         self.fit_seconds = time.perf_counter() - t0
         self.history = hist.history
         return self.history
@@ -212,7 +261,10 @@ class SequenceClassifier:
         return self.predict_proba(x).argmax(1)
 
     def evaluate(self, x: Any, y: Any) -> dict[str, Any]:
-        return classification_metrics(self.predict(x), self._labels(y), self.classes)
+        pred, true = self.predict(x), self._labels(y)
+        if len(pred) != len(true):
+            raise ValueError(f"{len(pred)} samples but {len(true)} labels")
+        return classification_metrics(pred, true, self.classes)
 
     # ------------------------------------------------------------------ save / report
     def save(self, path: str | Path) -> None:
@@ -235,13 +287,54 @@ class SequenceClassifier:
             from ..io import read_json
             meta = read_json(meta_path, "classifier settings (JSON)")
             clf = cls(ClassifierConfig(**meta["config"]))
-            clf.classes, clf.history = tuple(meta["classes"]), meta["history"]
-        except (KeyError, TypeError, json.JSONDecodeError) as err:
+            classes, clf.history = meta["classes"], meta["history"]
+            if not isinstance(classes, list) or len(classes) < 2 or \
+                    not all(isinstance(c, str) for c in classes) or \
+                    len(set(classes)) != len(classes):
+                raise ValueError(f"classes must be a list of 2 or more distinct strings, got "
+                                 f"{classes!r}")
+            if not isinstance(clf.history, dict):
+                raise ValueError(f"history must be an object, got {clf.history!r}")
+            clf.classes = tuple(classes)
+        except (KeyError, TypeError, ValueError) as err:
             raise ValueError(f"{meta_path} is not a valid classifier file ({err})") from None
-        if (path / "vocab.json").is_file():
-            clf.vectorizer = TextVectorizer.load(path / "vocab.json")
+        vocab_path = path / "vocab.json"
+        if vocab_path.is_file():
+            clf.vectorizer = TextVectorizer.load(vocab_path)
         clf.model = load(path)
+        clf._check_loaded(path)
         return clf
+
+    def _check_loaded(self, path: Path) -> None:
+        """classifier.json, vocab.json and the saved model must describe one classifier."""
+        model, weights = self._require(), path / "weights.safetensors"
+        first = model.layers[0] if isinstance(model, L.Sequential) and len(model.layers) \
+            else None
+        reads_text = isinstance(first, L.Embedding)
+        if reads_text and self.vectorizer is None:
+            raise ValueError(f"{path / 'vocab.json'} is missing: the saved model reads texts "
+                             f"(it starts with an Embedding of {first.input_dim} tokens)")
+        if not reads_text and self.vectorizer is not None:
+            raise ValueError(f"{path / 'vocab.json'} is there but the saved model in "
+                             f"{weights} reads float sequences (no Embedding)")
+        if reads_text and self.vectorizer.size != first.input_dim:
+            raise ValueError(f"{path / 'vocab.json'} holds {self.vectorizer.size} tokens but "
+                             f"the Embedding in {weights} has {first.input_dim} rows; the "
+                             "files come from different models")
+        last = model.layers[-1] if isinstance(model, L.Sequential) else None
+        outputs = getattr(last, "units", None)
+        n = len(self.classes)
+        if outputs != (1 if n == 2 else n):
+            raise ValueError(f"{path / 'classifier.json'} lists {n} classes "
+                             f"{list(self.classes)[:10]} but the model in {weights} has "
+                             f"{outputs} outputs (1 for 2 classes, C for C > 2)")
+        if reads_text:
+            features = None
+        else:
+            rnn = model.layers[0]
+            features = getattr(getattr(rnn, "forward_layer", rnn), "input_size", None)
+        check_structure(self._build(features), model, str(path / "classifier.json"),
+                        str(weights))
 
     def report(self, out_dir: str | Path, x: Any, y: Any) -> dict[str, Any]:
         """Write metrics.json and confusion.png (and training.png) for (x, y)."""

@@ -30,6 +30,15 @@ from .. import layers as L
 from ..data.text import TextVectorizer
 from ..training.callbacks import Callback
 from ..training.losses import SparseCategoricalCrossentropy
+from ._args import (
+    check_share,
+    check_structure,
+    choice_field,
+    decoding_args,
+    int_field,
+    number_field,
+    units_field,
+)
 
 __all__ = ["TextGenerator", "GeneratorConfig", "sample_next"]
 
@@ -49,28 +58,45 @@ class GeneratorConfig:
     dropout: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.cell not in ("simple", "lstm", "gru", "lnlstm"):
-            raise ValueError(f"cell must be simple, lstm, gru or lnlstm, got {self.cell!r}")
-        for name in ("units", "embedding", "layers", "seq_len", "batch_size"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive int, got {v!r}")
+        fields = {
+            "cell": choice_field("cell", self.cell, ("simple", "lstm", "gru", "lnlstm")),
+            "units": units_field("units", self.units),
+            "embedding": units_field("embedding", self.embedding),
+            "layers": int_field("layers", self.layers),
+            "mode": choice_field("mode", self.mode, ("char", "word")),
+            "max_tokens": int_field("max_tokens", self.max_tokens, minimum=3, none=True),
+            "seq_len": int_field("seq_len", self.seq_len),
+            "batch_size": int_field("batch_size", self.batch_size),
+            "lr": number_field("lr", self.lr),
+            "clip_norm": number_field("clip_norm", self.clip_norm, none=True),
+            "dropout": number_field("dropout", self.dropout, low_open=False, high=1.0),
+        }
+        for name, value in fields.items():       # NumPy scalars become Python ones
+            object.__setattr__(self, name, value)
 
 
 def sample_next(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
                 top_p: float | None = None, generator: torch.Generator | None = None) -> int:
     """One token id from (V,) logits.  temperature 0 = the most likely token (greedy);
-    top_k keeps the k likeliest, top_p the smallest set whose probability reaches p."""
-    if temperature < 0:
-        raise ValueError(f"temperature must be >= 0, got {temperature!r}")
-    if top_k is not None and top_k < 1:
-        raise ValueError(f"top_k must be a positive int, got {top_k!r}")
-    if top_p is not None and not 0 < top_p <= 1:
-        raise ValueError(f"top_p must be in (0, 1], got {top_p!r}")
+    top_k keeps the k likeliest, top_p the smallest set whose probability reaches p.
+    Logits of -inf mark tokens that may not be drawn; NaN or +inf logits are refused."""
+    args = decoding_args(temperature=temperature, top_k=top_k, top_p=top_p)
+    temperature, top_k, top_p = args["temperature"], args["top_k"], args["top_p"]
+    if not isinstance(logits, torch.Tensor):
+        raise TypeError(f"logits must be a torch.Tensor of shape (V,), got "
+                        f"{type(logits).__name__}")
+    if not (logits.is_floating_point() and logits.numel() > 0):
+        raise ValueError(f"logits must be a non-empty float tensor, got dtype {logits.dtype}, "
+                         f"shape {tuple(logits.shape)}")
     logits = logits.detach().double().reshape(-1)
+    if bool(torch.isnan(logits).any()) or bool((logits == math.inf).any()):
+        raise ValueError("logits contain NaN or +inf (the model's weights or input are not "
+                         "finite); cannot sample from them")
+    if bool((logits == -math.inf).all()):
+        raise ValueError("every logit is -inf: no token may be drawn")
     if temperature == 0:
         return int(logits.argmax())
-    logits = logits / temperature
+    logits = (logits - logits.max()) / temperature    # <= 0: a tiny temperature cannot overflow
     if top_k is not None and top_k < logits.numel():
         kth = logits.topk(top_k).values[-1]
         logits = logits.masked_fill(logits < kth, -math.inf)
@@ -123,15 +149,19 @@ class TextGenerator:
     # ------------------------------------------------------------------ training
     def fit(self, text: Any, *, epochs: int = 10, held_out: float = 0.1, seed: int = 0,
             verbose: int = 1, max_minutes: float | None = None,
-            patience: int | None = 2) -> dict[str, list[float]]:
+            patience: int | None = 2, log_dir: str | Path | None = None,
+            threads: int | None = None) -> dict[str, list[float]]:
         """Train on ``text`` (a str or a ``datasets.Text``); the last ``held_out`` share is
         never trained on and gives ``val_loss`` (nats per token) after every epoch; after
         ``patience`` epochs without improvement training stops and the best weights are
-        kept.  ``max_minutes`` stops after the epoch that crosses that wall time."""
+        kept.  ``max_minutes`` stops after the epoch that crosses that wall time.
+        ``log_dir`` and ``threads`` go to ``Trainer.fit``."""
         import rnnkit as rk
         raw = getattr(text, "text", text)
         if not isinstance(raw, str) or not raw.strip():
             raise ValueError("fit() needs a non-empty text")
+        held_out = check_share("held_out", held_out)
+        number_field("max_minutes", max_minutes, none=True)
         cut = len(raw) - int(len(raw) * held_out) if held_out else len(raw)
         train_text, held_text = raw[:cut], raw[cut:]
         c = self.config
@@ -153,7 +183,7 @@ class TextGenerator:
                               tbptt=c.seq_len, clip_norm=c.clip_norm, lr=c.lr,
                               loss=SparseCategoricalCrossentropy(from_logits=True),
                               validation_data=val, callbacks=callbacks, seed=seed,
-                              verbose=verbose)
+                              verbose=verbose, log_dir=log_dir, threads=threads)
         self.fit_seconds = time.perf_counter() - t0
         self.history = hist.history
         self.trained_tokens = int(x.numel())
@@ -165,17 +195,25 @@ class TextGenerator:
         return self.model
 
     def evaluate(self, text: str) -> dict[str, float]:
-        """Loss in nats per token on ``text``, bits per token and perplexity."""
+        """Loss in nats per token on ``text``, bits per token and perplexity over its
+        ``tokens`` predicted tokens (all but the first).  Tokens of the text never seen in
+        training (the first one included) are read as [UNK] and counted
+        (``unknown_tokens``), as ``Translator.evaluate`` does with source words."""
         model = self._require()
+        text = getattr(text, "text", text)
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, got {type(text).__name__}")
         ids = torch.from_numpy(self._ids(text))[None]
         if ids.shape[1] < 2:
             raise ValueError("evaluate() needs a text of 2 or more tokens")
+        unknown = int((ids == 1).sum())
         model.eval()
         with torch.no_grad():
             logits = model(ids[:, :-1])
             loss = float(torch.nn.functional.cross_entropy(logits[0], ids[0, 1:]))
         return {"loss": loss, "bits_per_token": loss / math.log(2),
-                "perplexity": math.exp(loss), "tokens": int(ids.shape[1] - 1)}
+                "perplexity": math.exp(loss), "tokens": int(ids.shape[1] - 1),
+                "unknown_tokens": unknown}
 
     # ------------------------------------------------------------------ generation
     def generate(self, prompt: str, length: int = 200, *, temperature: float = 1.0,
@@ -185,8 +223,11 @@ class TextGenerator:
         are refused (they have no embedding); ``on_token`` receives each new token as it is
         made, to stream it."""
         model = self._require()
-        if not isinstance(length, int) or length < 0:
-            raise ValueError(f"length must be a non-negative int, got {length!r}")
+        if not isinstance(prompt, str):
+            raise TypeError(f"prompt must be a str, got {type(prompt).__name__}: {prompt!r}")
+        args = decoding_args(length=length, temperature=temperature, top_k=top_k,
+                             top_p=top_p, seed=seed, on_token=on_token)
+        length, seed = args["length"], args["seed"]
         if not prompt:
             raise ValueError("generate() needs a prompt of at least one token")
         ids = self.vectorizer.encode(prompt, unknown="error")[0]
@@ -233,13 +274,42 @@ class TextGenerator:
             from ..io import read_json
             meta = read_json(meta_path, "generator settings (JSON)")
             gen = cls(GeneratorConfig(**meta["config"]))
-            gen.history, gen.fit_seconds = meta["history"], meta["fit_seconds"]
-            gen.trained_tokens = meta["trained_tokens"]
-        except (KeyError, TypeError, json.JSONDecodeError) as err:
+            gen.history = meta["history"]
+            if not isinstance(gen.history, dict):
+                raise ValueError(f"history must be an object, got {gen.history!r}")
+            gen.fit_seconds = number_field("fit_seconds", meta["fit_seconds"],
+                                           low_open=False)
+            gen.trained_tokens = int_field("trained_tokens", meta["trained_tokens"],
+                                           minimum=0)
+        except (KeyError, TypeError, ValueError) as err:
             raise ValueError(f"{meta_path} is not a valid generator file ({err})") from None
         gen.vectorizer = TextVectorizer.load(path / "vocab.json")
         gen.model = load(path)
+        gen._check_loaded(path)
         return gen
+
+    def _check_loaded(self, path: Path) -> None:
+        """generator.json, vocab.json and the saved model must describe one generator."""
+        vocab, weights = path / "vocab.json", path / "weights.safetensors"
+        v = self.vectorizer
+        if v.mode != self.config.mode:
+            raise ValueError(f"{vocab} is a {v.mode}-level vocabulary but "
+                             f"{path / 'generator.json'} says mode={self.config.mode!r}")
+        if v.size < 3:
+            raise ValueError(f"{vocab} holds no token beyond [PAD] and [UNK]: nothing to "
+                             "generate")
+        model = self._require()
+        first = model.layers[0] if isinstance(model, L.Sequential) and len(model.layers) \
+            else None
+        if not isinstance(first, L.Embedding):
+            raise ValueError(f"{weights} does not hold a text generator (its model does not "
+                             "start with an Embedding)")
+        if first.input_dim != v.size:
+            raise ValueError(f"{vocab} holds {v.size} tokens but the Embedding in {weights} "
+                             f"has {first.input_dim} rows; the files come from different "
+                             "models")
+        check_structure(self._build(stateful=False), model, str(path / "generator.json"),
+                        str(weights))
 
     def report(self, out_dir: str | Path, held_text: str | None = None,
                prompt: str = "ROMEO:", length: int = 500, seed: int = 0) -> dict[str, Any]:

@@ -16,7 +16,6 @@ the loss.  At inference it starts from ``<go>`` and feeds back its own tokens un
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections import Counter
@@ -33,6 +32,15 @@ from torch import nn
 from .. import layers as L
 from ..data.text import TextVectorizer
 from ..types import LSTMState
+from ._args import (
+    check_share,
+    choice_field,
+    decoding_args,
+    flag_field,
+    int_field,
+    number_field,
+    units_field,
+)
 
 __all__ = ["Translator", "TranslatorConfig", "bleu"]
 
@@ -52,12 +60,20 @@ class TranslatorConfig:
     clip_norm: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.cell not in ("lstm", "gru"):
-            raise ValueError(f"cell must be 'lstm' or 'gru', got {self.cell!r}")
-        for name in ("units", "embedding"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive int, got {v!r}")
+        fields = {
+            "cell": choice_field("cell", self.cell, ("lstm", "gru")),
+            "units": units_field("units", self.units),
+            "embedding": units_field("embedding", self.embedding),
+            "bidirectional": flag_field("bidirectional", self.bidirectional),
+            "reverse_source": flag_field("reverse_source", self.reverse_source),
+            "attention": flag_field("attention", self.attention),
+            # [PAD], [UNK], <go>, <eos> and one word at least
+            "max_tokens": int_field("max_tokens", self.max_tokens, minimum=5, none=True),
+            "lr": number_field("lr", self.lr),
+            "clip_norm": number_field("clip_norm", self.clip_norm, none=True),
+        }
+        for name, value in fields.items():       # NumPy scalars become Python ones
+            object.__setattr__(self, name, value)
 
 
 class _Seq2Seq(nn.Module):
@@ -153,7 +169,12 @@ class Translator:
     # ------------------------------------------------------------------ data
     @staticmethod
     def _pairs(pairs: Any) -> list[tuple[str, str]]:
-        pairs = list(getattr(pairs, "pairs", pairs))
+        pairs = getattr(pairs, "pairs", pairs)
+        if pairs is None or isinstance(pairs, (str, bytes, dict)) or \
+                not hasattr(pairs, "__iter__"):
+            raise TypeError(f"pairs must be a list of (source, target) string pairs, got "
+                            f"{type(pairs).__name__}")
+        pairs = list(pairs)
         if not pairs:
             raise ValueError("no sentence pairs given")
         for k, p in enumerate(pairs):
@@ -184,10 +205,13 @@ class Translator:
 
     # ------------------------------------------------------------------ training
     def fit(self, pairs: Any, *, epochs: int = 30, batch_size: int = 64, val: float = 0.05,
-            patience: int | None = 5, seed: int = 0, verbose: int = 1) -> dict[str, list]:
-        """Train on (source, target) pairs; ``val`` of them drive early stopping."""
+            patience: int | None = 5, seed: int = 0, verbose: int = 1,
+            log_dir: str | Path | None = None, threads: int | None = None) -> dict[str, list]:
+        """Train on (source, target) pairs; ``val`` of them drive early stopping.
+        ``log_dir`` and ``threads`` go to ``Trainer.fit``."""
         import rnnkit as rk
         pairs = self._pairs(pairs)
+        check_share("val", val, len(pairs))
         rk.set_seed(seed)
         c = self.config
         kw = dict(mode="word", standardize="lower", split="words_and_punct",
@@ -207,7 +231,7 @@ class Translator:
         hist = trainer.fit((src[tr], tin[tr]), tout[tr], epochs=epochs, batch_size=batch_size,
                            validation_data=((src[va], tin[va]), tout[va]) if n_val else None,
                            clip_norm=c.clip_norm, callbacks=callbacks, seed=seed,
-                           verbose=verbose)
+                           verbose=verbose, log_dir=log_dir, threads=threads)
         self.fit_seconds = time.perf_counter() - t0
         self.history = hist.history
         return self.history
@@ -232,12 +256,20 @@ class Translator:
         model never saw are refused with their names (``unknown="unk"`` reads them as
         [UNK] instead)."""
         model = self._require()
-        if not isinstance(beam, int) or beam < 1:
-            raise ValueError(f"beam must be a positive int, got {beam!r}")
+        args = decoding_args(self.tgt_vec.size - 2, beam=beam, max_length=max_length)
+        beam, max_length = args["beam"], args["max_length"]
         single = isinstance(text, str)
+        if not single and not isinstance(text, (list, tuple)):
+            raise TypeError(f"text must be a str or a list of str, got "
+                            f"{type(text).__name__}")
         texts = [text] if single else list(text)
-        if not texts or any(not isinstance(t, str) or not t.strip() for t in texts):
-            raise ValueError("translate() needs non-empty texts")
+        if not texts:
+            raise ValueError("translate() needs non-empty texts: got an empty list")
+        for k, t in enumerate(texts):
+            if not isinstance(t, str):
+                raise TypeError(f"text {k} must be a str, got {type(t).__name__}: {t!r}")
+            if not t.strip():
+                raise ValueError(f"translate() needs non-empty texts: text {k} is {t!r}")
         model.eval()
         out = []
         with torch.no_grad():
@@ -283,6 +315,8 @@ class Translator:
     def evaluate(self, pairs: Any, beam: int = 1, limit: int | None = None) -> dict[str, Any]:
         """Exact match (token for token) and corpus BLEU-4 on held-out pairs.  Source words
         never seen in training are read as [UNK] and counted (``unknown_sources``)."""
+        self._require()
+        limit = decoding_args(limit=limit)["limit"]
         pairs = self._pairs(pairs)[:limit]
         hyps = self.translate([s for s, _ in pairs], beam=beam, unknown="unk")
         src_tok = self.src_vec.tokens
@@ -324,17 +358,44 @@ class Translator:
         try:
             from ..io import read_json
             meta = read_json(meta_path, "translator settings (JSON)")
-            if meta.get("format") != "rnnkit-translator":
+            if not isinstance(meta, dict) or meta.get("format") != "rnnkit-translator":
                 raise ValueError("format is not rnnkit-translator")
             tr = cls(TranslatorConfig(**meta["config"]))
-            tr.history, tr.fit_seconds = meta["history"], meta["fit_seconds"]
-            tr.max_source = meta["max_source"]
-        except (KeyError, TypeError, ValueError, json.JSONDecodeError) as err:
+            tr.history = meta["history"]
+            if not isinstance(tr.history, dict):
+                raise ValueError(f"history must be an object, got {tr.history!r}")
+            tr.fit_seconds = number_field("fit_seconds", meta["fit_seconds"], low_open=False)
+            tr.max_source = int_field("max_source", meta["max_source"])
+        except (KeyError, TypeError, ValueError) as err:
             raise ValueError(f"{meta_path} is not a valid translator file ({err})") from None
         tr.src_vec = TextVectorizer.load(path / "source_vocab.json")
         tr.tgt_vec = TextVectorizer.load(path / "target_vocab.json")
-        tr.model = _Seq2Seq(tr.config, tr.src_vec.size, tr.tgt_vec.size)
         tensors, _ = read_tensors(path / "weights.safetensors")
-        load_state_checked(tr.model, tensors, str(path / "weights.safetensors"))
+        tr._check_vocabularies(path, tensors)
+        tr.model = _Seq2Seq(tr.config, tr.src_vec.size, tr.tgt_vec.size)
+        load_state_checked(tr.model, tensors, f"{path / 'weights.safetensors'} (with the "
+                                              f"config in {meta_path})")
         tr.model.eval()
         return tr
+
+    def _check_vocabularies(self, path: Path, tensors: dict[str, torch.Tensor]) -> None:
+        """source_vocab.json and target_vocab.json must be the ones the weights were trained
+        with: the target one holds <go> and <eos>, and both sizes match the Embeddings."""
+        src, tgt = path / "source_vocab.json", path / "target_vocab.json"
+        weights = path / "weights.safetensors"
+        if self.src_vec.size < 3:
+            raise ValueError(f"{src} holds no word beyond [PAD] and [UNK]")
+        missing = [t for t in (GO, EOS) if t not in self.tgt_vec.vocabulary]
+        if missing:
+            raise ValueError(f"{tgt} lacks {' and '.join(missing)}: it is not a translator's "
+                             "target vocabulary (decoding starts at <go> and stops at <eos>)")
+        if self.tgt_vec.size < 5:
+            raise ValueError(f"{tgt} holds no word beside [PAD], [UNK], <go> and <eos>")
+        for key, vec, file in (("src_emb.weight", self.src_vec, src),
+                               ("tgt_emb.weight", self.tgt_vec, tgt),
+                               ("out.weight", self.tgt_vec, tgt)):
+            if key in tensors and tensors[key].dim() >= 1 and \
+                    tensors[key].shape[0] != vec.size:
+                raise ValueError(f"{file} holds {vec.size} tokens but {key} in {weights} "
+                                 f"has {tensors[key].shape[0]} rows; the files come from "
+                                 "different models")

@@ -26,7 +26,7 @@ from torch import nn
 
 from ..data.batching import num_samples, take
 
-__all__ = ["check_data"]
+__all__ = ["check_data", "check_optimizer"]
 
 PROBE = 2   # samples run through the model to learn the prediction shape
 
@@ -68,6 +68,7 @@ def check_data(model: nn.Module, loss_fn: Any, x: Any, y: torch.Tensor,
                          f"{num_samples(y)}")
     check = getattr(loss_fn, "check_targets", None)
     if check is not None:
+        loss_fn.check_predictions(y_hat)
         try:
             check(tuple(y_hat.shape), y)
         except ValueError as err:
@@ -81,3 +82,17 @@ def check_data(model: nn.Module, loss_fn: Any, x: Any, y: torch.Tensor,
     if not math.isfinite(float(value)):
         raise ValueError(f"the loss {getattr(loss_fn, '__name__', loss_fn)!r} is {float(value)}"
                          " on the first samples of the data, before any training")
+
+
+def check_optimizer(model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
+    """An optimizer given by the caller must update this model: one built on another
+    model's parameters would "train" without changing a weight."""
+    own = {id(p) for p in model.parameters()}
+    held = [p for g in optimizer.param_groups for p in g["params"]]
+    if not any(id(p) in own for p in held):
+        raise ValueError(f"the optimizer ({type(optimizer).__name__}) holds none of this "
+                         "model's parameters; build it from model.parameters()")
+    foreign = sum(id(p) not in own for p in held)
+    if foreign:
+        raise ValueError(f"the optimizer ({type(optimizer).__name__}) holds {foreign} "
+                         "parameter(s) that are not this model's")

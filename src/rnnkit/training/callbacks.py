@@ -13,7 +13,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Callback", "History", "EarlyStopping", "ModelCheckpoint", "ProgressBar"]
+import torch
+
+__all__ = ["Callback", "History", "EarlyStopping", "ModelCheckpoint", "ProgressBar",
+           "TensorBoard", "TENSORBOARD_HINT"]
+
+TENSORBOARD_HINT = ("TensorBoard logging needs the tensorboard package, an optional extra: "
+                    "pip install 'rnnkit[tensorboard]'")
 
 
 class Callback:
@@ -117,11 +123,18 @@ class ProgressBar(Callback):
     def on_epoch_begin(self, trainer, epoch: int) -> None:
         self.start = time.perf_counter()
         if self.bar:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
             self.progress = Progress(TextColumn(f"epoch {epoch + 1}/{trainer.epochs}"),
                                      BarColumn(), MofNCompleteColumn(),
                                      TextColumn("loss {task.fields[loss]}"),
-                                     console=self.console, transient=True)
+                                     TimeRemainingColumn(), console=self.console,
+                                     transient=True)
             self.task = self.progress.add_task("", total=trainer.batches_per_epoch, loss="-")
             self.progress.start()
 
@@ -142,5 +155,66 @@ class ProgressBar(Callback):
             self.progress.stop()
             self.progress, self.chunked = None, False
         parts = "  ".join(f"{k} {v:.4g}" for k, v in logs.items() if not math.isnan(v))
+        # soft_wrap: one line per epoch even where the console is narrower (a pipe is 80)
         self.console.print(f"epoch {epoch + 1}/{trainer.epochs}  {parts}  "
-                           f"({time.perf_counter() - self.start:.1f}s)")
+                           f"({time.perf_counter() - self.start:.1f}s)", soft_wrap=True)
+
+
+class TensorBoard(Callback):
+    """Write the training curves to ``log_dir`` for TensorBoard (``tensorboard --logdir``).
+
+    Per epoch, at step = the epoch (0-based, as ``history.epoch``): every value of the
+    epoch's logs under its own name (``loss``, metrics, ``val_*``: the numbers ``fit``
+    returns in its History); ``lr``, the learning rate (``lr/group{k}`` for each of
+    several parameter groups); ``grad_norm``, the mean over the epoch's batches of the
+    global L2 norm of the gradients (before ``clip_norm`` rescales them; the last chunk's
+    with ``tbptt``); and with ``histograms=True`` every parameter's values as
+    ``weights/NAME``.  The file is flushed after every epoch.  ``fit(log_dir=...)`` adds
+    this callback.  Needs the optional extra: ``pip install 'rnnkit[tensorboard]'``.
+    """
+
+    def __init__(self, log_dir: str | Path, histograms: bool = False):
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError as err:          # torch's own message names no install command
+            raise ImportError(TENSORBOARD_HINT) from err
+        if not isinstance(log_dir, (str, Path)):
+            raise TypeError(f"log_dir must be a str or Path, got {type(log_dir).__name__}")
+        self._writer_class, self.log_dir = SummaryWriter, Path(log_dir)
+        self.histograms, self.writer = bool(histograms), None
+
+    def on_train_begin(self, trainer) -> None:
+        if self.writer is None:
+            self.writer = self._writer_class(log_dir=str(self.log_dir))
+
+    def on_epoch_begin(self, trainer, epoch: int) -> None:
+        self._norm_sum, self._norm_count = 0.0, 0
+
+    def on_batch_end(self, trainer, batch: int, loss: float, grad_norm: float | None) -> None:
+        if grad_norm is None:    # the trainer computes a norm only when clip_norm asks for it
+            grads = [p.grad.detach() for p in trainer.model.parameters() if p.grad is not None]
+            if not grads:
+                return
+            norms = torch.stack([torch.linalg.vector_norm(g) for g in grads])
+            grad_norm = float(torch.linalg.vector_norm(norms))
+        self._norm_sum += grad_norm
+        self._norm_count += 1
+
+    def on_epoch_end(self, trainer, epoch: int, logs: dict[str, float]) -> None:
+        w = self.writer
+        for key, value in logs.items():
+            w.add_scalar(key, value, epoch)
+        groups = trainer.optimizer.param_groups if trainer.optimizer is not None else []
+        for k, group in enumerate(groups):
+            w.add_scalar("lr" if len(groups) == 1 else f"lr/group{k}", float(group["lr"]), epoch)
+        if self._norm_count:
+            w.add_scalar("grad_norm", self._norm_sum / self._norm_count, epoch)
+        if self.histograms:
+            for name, p in trainer.model.named_parameters():
+                w.add_histogram(f"weights/{name}", p.detach().cpu(), epoch)
+        w.flush()
+
+    def on_train_end(self, trainer) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None

@@ -26,7 +26,10 @@ FORMAT = "rnnkit-checkpoint"
 
 
 def save_checkpoint(path: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                    shuffle_rng: torch.Generator, epoch: int, history: dict[str, list]) -> None:
+                    shuffle_rng: torch.Generator, epoch: int, history: dict[str, list],
+                    run: dict[str, Any] | None = None) -> None:
+    """``run``: the settings and data fingerprint of the fit writing it (JSON values);
+    ``load_checkpoint`` refuses to continue a run whose ``run`` differs."""
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     opt = optimizer.state_dict()
     scalars: dict[str, dict[str, Any]] = {}
@@ -45,7 +48,7 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module, optimizer: torch.o
         spec = None                   # a hand-written nn.Module: resumable, not loadable alone
     meta = {"format": FORMAT, "version": VERSION, "model": spec, "epoch": epoch,
             "history": history, "optimizer": type(optimizer).__name__,
-            "param_groups": opt["param_groups"], "optim_scalars": scalars}
+            "param_groups": opt["param_groups"], "optim_scalars": scalars, "run": run}
     write_tensors(Path(path), tensors, {"rnnkit": json.dumps(meta)})
 
 
@@ -118,16 +121,33 @@ def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     return tensors, meta
 
 
+def _check_same_run(path: Path, saved: Any, run: dict[str, Any] | None) -> None:
+    """Resuming continues one run: other data, batches or a learning rate the optimizer's
+    restored state would silently override are refused, naming the first difference."""
+    if run is None or saved is None:          # a file from before runs were recorded
+        return
+    if not isinstance(saved, dict):
+        raise ValueError(f"{path}: checkpoint metadata 'run' must be an object")
+    for key, value in run.items():
+        if key in saved and saved[key] != value:
+            what = "the training data" if key == "data" else f"{key}={saved[key]!r}"
+            now = "other data" if key == "data" else f"{key}={value!r}"
+            raise ValueError(f"{path} was written by a run with {what}; this run has {now}. "
+                             "Resume with the same settings, or start a new checkpoint")
+
+
 def load_checkpoint(path: str | Path, model: torch.nn.Module,
-                    optimizer: torch.optim.Optimizer, shuffle_rng: torch.Generator
-                    ) -> tuple[int, dict[str, list]]:
-    """Restore model, optimizer and RNG states; return (epochs done, history)."""
+                    optimizer: torch.optim.Optimizer, shuffle_rng: torch.Generator,
+                    run: dict[str, Any] | None = None) -> tuple[int, dict[str, list]]:
+    """Restore model, optimizer and RNG states; return (epochs done, history).  With
+    ``run``, the run that wrote the file must have had the same settings and data."""
     path = Path(path)
     tensors, meta = _read(path)
     values = {key: _need(meta, key, path) for key in _KEYS}
     if values["epoch"] < 0:
         raise ValueError(f"{path}: checkpoint metadata 'epoch' is {values['epoch']}")
     _check_same_model(path, values["model"], model)
+    _check_same_run(path, meta.get("run"), run)
     if values["optimizer"] != type(optimizer).__name__:
         raise ValueError(f"{path} was written with optimizer {values['optimizer']}, "
                          f"this run uses {type(optimizer).__name__}")

@@ -36,6 +36,7 @@ from torch import nn
 
 from ..cells import GRUCell, LSTMCell, SimpleRNNCell
 from ..engines._ext import kernels
+from .threads import work_per_step
 
 __all__ = ["CompiledStep", "plan", "STEPS", "AUTO_MAX_MACS"]
 
@@ -213,8 +214,7 @@ def plan(model: nn.Module, loss_fn: Callable, optimizer, x: Any, *, batch_size: 
             spec += s
             params += _params(layer)
             if s[0] != DENSE:
-                gates = {0: 1, 1: 4, 2: 3}[s[0]]
-                macs += gates * s[2] * (s[1] + s[2])
+                macs += work_per_step(layer)
         for name, m in model.named_modules():
             if m._forward_hooks or m._forward_pre_hooks or m._backward_hooks:
                 reasons.append(f"hooks on {name or 'the model'} (they would not run)")

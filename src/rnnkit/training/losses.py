@@ -50,10 +50,25 @@ def _check_values(name: str, y: torch.Tensor, lo: float, hi: float, what: str) -
                          f"{float(y.min()):g} to {float(y.max()):g}")
 
 
+def _probabilities(name: str, y_hat: torch.Tensor, from_logits: bool, head: str) -> None:
+    """On probabilities (``from_logits=False``) outputs outside [0, 1] are clamped, and
+    their gradient is zero: the model would not train.  Say so before it starts."""
+    if from_logits or y_hat.numel() == 0:
+        return
+    lo, hi = float(y_hat.min()), float(y_hat.max())
+    if lo < 0 or hi > 1:
+        raise ValueError(f"{name}: the model outputs values from {lo:.3g} to {hi:.3g}, but "
+                         f"from_logits=False reads probabilities in [0, 1]; end the model "
+                         f"with activation='{head}', or pass the loss with from_logits=True")
+
+
 class _Loss:
     """What every rnnkit loss shares: the up-front check of a whole target tensor."""
 
     name = "loss"
+
+    def check_predictions(self, y_hat: torch.Tensor) -> None:
+        """Raise ValueError when the model's outputs cannot be what this loss reads."""
 
     def check_targets(self, pred_shape: tuple, y: torch.Tensor) -> None:
         """Raise ValueError unless ``y`` (N, ...) fits predictions of ``pred_shape``
@@ -90,6 +105,9 @@ class BinaryCrossentropy(_Loss):
         super().check_targets(pred_shape, y)
         _check_values(self.name, y, 0.0, 1.0, "in [0, 1] (labels 0/1 or probabilities)")
 
+    def check_predictions(self, y_hat: torch.Tensor) -> None:
+        _probabilities(self.name, y_hat, self.from_logits, "sigmoid")
+
     def __call__(self, y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         y = _match(y_hat, y, self.name).to(y_hat.dtype)
         if self.from_logits:
@@ -104,6 +122,13 @@ class SparseCategoricalCrossentropy(_Loss):
 
     def __init__(self, from_logits: bool = False):
         self.from_logits = from_logits
+
+    def check_predictions(self, y_hat: torch.Tensor) -> None:
+        if y_hat.dim() < 2 or y_hat.shape[-1] < 2:
+            raise ValueError(f"{self.name}: the model gives scores of shape "
+                             f"{tuple(y_hat.shape)}, but classes need a last axis of 2 or more "
+                             "(one score per class; a single softmax unit is always 1)")
+        _probabilities(self.name, y_hat, self.from_logits, "softmax")
 
     def check_targets(self, pred_shape: tuple, y: torch.Tensor) -> None:
         C = pred_shape[-1]

@@ -63,6 +63,9 @@ class Accuracy(Metric):
 
     def update(self, y_hat: torch.Tensor, y: torch.Tensor) -> None:
         y_hat = y_hat.detach()
+        if y.is_floating_point() and not bool((y == y.round()).all()):
+            raise ValueError("accuracy needs class labels (0/1 or class indices); the targets "
+                             "hold fractions -- for regression use 'mae', 'rmse' or 'mse'")
         sparse = self.mode == "sparse" or (self.mode == "auto" and y_hat.shape[-1] > 1
                                            and y.numel() * y_hat.shape[-1] == y_hat.numel())
         if sparse:
@@ -84,6 +87,8 @@ def get_metric(metric: str | Metric, loss=None) -> Metric:
         fresh = copy.copy(metric)
         fresh.reset()
         return fresh
+    if not isinstance(metric, str):
+        raise TypeError(f"a metric must be a name or a Metric, got {type(metric).__name__}")
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {sorted(METRICS)} or a Metric, got {metric!r}")
     if METRICS[metric] is Accuracy:

@@ -16,8 +16,10 @@ Small Sequential models skip all of that per batch: ``fit(step="auto")`` runs th
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 import numbers
+import os
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -30,23 +32,44 @@ from torch import nn
 
 from ..data.batching import as_tensors, batch_indices, num_samples, take
 from ..layers import RNN, Bidirectional
-from .boundary import check_data
-from .callbacks import Callback, History, ProgressBar
+from ..types import tree_leaves
+from .boundary import check_data, check_optimizer
+from .callbacks import Callback, History, ProgressBar, TensorBoard
 from .checkpoint import load_checkpoint, save_checkpoint
 from .compiled import STEPS, plan
 from .losses import get_loss
-from .metrics import get_metric
+from .metrics import Metric, get_metric
+from .threads import ThreadChoice, choose_threads, requested, using_threads
 
 __all__ = ["Trainer", "TrainingDiverged", "set_seed", "FitConfig"]
 
 OPTIMIZERS = {  # Keras defaults (eps 1e-7; RMSprop rho 0.9).  Adam and SGD use torch's
     # fused kernel: one call for all parameters instead of a few ops per tensor, 2.5x less
     # time per step for a small model (the sunspots tutorial's 5 tensors: 118 us vs 302 us)
-    "adam": lambda p, lr: torch.optim.Adam(p, lr=lr or 1e-3, eps=1e-7, fused=True),
-    "sgd": lambda p, lr: torch.optim.SGD(p, lr=lr or 1e-2, fused=True),
-    "rmsprop": lambda p, lr: torch.optim.RMSprop(p, lr=lr or 1e-3, alpha=0.9, eps=1e-7,
+    "adam": lambda p, lr: torch.optim.Adam(p, lr=_or(lr, 1e-3), eps=1e-7, fused=True),
+    "sgd": lambda p, lr: torch.optim.SGD(p, lr=_or(lr, 1e-2), fused=True),
+    "rmsprop": lambda p, lr: torch.optim.RMSprop(p, lr=_or(lr, 1e-3), alpha=0.9, eps=1e-7,
                                                  foreach=True),
 }
+
+
+def _or(lr: float | None, default: float) -> float:
+    return default if lr is None else lr
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_))
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))
+
+
+def check_lr(lr: Any) -> float | None:
+    """A learning rate: None (the optimizer's default) or a finite number > 0."""
+    if lr is not None and not (_is_number(lr) and math.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be a positive finite number or None, got {lr!r}")
+    return None if lr is None else float(lr)
 
 
 class TrainingDiverged(ValueError):
@@ -76,17 +99,22 @@ class FitConfig:
     clip_norm: float | None = None   # rescale gradients to this global L2 norm at most
     tbptt: int | None = None         # truncation length in steps; None = full BPTT
     step: str = "auto"               # "auto", "compiled" or "autograd" (training/compiled.py)
+    threads: int | None = None       # CPU threads during fit; None = by work size (threads.py)
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "tbptt"):
+        for name in ("epochs", "batch_size", "tbptt", "threads"):
             v = getattr(self, name)
-            if not (v is None and name == "tbptt") and (isinstance(v, bool)
-                                                         or not isinstance(v, int) or v < 1):
+            if not (v is None and name in ("tbptt", "threads")) and not (_is_int(v) and v >= 1):
                 raise ValueError(f"{name} must be a positive int, got {v!r}")
+            if v is not None:
+                object.__setattr__(self, name, int(v))     # NumPy ints become ints
         for name in ("clip_value", "clip_norm"):
             v = getattr(self, name)
-            if v is not None and not (isinstance(v, (int, float)) and v > 0):
-                raise ValueError(f"{name} must be a positive number or None, got {v!r}")
+            if v is not None and not (_is_number(v) and math.isfinite(v) and v > 0):
+                raise ValueError(f"{name} must be a positive number (finite) or None, "
+                                 f"got {v!r}")
+        if not isinstance(self.shuffle, (bool, np.bool_)):
+            raise TypeError(f"shuffle must be True or False, got {self.shuffle!r}")
         if self.step not in STEPS:
             raise ValueError(f"step must be one of {STEPS}, got {self.step!r}")
 
@@ -110,6 +138,52 @@ def carried_states(model: nn.Module) -> Iterator[None]:
             m.reset_states()
 
 
+def _check_batch_size(batch_size: Any) -> None:
+    if not (_is_int(batch_size) and batch_size >= 1):
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+
+
+def _check_fit_options(callbacks: Any, verbose: Any, checkpoint: Any, resume: Any,
+                       validation_data: Any, validation_split: Any) -> list[Callback]:
+    """The options of ``fit`` that FitConfig does not hold, checked before any work."""
+    if isinstance(callbacks, Callback) or not isinstance(callbacks, (list, tuple)):
+        raise TypeError(f"callbacks must be a list of Callback objects, got "
+                        f"{type(callbacks).__name__}")
+    for k, cb in enumerate(callbacks):
+        if not isinstance(cb, Callback):
+            raise TypeError(f"callbacks[{k}] must be a Callback (e.g. rk.EarlyStopping(...)), "
+                            f"got {cb!r}")
+    if verbose not in (0, 1, 2) or isinstance(verbose, float):
+        raise ValueError(f"verbose must be 0 (silent), 1 (a bar on a terminal) or 2 (one "
+                         f"line per epoch), got {verbose!r}")
+    for name, value in (("checkpoint", checkpoint), ("resume", resume)):
+        if value is not None and (not isinstance(value, (str, os.PathLike))
+                                  or str(value) == ""):
+            raise ValueError(f"{name} must be a file path or None, got {value!r}")
+        if value is not None and Path(value).is_dir():
+            raise ValueError(f"{name}={str(value)!r} is a folder; give a file path such as "
+                             f"{Path(value) / 'checkpoint.safetensors'}")
+    if not (_is_number(validation_split) and 0 <= validation_split < 1):
+        raise ValueError(f"validation_split must be in (0, 1), got {validation_split!r}")
+    if validation_split and validation_data is not None:
+        raise ValueError("pass validation_data or validation_split, not both")
+    return list(callbacks)
+
+
+def _run_record(trainer: Trainer, cfg: FitConfig, x: Any, y: Any) -> dict[str, Any]:
+    """What a resumed run must share with the run that wrote the checkpoint."""
+    digest = hashlib.sha256()
+    for t in [*tree_leaves(x), y]:
+        digest.update(f"{t.dtype}{tuple(t.shape)}".encode())
+        digest.update(t.detach().contiguous().cpu().numpy().tobytes())
+    loss = trainer.loss_name if isinstance(trainer.loss_name, str) else \
+        getattr(trainer.loss_fn, "name", type(trainer.loss_fn).__name__)
+    return {"batch_size": cfg.batch_size, "shuffle": bool(cfg.shuffle), "tbptt": cfg.tbptt,
+            "clip_value": cfg.clip_value, "clip_norm": cfg.clip_norm, "loss": loss,
+            "lr": [float(g["lr"]) for g in trainer.optimizer.param_groups],
+            "samples": int(num_samples(x)), "data": digest.hexdigest()}
+
+
 class Trainer:
     """Fit, evaluate and predict for ``model``.
 
@@ -129,15 +203,22 @@ class Trainer:
         if isinstance(optimizer, str) and optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)} or a "
                              f"torch.optim.Optimizer, got {optimizer!r}")
+        if optimizer is not None and not isinstance(optimizer, (str, torch.optim.Optimizer)):
+            raise TypeError(f"optimizer must be a name or a torch.optim.Optimizer, got "
+                            f"{type(optimizer).__name__}")
+        if isinstance(metrics, (str, Metric)) or not isinstance(metrics, (list, tuple)):
+            raise TypeError(f"metrics must be a list of names or Metric objects, got "
+                            f"{metrics!r} (write metrics=[{metrics!r}])")
         self.model, self.loss_name, self.loss_fn = model, loss, get_loss(loss)
         self.metric_specs = list(metrics)
-        self._optimizer_spec, self.lr, self.optimizer = optimizer, lr, None
+        self._optimizer_spec, self.lr, self.optimizer = optimizer, check_lr(lr), None
         if isinstance(optimizer, torch.optim.Optimizer):
             self.optimizer = optimizer
         self.stop_training, self.epochs, self.batches_per_epoch = False, 0, 0
         self.checkpoint_path: Path | None = None
         self.history, self._shuffle_rng = History(), torch.Generator()
         self._compiled, self.step_note = None, "not fitted yet"
+        self.thread_choice: ThreadChoice | None = None    # threads the last fit ran on, why
 
     # ------------------------------------------------------------------ fit
     def fit(self, x: Any, y: Any, *, epochs: int = 1, batch_size: int = 32,
@@ -145,7 +226,8 @@ class Trainer:
             shuffle: bool = True, clip_value: float | None = None, clip_norm: float | None = None,
             tbptt: int | None = None, callbacks: Sequence[Callback] = (), seed: int | None = None,
             verbose: int = 1, checkpoint: str | Path | None = None,
-            resume: str | Path | None = None, step: str = "auto") -> History:
+            resume: str | Path | None = None, step: str = "auto",
+            log_dir: str | Path | None = None, threads: int | None = None) -> History:
         """Train for ``epochs``; returns the History.
 
         ``step``: "autograd" runs every batch through the model, autograd and the optimizer;
@@ -158,8 +240,18 @@ class Trainer:
         continues from that file and keeps writing it, reaching the same weights as an
         uninterrupted run with the same seed; while the file does not exist yet, training
         starts from scratch, so one command works before and after a crash.
+
+        ``log_dir=path`` adds a ``TensorBoard(path)`` callback (the optional extra
+        ``rnnkit[tensorboard]``).  ``threads``: CPU threads during this fit; None chooses
+        by the work per step (one thread for small models, ``rnnkit.training.threads``);
+        ``trainer.thread_choice`` says which and why.
         """
-        cfg = FitConfig(epochs, batch_size, shuffle, clip_value, clip_norm, tbptt, step)
+        cfg = FitConfig(epochs, batch_size, shuffle, clip_value, clip_norm, tbptt, step,
+                        threads)
+        callbacks = _check_fit_options(callbacks, verbose, checkpoint, resume,
+                                       validation_data, validation_split)
+        if log_dir is not None:             # before any work: a missing extra fails first
+            callbacks = [*callbacks, TensorBoard(log_dir)]
         if seed is not None:
             set_seed(seed)
         x, y = self._tensors(x, "x"), self._tensors(y, "y")
@@ -181,6 +273,8 @@ class Trainer:
             validation_data = (self._tensors(validation_data[0], "validation x"),
                                self._tensors(validation_data[1], "validation y"))
         self._build(take(x, slice(0, min(n, batch_size))))
+        if isinstance(self._optimizer_spec, torch.optim.Optimizer):
+            check_optimizer(self.model, self.optimizer)
         check_data(self.model, self.loss_fn, x, y)          # the one boundary, every step
         if validation_data is not None:
             check_data(self.model, self.loss_fn, *validation_data,
@@ -190,14 +284,26 @@ class Trainer:
         self.history = history = History()
         self.checkpoint_path = Path(checkpoint or resume) if (checkpoint or resume) else None
         start = 0
+        self._run = _run_record(self, cfg, x, y) if self.checkpoint_path else None
         if resume is not None and Path(resume).exists():
             start, history.history = load_checkpoint(resume, self.model, self.optimizer,
-                                                     shuffle_rng)
+                                                     shuffle_rng, self._run)
             history.epoch = list(range(start))
+            if start > cfg.epochs:
+                raise ValueError(f"{resume} already holds {start} epochs, more than "
+                                 f"epochs={cfg.epochs}; ask for at least {start}")
         self._compiled, self.step_note = plan(self.model, self.loss_fn, self.optimizer, x,
                                               batch_size=cfg.batch_size, tbptt=cfg.tbptt,
                                               mode=cfg.step)
+        self.thread_choice = (requested(cfg.threads) if cfg.threads is not None
+                              else choose_threads(self.model, cfg.batch_size, x))
         cbs = [*callbacks] + ([ProgressBar(bar=verbose == 1)] if verbose else [])
+        with using_threads(self.thread_choice.n):
+            return self._loop(x, y, validation_data, cfg, cbs, start)
+
+    def _loop(self, x: Any, y: torch.Tensor, validation_data: tuple | None, cfg: FitConfig,
+              cbs: list[Callback], start: int) -> History:
+        n, history, shuffle_rng = num_samples(x), self.history, self._shuffle_rng
         self._callbacks = cbs
         self.stop_training, self.epochs = False, cfg.epochs
         self.batches_per_epoch = -(-n // cfg.batch_size)
@@ -284,6 +390,7 @@ class Trainer:
     # ------------------------------------------------------------------ evaluate / predict
     @torch.no_grad()
     def evaluate(self, x: Any, y: Any, batch_size: int = 256) -> dict[str, float]:
+        _check_batch_size(batch_size)
         x, y = self._tensors(x, "x"), self._tensors(y, "y")
         self._build(take(x, slice(0, 1)))
         check_data(self.model, self.loss_fn, x, y)
@@ -298,6 +405,7 @@ class Trainer:
 
     @torch.no_grad()
     def predict(self, x: Any, batch_size: int = 256) -> torch.Tensor:
+        _check_batch_size(batch_size)
         x = self._tensors(x, "x")
         self._build(take(x, slice(0, 1)))
         self.model.eval()
@@ -309,7 +417,7 @@ class Trainer:
     def save_checkpoint(self, path: str | Path, epoch: int) -> None:
         """A resumable file: weights, optimizer, RNG states, ``epoch`` epochs done, history."""
         save_checkpoint(path, self.model, self.optimizer, self._shuffle_rng, epoch,
-                        self.history.history)
+                        self.history.history, run=getattr(self, "_run", None))
 
     def _tensors(self, x: Any, name: str) -> Any:
         p = next(self.model.parameters(), None)
