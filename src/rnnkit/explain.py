@@ -18,7 +18,37 @@ import numpy as np
 from . import reference as ref
 from .reference.cells import sigmoid
 
-__all__ = ["Explanation", "explain", "TUTORIAL_WEIGHTS", "HEAD_ACTIVATIONS"]
+__all__ = ["Explanation", "explain", "TUTORIAL_WEIGHTS", "HEAD_ACTIVATIONS", "ENGINES",
+           "GRADIENT_RULE", "gradient_trend"]
+
+ENGINES = ("loop", "native", "fused")        # every engine the layer has, compared in turn
+MATCH_TOL = 1e-10                            # float64: the engines agree to rounding
+
+# The vanishing/exploding label: the per-step factor by which the gradient shrinks or grows
+# on its way back.  0.9 per step loses half of it within 7 steps (0.9^7 = 0.48); 1.1 per
+# step doubles it within 8 (1.1^8 = 2.14).
+VANISHING, EXPLODING = 0.9, 1.1
+GRADIENT_RULE = (f"per-step factor r = (||dL/dh_1|| / ||dL/dh_T||)^(1/(T-1)); vanishing if "
+                 f"r < {VANISHING:g}, exploding if r > {EXPLODING:g}, else stable")
+
+
+def gradient_trend(dh_norms) -> tuple[float, float, str]:
+    """(||dL/dh_1|| / ||dL/dh_T||, the per-step factor r, its label) by ``GRADIENT_RULE``.
+
+    Example:
+        >>> gradient_trend([0.01, 0.1, 1.0])
+        (0.01, 0.1, 'vanishing')
+    """
+    norms = np.asarray(dh_norms, dtype=np.float64)
+    if len(norms) < 2:
+        raise ValueError("a gradient trend needs at least 2 steps")
+    last = norms[-1]
+    ratio = float(norms[0] / last) if last > 0 else (np.inf if norms[0] > 0 else 1.0)
+    factor = float(ratio ** (1.0 / (len(norms) - 1)))
+    factor = float(np.round(factor, 12))           # 1 - 1e-16 is 1: no label from rounding
+    label = ("vanishing" if factor < VANISHING else "exploding" if factor > EXPLODING
+             else "stable")
+    return ratio, factor, label
 
 # Keras-layout weights printed by the tutorial, in torch layout (kernels transposed).
 TUTORIAL_WEIGHTS = {
@@ -58,7 +88,8 @@ class Explanation:
     hidden: np.ndarray                              # (T, H)
     head_activation: str | None
     output: float | None                            # the dense head on h_T (one output)
-    engines: dict[str, dict[str, float]] = field(default_factory=dict)
+    engines: dict[str, dict[str, float]] = field(default_factory=dict)   # engine -> diffs
+    not_eligible: dict[str, str] = field(default_factory=dict)          # engine -> why not
     dh_norms: np.ndarray | None = None              # ||dL/dh_t||, L = the output
 
     @property
@@ -109,7 +140,7 @@ def explain(x: np.ndarray, cell: ref.Cell | None = None, params: dict | None = N
     """Explain one sequence x (T, D). Defaults: the tutorial's SimpleRNN(2, linear) example."""
     import torch
 
-    from .engines.select import cell_blocker
+    from .engines.select import cell_blocker, fused_blocker
     x = np.asarray(x, dtype=np.float64)
     if x.ndim == 1:
         x = x[:, None]
@@ -135,13 +166,17 @@ def explain(x: np.ndarray, cell: ref.Cell | None = None, params: dict | None = N
         output = float(f(h_T @ params["head.weight"].T + params["head.bias"])[0, 0])
     result = Explanation(cell, params, x, _gates(cell, caches), outputs[0],
                          head_activation if has_head else None, output)
-    layer = _layer(cell, params, "loop")
-    blocker = cell_blocker(layer.cell)
-    for engine in ["loop"] + ([] if blocker else ["native"]):
+    probe = _layer(cell, params, "loop").cell
+    blockers = {"loop": None, "native": cell_blocker(probe), "fused": fused_blocker(probe)}
+    for engine in ENGINES:
+        if blockers[engine]:
+            result.not_eligible[engine] = blockers[engine]
+            continue
         layer = _layer(cell, params, engine)
         with torch.no_grad():
             h = layer(torch.from_numpy(x[None])).numpy()
-        result.engines[engine] = {"max_abs_diff_h": float(np.abs(h - h_T).max())}
+        diff = float(np.abs(h - h_T).max())
+        result.engines[engine] = {"max_abs_diff_h": diff, "matches": diff <= MATCH_TOL}
     if grad:
         result.dh_norms = _grad_norms(cell, params, x, caches, final, head_activation)
     return result

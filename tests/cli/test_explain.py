@@ -90,3 +90,58 @@ def test_bad_explain_input_is_named():
     assert result.exit_code != 0 and "expect 1 features per step" in result.output
     result = runner.invoke(app, ["explain", "--dry-run"])
     assert result.exit_code == 0 and "would explain" in result.output
+
+
+def test_heatmaps_number_steps_and_units_from_one(tmp_path):
+    from rnnkit.plots.internals import plot_explanation
+    cell = rk.reference.Cell("gru")
+    params = rk.reference.init_params(cell, 1, 3, K=1, seed=1)
+    exp = explain(np.array([1.0, 2.0, 3.0]), cell, params, grad=True)
+    figures = []
+    plot_explanation(exp, tmp_path, figures=figures)
+    heatmaps = [ax for fig in figures for ax in fig.axes if ax.images]
+    assert len(heatmaps) == 4                                   # hidden, r, z, n
+    for ax in heatmaps:
+        assert list(ax.get_xticks()) == [1, 2, 3]               # t = 1..3, no half steps
+        assert list(ax.get_yticks()) == [1, 2, 3]               # units 1..3
+        assert ax.get_xlim() == (0.5, 3.5)
+    grad_ax = figures[-1].axes[0]
+    assert list(grad_ax.get_xticks()) == [1, 2, 3]
+    assert [int(v) for v in grad_ax.lines[0].get_xdata()] == [1, 2, 3]
+
+
+def test_every_engine_is_compared_fused_included():
+    result = runner.invoke(app, ["explain", "--cell", "gru", "--units", "3"])
+    assert result.exit_code == 0, result.output
+    for engine in ("loop", "native", "fused"):
+        assert f"engine={engine}: h_3 matches" in result.output
+    result = runner.invoke(app, ["explain"])                    # linear SimpleRNN
+    assert "engine=fused: h_3 matches" in result.output
+    assert "engine=native: not eligible for this cell (SimpleRNNCell(activation='linear')" \
+        in result.output
+
+
+def _printed_trend(text):
+    from rnnkit.explain import EXPLODING, GRADIENT_RULE, VANISHING
+    assert f"gradient rule: {GRADIENT_RULE}" in text
+    m = re.search(r"gradient at step 1 / at step (\d+): ([\d.e+-]+); r = [\d.e+-]+\^\(1/\d+\) "
+                  r"= ([\d.]+): (\w+)", text)
+    T, ratio, factor, label = int(m.group(1)), float(m.group(2)), float(m.group(3)), m.group(4)
+    assert abs(ratio ** (1 / (T - 1)) - factor) < 2e-3 * max(factor, 1)
+    assert label == ("vanishing" if factor < VANISHING else "exploding" if factor > EXPLODING
+                     else "stable")
+    return label
+
+
+def test_gradient_label_follows_the_printed_rule():
+    labels = set()
+    for args in (["--grad"], ["--cell", "gru", "--units", "3", "--grad"],
+                 ["--cell", "simple", "--units", "4", "--seed", "3", "--random-steps", "30",
+                  "--grad"]):
+        result = runner.invoke(app, ["explain", *args])
+        assert result.exit_code == 0, result.output
+        labels.add(_printed_trend(result.output))
+    assert {"stable", "vanishing"} <= labels
+    from rnnkit.explain import gradient_trend
+    assert gradient_trend([8.0, 4.0, 2.0, 1.0])[1:] == (2.0, "exploding")
+    assert gradient_trend([1.0, 1.0, 1.0])[1:] == (1.0, "stable")

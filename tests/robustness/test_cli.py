@@ -76,7 +76,7 @@ def test_forecast_val_plus_test_leave_no_training(capsys):
 
 def test_forecast_training_part_too_small_for_the_window(capsys):
     _bad(capsys, ["forecast", "airline", "--window", "140", "--dry-run"],
-         "training part has 100 rows", "window + 1 = 141")
+         "training part has 101 rows", "window + 1 = 141")
 
 
 def test_forecast_window_longer_than_the_series(capsys):

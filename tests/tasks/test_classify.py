@@ -73,8 +73,8 @@ def test_bad_input_is_named():
         clf.evaluate(["a"], ["maybe"])
 
 
-def test_cli_classify_dry_run_and_compare(tmp_path):
-    r = CliRunner().invoke(app, ["classify", "digits", "--dry-run", "--compare",
+def test_cli_classify_quick_and_compare(tmp_path):
+    r = CliRunner().invoke(app, ["classify", "digits", "--quick", "--compare",
                                  "--out", str(tmp_path)])
     assert r.exit_code == 0, r.output
     for cell in ("simple", "lstm", "gru"):

@@ -104,9 +104,11 @@ def test_bad_series():
 
 def test_cli_forecast_dataset_and_csv(tmp_path):
     result = runner.invoke(app, ["forecast", "airline", "--window", "12", "--units", "8",
-                                 "--difference", "--dry-run"])
+                                 "--difference", "--dry-run", "--out", str(tmp_path / "dry")])
     assert result.exit_code == 0, result.output
-    assert "naive: last value" in result.output and "naive: seasonal naive" in result.output
+    assert "dry run: forecast airline" in result.output and "nothing trained" in result.output
+    assert "changed: --units 8, --window 12" in result.output
+    assert not (tmp_path / "dry").exists()
     csv = tmp_path / "prices.csv"
     rows = "\n".join(f"2020-01-{i % 28 + 1:02d},{100 + i + (i % 7)},{i}" for i in range(120))
     csv.write_text("Date,Close,Volume\n" + rows + "\n")
@@ -125,9 +127,11 @@ def test_cli_forecast_dataset_and_csv(tmp_path):
 @pytest.mark.parametrize("args, match", [
     (["forecast", "nowhere.csv", "--column", "x"], "neither a series dataset"),
     (["forecast", "stocks", "--symbol", "XYZ"], "unknown symbol 'XYZ'"),
-    (["forecast", "weather", "--column", "temp,pressure", "--dry-run"], "missing values"),
+    (["forecast", "weather", "--column", "temp,pressure", "--fill", "error", "--dry-run"],
+     "missing values"),
     (["forecast", "sine", "--strategy", "magic"], "strategy must be one of"),
-    (["forecast", "airline", "--window", "140", "--dry-run"], "training part has 100 rows"),
+    (["forecast", "airline", "--window", "140", "--no-difference", "--dry-run"],
+     "training part has 100 rows"),
 ])
 def test_cli_forecast_errors(args, match):
     result = runner.invoke(app, args)
@@ -140,3 +144,111 @@ def test_weather_with_fill_policy_runs():
                                  "--horizon", "24", "--units", "8", "--dry-run"])
     assert result.exit_code == 0, result.output
     assert "missing values handled by --fill ffill" in result.output
+
+
+# ---------------------------------------------------------------- seasons, presets, horizons
+def _dates(start, step, n):
+    return [str(d) for d in np.datetime64(start) + np.arange(n) * np.timedelta64(*step)]
+
+
+@pytest.mark.parametrize("times, season, frequency", [
+    ([f"{2000 + i // 12}-{i % 12 + 1:02d}" for i in range(30)], 12, "monthly"),
+    ([f"{2000 + i // 4}-{3 * (i % 4) + 1:02d}-01" for i in range(12)], 4, "quarterly"),
+    (_dates("2020-01-06", (7, "D"), 20), 52, "weekly"),
+    (_dates("2020-01-01", (1, "D"), 20), 7, "daily"),
+    ([str(d) for d in np.busday_offset("2020-01-06", np.arange(30))], 5, "weekday"),
+    ([d.replace("T", " ") for d in _dates("2020-01-01T00:00", (1, "h"), 50)], 24, "hourly"),
+    ([str(1950 + i) for i in range(20)], None, "annual"),
+])
+def test_season_is_inferred_from_each_frequency(times, season, frequency):
+    from rnnkit.tasks.forecast import future_times, infer_season
+    got, why = infer_season(times)
+    assert got == season and frequency in why
+    labels = future_times(times, 3)
+    assert len(labels) == 3 and len(labels[0]) == len(times[-1]) and labels[0] > times[-1]
+
+
+def test_season_not_inferred_from_labels_that_are_not_dates():
+    from rnnkit.tasks.forecast import future_times, infer_season
+    assert infer_season([str(i) for i in range(30)]) == (None, "the time labels are not dates")
+    assert infer_season(["2020-01", "2019-12", "2020-02"])[0] is None
+    assert future_times(["a", "b"], 2) == ["+1", "+2"]
+    from rnnkit.tasks.forecast import future_times as ft
+    assert ft(["2020-01-31", "2020-02-29"], 2) == ["2020-03-31", "2020-04-30"]   # month ends
+
+
+def test_presets_for_shipped_series_and_a_general_one():
+    from rnnkit.tasks.forecast import dataset_preset, general_preset
+    sun = dataset_preset("sunspots")
+    assert (sun.cell, sun.units, sun.window, sun.stride, sun.difference) == ("gru", 32, 24, 1,
+                                                                             False)
+    assert dataset_preset("stocks").window == 60 and dataset_preset("stocks").difference
+    assert dataset_preset("airline").difference and dataset_preset("sine") is None
+    assert dataset_preset("weather", horizon=24).window == 48
+    trend = np.arange(200.0) + np.sin(np.arange(200.0))
+    p = general_preset(trend, season=12)
+    assert p.window == 24 and p.difference and "differenced" in p.why[-1]
+    flat = general_preset(np.sin(np.arange(200.0)), season=None)
+    assert flat.window == 24 and not flat.difference and "not differenced" in flat.why[-1]
+    short = general_preset(np.arange(60.0), season=52)          # 104 would not fit
+    assert short.window < 104 and "shortened" in short.why[1]
+
+
+def _monthly_csv(path, n=150):
+    t = np.arange(n)
+    values = 100 + 2.0 * t + 10 * np.sin(2 * np.pi * t / 12)
+    rows = "\n".join(f"{2000 + i // 12}-{i % 12 + 1:02d},{v:.3f}" for i, v in zip(t, values))
+    path.write_text("Month,Sales\n" + rows + "\n")
+    return path
+
+
+def test_cli_csv_preset_season_and_horizons_agree(tmp_path):
+    csv = _monthly_csv(tmp_path / "sales.csv")
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["forecast", str(csv), "--column", "Sales", "--date-column",
+                                 "Month", "--quick", "--quiet", "--threads", "1",
+                                 "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    text = result.output
+    assert "preset: general (GRU(32), window 24, stride 1, differenced" in text
+    assert "override with --cell/--units/--window" in text
+    assert "season 12 (inferred from monthly dates; --season to override)" in text
+    assert "quick run:" in text and "rnnkit GRU (quick)" in text
+    assert "naive: seasonal naive" in text
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["preset"]["name"] == "general" and metrics["quick"] is True
+    assert metrics["season"]["value"] == 12
+    assert metrics["config"]["difference"] is True and metrics["config"]["window"] == 24
+    # the printed forecast, metrics.json's and the plot's are the same steps
+    line = next(ln for ln in text.splitlines() if "next " in ln and " after " in ln)
+    printed = [float(v) for v in line.split(": ", 1)[1].split(", ")]
+    future = metrics["future"]
+    assert future["steps"] == 12 == len(printed) == len(future["values"]["Sales"])
+    assert metrics["plot"]["future_steps"] == future["steps"]
+    assert future["times"][0] == "2012-07" and future["times"][-1] == "2013-06"
+    assert f"({future['times'][0]} to {future['times'][-1]})" in line
+    assert future["times"][-1] in metrics["plot"]["x_labels"]          # dates on the axis
+    np.testing.assert_allclose(printed, future["values"]["Sales"], rtol=1e-3)
+    assert metrics["config"]["horizon"] == metrics["horizon"] == 1
+
+
+def test_cli_season_and_preset_overrides(tmp_path):
+    csv = _monthly_csv(tmp_path / "sales.csv")
+    result = runner.invoke(app, ["forecast", str(csv), "--column", "Sales", "--date-column",
+                                 "Month", "--season", "6", "--cell", "lstm", "--no-difference",
+                                 "--horizon", "3", "--future", "5", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "season 6 (--season)" in result.output
+    assert "changed: --cell lstm, --no-difference" in result.output
+    assert "5 steps after 2012-06" in result.output and "3 steps per window" in result.output
+    result = runner.invoke(app, ["forecast", str(csv), "--column", "Sales", "--dry-run"])
+    assert "season: none (no --date-column" in result.output
+
+
+def test_report_plot_draws_the_future_it_records(tmp_path):
+    f = Forecaster(cell="gru", units=4, window=10, horizon=2)
+    f.fit(_sine(120), epochs=1, verbose=0)
+    metrics = f.report(tmp_path, future=7)
+    assert metrics["future"]["steps"] == metrics["plot"]["future_steps"] == 7
+    assert metrics["future"]["times"] == [f"+{k}" for k in range(1, 8)]
+    assert json.loads((tmp_path / "metrics.json").read_text())["future"]["steps"] == 7

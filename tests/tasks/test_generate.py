@@ -65,8 +65,8 @@ def test_bad_input_is_named(trained, tmp_path):
                                                                          temperature=0)
 
 
-def test_cli_train_dry_run_then_sample(tmp_path):
-    r = CliRunner().invoke(app, ["generate", "shakespeare", "--train", "--dry-run", "--out",
+def test_cli_train_quick_then_sample(tmp_path):
+    r = CliRunner().invoke(app, ["generate", "shakespeare", "--train", "--quick", "--out",
                                  str(tmp_path / "g"), "--length", "30", "--seed", "0"])
     assert r.exit_code == 0, r.output
     assert "held-out loss" in r.output and (tmp_path / "g" / "sample.txt").is_file()

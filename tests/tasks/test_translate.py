@@ -52,8 +52,8 @@ def test_bleu_by_hand():
     assert bleu([short], [ref], n=1) == pytest.approx(2.718281828 ** (1 - 3))
 
 
-def test_cli_translate_dry_run(tmp_path):
-    r = CliRunner().invoke(app, ["translate", "numbers-fr", "--train", "--dry-run",
+def test_cli_translate_quick(tmp_path):
+    r = CliRunner().invoke(app, ["translate", "numbers-fr", "--train", "--quick",
                                  "--out", str(tmp_path / "m")])
     assert r.exit_code == 0, r.output
     assert "exact match" in r.output

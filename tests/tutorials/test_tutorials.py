@@ -25,9 +25,14 @@ def test_sine_quick_run_prints_the_comparison():
     result = runner.invoke(app, ["tutorial", "run", "sine-numpy", "--quick"])
     assert result.exit_code == 0, result.output
     for text in ("article, published", "0.1270", "NumPy, correct BPTT", "rnnkit SimpleRNN, loop",
-                 "rnnkit SimpleRNN, native", "baseline: predict 0"):
+                 "rnnkit SimpleRNN, native", "baseline: predict 0", tutorials.QUICK_HEADER):
         assert text in result.output
+    lines = result.output.splitlines()
+    assert all("(quick)" in ln for ln in lines if ln.startswith(("NumPy", "rnnkit")))
+    assert not any("(quick)" in ln for ln in lines if ln.startswith(("article", "baseline")))
     report = sine.run([0], quick=True)
+    for note in sine.conclusions(report):                        # printed, from these rows
+        assert note in result.output
     scores = {(r.system, r.settings): r.scores["val RMSE"][0] for r in report.rows}
     loop = scores[("rnnkit SimpleRNN, loop", "tanh, Keras init, Adam 1e-3, batch 10")]
     native = scores[("rnnkit SimpleRNN, native", "tanh, Keras init, Adam 1e-3, batch 10")]
@@ -36,11 +41,90 @@ def test_sine_quick_run_prints_the_comparison():
     assert tutorials.get("sine-numpy") is sine
 
 
-def test_every_tutorial_is_listed_with_a_title():
+def test_every_tutorial_is_listed_with_a_distinct_title():
     result = runner.invoke(app, ["tutorial", "list"])
     for name in ("sunspots", "stocks", "weather", "sine-numpy"):
         assert name in result.output
         assert tutorials.get(name).TITLE
+    titles = [tutorials.get(n).TITLE for n in tutorials.names()]
+    assert len(set(titles)) == len(titles) == len(result.output.strip().splitlines())
+    assert tutorials.get("sine") is sine and "(also: sine)" in result.output
+
+
+def test_tutorial_dry_run_prints_the_plan_and_writes_nothing(tmp_path):
+    result = runner.invoke(app, ["tutorial", "run", "sunspots", "--dry-run", "--quick",
+                                 "--out", str(tmp_path / "t"), "--threads", "1", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "dry run: tutorial sunspots (quick)" in result.output
+    assert "published" in result.output and "nothing trained or written" in result.output
+    assert not (tmp_path / "t").exists()
+
+
+def _report(module, rows):
+    from rnnkit.tutorials import Report, Row
+    metrics = sorted({m for _, _, scores in rows for m in scores})
+    return Report("t", metrics, [Row(system, settings, [1.0] if system.startswith(
+        ("rnnkit", "NumPy", "tutorial stack")) else [], {k: [v] for k, v in scores.items()})
+        for system, settings, scores in rows])
+
+
+def _sine_rows(article):
+    v = "val RMSE"
+    return _report(sine, [("article, published", "x", {v: 0.127}),
+                          ("NumPy, correct BPTT", "article's: sigmoid", {v: article}),
+                          ("NumPy, correct BPTT", "tanh, U", {v: 0.2}),
+                          ("rnnkit SimpleRNN, loop", "tanh", {v: 0.3}),
+                          ("rnnkit SimpleRNN, native", "tanh", {v: 0.3}),
+                          ("baseline: predict 0", "-", {v: 0.705})])
+
+
+def test_sine_conclusions_follow_the_rows():
+    assert "learn nothing" in sine.conclusions(_sine_rows(0.7053))[0]
+    assert "do worse than predicting 0" in sine.conclusions(_sine_rows(15.18))[0]
+    said = sine.conclusions(_sine_rows(0.05))
+    assert "learn something" in said[0] and "beats the published" in said[0]
+    assert "not below the published 0.1270" in said[1]          # best sensible row: 0.2
+    report = _sine_rows(0.7)
+    report.rows[2].scores["val RMSE"] = [0.0033]
+    assert "38 times lower than the published" in sine.conclusions(report)[1]
+
+
+def test_sunspots_and_stocks_conclusions_follow_the_rows():
+    sunspots = tutorials.get("sunspots")
+    m = "test RMSE"
+
+    def sun(recipe, best):
+        report = _report(sunspots, [
+            ("tutorial, published", "x", {m: 0.077}),
+            ("Keras 3/TF, tutorial's code", "x", {m: 0.09}),
+            ("rnnkit, tutorial recipe", "x", {m: recipe}),
+            ("rnnkit, recommended", "x", {m: best}),
+            ("naive: repeat last value", "-", {m: 0.0796})])
+        report.rows[1].scores[m] = [0.088, 0.090, 0.096]
+        return sunspots.conclusions(report)
+    said = sun(0.0931, 0.0716)
+    assert "below the range Keras gives" in said[0]
+    assert "(0.0931) loses to repeating" in said[1]
+    assert "(0.0716) beats the last value and beats the published" in said[2]
+    said = sun(0.06, 0.09)                                       # the opposite rows
+    assert "(0.0600) beats repeating" in said[1]
+    assert "(0.0900) loses to the last value and loses to the published" in said[2]
+    stocks = tutorials.get("stocks")
+    m = "test RMSE $"
+    said = stocks.conclusions(_report(stocks, [
+        ("tutorial stack, LSTM", "x", {m: 0.2}), ("rnnkit, recommended", "x", {m: 0.3112}),
+        ("naive: yesterday's price", "-", {m: 0.3112})]))
+    assert "0.64 times yesterday's price (0.3112): it beats it" in said[0]
+    assert "it ties with it" in said[1]
+
+
+def test_quick_reports_mark_measured_rows_only():
+    report = _sine_rows(0.7)
+    report.quick = True
+    table = report.table().splitlines()
+    assert table[1] == tutorials.QUICK_HEADER
+    assert sum("(quick)" in ln for ln in table) == 4 + 1        # 4 measured rows + header
+    assert report.to_dict()["quick"] is True
 
 
 def test_stocks_and_weather_quick_runs(tmp_path):

@@ -4,32 +4,41 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
-from .options import out_file
+from .options import DryRun, Quick, out_file, plan, result
 
 
 def bench(
-    configs: str = typer.Option("tiny,small", help="tiny,small,medium"),
-    cells: str = typer.Option("lstm,gru,simple,lstm-rd,lnlstm",
-                              help="lstm,gru,simple,lstm-rd (LSTM with recurrent dropout), "
-                                   "lnlstm (LayerNorm-LSTM)"),
-    reps: int = typer.Option(5, min=1, help="interleaved repetitions per system"),
-    quick: bool = typer.Option(False, "--quick", help="tiny only, 2 repetitions: a smoke run"),
-    json_out: Path = typer.Option(None, "--json", help="also write the results here"),
-    tutorials: bool = typer.Option(True, "--tutorials/--no-tutorials",
-                                   help="also time the tutorial workloads (sunspots, sine)"),
-    steps: bool = typer.Option(True, "--steps/--no-steps",
-                               help="also time the compiled training step against autograd "
-                                    "around the size where step='auto' switches"),
-    dry_run: bool = typer.Option(False, "--dry-run", help="same as --quick"),
+    configs: Annotated[str, typer.Option(
+        metavar="LIST", help="Comma-separated sizes: tiny, small, medium.")] = "tiny,small",
+    cells: Annotated[str, typer.Option(
+        metavar="LIST", help="Comma-separated cells: lstm, gru, simple, lstm-rd (LSTM with "
+        "recurrent dropout), lnlstm (LayerNorm-LSTM).")] = "lstm,gru,simple,lstm-rd,lnlstm",
+    reps: Annotated[int, typer.Option(
+        min=1, metavar="N", help="Interleaved repetitions per system.")] = 5,
+    json_out: Annotated[Path | None, typer.Option(
+        "--json", metavar="FILE", help="Also write the results here.")] = None,
+    tutorials: Annotated[bool, typer.Option(
+        "--tutorials/--no-tutorials", show_default=False,
+        help="Also time the tutorial workloads, sunspots and sine (default: on).")] = True,
+    steps: Annotated[bool, typer.Option(
+        "--steps/--no-steps", show_default=False,
+        help="Also time the compiled training step against autograd around the size where "
+        "step='auto' switches (default: on).")] = True,
+    quick: Quick = False,
+    dry_run: DryRun = False,
 ) -> None:
-    """Print ms per training step (median [min-max]), timesteps/s, the ratio to torch.nn and
-    the share of this machine's GEMM peak, for every engine; plus streaming latency."""
+    """Time every engine: ms per training step (median [min-max]), timesteps/s, the ratio
+    to torch.nn and the share of this machine's GEMM peak; plus streaming latency.
+
+    --quick times the tiny size only, with 2 repetitions, in seconds: its numbers are a
+    smoke test, not a measurement.
+    """
     from .. import bench as B
-    config_list = ["tiny"] if (quick or dry_run) else [c.strip() for c in configs.split(",")
-                                                       if c.strip()]
+    config_list = ["tiny"] if quick else [c.strip() for c in configs.split(",") if c.strip()]
     cell_list = [c.strip() for c in cells.split(",") if c.strip()]
     for name, given, known in (("configs", config_list, B.CONFIGS), ("cells", cell_list,
                                                                      B.CELLS)):
@@ -40,28 +49,40 @@ def bench(
         if not given:
             raise ValueError(f"--{name} must name at least one of {', '.join(known)}")
     out_file(json_out, "--json")
-    results, facts = B.run(config_list, cell_list, 2 if (quick or dry_run) else reps,
-                           quick=quick or dry_run)
-    latency = B.step_latency(200 if (quick or dry_run) else 2000)
-    typer.echo(f"{facts['machine']}; GEMM {facts['gemm_gflops']:.0f} GFLOP/s; fused engine: "
-               f"{facts['fused']}")
-    typer.echo(B.table(results))
-    typer.echo("streaming step, batch 1, LSTM(64) on 32 inputs: "
-               + ", ".join(f"{k} {v:.1f} us" for k, v in latency.items()))
+    reps = 2 if quick else reps
+    if dry_run:
+        sizes = ", ".join(f"{c} (B, T, D, H = {', '.join(map(str, B.CONFIGS[c]))})"
+                          for c in config_list)
+        plan("rnnkit bench" + (" --quick" if quick else ""), {
+            "sizes": sizes, "cells": ", ".join(cell_list), "repetitions": reps,
+            "also": ", ".join(["streaming latency"]
+                              + (["the compiled training step"] if steps else [])
+                              + (["the tutorial workloads"] if tutorials else [])),
+            "writes": json_out or "nothing (no --json)",
+        })
+        return
+    results, facts = B.run(config_list, cell_list, reps, quick=quick)
+    latency = B.step_latency(200 if quick else 2000)
+    result(f"{facts['machine']}; GEMM {facts['gemm_gflops']:.0f} GFLOP/s; fused engine: "
+           f"{facts['fused']}", quick)
+    result(B.table(results), quick)
+    result("streaming step, batch 1, LSTM(64) on 32 inputs: "
+           + ", ".join(f"{k} {v:.1f} us" for k, v in latency.items()), quick)
     from ..engines._ext import kernels
     step_rows = []
     if steps and kernels() is not None:
-        sizes = B.STEP_SIZES[:1] if (quick or dry_run) else B.STEP_SIZES
-        step_rows = B.compiled_step_rows(2 if (quick or dry_run) else reps, sizes)
-        typer.echo("training step of fit(): compiled (one C++ call) vs autograd (rnnkit "
-                   "engines + torch Adam)")
-        typer.echo(B.compiled_step_table(step_rows))
-    rows = B.tutorial_rows(quick=quick or dry_run) if tutorials else []
+        sizes = B.STEP_SIZES[:1] if quick else B.STEP_SIZES
+        step_rows = B.compiled_step_rows(reps, sizes)
+        result("training step of fit(): compiled (one C++ call) vs autograd (rnnkit "
+               "engines + torch Adam)", quick)
+        result(B.compiled_step_table(step_rows), quick)
+    rows = B.tutorial_rows(quick=quick) if tutorials else []
     if rows:
-        typer.echo(B.tutorial_table(rows))
+        result(B.tutorial_table(rows), quick)
     if json_out is not None:
         data = B.to_json(results, facts, latency)
         data["tutorials"] = rows
         data["compiled_step"] = step_rows
+        data["quick"] = quick
         json_out.write_text(json.dumps(data, indent=2))
-        typer.echo(f"wrote {json_out}")
+        result(f"wrote {json_out}", quick)

@@ -3,11 +3,26 @@ compare SimpleRNN, LSTM and GRU on the same split."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Annotated
 
 import typer
 
-from .options import out_folder
+from .options import (
+    DryRun,
+    Epochs,
+    LogDir,
+    Out,
+    Quick,
+    Quiet,
+    Seed,
+    Threads,
+    log_folder,
+    model_folder,
+    out_folder,
+    plan,
+    result,
+    verbose_level,
+)
 
 DATASETS = ("digits", "mnist5k", "reviews")
 CELLS = ("simple", "lstm", "gru", "lnlstm")
@@ -16,6 +31,8 @@ DEFAULTS = {   # settings that reach the figures in the README on this CPU
     "mnist5k": dict(cell="gru", units=128, epochs=30, lr=2e-3, patience=5),
     "reviews": dict(cell="gru", units=64, epochs=8, lr=1e-3, patience=3),
 }
+QUICK = dict(train=256, test=200, units=16, epochs=2)   # --quick: seconds on 2 cores
+NAMES = {"simple": "SimpleRNN", "lstm": "LSTM", "gru": "GRU", "lnlstm": "LayerNormLSTM"}
 
 
 def _data(name: str, seed: int):
@@ -27,34 +44,45 @@ def _data(name: str, seed: int):
     return (train.x, train.y), (test.x, test.y), d.classes
 
 
-def _one(cell, units, bidirectional, pooling, epochs, lr, patience, seed, train, dry_run):
-    from ..tasks import SequenceClassifier
-    clf = SequenceClassifier(cell=cell, units=units, bidirectional=bidirectional,
-                             pooling=pooling, lr=lr, max_length=60)
-    x, y = train
-    if dry_run:
-        x, y = x[:64], y[:64]
-    clf.fit(x, y, epochs=1 if dry_run else epochs, patience=patience, seed=seed, verbose=0)
-    return clf
+def _describe(name: str, train, test, classes) -> str:
+    x = train[0]
+    shape = ("texts" if isinstance(x, (list, tuple))
+             else f"{x.shape[1]} steps of {x.shape[2]} features")
+    return (f"{name}: {len(train[1])} training and {len(test[1])} test samples ({shape}), "
+            f"classes {', '.join(map(str, classes))}")
 
 
 def classify(
-    dataset: str = typer.Argument(..., help=f"one of {', '.join(DATASETS)}"),
-    cell: str = typer.Option(None, help="simple | lstm | gru | lnlstm (default: per dataset)"),
-    units: int = typer.Option(None, min=1, help="hidden units (default: per dataset)"),
-    bidirectional: bool = typer.Option(False, "--bidirectional/--one-way"),
-    pooling: str = typer.Option("last", help="last | mean (over the real steps)"),
-    epochs: int = typer.Option(None, min=1, help="at most this many (early stopping)"),
-    lr: float = typer.Option(None, help="Adam learning rate (default: per dataset)"),
-    compare: bool = typer.Option(False, "--compare",
-                                 help="train SimpleRNN, LSTM and GRU on the same split"),
-    seed: int = typer.Option(0),
-    out: Path = typer.Option(None, help="write metrics.json, confusion.png, training.png "
-                             "and the model here"),
-    dry_run: bool = typer.Option(False, "--dry-run", help="64 samples, one epoch"),
+    dataset: Annotated[str, typer.Argument(metavar="DATASET",
+                                           help=f"One of {', '.join(DATASETS)}.")],
+    cell: Annotated[str | None, typer.Option(
+        metavar="CELL", help="simple | lstm | gru | lnlstm (default: per dataset).")] = None,
+    units: Annotated[int | None, typer.Option(
+        min=1, metavar="N", help="Hidden units (default: per dataset).")] = None,
+    bidirectional: Annotated[bool, typer.Option(
+        "--bidirectional/--no-bidirectional", show_default=False,
+        help="Read each sequence both ways (default: one way).")] = False,
+    pooling: Annotated[str, typer.Option(
+        metavar="last|mean", help="The last state, or the mean over the real steps.")] = "last",
+    lr: Annotated[float | None, typer.Option(
+        metavar="RATE", help="Adam learning rate (default: per dataset).")] = None,
+    compare: Annotated[bool, typer.Option(
+        "--compare", help="Train SimpleRNN, LSTM and GRU on the same split.")] = False,
+    epochs: Epochs = None,
+    quick: Quick = False,
+    dry_run: DryRun = False,
+    out: Out = None,
+    seed: Seed = 0,
+    threads: Threads = None,
+    quiet: Quiet = False,
+    logdir: LogDir = None,
 ) -> None:
-    """Classify sequences: digits read row by row, or review snippets (fresh/rotten).
-    Prints test accuracy, macro precision/recall/F1 and the fit time."""
+    """Classify sequences: digits read row by row, or review snippets (fresh or rotten).
+
+    Prints test accuracy, macro precision, recall and F1, and the fit time; with --out it
+    writes metrics.json, confusion.png, training.png and the model (one folder per cell
+    with --compare).
+    """
     if dataset not in DATASETS:
         raise typer.BadParameter(f"unknown dataset {dataset!r}; choose from "
                                  f"{', '.join(DATASETS)}", param_hint="DATASET")
@@ -64,28 +92,62 @@ def classify(
         raise ValueError(f"--pooling must be last or mean, got {pooling!r}")
     if cell is not None and cell not in CELLS:
         raise ValueError(f"--cell must be one of {', '.join(CELLS)}, got {cell!r}")
-    if seed < 0:
-        raise ValueError(f"--seed must be >= 0, got {seed}")
     out_folder(out)
+    if out is not None:
+        for c in ["simple", "lstm", "gru"] if compare else [""]:
+            model_folder(out / c / "model")
+    log_folder(logdir)
     d = DEFAULTS[dataset]
-    units, epochs, lr = units or d["units"], epochs or d["epochs"], lr or d["lr"]
-    cell = cell or d["cell"]
-    train, test, classes = _data(dataset, seed)
+    units = units or (QUICK["units"] if quick else d["units"])
+    epochs = epochs or (QUICK["epochs"] if quick else d["epochs"])
+    lr, cell = lr or d["lr"], cell or d["cell"]
     cells = ["simple", "lstm", "gru"] if compare else [cell]
-    typer.echo(f"{dataset}: {len(train[1])} training and {len(test[1])} test samples, "
-               f"classes {', '.join(classes)}")
-    typer.echo(f"{'cell':8s}{'accuracy':>10s}{'macro F1':>10s}{'precision':>11s}"
-               f"{'recall':>8s}{'epochs':>8s}{'fit s':>8s}")
+    train, test, classes = _data(dataset, seed)
+    if quick:
+        train = (train[0][:QUICK["train"]], train[1][:QUICK["train"]])
+        test = (test[0][:QUICK["test"]], test[1][:QUICK["test"]])
+    from ..tasks import SequenceClassifier
+    for c in cells:     # every setting checked by the classifier itself, before any training
+        SequenceClassifier(cell=c, units=units, bidirectional=bidirectional, pooling=pooling,
+                           lr=lr, max_length=60)
+    if dry_run:
+        way = "bidirectional" if bidirectional else "one-way"
+        plan(f"rnnkit classify {dataset}" + (" --quick" if quick else ""), {
+            "data": _describe(dataset, train, test, classes),
+            "model": f"{', '.join(f'{NAMES[c]}({units})' for c in cells)}, {way}, "
+                     f"{pooling} pooling, Adam lr {lr:g}",
+            "epochs": f"at most {epochs} (early stopping after {d['patience']} without "
+                      "improvement on a tenth of the training samples)",
+            "threads": threads or "chosen from the model's size",
+            "progress": "none (--quiet)" if quiet else "a bar on a terminal, one line per "
+                                                      "epoch elsewhere",
+            "logdir": logdir or "none",
+            "writes": (f"{out}/" + ("{simple,lstm,gru}/" if compare else "")
+                       + "metrics.json, confusion.png, training.png, model/")
+            if out is not None else "nothing (no --out)",
+        })
+        return
+    result(_describe(dataset, train, test, classes)
+           + (f"; a {epochs}-epoch smoke run, not a result" if quick else ""), quick)
+    rows = []
     for c in cells:
-        clf = _one(c, units, bidirectional, pooling, epochs, lr, d["patience"], seed, train,
-                   dry_run)
+        if not quiet and len(cells) > 1:
+            result(f"{NAMES[c]}({units}):", quick)        # a title above its epoch lines
+        clf = SequenceClassifier(cell=c, units=units, bidirectional=bidirectional,
+                                 pooling=pooling, lr=lr, max_length=60)
+        clf.fit(*train, epochs=epochs, patience=d["patience"], seed=seed,
+                verbose=verbose_level(quiet), threads=threads,
+                log_dir=None if logdir is None else (logdir / c if compare else logdir))
         m = clf.evaluate(*test)
         name = ("bi-" if bidirectional else "") + c
-        typer.echo(f"{name:8s}{m['accuracy']:10.4f}{m['macro_f1']:10.4f}"
-                   f"{m['macro_precision']:11.4f}{m['macro_recall']:8.4f}"
-                   f"{len(clf.history['loss']):8d}{clf.fit_seconds:8.1f}")
+        rows.append(f"{name:8s}{m['accuracy']:10.4f}{m['macro_f1']:10.4f}"
+                    f"{m['macro_precision']:11.4f}{m['macro_recall']:8.4f}"
+                    f"{len(clf.history['loss']):8d}{clf.fit_seconds:8.1f}")
         if out is not None:
             target = out / c if compare else out
             clf.report(target, *test)
             clf.save(target / "model")
-            typer.echo(f"  wrote {target}/metrics.json, confusion.png, training.png, model/")
+            result(f"wrote {target}/metrics.json, confusion.png, training.png, model/", quick)
+    result(f"{'cell':8s}{'accuracy':>10s}{'macro F1':>10s}{'precision':>11s}"
+           f"{'recall':>8s}{'epochs':>8s}{'fit s':>8s}", quick)
+    result("\n".join(rows), quick)

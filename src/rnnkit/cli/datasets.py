@@ -18,7 +18,8 @@ def list_() -> None:
 
 
 @app.command("show")
-def show(name: str = typer.Argument(..., help="dataset name, see `rnnkit datasets list`")):
+def show(name: str = typer.Argument(..., metavar="NAME",
+                                    help="A dataset's name, from `rnnkit datasets list`.")):
     """Title, source, licence and the first values of one dataset."""
     try:
         module = datasets.info(name)

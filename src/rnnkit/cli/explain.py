@@ -8,7 +8,14 @@ import numpy as np
 import typer
 
 from .. import reference as ref
-from ..explain import TUTORIAL_WEIGHTS, from_model, load_weights
+from ..explain import (
+    ENGINES,
+    GRADIENT_RULE,
+    TUTORIAL_WEIGHTS,
+    from_model,
+    gradient_trend,
+    load_weights,
+)
 from ..explain import explain as run_explain
 from .options import out_folder
 
@@ -116,16 +123,21 @@ def _print(exp, source: str) -> None:
         typer.echo(f"output y = {exp.head_activation}(W_y h_{T} + b_y) = {exp.output:.8f}")
         if source == TUTORIAL_SOURCE and T == 3:
             typer.echo("  (the tutorial printed -3.86981216: the same sum in float32)")
-    for engine, diffs in exp.engines.items():
-        typer.echo(f"rnnkit layer, engine={engine}: h_{T} matches, "
-                   f"max |difference| = {diffs['max_abs_diff_h']:.1e}")
-    if "native" not in exp.engines:
-        typer.echo("rnnkit layer, engine=native: not eligible for this cell (torch has no kernel)")
+    for engine in ENGINES:
+        if engine in exp.engines:
+            d = exp.engines[engine]
+            typer.echo(f"rnnkit layer, engine={engine}: h_{T} "
+                       f"{'matches' if d['matches'] else 'DIFFERS'}, "
+                       f"max |difference| = {d['max_abs_diff_h']:.1e}")
+        else:
+            typer.echo(f"rnnkit layer, engine={engine}: not eligible for this cell "
+                       f"({exp.not_eligible[engine]})")
     sat = exp.saturation()
     if sat:
         typer.echo("saturated gates (within 0.05 of their bounds): "
                    + ", ".join(f"{k} {v:.0%}" for k, v in sat.items()))
     if exp.dh_norms is not None and len(exp.dh_norms) > 1:
-        ratio = exp.dh_norms[0] / max(exp.dh_norms[-1], 1e-300)
-        typer.echo(f"gradient at step 1 / at step {T}: {ratio:.2e} "
-                   f"({'vanishing' if ratio < 1e-2 else 'exploding' if ratio > 1e2 else 'stable'})")
+        ratio, factor, label = gradient_trend(exp.dh_norms)
+        typer.echo(f"gradient rule: {GRADIENT_RULE}")
+        typer.echo(f"gradient at step 1 / at step {T}: {ratio:.2e}; r = {ratio:.2e}^(1/{T - 1}) "
+                   f"= {factor:.3f}: {label}")

@@ -1,16 +1,43 @@
-"""``rnnkit forecast``: train a Forecaster on a shipped dataset or any CSV, report, save."""
+"""``rnnkit forecast``: train a Forecaster on a shipped dataset or any CSV, report, save.
+
+Every setting left out comes from a preset, printed on the first lines: a shipped series
+gets the README's recommended settings for it, a CSV (and the generated sine) a general
+preset sized by its season.  The season comes from --season, the dataset, or the CSV's
+dates.  The text, metrics.json and forecast.png show the same forecast after the data: the
+same number of steps, at the same time labels.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from .. import datasets
 from ..data.tables import FILL_POLICIES, fill_missing, read_csv_series
-from .options import out_folder
+from ..tasks.forecast import SEASON_RULE, dataset_preset, general_preset, infer_season
+from .options import (
+    DryRun,
+    Epochs,
+    LogDir,
+    Out,
+    Quick,
+    Quiet,
+    Seed,
+    Threads,
+    out_folder,
+    plan,
+    verbose_level,
+)
 
 DEFAULT_COLUMN = {"stocks": "Adj Close", "weather": "temp"}
+DEFAULT_OUT = Path("runs/forecast")
+SEASON_WHY = {"sunspots": "the ~11-year solar cycle, in months", "airline": "monthly data",
+              "weather": "hourly data", "stocks": "trading days have no fixed season",
+              "sine": "a generated wave"}
+QUICK_ROWS, QUICK_UNITS, QUICK_EPOCHS = 500, 8, 2
+OVERRIDES = "--cell/--units/--window"   # what the preset line names; every option overrides
 
 
 def _split(text: str | None) -> list[str]:
@@ -41,44 +68,94 @@ def load_series(source: str, column: str | None, features: str | None, date_colu
     return type(series)(series.name, times, values, series.columns), len(targets), note
 
 
+def _season(source: str, season: int | None, series, date_column: str | None
+            ) -> tuple[int | None, str]:
+    """The season and the line that says where it came from."""
+    if season is not None:
+        return season, f"season {season} (--season)"
+    if source in datasets.SERIES:
+        value = datasets.info(source).SEASON
+        why = SEASON_WHY.get(source, "")
+        if value is None:
+            return None, (f"season: none (the {source} dataset's: {why}; no seasonal-naive "
+                          "baseline; --season N to set one)")
+        return value, f"season {value} (the {source} dataset's: {why}; --season to override)"
+    if date_column is None:
+        return None, ("season: none (no --date-column to infer it from; no seasonal-naive "
+                      "baseline; --season N to set one)")
+    value, why = infer_season(series.times)
+    if value is None:
+        return None, f"season: none ({why}; no seasonal-naive baseline; --season N to set one)"
+    return value, f"season {value} ({why}; --season to override)"
+
+
 def forecast(
-    source: str = typer.Argument(..., help="a dataset (sunspots, airline, stocks, weather, "
-                                           "sine) or a CSV file"),
-    column: str = typer.Option(None, help="column(s) to forecast, comma-separated"),
-    features: str = typer.Option(None, help="extra input columns, comma-separated"),
-    date_column: str = typer.Option(None, help="CSV column with the time labels"),
-    symbol: str = typer.Option("MSFT", help="stocks: AAPL, GOOG, IBM, MSFT or FB"),
-    origin: str = typer.Option("JFK", help="weather: EWR, JFK or LGA"),
-    fill: str = typer.Option("error", help=f"missing values: {', '.join(FILL_POLICIES)}"),
-    cell: str = typer.Option("lstm", help="simple | lstm | gru"),
-    units: int = typer.Option(64, min=1),
-    layers: int = typer.Option(1, min=1),
-    window: int = typer.Option(12, min=1, help="input steps per sample"),
-    horizon: int = typer.Option(1, min=1, help="steps predicted per sample"),
-    strategy: str = typer.Option("direct", help="direct | recursive | seq2seq"),
-    stride: int = typer.Option(1, min=1, help="step between training windows"),
-    scaler: str = typer.Option("minmax", help="minmax | standard | none"),
-    difference: bool = typer.Option(False, "--difference", help="model step-to-step changes "
-                                    "(for trending series: prices, counts)"),
-    dropout: float = typer.Option(0.0, min=0.0, max=0.99),
-    bidirectional: bool = typer.Option(False, "--bidirectional"),
-    season: int = typer.Option(None, min=1, help="period for the seasonal-naive baseline "
-                                          "(default: the dataset's)"),
-    epochs: int = typer.Option(50, min=1),
-    batch_size: int = typer.Option(32, min=1),
-    patience: int = typer.Option(10, min=0, help="early-stopping patience (0 = off)"),
-    lr: float = typer.Option(1e-3, min=0.0),
-    val: float = typer.Option(0.15, min=0.0, max=0.9, help="validation fraction (end of series)"),
-    test: float = typer.Option(0.15, min=0.0, max=0.9, help="test fraction (end of series)"),
-    future: int = typer.Option(None, min=1, help="steps to forecast after the data"),
-    seed: int = typer.Option(0),
-    out: Path = typer.Option(Path("runs/forecast"), help="report and model folder"),
-    dry_run: bool = typer.Option(False, "--dry-run", help="one epoch, nothing written"),
+    source: Annotated[str, typer.Argument(help="a dataset (sunspots, airline, stocks, weather, "
+                                          "sine) or a CSV file")],
+    column: Annotated[str | None, typer.Option(help="column(s) to forecast, comma-separated")]
+    = None,
+    features: Annotated[str | None, typer.Option(help="extra input columns, comma-separated "
+                                                 "(default: the preset's)")] = None,
+    date_column: Annotated[str | None, typer.Option(help="CSV column with the time labels "
+                                                    "(ISO dates give the season)")] = None,
+    symbol: Annotated[str, typer.Option(help="stocks: AAPL, GOOG, IBM, MSFT or FB")] = "MSFT",
+    origin: Annotated[str, typer.Option(help="weather: EWR, JFK or LGA")] = "JFK",
+    fill: Annotated[str | None, typer.Option(
+        help=f"missing values: {', '.join(FILL_POLICIES)} (default: the preset's, else "
+        "error)")] = None,
+    cell: Annotated[str | None, typer.Option(help="simple | lstm | gru (default: the "
+                                             "preset's)")] = None,
+    units: Annotated[int | None, typer.Option(min=1, help="hidden units (default: the "
+                                              "preset's)")] = None,
+    layers: Annotated[int, typer.Option(min=1)] = 1,
+    window: Annotated[int | None, typer.Option(min=1, help="input steps per sample (default: "
+                                               "the preset's)")] = None,
+    horizon: Annotated[int, typer.Option(min=1, help="steps predicted per sample")] = 1,
+    strategy: Annotated[str, typer.Option(help="direct | recursive | seq2seq")] = "direct",
+    stride: Annotated[int | None, typer.Option(min=1, help="step between training windows")]
+    = None,
+    scaler: Annotated[str | None, typer.Option(help="minmax | standard | none (default: the "
+                                               "preset's)")] = None,
+    difference: Annotated[bool | None, typer.Option(
+        "--difference/--no-difference", help="model step-to-step changes, for trending "
+        "series (default: the preset's; for a CSV, when a line through the training rows "
+        "moves more than the spread around it)")] = None,
+    dropout: Annotated[float, typer.Option(min=0.0, max=0.99)] = 0.0,
+    bidirectional: Annotated[bool, typer.Option("--bidirectional/--no-bidirectional")] = False,
+    season: Annotated[int | None, typer.Option(
+        min=1, metavar="N", help="period in steps of the seasonal-naive baseline (and of a "
+        "CSV preset's window). Default: a shipped dataset's own; for a CSV, inferred from "
+        f"--date-column's frequency: {SEASON_RULE}. The output says which and why.")] = None,
+    epochs: Epochs = None,
+    batch_size: Annotated[int | None, typer.Option(min=1, help="(default: the preset's)")]
+    = None,
+    patience: Annotated[int | None, typer.Option(min=0, help="early-stopping patience, 0 = "
+                                                 "off (default: the preset's)")] = None,
+    lr: Annotated[float | None, typer.Option(min=0.0, help="Adam learning rate (default: the "
+                                             "preset's)")] = None,
+    val: Annotated[float, typer.Option(min=0.0, max=0.9, help="validation fraction (end of "
+                                       "series)")] = 0.15,
+    test: Annotated[float, typer.Option(min=0.0, max=0.9, help="test fraction (end of "
+                                        "series)")] = 0.15,
+    future: Annotated[int | None, typer.Option(
+        min=1, help="steps to forecast after the data: printed, in metrics.json and drawn "
+        "(default: the preset's; the horizon when --features are given)")] = None,
+    seed: Seed = 0,
+    out: Out = None,
+    quick: Quick = False,
+    dry_run: DryRun = False,
+    threads: Threads = None,
+    quiet: Quiet = False,
+    logdir: LogDir = None,
 ) -> None:
-    """Train an RNN forecaster, print its test metrics beside naive baselines, and write
-    metrics.json, forecast.png, training.png and the model to --out."""
+    """Train an RNN forecaster, print its test metrics beside naive baselines and the
+    forecast after the data, and write metrics.json, forecast.png, training.png and the
+    model to --out (default runs/forecast).
+
+    Settings not given come from a preset: the README's recommended ones for a shipped
+    series, a general one for a CSV; the first lines say which, and why."""
     from ..tasks import Forecaster
-    if fill not in FILL_POLICIES:
+    if fill is not None and fill not in FILL_POLICIES:
         raise ValueError(f"--fill must be one of {', '.join(FILL_POLICIES)}, got {fill!r}")
     if val == 0 and test == 0:
         raise ValueError("--val 0 and --test 0 hold nothing out to measure the forecaster on; "
@@ -86,45 +163,122 @@ def forecast(
     if val + test >= 1:
         raise ValueError(f"--val {val:g} + --test {test:g} leave no rows for training; "
                          "their sum must be below 1")
-    if not dry_run:
-        out_folder(out)
+    out = out if out is not None else DEFAULT_OUT
+    out_folder(out)
+    preset = dataset_preset(source, horizon) if source in datasets.SERIES else None
+    changed = []
+    if preset is not None and preset.features:
+        if features is None:
+            features = ",".join(preset.features)
+        elif tuple(_split(features)) != preset.features:
+            changed.append(f"--features {features or 'none'}")
+    if fill is None:
+        fill = preset.fill if preset is not None and preset.fill else "error"
+    elif preset is not None and preset.fill and fill != preset.fill:
+        changed.append(f"--fill {fill}")
     series, n_targets, note = load_series(source, column, features, date_column, symbol,
                                           origin, fill)
-    if future is not None and future > horizon and len(series.columns) > n_targets:
-        raise ValueError(f"--future {future} is more than --horizon {horizon}, which feeds "
+    rows = len(series.values)
+    if quick:
+        keep = max(QUICK_ROWS, 10 * ((window or (preset.window if preset else 24)) + horizon))
+        series = type(series)(series.name, series.times[-keep:], series.values[-keep:],
+                              series.columns)
+    season, season_line = _season(source, season, series, date_column)
+    if preset is None:
+        preset = general_preset(series.values[:, 0] if series.values.ndim == 2
+                                else series.values, season, horizon, val, test,
+                                name="general" if source not in datasets.SERIES else source)
+    given = {"cell": cell, "units": units, "window": window, "stride": stride,
+             "difference": difference, "scaler": scaler, "lr": lr, "epochs": epochs,
+             "batch_size": batch_size, "patience": patience}
+    for k, v in given.items():
+        if v is not None and v != getattr(preset, k):
+            flag = k.replace("_", "-")
+            changed.append(f"--{flag}" if v is True else f"--no-{flag}" if v is False
+                           else f"--{flag} {v}")
+    s = {k: getattr(preset, k) if v is None else v for k, v in given.items()}
+    if quick:
+        s["units"] = min(s["units"], QUICK_UNITS)
+        s["epochs"] = min(s["epochs"], QUICK_EPOCHS)
+    has_features = len(series.columns) > n_targets
+    steps = future or (horizon if has_features else max(horizon, preset.future))
+    if steps > horizon and has_features:
+        raise ValueError(f"--future {steps} is more than --horizon {horizon}, which feeds "
                          "forecasts back as inputs: every input column must then be forecast, "
                          f"but --features adds {', '.join(series.columns[n_targets:])}; use "
                          f"--future {horizon} or a larger --horizon")
-    if season is None and source in datasets.SERIES:
-        season = datasets.info(source).SEASON
-    f = Forecaster(cell=cell, units=units, layers=layers, window=window, horizon=horizon,
-                   strategy=strategy, stride=stride, scaler=None if scaler == "none" else
-                   scaler, dropout=dropout, bidirectional=bidirectional,
-                   targets=series.columns[:n_targets], season=season, lr=lr,
-                   difference=difference)
+    f = Forecaster(cell=s["cell"], units=s["units"], layers=layers, window=s["window"],
+                   horizon=horizon, strategy=strategy, stride=s["stride"],
+                   scaler=None if s["scaler"] == "none" else s["scaler"], dropout=dropout,
+                   bidirectional=bidirectional, targets=series.columns[:n_targets],
+                   season=season, lr=s["lr"], difference=s["difference"])
+    parts = f.check(series, val=val, test=test)
     goal = ", ".join(series.columns[:n_targets])
-    typer.echo(f"{series.name}: {len(series.values)} rows, columns "
-               f"{', '.join(series.columns)}; forecasting {goal}"
-               + (f"; {note}" if note else ""))
-    f.fit(series, epochs=1 if dry_run else epochs, batch_size=batch_size, val=val,
-          test=test, patience=patience or None, seed=seed, verbose=1)
-    part = "test" if test > 0 else "val"
-    metrics = f.evaluate(part)
-    typer.echo(f"\n{part} part: {metrics['windows']} windows, horizon {horizon}, "
+    tag = " (quick)" if quick else ""
+    preset_line = (f"preset: {preset.name} ({preset.describe()}); "
+                   + (f"changed: {', '.join(changed)}" if changed
+                      else f"override with {OVERRIDES}"))
+    model = (f"{s['cell'].upper()}({s['units']}) x{layers}, window {s['window']}, stride "
+             f"{s['stride']}, {strategy}" + (", differenced" if s["difference"] else "")
+             + f", scaler {s['scaler'] or 'none'}, lr {s['lr']:g}")
+    training = (f"at most {s['epochs']} epochs of batch {s['batch_size']}, "
+                + (f"early stopping (patience {s['patience']})" if s["patience"]
+                   else "no early stopping"))
+    where = (f"{series.name}: {len(series.values)} rows ({series.times[0]} to "
+             f"{series.times[-1]}), columns {', '.join(series.columns)}; forecasting {goal}"
+             + (f"; {note}" if note else ""))
+    if dry_run:
+        plan(f"forecast {source}{tag}", {
+            "series": where, "preset": preset_line.removeprefix("preset: "),
+            **{f"  {w}": "" for w in preset.why},
+            "parts": "; ".join(f"{p} {v['rows']} rows ({v['from']} to {v['to']}), "
+                               f"{v['windows']} windows" for p, v in parts.items()),
+            "model": model, "training": training,
+            "horizon": f"{horizon} step{'s' if horizon != 1 else ''} per window",
+            "season": season_line,
+            "future": f"{steps} steps after {series.times[-1]}",
+            "would write": f"{out}/metrics.json, forecast.png, training.png, model/"})
+        return
+    if quick:
+        kept = len(series.values)
+        typer.echo(f"quick run: {'the last' if kept < rows else 'all'} {kept} rows, "
+                   f"{s['units']} units, "
+                   f"{s['epochs']} epochs -- a smoke test; its figures are not a measurement")
+    typer.echo(where)
+    typer.echo(preset_line)
+    for why in preset.why:
+        typer.echo(f"  {why}")
+    typer.echo(season_line)
+    f.fit(series, epochs=s["epochs"], batch_size=s["batch_size"], val=val, test=test,
+          patience=s["patience"] or None, seed=seed, verbose=verbose_level(quiet),
+          log_dir=logdir, threads=threads)
+    extra = {"preset": {"name": preset.name, "settings": preset.describe(),
+                        "why": list(preset.why), "changed": changed},
+             "season": {"value": season, "source": season_line}, "quick": quick,
+             "horizon": horizon, "source": source}
+    metrics = f.report(out, future=steps, extra=extra,
+                       label="quick run, not a measurement" if quick else "")
+    part = "test" if "test" in metrics else "val"
+    m = metrics[part]
+    typer.echo(f"\n{part} part{tag}: {m['windows']} windows, horizon {horizon}, "
                f"fit {f.fit_seconds:.1f}s, {f.training_step.split(':')[0].split(' (')[0]} "
                "training step")
     typer.echo(f"{'':24s}{'RMSE':>12s}{'MAE':>12s}{'MAPE %':>10s}{'RMSE scaled':>13s}")
-    rows = [("rnnkit " + cell.upper(), metrics)] + [
+    rows = [(f"rnnkit {s['cell'].upper()}{tag}", m)] + [
         (k.replace("baseline_", "naive: ").replace("_", " "), v)
-        for k, v in metrics.items() if k.startswith("baseline_")]
-    for name, m in rows:
-        scaled = f"{m['rmse_scaled']:13.4f}" if "rmse_scaled" in m else f"{'-':>13s}"
-        typer.echo(f"{name:24s}{m['rmse']:12.4g}{m['mae']:12.4g}{m['mape']:10.2f}{scaled}")
-    ahead = f.predict(steps=future or horizon)
-    typer.echo(f"next {len(ahead)} values after {series.times[-1]}: "
-               + ", ".join(f"{v:.4g}" for v in ahead[:, 0]))
-    if dry_run:
-        return
-    f.report(out, future=future)
+        for k, v in m.items() if k.startswith("baseline_")]
+    for name, r in rows:
+        scaled = f"{r['rmse_scaled']:13.4f}" if "rmse_scaled" in r else f"{'-':>13s}"
+        typer.echo(f"{name:24s}{r['rmse']:12.4g}{r['mae']:12.4g}{r['mape']:10.2f}{scaled}")
+    if "baseline_seasonal_naive" not in m and season is not None:
+        typer.echo(f"(no seasonal-naive row: season {season} reaches back past the "
+                   f"{part} windows' inputs)")
+    ahead = metrics["future"]
+    span = ahead["times"][0] + (f" to {ahead['times'][-1]}" if ahead["steps"] > 1 else "")
+    for col, values in ahead["values"].items():
+        typer.echo(f"{col}{tag}, next {ahead['steps']} step{'s' if ahead['steps'] != 1 else ''}"
+                   f" after {ahead['after']} ({span}): "
+                   + ", ".join(f"{v:.4g}" for v in values))
     f.save(out / "model")
-    typer.echo(f"wrote {out}/metrics.json, forecast.png, training.png and {out}/model")
+    typer.echo(f"wrote {out}/metrics.json, forecast.png ({metrics['plot']['future_steps']} "
+               f"forecast steps drawn), training.png and {out}/model")

@@ -22,6 +22,7 @@ from . import tutorial as tutorial_cmd
 from .bench import bench
 from .classify import classify
 from .convert import convert
+from .convert import epilog as convert_epilog
 from .explain import explain
 from .forecast import forecast
 from .generate import generate
@@ -57,11 +58,61 @@ def error_message(err: BaseException) -> str:
     return text or type(err).__name__
 
 
+class _Argument(typer_core.TyperArgument):
+    """A positional argument as help screens have always shown it: ``NAME`` when required,
+    ``[NAME]`` when optional (typer writes ``{name}``), and no ``<str>`` type tag."""
+
+    def _usage_display_name(self) -> str:
+        name = (self.metavar or self.name or "ARG").upper()
+        name = name if self.required else f"[{name}]"
+        return name + ("..." if self.nargs != 1 else "")
+
+    def _rich_display_name(self) -> str:
+        return (self.metavar or self.name or "ARG").upper()
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return None
+
+    def get_error_hint(self, *args: Any) -> str:
+        return f"'{self._rich_display_name()}'"
+
+
+# what an option without a metavar shows instead of typer's "<str>", "<int range>", ...
+_VALUE_NAMES = {"str": "TEXT", "int": "INTEGER", "int range": "INTEGER", "float": "NUMBER",
+                "float range": "NUMBER", "path": "PATH"}
+
+
+class _Option(typer_core.TyperOption):
+    """An option's value shown as its metavar (``--epochs N``), else as click names it
+    (``--column TEXT``), never in angle brackets."""
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        if self.metavar is not None:
+            return self.metavar
+        label = self.display_type(ctx).strip("<>")
+        return _VALUE_NAMES.get(label, label) + ("..." if self.nargs != 1 else "")
+
+
+def _plain_params(command: Any) -> None:
+    """Every argument and option of ``command`` and its subcommands shown the plain way."""
+    for param in command.params:
+        if type(param) is typer_core.TyperArgument:
+            param.__class__ = _Argument
+        elif type(param) is typer_core.TyperOption:
+            param.__class__ = _Option
+    for sub in getattr(command, "commands", {}).values():
+        _plain_params(sub)
+
+
 class _App(typer_core.TyperGroup):
     """rnnkit's top-level group: every way in (the ``rnnkit`` script, ``main()``, typer's
     CliRunner on ``app``) passes through ``main`` below, so errors look the same from all."""
 
     debug = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _plain_params(self)
 
     def invoke(self, ctx: Any) -> Any:
         self.debug = bool(ctx.params.get("debug")) or _debug_env()
@@ -121,27 +172,40 @@ def _global_args(args: Any) -> list[str]:
     return out
 
 
+# rich_markup_mode=None: help is plain click text, so brackets such as "[min-max]" show as
+# written and no "<bool>" column appears; paragraphs are rewrapped, "\b" keeps a block's lines
 app = typer.Typer(help="rnnkit: recurrent neural networks on PyTorch.", no_args_is_help=True,
-                  pretty_exceptions_enable=False, add_completion=False, cls=_App)
+                  pretty_exceptions_enable=False, add_completion=False, cls=_App,
+                  rich_markup_mode=None)
 
 
 @app.callback()
 def _options(
-    debug: bool = typer.Option(False, "--debug", help="show the full traceback of an error "
-                               "(also RNNKIT_DEBUG=1)"),
+    debug: bool = typer.Option(False, "--debug", help="Show the full traceback of an error "
+                               "(also RNNKIT_DEBUG=1)."),
 ) -> None:
     pass
 
 
-app.command("explain")(explain)
-app.command("bench")(bench)
-app.command("forecast")(forecast)
-app.command("convert")(convert)
-app.command("classify")(classify)
-app.command("generate")(generate)
-app.command("translate")(translate)
-app.add_typer(datasets_cmd.app, name="datasets")
-app.add_typer(tutorial_cmd.app, name="tutorial")
+# one line each in `rnnkit --help` (click would cut the docstring's first sentence at 45
+# characters)
+app.command("forecast", short_help="Train a forecaster on a series dataset or a CSV.")(
+    forecast)
+app.command("classify", short_help="Train a sequence classifier (digits, reviews).")(classify)
+app.command("generate", short_help="Train a character-level generator, or sample from one.")(
+    generate)
+app.command("translate", short_help="Train an encoder-decoder translator, or translate.")(
+    translate)
+app.command("explain", short_help="Show every hidden state of a small RNN, step by step.")(
+    explain)
+app.command("bench", short_help="Time rnnkit's engines against torch.nn and naive loops.")(
+    bench)
+app.command("convert", short_help="Convert models between Keras, torch.nn, rnnkit, ONNX.",
+            epilog=convert_epilog())(convert)
+app.add_typer(datasets_cmd.app, name="datasets",
+              short_help="List and describe the shipped datasets.")
+app.add_typer(tutorial_cmd.app, name="tutorial",
+              short_help="Run the classic tutorials' workloads beside their figures.")
 
 
 def main(argv: list[str] | None = None) -> None:

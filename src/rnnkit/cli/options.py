@@ -26,7 +26,8 @@ from typing import Annotated
 import typer
 
 __all__ = ["Epochs", "Quick", "DryRun", "Out", "Seed", "Threads", "Quiet", "LogDir",
-           "out_folder", "out_file", "plan", "verbose_level"]
+           "out_folder", "out_file", "plan", "verbose_level", "result", "log_folder",
+           "model_folder"]
 
 Epochs = Annotated[int | None, typer.Option(
     min=1, metavar="N", help="At most this many epochs; early stopping may stop sooner "
@@ -65,6 +66,13 @@ def plan(title: str, rows: dict[str, object]) -> None:
     typer.echo("nothing trained or written (--dry-run)")
 
 
+def result(text: str, quick: bool = False) -> None:
+    """Print result lines; under ``--quick`` each line starts with ``quick: `` so a smoke
+    run's numbers are never mistaken for a real run's."""
+    for line in text.splitlines() or [""]:
+        typer.echo(f"quick: {line}" if quick else line)
+
+
 def out_folder(path: Path | None, option: str = "--out",
                holds: str = "the report and the model") -> Path | None:
     """Refuse, before any training, an output folder that cannot be one: an existing file,
@@ -79,6 +87,29 @@ def out_folder(path: Path | None, option: str = "--out",
             if not parent.is_dir():
                 raise ValueError(f"{option} {path}: {parent} is a file, not a folder")
             break
+    return path
+
+
+def log_folder(path: Path | None) -> Path | None:
+    """Refuse, before any training, a ``--logdir`` that cannot be a folder, or one given
+    where TensorBoard is not installed."""
+    if path is None:
+        return None
+    out_folder(path, "--logdir", "TensorBoard event files")
+    import importlib.util
+    if importlib.util.find_spec("tensorboard") is None:
+        from ..training.callbacks import TENSORBOARD_HINT
+        raise ValueError(f"--logdir {path}: {TENSORBOARD_HINT}")
+    return path
+
+
+def model_folder(path: Path, option: str = "--out", marker: str = "config.json") -> Path:
+    """Refuse, before any training, a folder the model could not be saved into: a non-empty
+    folder that holds no saved model (``marker`` missing), which saving would refuse after
+    the training."""
+    if path.is_dir() and not (path / marker).is_file() and any(path.iterdir()):
+        raise ValueError(f"{option} {path} is a non-empty folder that holds no saved model; "
+                         "give a new or empty folder (rnnkit replaces only files it wrote)")
     return path
 
 

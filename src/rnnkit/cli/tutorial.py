@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from .. import tutorials
-from .options import out_folder
+from .options import DryRun, Epochs, LogDir, Out, Quick, Quiet, Seed, Threads, out_folder, plan
 
 
 def parse_seeds(text: str, option: str = "--seeds") -> list[int]:
@@ -29,26 +29,67 @@ app = typer.Typer(help="Run the classic RNN tutorials' workloads and compare wit
 
 @app.command("list")
 def list_() -> None:
-    """One line per tutorial."""
+    """One line per tutorial, each with its own title (other names that run it in brackets)."""
     for name in tutorials.names():
-        typer.echo(f"{name:14s} {tutorials.get(name).TITLE}")
+        other = tutorials.aliases(name)
+        also = f"  (also: {', '.join(other)})" if other else ""
+        typer.echo(f"{name:14s} {tutorials.get(name).TITLE}{also}")
+
+
+def _what_it_runs(module) -> str:
+    """The first sentence of a tutorial module's docstring, on one line."""
+    text = " ".join((module.__doc__ or "").split())
+    return text.split(". ")[0].rstrip(".") + "." if text else "-"
 
 
 @app.command("run")
 def run(
-    name: str = typer.Argument(..., help="tutorial name, see `rnnkit tutorial list`"),
-    seeds: str = typer.Option("0,1,2", help="comma-separated seeds; medians are reported"),
-    quick: bool = typer.Option(False, "--quick", help="a few epochs, one seed: a smoke run"),
-    dry_run: bool = typer.Option(False, "--dry-run", help="same as --quick"),
-    out: Path = typer.Option(None, help="write the recommended model's report and model here"),
+    name: Annotated[str, typer.Argument(help="tutorial name, see `rnnkit tutorial list`")],
+    seeds: Annotated[str, typer.Option(help="comma-separated seeds; medians [min-max] are "
+                                       "reported")] = "0,1,2",
+    seed: Seed = None,      # None: --seeds decides
+    epochs: Epochs = None,
+    quick: Quick = False,
+    dry_run: DryRun = False,
+    out: Out = None,
+    threads: Threads = None,
+    quiet: Quiet = False,
+    logdir: LogDir = None,
 ) -> None:
-    """Run one tutorial workload and print its comparison table."""
+    """Run one tutorial workload and print its comparison table, the conclusions computed
+    from it, and (with --out) write tutorial.json and the recommended model's report.
+
+    --seed N runs that one seed (the same as --seeds N).  --epochs N caps every trained
+    row's epochs.  --quick runs one seed for a few epochs on part of the data: its measured
+    rows say "(quick)".  --threads N and --logdir DIR reach every rnnkit fit (TensorBoard
+    events in one subfolder per row).  Tutorials print results only, so --quiet changes
+    nothing here; it is accepted as on every training command."""
     module = tutorials.get(name)
-    seed_list = parse_seeds(seeds)
+    seed_list = parse_seeds(seeds) if seed is None else [seed]
     out_folder(out)
-    if quick or dry_run:
+    out_folder(logdir, "--logdir", "TensorBoard event files")
+    if quick:
         seed_list = seed_list[:1]
-    report = module.run(seed_list, quick=quick or dry_run, out=out)
+    if dry_run:
+        published = getattr(module, "PUBLISHED", {}) or {}
+        plan(f"tutorial {name}" + (" (quick)" if quick else ""), {
+            "tutorial": f"{module.NAME}: {module.TITLE}",
+            "what it runs": _what_it_runs(module),
+            "published": ", ".join(f"{k} {v:g}" for k, v in published.items()) or "none",
+            "seeds": ",".join(map(str, seed_list)) + " (medians [min-max])",
+            "mode": ("quick: a smoke test, a few epochs on part of the data" if quick
+                     else "full: the settings the README reports"),
+            "epochs": (f"at most {epochs} per trained row" if epochs
+                       else "each row's own (the tutorial's settings)"),
+            "threads": f"{threads} in every fit" if threads else "chosen by each fit",
+            "logdir": str(logdir) if logdir else "none",
+            "would write": (f"{out}/tutorial.json and the recommended model's report and "
+                            "model" if out is not None else "nothing (no --out)"),
+        })
+        return
+    with tutorials.run_options(epochs=epochs, threads=threads, log_dir=logdir):
+        report = module.run(seed_list, quick=quick, out=out)
+    report.quick = quick
     typer.echo(report.table())
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)

@@ -25,19 +25,46 @@ def _pyplot():
     return plt
 
 
+def integer_ticks(n: int, most: int = 10) -> list[int]:
+    """About ``most`` whole-number ticks in 1..n, always within it, the first and last
+    included unless crowded (1-based, as the text counts steps t = 1..T and units 1..H).
+
+    Example:
+        >>> integer_ticks(3), integer_ticks(40)
+        ([1, 2, 3], [1, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40])
+    """
+    from matplotlib.ticker import MaxNLocator
+    values = MaxNLocator(nbins=most, integer=True, min_n_ticks=1).tick_values(1, n)
+    ticks = sorted({int(round(v)) for v in values if 1 <= v <= n})
+    step = ticks[1] - ticks[0] if len(ticks) > 1 else 1
+    ends = [e for e in (1, n) if all(abs(e - t) * 2 >= step for t in ticks)]   # first, last
+    return sorted(set(ticks) | set(ends)) or [1]
+
+
 def _heatmap(ax, data: np.ndarray, title: str, vmin=None, vmax=None, cmap="RdBu_r"):
-    """data (T, H) drawn as units (rows) over time (columns)."""
+    """data (T, H) drawn as units (rows) over time (columns), both numbered from 1: the cell
+    of step t and unit j is centred on (t, j)."""
     if vmin is None:
         bound = float(np.abs(data).max()) or 1.0
         vmin, vmax = -bound, bound
+    T, H = data.shape
     im = ax.imshow(data.T, aspect="auto", cmap=cmap, vmin=vmin, vmax=vmax,
-                   interpolation="nearest")
+                   interpolation="nearest", extent=(0.5, T + 0.5, H + 0.5, 0.5))
+    ax.set_xticks(integer_ticks(T))
+    ax.set_yticks(integer_ticks(H, 8))
     ax.set(title=title, xlabel="time step t", ylabel="unit")
     ax.figure.colorbar(im, ax=ax, fraction=0.046)
 
 
-def plot_explanation(exp, out_dir: str | Path) -> list[Path]:
-    """Write hidden.png, gates.png, gradients.png (when computed); return the paths."""
+def _done(plt, fig, figures: list | None) -> None:
+    if figures is not None:
+        figures.append(fig)
+    plt.close(fig)
+
+
+def plot_explanation(exp, out_dir: str | Path, figures: list | None = None) -> list[Path]:
+    """Write hidden.png, gates.png, gradients.png (when computed); return the paths.
+    ``figures``, when given, receives each figure before it is closed (for inspection)."""
     plt = _pyplot()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -47,7 +74,7 @@ def plot_explanation(exp, out_dir: str | Path) -> list[Path]:
     fig.tight_layout()
     paths.append(out / "hidden.png")
     fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
+    _done(plt, fig, figures)
 
     names = list(exp.gates)
     sat = exp.saturation()
@@ -63,16 +90,23 @@ def plot_explanation(exp, out_dir: str | Path) -> list[Path]:
     fig.tight_layout()
     paths.append(out / "gates.png")
     fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
+    _done(plt, fig, figures)
 
     if exp.dh_norms is not None:
+        from ..explain import gradient_trend
+        T = len(exp.dh_norms)
         fig, ax = plt.subplots(figsize=(8, 3))
-        ax.semilogy(np.arange(len(exp.dh_norms)), np.maximum(exp.dh_norms, 1e-300), marker=".")
-        ax.set(title="gradient reaching each step: ||dL/dh_t||, L = the output",
-               xlabel="time step t", ylabel="norm (log scale)")
+        ax.semilogy(np.arange(1, T + 1), np.maximum(exp.dh_norms, 1e-300), marker=".")
+        ax.set_xticks(integer_ticks(T))
+        ax.set_xlim(0.5, T + 0.5)
+        title = "gradient reaching each step: ||dL/dh_t||, L = the output"
+        if T > 1:
+            _, factor, label = gradient_trend(exp.dh_norms)
+            title += f"\nper-step factor r = {factor:.3f}: {label}"
+        ax.set(title=title, xlabel="time step t", ylabel="norm (log scale)")
         ax.grid(True, which="both", alpha=0.3)
         fig.tight_layout()
         paths.append(out / "gradients.png")
         fig.savefig(paths[-1], dpi=110)
-        plt.close(fig)
+        _done(plt, fig, figures)
     return paths

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,7 +33,8 @@ from ..data.windowing import make_windows, shifted_windows, split_series
 from ..datasets.series import Series
 from ..training import EarlyStopping, Trainer, set_seed
 
-__all__ = ["Forecaster", "ForecastConfig"]
+__all__ = ["Forecaster", "ForecastConfig", "Preset", "dataset_preset", "general_preset",
+           "infer_season", "future_times", "trend_ratio"]
 
 CELLS = {"simple": L.SimpleRNN, "lstm": L.LSTM, "gru": L.GRU}
 STRATEGIES = ("direct", "recursive", "seq2seq")
@@ -130,6 +132,205 @@ class _Prepared:
         return np.diff(self.values, axis=0) if differenced else self.values
 
 
+# ---------------------------------------------------------------------- seasons and dates
+_ISO = re.compile(r"^\d{4}(-\d{2}(-\d{2}([ T]\d{2}:\d{2}(:\d{2})?)?)?)?$")
+# name, season, the median step between two dates in days: (low, high)
+_FREQUENCIES = (("hourly", 24, (0.9 / 24, 1.1 / 24)), ("daily", 7, (0.9, 1.1)),
+                ("weekly", 52, (6.5, 7.5)), ("monthly", 12, (27.5, 31.5)),
+                ("quarterly", 4, (88.0, 93.0)), ("annual", None, (360.0, 370.0)))
+SEASON_RULE = ("monthly 12, quarterly 4, weekly 52, daily 7 (5 for weekdays only), hourly 24, "
+               "annual none")
+
+
+def _dates(times: Any) -> np.ndarray | None:
+    """ISO-8601 labels (YYYY, YYYY-MM, YYYY-MM-DD, optionally with hh:mm[:ss]) as
+    datetime64[s], or None when any label is not one."""
+    labels = [str(t) for t in np.asarray(times).ravel()]
+    if len(labels) < 2 or not all(_ISO.match(t) for t in labels):
+        return None
+    try:
+        return np.array(labels).astype("datetime64[s]")
+    except ValueError:
+        return None
+
+
+def _frequency(times: Any) -> tuple[str | None, int | None, str]:
+    """(frequency name, season, why) from the time labels."""
+    dates = _dates(times)
+    if dates is None:
+        return None, None, "the time labels are not dates"
+    steps = np.diff(dates).astype("timedelta64[s]").astype(np.int64) / 86400.0
+    if (steps < 0).any() or np.mean(steps == 0) > 0.01:     # a clock change may repeat one
+        return None, None, "the dates are not in increasing order"
+    median = float(np.median(steps))
+    for name, season, (low, high) in _FREQUENCIES:
+        if low <= median <= high:
+            if name == "daily":
+                days = dates.astype("datetime64[D]")
+                weekday = (days.astype(np.int64) - 4) % 7        # 1970-01-01 was a Thursday
+                if not (weekday >= 5).any() and (steps > 1.5).any():
+                    return "weekday", 5, "weekday dates (no Saturdays or Sundays)"
+            return name, season, f"{name} dates"
+    return None, None, f"the dates are irregular (a median step of {median:.3g} days)"
+
+
+def infer_season(times: Any) -> tuple[int | None, str]:
+    """The seasonal period in steps implied by the dates' frequency, and why:
+    monthly 12, quarterly 4, weekly 52, daily 7 (5 for weekdays only), hourly 24, annual
+    none.  ``(None, reason)`` when the labels are not regular ISO dates.
+
+    Example:
+        >>> infer_season(["2020-01", "2020-02", "2020-03"])
+        (12, 'inferred from monthly dates')
+        >>> infer_season(["1", "2", "3"])
+        (None, 'the time labels are not dates')
+    """
+    name, season, why = _frequency(times)
+    if name is None:
+        return None, why
+    if season is None:
+        return None, f"{name} dates have no season"
+    return season, f"inferred from {why}"
+
+
+def future_times(times: Any, steps: int) -> list[str]:
+    """Labels for ``steps`` steps after the last of ``times``, in the same format when the
+    labels are regular dates, else "+1", "+2", ...
+
+    Example:
+        >>> future_times(["2020-11", "2020-12"], 2)
+        ['2021-01', '2021-02']
+        >>> future_times(["0", "1"], 2)
+        ['+1', '+2']
+    """
+    name, _, _ = _frequency(times)
+    if name is None:
+        return [f"+{k}" for k in range(1, steps + 1)]
+    last_label = str(np.asarray(times).ravel()[-1])
+    last = np.datetime64(last_label.replace(" ", "T"), "s")
+    k = np.arange(1, steps + 1)
+    if name in ("monthly", "quarterly", "annual"):
+        months = {"monthly": 1, "quarterly": 3, "annual": 12}[name]
+        month = last.astype("datetime64[M]")
+        offset = last - month.astype("datetime64[s]")                 # into the month
+        day = np.timedelta64(1, "D")
+        starts = (month + months * k).astype("datetime64[s]")
+        ends = (month + months * k + 1).astype("datetime64[s]") - day + offset % day
+        month_end = (last + day).astype("datetime64[M]") != month     # labels at month ends
+        new = ends if month_end else np.minimum(starts + offset, ends)
+    elif name == "weekday":
+        day = last.astype("datetime64[D]")
+        new = np.busday_offset(day, k, roll="forward").astype("datetime64[s]") \
+            + (last - day.astype("datetime64[s]"))
+    else:
+        step = {"hourly": np.timedelta64(3600, "s"), "daily": np.timedelta64(86400, "s"),
+                "weekly": np.timedelta64(7 * 86400, "s")}[name]
+        new = last + step * k
+    unit = {4: "Y", 7: "M", 10: "D", 16: "m", 19: "s"}[len(last_label)]
+    sep = " " if " " in last_label else "T"
+    return [s.replace("T", sep) for s in np.datetime_as_string(new, unit=unit)]
+
+
+# ---------------------------------------------------------------------- presets
+_CELL_NAMES = {"simple": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
+TREND_RULE = 1.0     # difference when a line's rise over the training rows > this x its residual sd
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Settings that measured best for a series: the model, the window and the training.
+    ``why`` holds how a general preset chose (the window, the differencing)."""
+
+    name: str
+    cell: str = "gru"
+    units: int = 32
+    window: int = 24
+    stride: int = 1
+    difference: bool = False
+    scaler: str | None = "minmax"
+    lr: float = 1e-3
+    epochs: int = 100
+    batch_size: int = 32
+    patience: int = 10
+    future: int = 12                   # steps forecast after the data by default
+    features: tuple[str, ...] = ()     # extra input columns
+    fill: str | None = None            # missing-value policy the data needs
+    why: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """One line: "GRU(32), window 24, stride 1, differenced, early stopping ..."."""
+        parts = [f"{_CELL_NAMES.get(self.cell, self.cell)}({self.units})",
+                 f"window {self.window}", f"stride {self.stride}"]
+        if self.difference:
+            parts.append("differenced")
+        if self.scaler != "minmax":
+            parts.append(f"{self.scaler or 'no'} scaler")
+        if self.features:
+            parts.append("features " + ",".join(self.features))
+        if self.fill:
+            parts.append(f"missing values {self.fill}")
+        parts += [f"lr {self.lr:g}", f"batch {self.batch_size}",
+                  f"early stopping (patience {self.patience}, at most {self.epochs} epochs)"]
+        return ", ".join(parts)
+
+
+def dataset_preset(name: str, horizon: int = 1) -> Preset | None:
+    """The README's recommended settings for a shipped series (None for sine and others:
+    use ``general_preset``)."""
+    if name == "sunspots":
+        return Preset("sunspots", window=24, lr=3e-3, patience=8, future=24)
+    if name == "airline":
+        return Preset("airline", window=24, difference=True, future=24)
+    if name == "stocks":
+        return Preset("stocks", window=60, difference=True, scaler="standard", epochs=60,
+                      batch_size=64, patience=5, future=20)
+    if name == "weather":       # a day (two for a day ahead) of temperature, humidity, pressure
+        day = horizon > 1
+        return Preset("weather", units=64 if day else 32, window=48 if day else 24, lr=2e-3,
+                      epochs=40, batch_size=64, patience=5, future=24,
+                      features=("humid", "pressure"), fill="ffill")
+    return None
+
+
+def trend_ratio(values: Any) -> float:
+    """How far a straight line through ``values`` rises or falls over them, in units of the
+    standard deviation around that line (0 for a flat series; large for a trend)."""
+    y = np.asarray(values, dtype=np.float64).ravel()
+    if len(y) < 3:
+        return 0.0
+    t = np.arange(len(y), dtype=np.float64)
+    slope, icept = np.polyfit(t, y, 1)
+    spread = float(np.std(y - (slope * t + icept)))
+    rise = abs(float(slope)) * (len(y) - 1)
+    return rise / spread if spread > 0 else (math.inf if rise > 0 else 0.0)
+
+
+def general_preset(values: Any, season: int | None, horizon: int = 1, val: float = 0.15,
+                   test: float = 0.15, name: str = "general") -> Preset:
+    """GRU(32); window = 2 seasons (24 steps without a season), shortened when the training
+    part could not hold as many windows as a window is long; differenced when the first
+    target trends over the training rows (``trend_ratio`` > 1)."""
+    y = np.asarray(values, dtype=np.float64)
+    y = y[:, 0] if y.ndim == 2 else y
+    train = max(int(len(y) * (1 - val - test)), 1)
+    why = []
+    window = 2 * season if season else 24
+    why.append(f"window {window} = 2 seasons of {season}" if season
+               else "window 24 (no season to size it by)")
+    fits = max((train - horizon) // 2, 1)
+    if window > fits:
+        why.append(f"shortened to {fits} so the {train} training rows hold at least "
+                   f"{fits} windows")
+        window = fits
+    ratio = trend_ratio(y[:train])
+    difference = ratio > TREND_RULE
+    why.append(f"{'differenced' if difference else 'not differenced'}: a straight line through "
+               f"the training rows moves {ratio:.2f} times the spread around it (differenced "
+               f"when above {TREND_RULE:g})")
+    future = max(horizon, season or 12)
+    return Preset(name, window=window, difference=difference, future=future, why=tuple(why))
+
+
 class Forecaster:
     """Forecast the next ``horizon`` values of a series from the last ``window`` values.
 
@@ -215,21 +416,18 @@ class Forecaster:
         model(torch.zeros(1, cfg.window, n_features))           # build every layer
         return model
 
-    def fit(self, series: Any, *, epochs: int = 50, batch_size: int = 32, val: float = 0.15,
-            test: float = 0.15, patience: int | None = 10, seed: int = 0, verbose: int = 1):
-        """Split in time, scale on the training rows, window, and train with early stopping
-        on the validation part (when there is one). Returns the History."""
+    def _split(self, series: Any, val: float, test: float) -> tuple[_Prepared, np.ndarray]:
+        """Check the series against the config and split it in time: (data, model rows).
+        Every error a fit can meet in its data is raised here, before any training."""
         cfg = self.config
-        _check_fit_options(epochs, batch_size, patience, seed)
         data = self._prepare(series)
-        self.columns = data.columns
         targets = cfg.targets or (data.columns[0],)
         missing = [t for t in targets if t not in data.columns]
         if missing:
             raise ValueError(f"targets {missing} are not columns of the series "
                              f"({', '.join(data.columns)})")
-        self.target_idx = [data.columns.index(t) for t in targets]
-        if self._feeds_back() and len(self.target_idx) != data.values.shape[1]:
+        target_idx = [data.columns.index(t) for t in targets]
+        if self._feeds_back() and len(target_idx) != data.values.shape[1]:
             raise ValueError(f"strategy={cfg.strategy!r} feeds predictions back as inputs, so "
                              "every input column must be a target; use strategy='direct' or "
                              "drop the extra features")
@@ -243,12 +441,51 @@ class Forecaster:
             raise ValueError(f"season={cfg.season} must be smaller than the series, which has "
                              f"{len(data.values)} rows")
         data.parts = split_series(len(rows), cfg.window, val, test)
-        a, b = data.parts["train"]
         for part, (ps, pe) in data.parts.items():
             if pe - ps < cfg.window + cfg.horizon:
                 raise ValueError(f"the {part} part has {pe - ps} rows with its context, fewer "
                                  f"than window + horizon = {cfg.window + cfg.horizon}; use a "
                                  "longer series, a smaller window or smaller val/test fractions")
+        self.columns, self.target_idx = data.columns, target_idx
+        return data, rows
+
+    def check(self, series: Any, *, val: float = 0.15, test: float = 0.15) -> dict[str, Any]:
+        """What ``fit`` would train and score on, without training: every data error a fit
+        would raise, or {part: {"rows", "windows", "from", "to"}} (targets' time labels).
+
+        Example:
+            >>> import rnnkit as rk
+            >>> f = rk.tasks.Forecaster(window=10)
+            >>> f.check(rk.datasets.load("sine", length=120))["test"]["windows"]
+            18
+        """
+        cfg = self.config
+        data, _ = self._split(series, val, test)
+        shift, out = int(cfg.difference), {}
+        for part, (a, b) in data.parts.items():
+            first = 0 if part == "train" else a + cfg.window          # its first own row
+            h = 1 if part == "train" and self._feeds_back() else cfg.horizon
+            windows = max(b - a - cfg.window - h + 1, 0)
+            if part == "train":
+                windows = -(-windows // cfg.stride)
+            out[part] = {"rows": b - first + (shift if part == "train" else 0),
+                         "windows": windows, "from": str(data.times[first + (
+                             shift if part != "train" else 0)]),
+                         "to": str(data.times[b - 1 + shift])}
+        return out
+
+    def fit(self, series: Any, *, epochs: int = 50, batch_size: int = 32, val: float = 0.15,
+            test: float = 0.15, patience: int | None = 10, seed: int = 0, verbose: int = 1,
+            log_dir: str | Path | None = None, threads: int | None = None):
+        """Split in time, scale on the training rows, window, and train with early stopping
+        on the validation part (when there is one). Returns the History.
+
+        ``threads`` sets torch's threads for the fit (default: chosen from the model's size);
+        ``log_dir`` writes TensorBoard event files there."""
+        cfg = self.config
+        _check_fit_options(epochs, batch_size, patience, seed)
+        data, rows = self._split(series, val, test)
+        a, b = data.parts["train"]
         self.scaler = make_scaler(cfg.scaler)
         if self.scaler is not None:
             self.scaler.fit(rows[a:b])                          # training rows only
@@ -268,7 +505,7 @@ class Forecaster:
         t0 = time.perf_counter()
         hist = trainer.fit(x, self._flat_target(y), epochs=epochs, batch_size=batch_size,
                            validation_data=validation, callbacks=callbacks, seed=seed,
-                           verbose=verbose)
+                           verbose=verbose, log_dir=log_dir, threads=threads)
         self.fit_seconds = time.perf_counter() - t0
         self.training_step = trainer.step_note
         self.history, self._data = hist.history, data
@@ -437,8 +674,33 @@ class Forecaster:
         return f
 
     # ------------------------------------------------------------------ report
-    def report(self, out_dir: str | Path, future: int | None = None) -> dict[str, Any]:
-        """Write metrics.json, forecast.png and training.png; return the metrics."""
+    def default_future(self) -> int:
+        """Steps ``report`` forecasts after the data when not told: max(horizon, window), or
+        the horizon when extra input columns (which are not forecast) rule out feeding back."""
+        if len(self.target_idx) != len(self.columns):
+            return self.config.horizon
+        return max(self.config.horizon, self.config.window)
+
+    def future(self, steps: int) -> dict[str, Any]:
+        """``steps`` forecasts after the fitted series with their time labels (dates in the
+        series' format when it has regular dates, else "+1", "+2", ...):
+        {"steps", "after", "times", "values": {target: [...]}}."""
+        if self._data is None:
+            raise ValueError("future() needs the data of a fit() in this session")
+        values = self.predict(steps=steps)
+        return {"steps": int(steps), "after": str(self._data.times[-1]),
+                "times": future_times(self._data.times, steps),
+                "values": {self.columns[j]: values[:, i].tolist()
+                           for i, j in enumerate(self.target_idx)}}
+
+    def report(self, out_dir: str | Path, future: int | None = None,
+               extra: dict[str, Any] | None = None, label: str = "") -> dict[str, Any]:
+        """Write metrics.json, forecast.png and training.png; return the metrics.
+
+        ``future`` steps (default ``default_future()``) are forecast after the data once:
+        metrics.json's "future" lists them and forecast.png draws the same steps ("plot"
+        records what it drew).  ``extra`` entries are added to metrics.json; ``label`` to
+        the plot's title."""
         from ..plots.forecast import plot_forecast, plot_training
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -448,12 +710,12 @@ class Forecaster:
         for part in ("val", "test"):
             if self._data is not None and part in self._data.parts:
                 metrics[part] = self.evaluate(part)
-        (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-        future = future or max(self.config.horizon, self.config.window)
-        if len(self.target_idx) != len(self.columns):   # extra inputs cannot be forecast
-            future = min(future, self.config.horizon)
-        plot_forecast(out / "forecast.png", self, future)
+        metrics["future"] = ahead = self.future(future or self.default_future())
+        drawn = plot_forecast(out / "forecast.png", self, ahead, label=label)
+        metrics["plot"] = {"file": "forecast.png", **drawn}
+        metrics.update(extra or {})
         plot_training(out / "training.png", self.history)
+        (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
         return metrics
 
     def one_step_predictions(self) -> tuple[np.ndarray, np.ndarray]:

@@ -11,18 +11,19 @@ from pathlib import Path
 
 import numpy as np
 
-from . import Report, Row
+from . import Report, Row, epochs, fit_options
 
 NAME = "imdb-style"
 TITLE = "Review sentiment: Embedding + (bidirectional) RNN, padding checked"
 PUBLISHED: dict[str, float] = {}
 
 
-def _fit(cell: str, bidirectional: bool, seed: int, epochs: int, data):
+def _fit(cell: str, bidirectional: bool, seed: int, n_epochs: int, data):
     from ..tasks import SequenceClassifier
     train, test = data
     clf = SequenceClassifier(cell=cell, units=64, bidirectional=bidirectional, max_length=60)
-    clf.fit(train.texts, train.labels, epochs=epochs, patience=3, seed=seed, verbose=0)
+    clf.fit(train.texts, train.labels, epochs=n_epochs, patience=3, seed=seed, verbose=0,
+            **fit_options(f"{'bi' if bidirectional else ''}{cell}-seed{seed}"))
     acc = clf.evaluate(test.texts, test.labels)["accuracy"]
     one = test.texts[0]
     longest = max(test.texts[:200], key=len)
@@ -44,7 +45,7 @@ def run(seeds: list[int], quick: bool = False, out: str | Path | None = None) ->
             data = d.split(0.2, seed=s)
             if quick:                                 # a smoke run: 800 to train, 400 to test
                 data = tuple(type(p)(p.texts[:n], p.labels[:n]) for p, n in zip(data, (800, 400)))
-            runs.append(_fit(cell, bi, s, 1 if quick else 8, data))
+            runs.append(_fit(cell, bi, s, epochs(1 if quick else 8), data))
         report.rows.append(Row(system, f"Embedding(64) + {'Bi' if bi else ''}{cell.upper()}(64)",
                                [r[0] for r in runs], {"test accuracy": [r[1] for r in runs],
                                                       "padding gap": [r[2] for r in runs]}))
@@ -52,9 +53,29 @@ def run(seeds: list[int], quick: bool = False, out: str | Path | None = None) ->
             best = (runs[0][3], d.split(0.2, seed=seeds[0])[1])
     report.notes.append("padding gap: the largest change of a predicted probability when the "
                         "review is scored inside a padded batch instead of alone (0 = none).")
+    report.notes += conclusions(report)
+    report.quick = quick
     if out is not None and best is not None:
         clf, test = best
         clf.report(out, test.texts, test.labels)
         clf.save(Path(out) / "model")
         report.notes.append(f"wrote {out}/metrics.json, confusion.png, training.png, model/")
     return report
+
+
+PADDING_TOL = 1e-5      # float32 rounding; anything above is padding leaking into a result
+
+
+def conclusions(report: Report) -> list[str]:
+    """The largest padding gap of any row, and the most accurate row."""
+    gaps = [(max(r.scores["padding gap"]), r.system) for r in report.rows
+            if r.scores.get("padding gap")]
+    top = max(report.rows, key=lambda r: r.median("test accuracy"))
+    lines = []
+    if gaps:
+        gap, system = max(gaps)
+        lines.append(f"Largest padding gap {gap:.1e} ({system}): padding "
+                     + ("changes no prediction." if gap <= PADDING_TOL else
+                        f"changes predictions (above {PADDING_TOL:g})."))
+    lines.append(f"Most accurate: {top.system} ({top.median('test accuracy'):.4f}).")
+    return lines

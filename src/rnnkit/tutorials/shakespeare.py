@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import Report, Row
+from . import Report, Row, epochs, fit_options
 
 NAME = "shakespeare"
 TITLE = "Shakespeare, character by character: held-out loss and a sample"
@@ -26,7 +26,8 @@ def run(seeds: list[int], quick: bool = False, out: str | Path | None = None) ->
     runs, gen = [], None
     for s in seeds:
         gen = TextGenerator(cell="gru", units=64 if quick else 512, embedding=64)
-        gen.fit(text, epochs=1 if quick else 100, max_minutes=None if quick else 14, seed=s,
+        gen.fit(text, epochs=epochs(1 if quick else 100), max_minutes=None if quick else 14,
+                seed=s, **fit_options(f"seed{s}"),
                 verbose=0)
         best = min(gen.history["val_loss"])
         runs.append((gen.fit_seconds, best, best / 0.6931471805599453))
@@ -34,6 +35,7 @@ def run(seeds: list[int], quick: bool = False, out: str | Path | None = None) ->
                            if not quick else "Embedding 64 + GRU 64, 60k chars, 1 epoch",
                            [r[0] for r in runs], {"held-out nats/char": [r[1] for r in runs],
                                                   "bits/char": [r[2] for r in runs]}))
+    report.quick = quick
     sample = gen.generate("ROMEO:", 300, temperature=0.8, top_k=20, seed=seeds[0])
     report.notes += ["sample (temperature 0.8, top-k 20):", *sample.splitlines()]
     if out is not None:

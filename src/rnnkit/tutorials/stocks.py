@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import Report, Row
+from . import Report, Row, epochs, fit_options, verdict
 
 NAME = "stocks"
 TITLE = "MSFT adjusted close: the next day from the 120 before it"
@@ -35,7 +35,7 @@ def _rmse(p, y) -> float:
     return math.sqrt(float(np.mean((np.ravel(p) - np.ravel(y)) ** 2)))
 
 
-def tutorial_stack(cell: str, seed: int, epochs: int):
+def tutorial_stack(cell: str, seed: int, n_epochs: int):
     """The tutorial's architecture; MinMax on the training 80 %, Adam, batch 32."""
     import rnnkit as rk
 
@@ -51,18 +51,19 @@ def tutorial_stack(cell: str, seed: int, epochs: int):
     model = rk.Sequential([make(50, return_sequences=True), make(50), rk.Dense(25),
                            rk.Dense(1)])
     t0 = time.perf_counter()
-    model.fit(x_tr, y_tr[:, 0], epochs=epochs, batch_size=32, seed=seed, verbose=0)
+    model.fit(x_tr, y_tr[:, 0], epochs=n_epochs, batch_size=32, seed=seed, verbose=0,
+              **fit_options(f"stack-{cell}-seed{seed}"))
     seconds = time.perf_counter() - t0
     pred = scaler.inverse_transform(model.predict(x_te).numpy())
     return seconds, pred[:, 0], scaler.inverse_transform(y_te[:, 0])[:, 0]
 
 
-def recommended(seed: int, epochs: int):
+def recommended(seed: int, n_epochs: int):
     from ..tasks import Forecaster
     series, price = data()
     f = Forecaster(cell="gru", units=32, window=60, difference=True, scaler="standard")
-    f.fit(series.select(["Adj Close"]), epochs=epochs, batch_size=64, val=0.1, test=0.2,
-          patience=5, seed=seed, verbose=0)
+    f.fit(series.select(["Adj Close"]), epochs=n_epochs, batch_size=64, val=0.1, test=0.2,
+          patience=5, seed=seed, verbose=0, **fit_options(f"recommended-seed{seed}"))
     split = int(len(price) * 0.8)
     rows = np.arange(split, len(price))
     x = np.stack([price[r - 61:r] for r in rows])[..., None]
@@ -70,17 +71,17 @@ def recommended(seed: int, epochs: int):
 
 
 def run(seeds: list[int], quick: bool = False, out: str | Path | None = None) -> Report:
-    epochs = 1 if quick else 10
+    n = epochs(1 if quick else 10)
     report = Report(f"{TITLE} (seeds {','.join(map(str, seeds))}; medians [min-max]; "
                     "test = last 20 %, every day)", ["test RMSE $", "test MAE $"])
     best = None
     for label, settings, fn in [
-        ("tutorial stack, SimpleRNN", f"SimpleRNN(50)x2+Dense(25)+Dense(1), {epochs} ep",
-         lambda s: tutorial_stack("simple", s, epochs)),
-        ("tutorial stack, LSTM", f"LSTM(50)x2+Dense(25)+Dense(1), {epochs} ep",
-         lambda s: tutorial_stack("lstm", s, epochs)),
+        ("tutorial stack, SimpleRNN", f"SimpleRNN(50)x2+Dense(25)+Dense(1), {n} ep",
+         lambda s: tutorial_stack("simple", s, n)),
+        ("tutorial stack, LSTM", f"LSTM(50)x2+Dense(25)+Dense(1), {n} ep",
+         lambda s: tutorial_stack("lstm", s, n)),
         ("rnnkit, recommended", "GRU(32), 60 days, differenced, early stop",
-         lambda s: recommended(s, 3 if quick else 60)),
+         lambda s: recommended(s, epochs(3 if quick else 60))),
     ]:
         runs = [fn(s) for s in seeds]
         report.rows.append(Row(label, settings, [r[0] for r in runs],
@@ -95,13 +96,24 @@ def run(seeds: list[int], quick: bool = False, out: str | Path | None = None) ->
     report.rows.append(Row("naive: yesterday's price", "-", [],
                            {"test RMSE $": [_rmse(last, price[split:])],
                             "test MAE $": [float(np.mean(np.abs(last - price[split:])))]}))
-    report.notes += [
-        "Training settings of the tutorial stacks (not given in the issue): MinMax fitted on "
-        "the training 80 %, Adam 1e-3, batch 32.",
-        "A model of past prices alone cannot beat a random walk by much: the test is whether "
-        "it loses to 'yesterday's price', and by how much.",
-    ]
+    report.notes.append("Training settings of the tutorial stacks (not given in the issue): "
+                        "MinMax fitted on the training 80 %, Adam 1e-3, batch 32.")
+    report.notes += conclusions(report)
+    report.quick = quick
     if out is not None and best is not None:
         best.report(out, future=20)
         best.save(Path(out) / "model")
     return report
+
+
+def conclusions(report: Report) -> list[str]:
+    """Each model against "yesterday's price" (a random walk's forecast), from the rows."""
+    m = "test RMSE $"
+    naive = report.row("naive: yesterday's price").median(m)
+    lines = []
+    for r in report.rows:
+        if r.seconds:
+            value = r.median(m)
+            lines.append(f"{r.system}: test RMSE {value:.4f}, {value / naive:.2f} times "
+                         f"yesterday's price ({naive:.4f}): it {verdict(value, naive)} it.")
+    return lines

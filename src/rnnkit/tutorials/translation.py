@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import Report, Row
+from . import Report, Row, epochs, fit_options, verdict
 
 NAME = "translation"
 TITLE = "English number words to French: unseen numbers"
@@ -30,7 +30,8 @@ def run(seeds: list[int], quick: bool = False, out: str | Path | None = None) ->
                 train = type(train)(train.name, train.pairs[:500])
                 test = type(test)(test.name, test.pairs[:100])
             tr = Translator(units=128, reverse_source=True, **kw)
-            tr.fit(train, epochs=2 if quick else 40, seed=s, verbose=0)
+            tr.fit(train, epochs=epochs(2 if quick else 40), seed=s, verbose=0,
+                   **fit_options(f"{kw['cell']}-seed{s}"))
             m = tr.evaluate(test)
             runs.append((tr.fit_seconds, m["exact_match"], m["bleu"]))
             keep = (tr, test) if system == "rnnkit, recommended" else keep
@@ -38,8 +39,18 @@ def run(seeds: list[int], quick: bool = False, out: str | Path | None = None) ->
                                f"{'attention' if kw['attention'] else 'no attention'}",
                                [r[0] for r in runs], {"exact match": [r[1] for r in runs],
                                                       "BLEU-4": [r[2] for r in runs]}))
+    report.notes += conclusions(report)
+    report.quick = quick
     if out is not None and keep is not None:
         tr, _ = keep
         tr.save(Path(out) / "model")
         report.notes.append(f"wrote {out}/model/")
     return report
+
+
+def conclusions(report: Report) -> list[str]:
+    """The recommended model (attention) against the tutorial's, on exact match."""
+    best = report.row("rnnkit, recommended").median("exact match")
+    base = report.row("rnnkit, tutorial's model").median("exact match")
+    return [f"Exact match: the recommended model ({best:.4f}) "
+            f"{verdict(best, base, lower_is_better=False)} the tutorial's ({base:.4f})."]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import Report, Row
+from . import Report, Row, epochs, fit_options, verdict
 
 NAME = "weather"
 TITLE = "JFK hourly temperature (F) from temperature, humidity and pressure"
@@ -24,23 +24,24 @@ def data(columns=("temp", "humid", "pressure")):
     return type(s)(s.name, times, values, s.columns)
 
 
-def _fit(columns, horizon: int, window: int, units: int, seed: int, epochs: int):
+def _fit(columns, horizon: int, window: int, units: int, seed: int, n_epochs: int):
     from ..tasks import Forecaster
     f = Forecaster(cell="gru", units=units, window=window, horizon=horizon, targets=("temp",),
                    season=24, lr=2e-3)
-    f.fit(data(columns), epochs=epochs, batch_size=64, patience=5, seed=seed, verbose=0)
+    f.fit(data(columns), epochs=n_epochs, batch_size=64, patience=5, seed=seed, verbose=0,
+          **fit_options(f"{'-'.join(columns)}-{horizon}h-seed{seed}"))
     return f, f.evaluate("test")
 
 
 def run(seeds: list[int], quick: bool = False, out: str | Path | None = None) -> Report:
-    epochs = 1 if quick else 40
+    n = epochs(1 if quick else 40)
     report = Report(f"{TITLE} (seeds {','.join(map(str, seeds))}; medians [min-max]; test = "
                     "last 15 % of 2013, every hour)", ["RMSE 1h", "RMSE 24h"])
     keep = None
     for label, columns in [("rnnkit GRU, temp + humid + pressure", ("temp", "humid", "pressure")),
                            ("rnnkit GRU, temp only", ("temp",))]:
-        one = [_fit(columns, 1, 24, 32, s, epochs) for s in seeds]
-        day = [_fit(columns, 24, 48, 64, s, epochs) for s in seeds]
+        one = [_fit(columns, 1, 24, 32, s, n) for s in seeds]
+        day = [_fit(columns, 24, 48, 64, s, n) for s in seeds]
         report.rows.append(Row(label, "window 24 h (1 h) / 48 h (24 h), direct",
                                [a[0].fit_seconds + b[0].fit_seconds for a, b in zip(one, day)],
                                {"RMSE 1h": [m["rmse"] for _, m in one],
@@ -54,7 +55,24 @@ def run(seeds: list[int], quick: bool = False, out: str | Path | None = None) ->
                                                 "RMSE 24h": [m24[key]["rmse"]]}))
     report.notes.append("Missing hours and values are carried forward (--fill ffill); "
                         "the 24-hour RMSE averages all 24 steps ahead.")
+    report.notes += conclusions(report)
+    report.quick = quick
     if out is not None and keep is not None:
         keep[0].report(out)
         keep[0].save(Path(out) / "model")
     return report
+
+
+def conclusions(report: Report) -> list[str]:
+    """Whether humidity and pressure help, and the model against the naive forecasts."""
+    multi = report.row("rnnkit GRU, temp + humid + pressure")
+    alone = report.row("rnnkit GRU, temp only")
+    lines = []
+    for m in report.metrics:
+        a, b = multi.median(m), alone.median(m)
+        naive = min(report.row(n).median(m) for n in ("naive: last hour repeated",
+                                                      "naive: same hour yesterday"))
+        lines.append(f"{m}: temp + humid + pressure ({a:.4f}) {verdict(a, b)} temp only "
+                     f"({b:.4f}) and {verdict(a, naive)} the better naive forecast "
+                     f"({naive:.4f}).")
+    return lines
