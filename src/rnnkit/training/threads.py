@@ -36,14 +36,14 @@ from ..layers import Embedding
 __all__ = ["ThreadChoice", "choose_threads", "using_threads", "work_per_step",
            "ONE_THREAD_MAX_MACS"]
 
-# Multiply-adds per batch and time step up to which one thread is the default.
-# From `python benchmarks/threads.py` (benchmarks/README.md, "Threads"): one epoch of GRU
-# classifiers on the digits with 1 and 2 threads, quiet and beside one CPU-bound process;
-# the script prints the value to put here.  Until a quiet run does, this is a provisional
-# value between its two anchor points: the digits classifier, GRU(64) at batch 32 =
-# 442,368, reviewers timed 10x faster on one thread under contention; GRU(256) at batch 64
-# = 12,976,128 is a GEMM big enough to share; 2,000,000 is near their geometric mean.
-ONE_THREAD_MAX_MACS = 2_000_000
+# Multiply-adds per batch and time step up to which one thread is the default, from
+# `python benchmarks/threads.py` on this project's 2-core machine (benchmarks/README.md,
+# "Threads"): quiet, one thread won up to 442,368 (GRU(64), batch 32: 0.061 s per epoch
+# against 0.062 s) and two won from 1,671,168 (GRU(128), batch 32: 1.33x); beside one
+# CPU-bound process one thread won at every size (2 threads: 0.17x to 0.39x).  The quiet
+# crossover is about 860,000; above 1,000,000 a quiet machine gains 1.2-1.3x from a second
+# thread, and a busy one can pass threads=1.
+ONE_THREAD_MAX_MACS = 1_000_000
 
 
 @dataclass(frozen=True)
