@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
@@ -54,8 +55,9 @@ def check_finite(x: torch.Tensor, name: str) -> None:
     if not x.is_floating_point() or x.numel() == 0:
         return
     lo, hi = torch.aminmax(x.detach())
-    if not (bool(lo.isfinite()) and bool(hi.isfinite())):
-        bad = "NaN" if bool(lo.isnan()) else "inf"
+    lo, hi = lo.item(), hi.item()     # Python floats: cheaper to test than 0-d tensors
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        bad = "NaN" if math.isnan(lo) else "inf"
         raise ValueError(f"{name} contains {bad} values")
 
 

@@ -158,14 +158,26 @@ class RNN(nn.Module):
             got = tuple(x_t.shape) if isinstance(x_t, torch.Tensor) else type(x_t).__name__
             raise ValueError(f"{who} expects one step x_t of shape (B, D), got {got}")
         # one step is a sequence of one: the same checks as a call (features, dtype, NaN)
-        check_sequence(x_t[:, None], who)
+        if not x_t.is_floating_point():
+            raise TypeError(f"{who} expects floating-point input, got {x_t.dtype} (token "
+                            "ids go through an Embedding first)")
+        if x_t.shape[0] == 0:
+            raise ValueError(f"{who} got an empty batch (B = 0)")
         if self.cell is None:
             self.build(x_t.shape[-1], like=x_t)
         self._check_tensor_input(x_t, who)
+        check_finite(x_t, f"{who} input")
         cell = self.cell
-        template = initial_state_of(cell, x_t)
-        state = template if state is None else \
-            self._check_state(state, template, f"{who}'s state")
+        state = initial_state_of(cell, x_t) if state is None else \
+            self._check_step_state(state, x_t, f"{who}'s state")
+        y, state = self._step_kernel(x_t, state)
+        # the state just returned passes the next step's check by identity: the same
+        # tensors (held here, so no other tensor can take their ids), not modified since
+        self.__dict__["_last_step"] = (state, _stamp(state))    # not a Module attribute
+        return y, state
+
+    def _step_kernel(self, x_t: torch.Tensor, state: Any):
+        cell = self.cell
         kind = type(cell)
         if kind is LSTMCell:
             b = cell.bias if cell.use_bias else None
@@ -237,7 +249,9 @@ class RNN(nn.Module):
         if isinstance(expected, int) and x.shape[-1] != expected:
             raise ValueError(f"{who} was built for {expected} input features, "
                              f"got input of shape {tuple(x.shape)}")
-        p = next(self.cell.parameters(), None)
+        p = getattr(self.cell, "weight_ih", None)
+        if not isinstance(p, torch.Tensor):
+            p = next(self.cell.parameters(), None)
         if p is not None and p.dtype != x.dtype:
             raise TypeError(f"{who} input dtype {x.dtype} differs from its parameters' "
                             f"{p.dtype}; convert one (x.to({p.dtype}) or model.to({x.dtype}))")
@@ -255,6 +269,26 @@ class RNN(nn.Module):
         if given is None:
             return template
         return self._check_state(given, template, source)
+
+    def _check_step_state(self, given: Any, x_t: torch.Tensor, source: str) -> Any:
+        """``_check_state`` without building a template for the built-in cells' states
+        (a bare (B, H) tensor, or LSTMState of two): a step is a few microseconds.  The
+        state this layer's last step returned, unmodified, was checked already."""
+        last = getattr(self, "_last_step", None)
+        if last is not None and given is last[0] and _stamp(given) == last[1]:
+            return given
+        cell = self.cell
+        if isinstance(cell, (LSTMCell, GRUCell, SimpleRNNCell)):
+            parts = tuple(given) if isinstance(cell, LSTMCell) and \
+                isinstance(given, LSTMState) else (given,)
+            want = (x_t.shape[0], cell.hidden_size)
+            if len(parts) == (2 if isinstance(cell, LSTMCell) else 1) and all(
+                    isinstance(p, torch.Tensor) and p.shape == want and p.dtype == x_t.dtype
+                    for p in parts):
+                for p in parts:
+                    check_finite(p, source)
+                return given
+        return self._check_state(given, initial_state_of(cell, x_t), source)
 
     def _check_state(self, given: Any, template: Any, source: str) -> Any:
         """``given`` if it has the template's structure, shapes and dtype and is finite."""
@@ -290,6 +324,13 @@ class RNN(nn.Module):
         opts = [k for k in ("return_sequences", "return_state", "go_backwards", "stateful")
                 if getattr(self, k)]
         return ", ".join(opts + [f"engine={self.engine!r}"])
+
+
+def _stamp(state: Any) -> tuple:
+    """Identity and in-place version of every tensor of a state."""
+    leaves = (state,) if isinstance(state, torch.Tensor) else \
+        tuple(state) if isinstance(state, LSTMState) else tree_leaves(state)
+    return tuple((id(t), t._version) for t in leaves)
 
 
 def initial_state_of(cell: nn.Module, x_t: Any) -> Any:
