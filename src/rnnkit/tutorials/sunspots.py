@@ -145,6 +145,6 @@ def conclusions(report: Report) -> list[str]:
         f"The tutorial's recipe in rnnkit ({recipe:.4f}) {verdict(recipe, naive)} repeating "
         f"the last value ({naive:.4f}); in Keras ({statistics.median(keras):.4f}) it "
         f"{verdict(statistics.median(keras), naive)} it.",
-        f"rnnkit's recommended settings ({best:.4f}) {verdict(best, naive)} the last value "
-        f"and {verdict(best, published)} the published figure.",
+        f"rnnkit's recommended forecaster ({best:.4f}) {verdict(best, naive)} the last "
+        f"value and {verdict(best, published)} the published figure.",
     ]
