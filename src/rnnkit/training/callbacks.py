@@ -23,6 +23,8 @@ TENSORBOARD_HINT = ("TensorBoard logging needs the tensorboard package, an optio
 
 
 class Callback:
+    rank_zero_only = False     # True for callbacks that print or write: only rank 0 runs them
+
     def on_train_begin(self, trainer) -> None: ...
     def on_epoch_begin(self, trainer, epoch: int) -> None: ...
     def on_batch_end(self, trainer, batch: int, loss: float, grad_norm: float | None) -> None: ...
@@ -96,6 +98,8 @@ class ModelCheckpoint(Callback):
     or only when ``monitor`` improves with ``save_best_only``.  ``rk.load(path)`` reads
     the model back; ``fit(resume=path)`` continues training from it."""
 
+    rank_zero_only = True
+
     def __init__(self, path: str | Path, monitor: str = "val_loss", save_best_only: bool = False,
                  mode: str = "auto"):
         self.path, self.monitor, self.save_best_only = Path(path), monitor, save_best_only
@@ -113,6 +117,8 @@ class ModelCheckpoint(Callback):
 
 class ProgressBar(Callback):
     """A rich progress bar per epoch on a terminal, and one line per epoch everywhere."""
+
+    rank_zero_only = True
 
     def __init__(self, bar: bool = True):
         from rich.console import Console
@@ -172,6 +178,8 @@ class TensorBoard(Callback):
     ``weights/NAME``.  The file is flushed after every epoch.  ``fit(log_dir=...)`` adds
     this callback.  Needs the optional extra: ``pip install 'rnnkit[tensorboard]'``.
     """
+
+    rank_zero_only = True
 
     def __init__(self, log_dir: str | Path, histograms: bool = False):
         try:

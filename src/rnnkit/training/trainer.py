@@ -37,6 +37,7 @@ from .boundary import check_data, check_optimizer
 from .callbacks import Callback, History, ProgressBar, TensorBoard
 from .checkpoint import load_checkpoint, save_checkpoint
 from .compiled import STEPS, plan
+from .distributed import start as start_distributed
 from .losses import get_loss
 from .metrics import Metric, get_metric
 from .threads import ThreadChoice, choose_threads, requested, using_threads
@@ -227,7 +228,8 @@ class Trainer:
             tbptt: int | None = None, callbacks: Sequence[Callback] = (), seed: int | None = None,
             verbose: int = 1, checkpoint: str | Path | None = None,
             resume: str | Path | None = None, step: str = "auto",
-            log_dir: str | Path | None = None, threads: int | None = None) -> History:
+            log_dir: str | Path | None = None, threads: int | None = None,
+            distributed: bool | None = None) -> History:
         """Train for ``epochs``; returns the History.
 
         ``step``: "autograd" runs every batch through the model, autograd and the optimizer;
@@ -245,6 +247,10 @@ class Trainer:
         ``rnnkit[tensorboard]``).  ``threads``: CPU threads during this fit; None chooses
         by the work per step (one thread for small models, ``rnnkit.training.threads``);
         ``trainer.thread_choice`` says which and why.
+
+        ``distributed``: None trains on several processes when started by torchrun
+        (``WORLD_SIZE`` > 1), True always (the group must be set up), False never; see
+        ``rnnkit.training.distributed`` (``batch_size`` is then per process).
         """
         cfg = FitConfig(epochs, batch_size, shuffle, clip_value, clip_norm, tbptt, step,
                         threads)
@@ -283,8 +289,21 @@ class Trainer:
             torch.initial_seed() % 2**63)
         self.history = history = History()
         self.checkpoint_path = Path(checkpoint or resume) if (checkpoint or resume) else None
+        self._dist = dist = start_distributed(distributed)
+        try:
+            return self._fit_in(dist, x, y, validation_data, cfg, callbacks, verbose, resume,
+                                history, shuffle_rng)
+        finally:
+            self._dist = None
+            if dist is not None:
+                dist.close()
+
+    def _fit_in(self, dist, x, y, validation_data, cfg, callbacks, verbose, resume, history,
+                shuffle_rng) -> History:
         start = 0
         self._run = _run_record(self, cfg, x, y) if self.checkpoint_path else None
+        if self._run is not None:
+            self._run["world_size"] = dist.world if dist is not None else 1
         if resume is not None and Path(resume).exists():
             start, history.history = load_checkpoint(resume, self.model, self.optimizer,
                                                      shuffle_rng, self._run)
@@ -297,7 +316,10 @@ class Trainer:
                                               mode=cfg.step)
         self.thread_choice = (requested(cfg.threads) if cfg.threads is not None
                               else choose_threads(self.model, cfg.batch_size, x))
+        if dist is not None and dist.rank != 0:       # rank 0 alone prints and writes
+            callbacks, verbose = [cb for cb in callbacks if not cb.rank_zero_only], 0
         cbs = [*callbacks] + ([ProgressBar(bar=verbose == 1)] if verbose else [])
+        self._net = dist.wrap(self.model) if dist is not None else self.model
         with using_threads(self.thread_choice.n):
             return self._loop(x, y, validation_data, cfg, cbs, start)
 
@@ -306,7 +328,9 @@ class Trainer:
         n, history, shuffle_rng = num_samples(x), self.history, self._shuffle_rng
         self._callbacks = cbs
         self.stop_training, self.epochs = False, cfg.epochs
-        self.batches_per_epoch = -(-n // cfg.batch_size)
+        dist = self._dist
+        per_step = cfg.batch_size * (dist.world if dist is not None else 1)   # global batch
+        self.batches_per_epoch = -(-n // per_step)
         for cb in cbs:
             cb.on_train_begin(self)
         for epoch in range(start, cfg.epochs):
@@ -314,22 +338,32 @@ class Trainer:
             for cb in cbs:
                 cb.on_epoch_begin(self, epoch)
             metrics, total = self._metrics(), 0.0
-            for b, idx in enumerate(batch_indices(n, cfg.batch_size, cfg.shuffle, shuffle_rng)):
-                loss, grad_norm, y_hat, yb = self._train_batch(take(x, idx), y[idx], cfg)
+            for b, idx in enumerate(batch_indices(n, per_step, cfg.shuffle, shuffle_rng)):
+                mine, weight = (idx, 1.0) if dist is None else dist.share(idx)
+                if len(mine) == 0:        # fewer samples than ranks: join the all-reduce
+                    mine = idx[:1]        # with a weight of 0
+                loss, grad_norm, y_hat, yb = self._train_batch(take(x, mine), y[mine], cfg,
+                                                               weight)
                 if not math.isfinite(loss):
                     raise TrainingDiverged(self._diverged(loss, epoch, b), history)
-                total += loss * len(idx)
+                total += loss * len(idx)          # the global batch's mean loss
                 for m in metrics:
                     m.update(y_hat, yb)
                 for cb in cbs:
                     cb.on_batch_end(self, b, loss, grad_norm)
+            if dist is not None:                  # every rank reports the same numbers
+                for m in metrics:
+                    m.total, m.count = dist.sum(m.total, m.count)
             logs = {"loss": total / n, **{m.name: m.result() for m in metrics}}
             if validation_data is not None:
                 val = self.evaluate(*validation_data, batch_size=max(cfg.batch_size, 256))
                 logs.update({f"val_{k}": v for k, v in val.items()})
             history.on_epoch_end(self, epoch, logs)
             if self.checkpoint_path is not None:   # after history: the file holds this epoch
-                self.save_checkpoint(self.checkpoint_path, epoch + 1)
+                if dist is None or dist.rank == 0:
+                    self.save_checkpoint(self.checkpoint_path, epoch + 1)
+                if dist is not None:
+                    dist.barrier()
             for cb in cbs:
                 cb.on_epoch_end(self, epoch, logs)
             if self.stop_training:
@@ -339,11 +373,11 @@ class Trainer:
         self.model.eval()
         return history
 
-    def _train_batch(self, xb: Any, yb: torch.Tensor, cfg: FitConfig):
+    def _train_batch(self, xb: Any, yb: torch.Tensor, cfg: FitConfig, weight: float = 1.0):
         if self._compiled is not None:
             return (*self._compiled(xb, yb, cfg.clip_value, cfg.clip_norm), yb)
         if cfg.tbptt is None:
-            return (*self._step(xb, yb, cfg), yb)
+            return (*self._step(xb, yb, cfg, weight), yb)
         T = xb.shape[1]
         per_step = yb.dim() >= 2 and yb.shape[:2] == xb.shape[:2]   # a target at every step
         losses = []
@@ -354,14 +388,14 @@ class Trainer:
                 loss = float("nan")
                 if per_step:
                     yc = yb[:, t:t + cfg.tbptt]
-                    loss, grad_norm, y_hat = self._step(xc, yc, cfg)
+                    loss, grad_norm, y_hat = self._step(xc, yc, cfg, weight)
                     losses.append(loss * xc.shape[1])
                 elif t + cfg.tbptt < T:     # a target only at the end: just advance the state
                     with torch.no_grad():
                         self.model(xc)
                 else:
                     yc = yb
-                    loss, grad_norm, y_hat = self._step(xc, yc, cfg)
+                    loss, grad_norm, y_hat = self._step(xc, yc, cfg, weight)
                     losses.append(loss * T)
                 for cb in getattr(self, "_callbacks", ()):     # progress within a batch
                     hook = getattr(cb, "on_chunk_end", None)
@@ -369,14 +403,19 @@ class Trainer:
                         hook(self, k, chunks, loss)
         return sum(losses) / T, grad_norm, y_hat, yc
 
-    def _step(self, x: Any, y: torch.Tensor, cfg: FitConfig):
-        y_hat = self.model(x)
+    def _step(self, x: Any, y: torch.Tensor, cfg: FitConfig, weight: float = 1.0):
+        y_hat = self._net(x)
         loss = self.loss_fn(y_hat, y)
         value = loss.detach().item()
-        if not math.isfinite(value):
+        dist = self._dist
+        if dist is None and not math.isfinite(value):
             return value, None, y_hat
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        (loss * weight if dist is not None else loss).backward()   # DDP averages the ranks
+        if dist is not None:      # the global batch's mean; every rank sees a divergence
+            value = dist.sum(value * weight if weight else 0.0)[0] / dist.world
+            if not math.isfinite(value):
+                return value, None, y_hat
         grad_norm = None
         if cfg.clip_value is not None or cfg.clip_norm is not None:
             params = [p for p in self.model.parameters() if p.grad is not None]

@@ -1,0 +1,119 @@
+"""Training on several processes with PyTorch's own engine: torch.distributed + DDP.
+
+``fit`` runs distributed when it is started by ``torchrun`` (or ``rnnkit ... --nproc N``,
+which launches through ``torch.distributed.run``) with ``WORLD_SIZE`` > 1, or when asked
+with ``fit(distributed=True)``.  Then:
+
+* the process group starts (gloo on the CPU, NCCL on CUDA) with a timeout, and is torn
+  down at the end of ``fit`` if ``fit`` started it, after an exception too;
+* the model is wrapped in ``DistributedDataParallel`` (rank 0's weights are broadcast, so
+  every rank starts equal), and each step all-reduces the gradients;
+* ``batch_size`` is per process: every rank draws the same shuffled order (the same seed)
+  and takes its share of each global batch of ``world * batch_size`` samples, so N
+  processes with batch b take the same steps as one process with batch N*b.  A global
+  batch that does not divide evenly (the last of an epoch) is split as evenly as possible,
+  and each rank's loss is weighted by its share, so the gradient is still the mean over the
+  global batch; ranks left without a sample take none and still join the all-reduce;
+* epoch losses and metrics are all-reduced (sums and counts), and validation runs whole on
+  every rank, so every rank reports the same numbers;
+* only rank 0 prints progress and writes checkpoints, TensorBoard events and reports; the
+  others wait at a barrier;
+* a checkpoint records the world size, and resuming on another is refused naming both.
+
+The compiled training step runs in one process only: under DDP ``fit`` takes the autograd
+step, whose backward DDP overlaps with its all-reduce.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = ["Dist", "start", "world_from_env", "is_rank_zero", "TIMEOUT_S"]
+
+TIMEOUT_S = float(os.environ.get("RNNKIT_DIST_TIMEOUT", "300"))   # seconds a collective waits
+
+
+def world_from_env() -> int:
+    """``WORLD_SIZE`` as torchrun sets it (1 when unset); a malformed value is an error."""
+    raw = os.environ.get("WORLD_SIZE", "1")
+    try:
+        world = int(raw)
+    except ValueError:
+        raise ValueError(f"WORLD_SIZE must be a positive int, got {raw!r}") from None
+    if world < 1:
+        raise ValueError(f"WORLD_SIZE must be a positive int, got {world}")
+    return world
+
+
+def is_rank_zero() -> bool:
+    """True in a single process and on rank 0 of a group: who writes files and prints."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank() == 0
+    return os.environ.get("RANK", "0") == "0"
+
+
+@dataclass
+class Dist:
+    """The process group ``fit`` runs in."""
+
+    rank: int
+    world: int
+    created: bool           # fit started the group, so fit tears it down
+
+    def share(self, idx: torch.Tensor) -> tuple[torch.Tensor, float]:
+        """This rank's part of a global batch, and the weight of its mean loss (its share
+        of the samples times the world size: DDP averages the ranks' gradients)."""
+        part = idx.tensor_split(self.world)[self.rank]
+        return part, len(part) * self.world / max(len(idx), 1)
+
+    def sum(self, *values: float) -> list[float]:
+        """Sums over the ranks (float64)."""
+        t = torch.tensor(values, dtype=torch.float64)
+        torch.distributed.all_reduce(t)
+        return t.tolist()
+
+    def barrier(self) -> None:
+        torch.distributed.barrier()
+
+    def wrap(self, model: nn.Module) -> nn.Module:
+        from torch.nn.parallel import DistributedDataParallel
+        device = next(model.parameters()).device
+        return DistributedDataParallel(model, device_ids=[device] if device.type == "cuda"
+                                       else None)
+
+    def close(self) -> None:
+        if self.created and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+
+def start(requested: Any) -> Dist | None:
+    """The group to train in: None for one process (``requested`` False, or None with
+    ``WORLD_SIZE`` 1), else a ``Dist``, starting the process group when needed."""
+    if requested not in (None, True, False):
+        raise TypeError(f"distributed must be True, False or None, got {requested!r}")
+    if requested is False:
+        return None
+    initialized = torch.distributed.is_available() and torch.distributed.is_initialized()
+    world = torch.distributed.get_world_size() if initialized else world_from_env()
+    if requested is None and world == 1:
+        return None
+    if not torch.distributed.is_available():
+        raise RuntimeError("this torch build has no torch.distributed")
+    created = False
+    if not initialized:
+        missing = [k for k in ("MASTER_ADDR", "MASTER_PORT", "RANK") if k not in os.environ]
+        if missing:
+            raise ValueError(f"distributed training needs the environment torchrun sets "
+                             f"({', '.join(missing)} missing): start it with torchrun or "
+                             "rnnkit ... --nproc N")
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        torch.distributed.init_process_group(
+            backend, timeout=datetime.timedelta(seconds=TIMEOUT_S))
+        created = True
+    return Dist(torch.distributed.get_rank(), torch.distributed.get_world_size(), created)

@@ -1,0 +1,130 @@
+"""Training on two processes (torchrun, gloo on the CPU) equals one process with the
+global batch: N processes x batch b take the same steps as 1 process x batch N*b.
+
+Every process tree is started in its own session and killed at the end; every wait has
+a hard timeout, so no rank is ever left hanging.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+SCRIPT = textwrap.dedent('''
+    import json, sys, torch, rnnkit as rk
+    from safetensors.torch import save_file
+    out, batch, case, dtype = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+    torch.set_default_dtype(getattr(torch, dtype))
+    g = torch.Generator().manual_seed(7)
+    kw = dict(epochs=3, batch_size=batch, seed=1, verbose=0)
+    if case == "sequential":          # 42 samples: the last global batch is uneven
+        x, y = torch.randn(42, 6, 3, generator=g), torch.randn(42, 1, generator=g)
+        rk.set_seed(0)
+        model = rk.Sequential([rk.GRU(5), rk.Dense(1)])
+        kw.update(metrics=["mae"], step=sys.argv[5], clip_norm=0.5,
+                  validation_data=(x[:8], y[:8]))
+    elif case == "tbptt":             # a target at every step, chunks of 4
+        x, y = torch.randn(16, 10, 2, generator=g), torch.randn(16, 10, 1, generator=g)
+        rk.set_seed(0)
+        model = rk.Sequential([rk.LSTM(4, return_sequences=True), rk.Dense(1)])
+        kw.update(tbptt=4, shuffle=False)
+    elif case == "classifier":
+        x, y = torch.randn(24, 5, 3, generator=g), torch.randint(0, 3, (24,), generator=g)
+        rk.set_seed(0)
+        model = rk.Sequential([rk.SimpleRNN(6), rk.Dense(3, activation="softmax")])
+        kw.update(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    elif case == "resume":
+        x, y = torch.randn(16, 5, 3, generator=g), torch.randn(16, 1, generator=g)
+        rk.set_seed(0)
+        model = rk.Sequential([rk.GRU(4), rk.Dense(1)])
+        kw.update(resume=sys.argv[5])
+    history = model.fit(x, y, **kw)
+    if rk.training.distributed.is_rank_zero():
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, out)
+        with open(out + ".json", "w") as f:
+            json.dump(history.history, f)
+''')
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _run(tmp_path, nproc: int, name: str, *args: str, timeout: float = 120):
+    script = tmp_path / "train.py"
+    script.write_text(SCRIPT)
+    out = tmp_path / f"{name}.safetensors"
+    cmd = [sys.executable, str(script), str(out), *args]
+    if nproc > 1:
+        cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={nproc}",
+               "--master-addr=127.0.0.1", f"--master-port={_port()}", *cmd[1:]]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("WORLD_SIZE", None)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+                            start_new_session=True, text=True)
+    try:
+        output, _ = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return proc.returncode, output, out
+
+
+def _weights(path):
+    return load_file(path)
+
+
+@pytest.mark.parametrize("case, steps, dtype, tol", [
+    ("sequential", ["autograd", "autograd"], "float64", 1e-12),
+    ("sequential", ["compiled", "auto"], "float64", 1e-12),   # one compiled, two autograd+DDP
+    ("sequential", ["autograd", "autograd"], "float32", 1e-5),
+    ("tbptt", [], "float64", 1e-12),
+    ("classifier", [], "float64", 1e-12),
+])
+def test_two_processes_equal_one_with_the_global_batch(tmp_path, case, steps, dtype, tol):
+    rc1, out1, one = _run(tmp_path, 1, "one", "8", case, dtype, *steps[:1])
+    assert rc1 == 0, out1
+    rc2, out2, two = _run(tmp_path, 2, "two", "4", case, dtype, *steps[1:])
+    assert rc2 == 0, out2
+    a, b = _weights(one), _weights(two)
+    assert list(a) == list(b)
+    for k in a:
+        torch.testing.assert_close(b[k], a[k], atol=tol, rtol=0, msg=k)
+    import json
+    h1 = json.loads((tmp_path / "one.safetensors.json").read_text())
+    h2 = json.loads((tmp_path / "two.safetensors.json").read_text())
+    assert h1.keys() == h2.keys()         # every rank reports the same, all-reduced numbers
+    for key in h1:
+        assert h2[key] == pytest.approx(h1[key], abs=max(tol, 1e-9), rel=0), key
+
+
+def test_resuming_on_another_world_size_is_refused(tmp_path):
+    ck = str(tmp_path / "ck.safetensors")
+    rc, out, _ = _run(tmp_path, 2, "two", "4", "resume", "float32", ck)
+    assert rc == 0, out
+    rc, out, _ = _run(tmp_path, 1, "one", "4", "resume", "float32", ck)
+    assert rc != 0
+    assert "world_size=2; this run has world_size=1" in out
+
+
+def test_distributed_true_outside_torchrun_names_what_is_missing(monkeypatch):
+    import rnnkit as rk
+    for key in ("MASTER_ADDR", "MASTER_PORT", "RANK", "WORLD_SIZE"):
+        monkeypatch.delenv(key, raising=False)
+    model = rk.Sequential([rk.GRU(3), rk.Dense(1)])
+    with pytest.raises(ValueError, match="MASTER_ADDR, MASTER_PORT, RANK missing"):
+        model.fit(torch.randn(4, 3, 2), torch.randn(4, 1), verbose=0, distributed=True)
+    monkeypatch.setenv("WORLD_SIZE", "two")
+    with pytest.raises(ValueError, match="WORLD_SIZE must be a positive int, got 'two'"):
+        model.fit(torch.randn(4, 3, 2), torch.randn(4, 1), verbose=0)
+    with pytest.raises(TypeError, match="distributed must be True, False or None"):
+        model.fit(torch.randn(4, 3, 2), torch.randn(4, 1), verbose=0, distributed="yes")
