@@ -128,3 +128,81 @@ def test_distributed_true_outside_torchrun_names_what_is_missing(monkeypatch):
         model.fit(torch.randn(4, 3, 2), torch.randn(4, 1), verbose=0)
     with pytest.raises(TypeError, match="distributed must be True, False or None"):
         model.fit(torch.randn(4, 3, 2), torch.randn(4, 1), verbose=0, distributed="yes")
+
+
+def test_two_launchers_meet_over_c10d_on_loopback(tmp_path):
+    """Multi-node on one machine: two torch.distributed.run invocations, one process each,
+    rendezvous at 127.0.0.1 and train to the weights of one process with the global batch."""
+    script = tmp_path / "train.py"
+    script.write_text(SCRIPT)
+    rc, out, one = _run(tmp_path, 1, "one", "8", "sequential", "float64", "autograd")
+    assert rc == 0, out
+    endpoint = f"127.0.0.1:{_port()}"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    procs = []
+    try:
+        for node in (0, 1):
+            cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node=1",
+                   "--nnodes=2", "--rdzv-backend=c10d", f"--rdzv-endpoint={endpoint}",
+                   "--rdzv-conf=join_timeout=60", str(script),
+                   str(tmp_path / f"node{node}.safetensors"), "4", "sequential", "float64",
+                   "autograd"]
+            procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                                          stderr=subprocess.STDOUT, env=env, text=True,
+                                          start_new_session=True))
+        outputs = [p.communicate(timeout=180)[0] for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    written = [tmp_path / f"node{k}.safetensors" for k in (0, 1)]
+    rank0 = [w for w in written if w.exists()]
+    assert len(rank0) == 1                 # only the node holding rank 0 writes
+    a, b = _weights(one), _weights(rank0[0])
+    for k in a:
+        torch.testing.assert_close(b[k], a[k], atol=1e-12, rtol=0, msg=k)
+
+
+def _cli(args, cwd, env_extra=None, timeout=180):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", **(env_extra or {})}
+    proc = subprocess.Popen([sys.executable, "-m", "rnnkit.cli.main", *args], cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return proc.returncode, out, err
+
+
+def test_nproc_runs_a_command_on_two_processes_and_rank_zero_reports(tmp_path):
+    rc, out, err = _cli(["classify", "digits", "--quick", "--nproc", "2", "--out",
+                         str(tmp_path / "c")], tmp_path)
+    assert rc == 0, err
+    assert out.count("quick: gru") == 1              # one report, from rank 0
+    assert (tmp_path / "c" / "metrics.json").is_file()
+    assert not list(tmp_path.glob("rnnkit-rank*"))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--nproc", "0"], "--nproc must be at least 1, got 0"),
+    (["--nproc", "two"], "--nproc must be an int, got 'two'"),
+    (["--nnodes", "2"], "--nnodes go with --nproc N"),
+    (["--nproc", "1", "--nnodes", "2"], "--nnodes 2 needs --rdzv-endpoint HOST:PORT"),
+    (["--nproc", "1", "--nnodes", "2", "--rdzv-endpoint", "nowhere"],
+     "--rdzv-endpoint must be HOST:PORT"),
+])
+def test_bad_launcher_options_are_named(tmp_path, args, message):
+    rc, out, err = _cli(["classify", "digits", "--quick", *args], tmp_path, timeout=60)
+    assert rc == 2 and message in err and "Traceback" not in err
+
+
+def test_a_rendezvous_nobody_answers_times_out_clearly(tmp_path):
+    rc, out, err = _cli(["classify", "digits", "--quick", "--nproc", "1", "--nnodes", "2",
+                         "--rdzv-endpoint", f"127.0.0.1:{_port()}"], tmp_path,
+                        {"RNNKIT_RDZV_TIMEOUT": "5"}, timeout=90)
+    assert rc == 2 and "not all 2 machines joined" in err and "within 5 s" in err

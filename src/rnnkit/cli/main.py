@@ -210,8 +210,20 @@ app.add_typer(tutorial_cmd.app, name="tutorial",
 
 def main(argv: list[str] | None = None) -> None:
     """The ``rnnkit`` script: runs the app and exits with its code (0, 2 bad input, 130
-    interrupted)."""
-    app(args=argv, prog_name="rnnkit")
+    interrupted).  ``--nproc N`` (and the launcher options beside it) on any command runs
+    it on N processes through ``torch.distributed.run`` (``cli/launch.py``)."""
+    from .launch import launch, quiet_worker, split_launcher
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        opts, rest = split_launcher(argv)
+        if opts:
+            sys.exit(launch(opts, rest))
+    except ValueError as err:
+        if _debug_env() or "--debug" in argv:
+            raise
+        typer.echo(f"error: {error_message(err)}", err=True)
+        sys.exit(EXIT_USAGE)
+    app(args=quiet_worker(argv), prog_name="rnnkit")
 
 
 if __name__ == "__main__":
