@@ -206,3 +206,59 @@ def test_a_rendezvous_nobody_answers_times_out_clearly(tmp_path):
                          "--rdzv-endpoint", f"127.0.0.1:{_port()}"], tmp_path,
                         {"RNNKIT_RDZV_TIMEOUT": "5"}, timeout=90)
     assert rc == 2 and "not all 2 machines joined" in err and "within 5 s" in err
+
+
+ELASTIC = textwrap.dedent('''
+    import os, signal, sys, torch, rnnkit as rk
+    from safetensors.torch import save_file
+    out, ck, marker = sys.argv[1], sys.argv[2], sys.argv[3]
+    torch.set_default_dtype(torch.float64)
+    g = torch.Generator().manual_seed(7)
+    x, y = torch.randn(48, 6, 3, generator=g), torch.randn(48, 1, generator=g)
+
+    class KillOnce(rk.Callback):     # rank 1 dies by SIGKILL in the middle of epoch 3, once
+        def on_batch_end(self, trainer, batch, loss, grad_norm):
+            if (marker != "-" and os.environ.get("RANK") == "1" and len(trainer.history.epoch)
+                    == 2 and batch == 2 and not os.path.exists(marker)):
+                open(marker, "w").close()
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    rk.set_seed(0)
+    model = rk.Sequential([rk.GRU(5), rk.Dense(1)])
+    model.fit(x, y, epochs=5, batch_size=4, seed=1, verbose=0, checkpoint=ck, resume=ck,
+              callbacks=[KillOnce()])
+    if rk.training.distributed.is_rank_zero():
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, out)
+        with open(out + ".restarts", "w") as f:    # what the elastic agent told this worker
+            f.write(os.environ.get("TORCHELASTIC_RESTART_COUNT", "?"))
+''')
+
+
+def test_a_worker_killed_mid_epoch_is_restarted_and_the_run_ends_equal(tmp_path):
+    script = tmp_path / "elastic.py"
+    script.write_text(ELASTIC)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    outputs = {}
+    for name, marker, restarts in (("calm", "-", 0), ("killed", str(tmp_path / "m"), 2)):
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node=2",
+               "--standalone", f"--max-restarts={restarts}", "--monitor-interval=0.5",
+               str(script), str(tmp_path / f"{name}.st"),
+               str(tmp_path / f"{name}.ck"), marker]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                env=env, text=True, start_new_session=True)
+        try:
+            outputs[name] = proc.communicate(timeout=150)[0]
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        assert proc.returncode == 0, outputs[name]
+    assert (tmp_path / "m").exists()                           # the kill happened
+    assert "exitcode: -9" in outputs["killed"]                 # the agent saw the SIGKILL
+    # the agent restarted the group (once, or twice when the surviving rank's broken
+    # all-reduce is seen as a second failure first); either way the run ends equal
+    assert int((tmp_path / "killed.st.restarts").read_text()) >= 1
+    assert (tmp_path / "calm.st.restarts").read_text() == "0"
+    calm, killed = _weights(tmp_path / "calm.st"), _weights(tmp_path / "killed.st")
+    for k in calm:
+        assert torch.equal(killed[k], calm[k]), k
