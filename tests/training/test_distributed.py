@@ -52,6 +52,40 @@ SCRIPT = textwrap.dedent('''
 ''')
 
 
+def _kill_tree(pid: int) -> None:
+    """SIGKILL ``pid`` and every descendant (torchrun's workers are not in its process
+    group, so killpg alone can leave them running)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    todo, tree = [pid], []
+    while todo:
+        p = todo.pop()
+        tree.append(p)
+        todo.extend(children.get(p, []))
+    for p in tree:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def _finish(proc, timeout: float) -> str:
+    """The process's output; on a timeout (or any error) its whole tree is killed."""
+    try:
+        return proc.communicate(timeout=timeout)[0]
+    finally:
+        if proc.poll() is None:
+            _kill_tree(proc.pid)
+            proc.wait()
+
+
 def _port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -70,12 +104,7 @@ def _run(tmp_path, nproc: int, name: str, *args: str, timeout: float = 120):
     env.pop("WORLD_SIZE", None)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
                             start_new_session=True, text=True)
-    try:
-        output, _ = proc.communicate(timeout=timeout)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    output = _finish(proc, timeout)
     return proc.returncode, output, out
 
 
@@ -150,11 +179,11 @@ def test_two_launchers_meet_over_c10d_on_loopback(tmp_path):
             procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE,
                                           stderr=subprocess.STDOUT, env=env, text=True,
                                           start_new_session=True))
-        outputs = [p.communicate(timeout=180)[0] for p in procs]
+        outputs = [_finish(p, 180) for p in procs]
     finally:
         for p in procs:
             if p.poll() is None:
-                os.killpg(p.pid, signal.SIGKILL)
+                _kill_tree(p.pid)
                 p.wait()
     assert [p.returncode for p in procs] == [0, 0], outputs
     written = [tmp_path / f"node{k}.safetensors" for k in (0, 1)]
@@ -174,7 +203,7 @@ def _cli(args, cwd, env_extra=None, timeout=180):
         out, err = proc.communicate(timeout=timeout)
     finally:
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+            _kill_tree(proc.pid)
             proc.wait()
     return proc.returncode, out, err
 
@@ -246,12 +275,7 @@ def test_a_worker_killed_mid_epoch_is_restarted_and_the_run_ends_equal(tmp_path)
                str(tmp_path / f"{name}.ck"), marker]
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 env=env, text=True, start_new_session=True)
-        try:
-            outputs[name] = proc.communicate(timeout=150)[0]
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        outputs[name] = _finish(proc, 150)
         assert proc.returncode == 0, outputs[name]
     assert (tmp_path / "m").exists()                           # the kill happened
     assert "exitcode: -9" in outputs["killed"]                 # the agent saw the SIGKILL

@@ -93,7 +93,9 @@ def explain(
             params = ref.init_params(spec, x.shape[1], units, K=1, seed=seed or 0)
             source = f"random U(-0.5, 0.5), seed {seed or 0}"
     if dry_run:
-        typer.echo(f"would explain a {spec.kind} cell ({source}) on {x.shape[0]} steps")
+        kind = spec.kind.upper() if spec.kind in ("lstm", "gru") else spec.kind
+        article = "an" if kind[:1].lower() in "aeiou" or kind.startswith("LSTM") else "a"
+        typer.echo(f"would explain {article} {kind} cell ({source}) on {x.shape[0]} steps")
         return
     exp = run_explain(x, spec, params, head_activation=head_act or "linear", grad=grad)
     _print(exp, source)

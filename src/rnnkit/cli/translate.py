@@ -128,7 +128,7 @@ def translate(
         return
     if quick:
         result(f"{pairs.name}: {len(train_part)} training pairs, {cell.upper()}({units}), "
-               f"{epochs} epochs: a smoke run, not a result", quick)
+               f"{epochs} epoch{'s' if epochs != 1 else ''}: a smoke run, not a result", quick)
     tr.fit(train_part, epochs=epochs, seed=seed, verbose=verbose_level(quiet),
            threads=threads, log_dir=logdir)
     m = tr.evaluate(test_part, beam=beam)

@@ -230,8 +230,8 @@ def plan(model: nn.Module, loss_fn: Callable, optimizer, x: Any, *, batch_size: 
     why = _optimizer_blocker(optimizer)
     if why:
         reasons.append(why)
-    elif params and {id(p) for p in optimizer.param_groups[0]["params"]} != {id(p) for p in
-                                                                              params}:
+    elif params and not reasons and {id(p) for p in optimizer.param_groups[0]["params"]} \
+            != {id(p) for p in params}:     # (a layer refused above holds the rest)
         reasons.append("the optimizer does not hold exactly the model's parameters")
     if tbptt is not None:
         reasons.append("truncated BPTT")
