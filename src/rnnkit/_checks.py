@@ -78,6 +78,8 @@ def check_sequence(x: Any, who: str) -> tuple[int, int]:
                                  f"got shape {tuple(a.shape)}")
     B, T = leaves[0].shape[:2]
     for a in leaves:
+        if a.device.type not in ("cpu", "cuda"):
+            raise TypeError(f"{who} expects a CPU or CUDA tensor, got device {a.device.type!r}")
         if not a.is_floating_point():
             raise TypeError(f"{who} expects floating-point input, got {a.dtype} "
                             "(token ids go through an Embedding first)")

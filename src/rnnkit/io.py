@@ -199,8 +199,18 @@ def read_text(path: str | os.PathLike, what: str, max_bytes: int = MAX_JSON_BYTE
 def read_json(path: str | os.PathLike, what: str, max_bytes: int = MAX_JSON_BYTES) -> Any:
     """A regular UTF-8 JSON file of at most ``max_bytes``, parsed."""
     text = read_text(path, what, max_bytes)
+
+    def pairs(items: list) -> dict:
+        seen = {}
+        for key, value in items:
+            if key in seen:
+                raise ValueError(f"{path}: key {key!r} appears twice in one object (expected "
+                                 f"{what}); which one counts would be a guess")
+            seen[key] = value
+        return seen
+
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=pairs)
     except json.JSONDecodeError as err:
         raise ValueError(f"{path} is not valid JSON (expected {what}): {err}") from None
     except RecursionError:

@@ -29,7 +29,15 @@ from typing import Any
 
 import torch
 
-from .io import check_finite, created_mode, read_json, read_tensors, write_json, write_tensors
+from .io import (
+    check_finite,
+    created_mode,
+    read_json,
+    read_tensors,
+    tensor_checksum,
+    write_json,
+    write_tensors,
+)
 from .registry import deserialize, serialize
 
 __all__ = ["save", "load", "write_tensors", "read_tensors", "load_state_checked"]
@@ -84,7 +92,22 @@ def _is_model_folder(folder: Path) -> dict[str, Any] | None:
 def _path(path: Any, who: str) -> Path:
     if not isinstance(path, (str, os.PathLike)) or str(path) == "":
         raise TypeError(f"{who} takes a folder path (str or os.PathLike), got {path!r}")
-    return Path(path)
+    return check_path(Path(path), f"the {who} path")
+
+
+def check_path(path: Path, what: str) -> Path:
+    """Refuse, before any work, a path no folder can be made at: a NUL byte, a part longer
+    than the file system allows, or a file where a parent folder must be."""
+    if "\x00" in str(path):
+        raise ValueError(f"{what} {str(path)!r} holds a NUL byte")
+    if any(len(os.fsencode(part)) > 255 for part in path.parts):
+        raise ValueError(f"{what} {path}: a name in it is longer than 255 bytes")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"{what} {path}: {parent} is a file, not a folder")
+            break
+    return path
 
 
 def check_target(target: Path, own: bool, what: str, overwrite: bool = False) -> None:
@@ -126,13 +149,15 @@ def save(model: torch.nn.Module, path: str | os.PathLike, extra: dict[str, Any] 
         except (TypeError, ValueError) as err:
             raise ValueError(f"extra[{name!r}] cannot be written as JSON ({err})") from None
     files = [WEIGHTS, *(f"{name}.json" for name in extra), CONFIG]
-    config = {"format": FORMAT, "version": VERSION, "model": spec, "files": files}
+    state = model.state_dict()
+    config = {"format": FORMAT, "version": VERSION, "model": spec, "files": files,
+              "weights_sha256": tensor_checksum(state)}   # these weights, not another's
     old = _is_model_folder(target) if target.is_dir() else None
     check_target(target, old is not None, f"an rnnkit model folder (no valid {CONFIG})",
                  overwrite)
 
     def write_all(folder: Path) -> None:
-        write_tensors(folder / WEIGHTS, model.state_dict(), {"format": FORMAT})
+        write_tensors(folder / WEIGHTS, state, {"format": FORMAT})
         for name, obj in extra.items():
             write_json(folder / f"{name}.json", obj)
         write_json(folder / CONFIG, config)              # last: the folder is whole again
@@ -183,7 +208,11 @@ def load(path: str | os.PathLike) -> torch.nn.Module:
     model = deserialize(meta["model"], str(path / CONFIG))
     tensors, _ = read_tensors(path / WEIGHTS)
     in_stored_dtype(model, tensors)
-    load_state_checked(model, tensors, str(path / WEIGHTS))
+    load_state_checked(model, tensors, str(path / WEIGHTS))    # names, shapes, NaN first
+    want = meta.get("weights_sha256")
+    if want is not None and tensor_checksum(tensors) != want:
+        raise ValueError(f"{path / WEIGHTS} is not the weights file {path / CONFIG} was saved "
+                         "with (their SHA-256 differ): the folder mixes two saves")
     return model
 
 

@@ -26,6 +26,12 @@ def _torch_module(source: Path, arch: str | None):
         raise ValueError(f"--arch {arch!r}: expected CELL:UNITSxLAYERS[:bi] with CELL one of "
                          "lstm, gru, rnn, rnn-relu (e.g. gru:128x1:bi)")
     cell, units, layers, bi = m.group(1), int(m.group(2)), int(m.group(3)), bool(m.group(4))
+    from .._checks import check_units
+    try:
+        check_units("units", units)
+        check_units("layers", layers, maximum=64)
+    except ValueError as err:
+        raise ValueError(f"--arch {arch!r}: {err}") from None
     if source.suffix == ".safetensors":
         from ..saving import read_tensors
         state, _ = read_tensors(source)

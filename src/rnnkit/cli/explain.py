@@ -33,7 +33,10 @@ def _parse_input(text: str) -> np.ndarray:
     except ValueError:
         raise typer.BadParameter(f"numbers separated by ',' (steps) and ':' (features), "
                                  f"got {text!r}", param_hint="--input") from None
-    if not steps or len({len(s) for s in steps}) != 1:
+    if not steps:
+        raise typer.BadParameter(f"no steps given (numbers separated by ',' for steps and "
+                                 f"':' for features), got {text!r}", param_hint="--input")
+    if len({len(s) for s in steps}) != 1:
         raise typer.BadParameter("every step needs the same number of features",
                                  param_hint="--input")
     x = np.array(steps)
@@ -45,7 +48,8 @@ def _parse_input(text: str) -> np.ndarray:
 
 def explain(
     cell: str = typer.Option("simple", help="simple | lstm | gru"),
-    units: int = typer.Option(2, min=1, help="hidden units H"),
+    units: int = typer.Option(2, min=1, max=1024, help="hidden units H (at most 1,024: "
+                              "every unit is printed)"),
     activation: str = typer.Option(None, help="SimpleRNN activation (default: linear for the "
                                               "tutorial's example, else tanh)"),
     reset_after: bool = typer.Option(True, "--reset-after/--reset-before", help="GRU form"),

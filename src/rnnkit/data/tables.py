@@ -204,6 +204,47 @@ def _rows(path: Path, text: str):
         raise ValueError(f"{path}, line {reader.line_num}: not valid CSV ({err})") from None
 
 
+DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M",
+                "%Y-%m-%dT%H:%M:%S", "%Y-%m", "%Y", "%m/%d/%Y", "%d/%m/%Y", "%Y/%m/%d",
+                "%d.%m.%Y")
+
+
+def _check_dates(path: Path, column: str, labels: list[str], lines: list[int]) -> None:
+    """A date column must hold dates of one form, strictly increasing: a file in reverse
+    order, with repeated or mixed-up dates, or with words there would otherwise be read
+    as time labels and forecast backwards or out of order."""
+    from datetime import datetime
+
+    def parse(label: str, form: str):
+        try:
+            return datetime.strptime(label, form)
+        except ValueError:
+            return None
+
+    candidates = [f for f in DATE_FORMATS if parse(labels[0], f) is not None]
+    if not candidates:
+        raise ValueError(f"{path}, line {lines[0]}, column {column!r}: {labels[0]!r} is not "
+                         "a date (forms read: YYYY-MM-DD[ HH:MM[:SS]], YYYY-MM, YYYY, "
+                         "M/D/YYYY, D/M/YYYY, YYYY/MM/DD, DD.MM.YYYY)")
+    # the first form that reads every row (M/D/YYYY before D/M/YYYY); else the first row's
+    form = next((f for f in candidates if all(parse(v, f) is not None for v in labels)),
+                candidates[0])
+    dates = []
+    for label, line in zip(labels, lines):
+        d = parse(label, form)
+        if d is None:
+            raise ValueError(f"{path}, line {line}, column {column!r}: {label!r} is not a "
+                             f"date of the form the first row has ({labels[0]!r}, {form})")
+        if dates and d == dates[-1][0]:
+            raise ValueError(f"{path}, column {column!r}: {label!r} appears twice, at lines "
+                             f"{dates[-1][1]} and {line}; one row per time step")
+        if dates and d < dates[-1][0]:
+            raise ValueError(f"{path}, line {line}, column {column!r}: {label!r} comes after "
+                             f"{dates[-1][2]!r} (line {dates[-1][1]}); the rows must be in "
+                             "increasing time order: sort the file first")
+        dates.append((d, line, label))
+
+
 def read_csv_series(path: str | Path, columns: Sequence[str], date_column: str | None = None
                     ) -> Series:
     """Read numeric ``columns`` (and optional time labels) from a UTF-8 CSV with a header row.
@@ -259,6 +300,7 @@ def read_csv_series(path: str | Path, columns: Sequence[str], date_column: str |
     need = max(idx + ([date_idx] if date_idx is not None else [])) + 1
     values: list[list[float]] = []
     times: list[str] = []
+    lines: list[int] = []
     for line, row in records:
         if len(row) < need:
             short = next(c for c, k in zip(columns + [date_column], idx + [date_idx])
@@ -280,6 +322,7 @@ def read_csv_series(path: str | Path, columns: Sequence[str], date_column: str |
                 raise ValueError(f"{path}, line {line}, column {date_column!r}: the date "
                                  "cell is empty; every row needs its time label")
             times.append(label)
+            lines.append(line)
     if not values:
         raise ValueError(f"{path} has a header but no rows")
     arr = np.array(values, dtype=np.float64)
@@ -287,5 +330,7 @@ def read_csv_series(path: str | Path, columns: Sequence[str], date_column: str |
         if not np.isfinite(arr[:, j]).any():
             raise ValueError(f"{path}: column {name!r} has no values (all {len(arr)} of its "
                              "cells are empty or missing)")
+    if date_idx is not None:
+        _check_dates(path, date_column, times, lines)
     labels = np.array(times) if date_idx is not None else np.arange(len(arr)).astype(str)
     return Series(path.stem, labels, arr[:, 0] if len(columns) == 1 else arr, tuple(columns))

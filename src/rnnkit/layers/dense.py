@@ -74,6 +74,8 @@ class Dense(nn.Module):
             raise TypeError(f"Dense expects a floating-point tensor (..., D), got {got}")
         if not self.built:
             self.build(x.shape[-1], like=x)
+        if x.device.type not in ("cpu", "cuda"):
+            raise TypeError(f"Dense expects a CPU or CUDA tensor, got device {x.device.type!r}")
         if x.dim() < 2:
             raise ValueError(f"Dense expects input of shape (B, D) or (B, T, D), got shape "
                              f"{tuple(x.shape)}")

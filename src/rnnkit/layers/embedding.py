@@ -49,6 +49,8 @@ class Embedding(nn.Module):
                 or ids.dtype == torch.bool:
             got = ids.dtype if isinstance(ids, torch.Tensor) else type(ids).__name__
             raise TypeError(f"Embedding expects integer token ids, got {got}")
+        if ids.dtype in (torch.uint8, torch.int8, torch.int16):
+            ids = ids.long()              # torch's lookup takes int32/int64 only
         if ids.dim() != 2:
             raise ValueError(f"Embedding expects token ids of shape (B, T), got shape "
                              f"{tuple(ids.shape)}")

@@ -102,6 +102,10 @@ class Sequential(nn.Module):
                         for d in input_shape)):
             raise ValueError(f"input_shape must be (T, D) or (T,) of positive ints, got "
                              f"{input_shape!r}")
+        if input_shape is not None and (input_shape[0] > 100_000 or
+                                        (len(input_shape) > 1 and input_shape[1] > 1 << 16)):
+            raise ValueError(f"input_shape {tuple(input_shape)} is too large for a summary "
+                             "(T at most 100,000, D at most 65,536): it runs one sample")
         shape = tuple(input_shape) if input_shape is not None else self.input_shape
         if shape is None:
             raise ValueError("summary() needs the input shape: call the model on data first "

@@ -113,12 +113,21 @@ def _seed(name: str, value: Any, vocabulary: int | None) -> int | None:
     return seed
 
 
+MAX_GENERATED = 1_000_000   # tokens one call may produce: 10**9 would run for days
+
+
 def _length(name: str, value: Any, vocabulary: int | None) -> int:
-    return int_field(name, value, minimum=0)
+    n = int_field(name, value, minimum=0)
+    if n > MAX_GENERATED:
+        raise ValueError(f"{name} must be at most {MAX_GENERATED:,}, got {n:,}")
+    return n
 
 
 def _max_length(name: str, value: Any, vocabulary: int | None) -> int | None:
-    return int_field(name, value, none=True)
+    n = int_field(name, value, none=True)
+    if n is not None and n > MAX_GENERATED:
+        raise ValueError(f"{name} must be at most {MAX_GENERATED:,}, got {n:,}")
+    return n
 
 
 def _beam(name: str, value: Any, vocabulary: int | None) -> int:

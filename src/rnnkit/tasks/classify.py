@@ -141,7 +141,10 @@ class SequenceClassifier:
         if self.vectorizer is not None:
             raise ValueError("this classifier was trained on texts; pass a list of strings")
         try:
-            arr = np.asarray(x, dtype=np.float32)
+            raw = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+            if np.iscomplexobj(raw):
+                raise TypeError(f"x must hold real numbers, got {raw.dtype}")
+            arr = np.asarray(raw, dtype=np.float32)
         except (TypeError, ValueError) as err:
             raise ValueError(f"x must be texts (a list of str) or float sequences (N, T, D), "
                              f"got a {type(x).__name__} that is neither ({err})") from None

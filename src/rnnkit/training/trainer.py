@@ -85,6 +85,8 @@ def set_seed(seed: int) -> None:
     """Seed Python, NumPy and torch, so weights, shuffling and dropout repeat run to run."""
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise TypeError(f"seed must be a non-negative int, got {seed!r}")
+    if seed >= 2**63:
+        raise ValueError(f"seed must be below 2**63, got {seed}")
     seed = int(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -114,6 +116,10 @@ class FitConfig:
             if v is not None and not (_is_number(v) and math.isfinite(v) and v > 0):
                 raise ValueError(f"{name} must be a positive number (finite) or None, "
                                  f"got {v!r}")
+        most = 4 * (os.cpu_count() or 1)
+        if self.threads is not None and self.threads > most:
+            raise ValueError(f"threads must be at most {most} (4 x the {os.cpu_count()} CPUs "
+                             f"here), got {self.threads}")
         if not isinstance(self.shuffle, (bool, np.bool_)):
             raise TypeError(f"shuffle must be True or False, got {self.shuffle!r}")
         if self.step not in STEPS:
