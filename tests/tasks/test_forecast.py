@@ -110,7 +110,8 @@ def test_cli_forecast_dataset_and_csv(tmp_path):
     assert "changed: --units 8, --window 12" in result.output
     assert not (tmp_path / "dry").exists()
     csv = tmp_path / "prices.csv"
-    rows = "\n".join(f"2020-01-{i % 28 + 1:02d},{100 + i + (i % 7)},{i}" for i in range(120))
+    rows = "\n".join(f"{np.datetime64('2020-01-01') + i},{100 + i + (i % 7)},{i}"
+                     for i in range(120))
     csv.write_text("Date,Close,Volume\n" + rows + "\n")
     out = tmp_path / "run"
     result = runner.invoke(app, ["forecast", str(csv), "--column", "Close", "--features",
@@ -211,12 +212,14 @@ def test_cli_csv_preset_season_and_horizons_agree(tmp_path):
     assert result.exit_code == 0, result.output
     text = result.output
     assert "preset: general (GRU(32), window 24, stride 1, differenced" in text
-    assert "override with --cell/--units/--window" in text
+    assert "changed: --quick: GRU(8), at most 2 epochs" in text       # what --quick changed
     assert "season 12 (inferred from monthly dates; --season to override)" in text
     assert "quick run:" in text and "rnnkit GRU (quick)" in text
     assert "naive: seasonal naive" in text
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["preset"]["name"] == "general" and metrics["quick"] is True
+    assert metrics["preset"]["changed"] == ["--quick: GRU(8), at most 2 epochs"]
+    assert metrics["config"]["units"] == 8
     assert metrics["season"]["value"] == 12
     assert metrics["config"]["difference"] is True and metrics["config"]["window"] == 24
     # the printed forecast, metrics.json's and the plot's are the same steps
@@ -252,3 +255,43 @@ def test_report_plot_draws_the_future_it_records(tmp_path):
     assert metrics["future"]["steps"] == metrics["plot"]["future_steps"] == 7
     assert metrics["future"]["times"] == [f"+{k}" for k in range(1, 8)]
     assert json.loads((tmp_path / "metrics.json").read_text())["future"]["steps"] == 7
+
+
+def test_dry_run_plan_of_a_csv_is_compact(tmp_path):
+    """The preset's reasons are one row's value, not row names that widen every row."""
+    csv = _monthly_csv(tmp_path / "sales.csv", n=60)
+    result = runner.invoke(app, ["forecast", str(csv), "--column", "Sales", "--date-column",
+                                 "Month", "--epochs", "1", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()[1:-1]
+    keys = [ln[2:].split("  ")[0] for ln in lines]
+    assert max(map(len, keys)) <= 12, keys
+    assert all("   " not in ln[2:].split("  ", 1)[1].lstrip() for ln in lines)
+    why = next(ln for ln in lines if ln.startswith("  preset why"))
+    assert "window 24 = 2 seasons of 12" in why and "differenced" in why
+    assert "at most 1 epoch of batch" in result.output and "1 epochs" not in result.output
+
+
+def test_quick_preset_line_lists_what_quick_changed():
+    result = runner.invoke(app, ["forecast", "sunspots", "--quick", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "changed: --quick: the last 500 of 2820 rows, GRU(8), at most 2 epochs" \
+        in result.output
+    assert "GRU(8) x1" in result.output
+
+
+def test_quick_counts_the_missing_values_of_the_rows_it_keeps():
+    from rnnkit.cli.forecast import load_series
+    raw = rk.datasets.load("weather", origin="JFK").select(["temp", "humid", "pressure"])
+    gaps = np.isnan(raw.values)
+    full = load_series("weather", "temp", "humid,pressure", None, "MSFT", "JFK", "ffill")
+    assert full[2] == f"{int(gaps.sum())} missing values handled by --fill ffill"
+    series, _, note, rows = load_series("weather", "temp", "humid,pressure", None, "MSFT",
+                                        "JFK", "ffill", keep=720)
+    assert len(series.values) == 720 and rows == len(raw.values)
+    assert note == f"{int(gaps[-720:].sum())} missing values handled by --fill ffill"
+    series, _, note, _ = load_series("weather", "temp", "humid,pressure", None, "MSFT",
+                                     "JFK", "drop", keep=720)
+    assert len(series.values) == 720
+    first = np.flatnonzero(~gaps.any(1))[-720]
+    assert note.startswith(f"{int(gaps[first:].any(1).sum())} missing value")

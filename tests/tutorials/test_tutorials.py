@@ -1,11 +1,15 @@
+import time
+
 import pytest
 from typer.testing import CliRunner
 
+import rnnkit as rk
 from rnnkit import tutorials
 from rnnkit.cli.main import app
 from rnnkit.tutorials import sine
 
 runner = CliRunner()
+QUICK_SECONDS = 20      # about 10 s on a quiet 2-core machine; room for a busy one
 
 
 def test_tutorial_list_and_unknown_name():
@@ -142,7 +146,12 @@ def test_stocks_and_weather_quick_runs(tmp_path):
                                           ("shakespeare", "held-out nats/char"),
                                           ("translation", "exact match")])
 def test_sequence_tutorials_quick_runs(name, metric, tmp_path):
+    start = time.perf_counter()
     report = tutorials.get(name).run([0], quick=True, out=tmp_path / name)
+    seconds = time.perf_counter() - start
+    if name in ("mnist-rows", "imdb-style"):        # a smoke run: seconds, small models
+        assert seconds < QUICK_SECONDS, f"{name} --quick took {seconds:.1f} s"
+        assert all("(32)" in r.settings for r in report.rows if r.seconds), report.table()
     rnnkit_rows = [r for r in report.rows if r.system.startswith("rnnkit")]
     assert rnnkit_rows and all(r.seconds for r in rnnkit_rows)
     values = [v for r in rnnkit_rows for v in r.scores.get(metric, [])]
@@ -150,3 +159,78 @@ def test_sequence_tutorials_quick_runs(name, metric, tmp_path):
     if name == "imdb-style":
         assert max(values) < 1e-5                                  # padding changes nothing
     assert any(p.is_file() for p in (tmp_path / name).rglob("*.json"))
+
+
+class _Stop(Exception):
+    """Raised by a stand-in fit once its options are seen."""
+
+
+@pytest.mark.parametrize("quiet", [False, True], ids=["progress", "quiet"])
+def test_tutorial_run_shows_each_rows_progress(quiet, monkeypatch):
+    seen = {}
+
+    def fit(self, *args, **kwargs):
+        seen.update(kwargs)
+        raise _Stop
+    monkeypatch.setattr(rk.tasks.Translator, "fit", fit)
+    result = runner.invoke(app, ["tutorial", "run", "translation", "--quick"]
+                           + (["--quiet"] if quiet else []))
+    assert isinstance(result.exception, _Stop), result.output
+    assert seen["verbose"] == (0 if quiet else 1)
+    assert ("training lstm-seed0:" in result.output) is not quiet
+    with tutorials.run_options(verbose=1):
+        assert tutorials.fit_options("row")["verbose"] == 1
+    assert tutorials.fit_options("row")["verbose"] == 0          # outside the CLI: quiet
+
+
+def test_tutorial_help_says_quiet_hides_progress():
+    result = runner.invoke(app, ["tutorial", "run", "--help"])
+    text = " ".join(result.output.split())
+    assert "--quiet changes nothing" not in text and "per epoch" in text
+
+
+def test_imdb_conclusion_says_rows_tie():
+    imdb = tutorials.get("imdb-style")
+    rows = [(s, "x", {"test accuracy": v, "padding gap": 0.0}) for s, v in [
+        ("rnnkit, tutorial's model", 0.5675), ("rnnkit SimpleRNN", 0.5675),
+        ("rnnkit LSTM", 0.5675), ("rnnkit GRU", 0.5675)]]
+    said = imdb.conclusions(_report(imdb, rows))[-1]
+    assert "all 4 rows tie" in said and "rnnkit, tutorial's model" not in said
+    rows[2] = ("rnnkit LSTM", "x", {"test accuracy": 0.80, "padding gap": 0.0})
+    assert imdb.conclusions(_report(imdb, rows))[-1] == "Most accurate: rnnkit LSTM (0.8000)."
+
+
+def test_translation_conclusions_weigh_bleu():
+    translation = tutorials.get("translation")
+
+    def said(bleu):
+        return translation.conclusions(_report(translation, [
+            ("rnnkit, tutorial's model", "x", {"exact match": 0.0, "BLEU-4": 0.10}),
+            ("rnnkit, recommended", "x", {"exact match": 0.0, "BLEU-4": bleu})]))
+    lines = said(0.30)
+    assert "Exact match: the recommended model (0.0000) ties with" in lines[0]
+    assert "BLEU-4: the recommended model (0.3000) beats the tutorial's (0.1000)" in lines[1]
+    assert "BLEU-4 decides: the recommended model beats" in lines[2]
+    assert len(said(0.10)) == 2                                  # both tie: nothing decides
+
+
+def test_quick_conclusions_say_they_come_from_a_quick_run():
+    report = _sine_rows(0.7)
+    assert tutorials.conclude(report, ["x beats y."]) == ["x beats y."]
+    report.quick = True
+    assert tutorials.conclude(report, ["x beats y."]) == [tutorials.QUICK_CONCLUSION
+                                                          + "x beats y."]
+    result = runner.invoke(app, ["tutorial", "run", "sine-numpy", "--quick", "--quiet"])
+    conclusions = [ln for ln in result.output.splitlines() if "published" in ln
+                   and ("beats" in ln or "learn" in ln or "lowest" in ln)]
+    assert conclusions and all(ln.startswith(tutorials.QUICK_CONCLUSION)
+                               for ln in conclusions), result.output
+
+
+def test_tutorial_texts_name_no_internal_places():
+    import inspect
+    for name in tutorials.names():
+        source = inspect.getsource(tutorials.get(name))
+        assert "in the issue" not in source and "shared/anchors" not in source, name
+    assert "measured on this machine (the project's anchor scripts)" in inspect.getsource(
+        tutorials.get("sunspots"))

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 
 from .. import datasets
@@ -44,9 +45,15 @@ def _split(text: str | None) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()] if text else []
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def load_series(source: str, column: str | None, features: str | None, date_column: str | None,
-                symbol: str, origin: str, fill: str):
-    """The Series to forecast (targets first, then the other features) and a note on gaps."""
+                symbol: str, origin: str, fill: str, keep: int | None = None):
+    """The Series to forecast (targets first, then the other features), its number of
+    targets, a note on gaps, and its rows before ``keep`` (the last rows kept, --quick).
+    The note counts the gaps in the rows kept."""
     targets = _split(column)
     if source in datasets.SERIES:
         options = {"stocks": {"symbol": symbol}, "weather": {"origin": origin}}.get(source, {})
@@ -64,8 +71,20 @@ def load_series(source: str, column: str | None, features: str | None, date_colu
     series = series.select(names)
     values, times, filled = fill_missing(series.values, fill, series.name, series.times,
                                          series.columns)
-    note = f"{filled} missing values handled by --fill {fill}" if filled else ""
-    return type(series)(series.name, times, values, series.columns), len(targets), note
+    rows = len(values)
+    if keep is not None and keep < rows:
+        values, times = values[-keep:], times[-keep:]
+        if filled:                       # count the gaps of the rows kept, not the series'
+            raw = np.asarray(series.values, dtype=np.float64)
+            gaps = np.isnan(raw if raw.ndim == 2 else raw[:, None])
+            if fill == "drop":           # rows dropped after the first row kept
+                first = np.flatnonzero(~gaps.any(1))[-keep]
+                filled = int(gaps[first:].any(1).sum())
+            else:
+                filled = int(gaps[-keep:].sum())
+    note = (f"{filled} missing value{'s' if filled != 1 else ''} handled by --fill {fill}"
+            if filled else "")
+    return type(series)(series.name, times, values, series.columns), len(targets), note, rows
 
 
 def _season(source: str, season: int | None, series, date_column: str | None
@@ -176,13 +195,10 @@ def forecast(
         fill = preset.fill if preset is not None and preset.fill else "error"
     elif preset is not None and preset.fill and fill != preset.fill:
         changed.append(f"--fill {fill}")
-    series, n_targets, note = load_series(source, column, features, date_column, symbol,
-                                          origin, fill)
-    rows = len(series.values)
-    if quick:
-        keep = max(QUICK_ROWS, 10 * ((window or (preset.window if preset else 24)) + horizon))
-        series = type(series)(series.name, series.times[-keep:], series.values[-keep:],
-                              series.columns)
+    keep = (max(QUICK_ROWS, 10 * ((window or (preset.window if preset else 24)) + horizon))
+            if quick else None)
+    series, n_targets, note, rows = load_series(source, column, features, date_column, symbol,
+                                                origin, fill, keep)
     season, season_line = _season(source, season, series, date_column)
     if preset is None:
         preset = general_preset(series.values[:, 0] if series.values.ndim == 2
@@ -197,9 +213,17 @@ def forecast(
             changed.append(f"--{flag}" if v is True else f"--no-{flag}" if v is False
                            else f"--{flag} {v}")
     s = {k: getattr(preset, k) if v is None else v for k, v in given.items()}
-    if quick:
-        s["units"] = min(s["units"], QUICK_UNITS)
-        s["epochs"] = min(s["epochs"], QUICK_EPOCHS)
+    if quick:                            # what --quick changed, listed as any option is
+        kept = len(series.values)
+        smaller = [f"the last {kept} of {rows} rows"] if kept < rows else []
+        if s["units"] > QUICK_UNITS:
+            s["units"] = QUICK_UNITS
+            smaller.append(f"{s['cell'].upper()}({QUICK_UNITS})")
+        if s["epochs"] > QUICK_EPOCHS:
+            s["epochs"] = QUICK_EPOCHS
+            smaller.append(f"at most {_plural(QUICK_EPOCHS, 'epoch')}")
+        if smaller:
+            changed.append(f"--quick: {', '.join(smaller)}")
     has_features = len(series.columns) > n_targets
     steps = future or (horizon if has_features else max(horizon, preset.future))
     if steps > horizon and has_features:
@@ -221,7 +245,7 @@ def forecast(
     model = (f"{s['cell'].upper()}({s['units']}) x{layers}, window {s['window']}, stride "
              f"{s['stride']}, {strategy}" + (", differenced" if s["difference"] else "")
              + f", scaler {s['scaler'] or 'none'}, lr {s['lr']:g}")
-    training = (f"at most {s['epochs']} epochs of batch {s['batch_size']}, "
+    training = (f"at most {_plural(s['epochs'], 'epoch')} of batch {s['batch_size']}, "
                 + (f"early stopping (patience {s['patience']})" if s["patience"]
                    else "no early stopping"))
     where = (f"{series.name}: {len(series.values)} rows ({series.times[0]} to "
@@ -230,7 +254,7 @@ def forecast(
     if dry_run:
         plan(f"forecast {source}{tag}", {
             "series": where, "preset": preset_line.removeprefix("preset: "),
-            **{f"  {w}": "" for w in preset.why},
+            **({"preset why": "; ".join(preset.why)} if preset.why else {}),
             "parts": "; ".join(f"{p} {v['rows']} rows ({v['from']} to {v['to']}), "
                                f"{v['windows']} windows" for p, v in parts.items()),
             "model": model, "training": training,
@@ -240,10 +264,9 @@ def forecast(
             "would write": f"{out}/metrics.json, forecast.png, training.png, model/"})
         return
     if quick:
-        kept = len(series.values)
         typer.echo(f"quick run: {'the last' if kept < rows else 'all'} {kept} rows, "
-                   f"{s['units']} units, "
-                   f"{s['epochs']} epochs -- a smoke test; its figures are not a measurement")
+                   f"{s['units']} units, {_plural(s['epochs'], 'epoch')} -- a smoke test; its "
+                   "figures are not a measurement")
     typer.echo(where)
     typer.echo(preset_line)
     for why in preset.why:

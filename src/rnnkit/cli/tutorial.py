@@ -8,7 +8,19 @@ from typing import Annotated
 import typer
 
 from .. import tutorials
-from .options import DryRun, Epochs, LogDir, Out, Quick, Quiet, Seed, Threads, out_folder, plan
+from .options import (
+    DryRun,
+    Epochs,
+    LogDir,
+    Out,
+    Quick,
+    Quiet,
+    Seed,
+    Threads,
+    out_folder,
+    plan,
+    verbose_level,
+)
 
 
 def parse_seeds(text: str, option: str = "--seeds") -> list[int]:
@@ -61,9 +73,10 @@ def run(
 
     --seed N runs that one seed (the same as --seeds N).  --epochs N caps every trained
     row's epochs.  --quick runs one seed for a few epochs on part of the data: its measured
-    rows say "(quick)".  --threads N and --logdir DIR reach every rnnkit fit (TensorBoard
-    events in one subfolder per row).  Tutorials print results only, so --quiet changes
-    nothing here; it is accepted as on every training command."""
+    rows say "(quick)" and its conclusions say they come from a quick run.  --threads N and
+    --logdir DIR reach every rnnkit fit (TensorBoard events in one subfolder per row).
+    Each trained row shows its progress: a line naming it, then a bar on a terminal or one
+    line per epoch elsewhere; --quiet leaves only the result table."""
     module = tutorials.get(name)
     seed_list = parse_seeds(seeds) if seed is None else [seed]
     out_folder(out)
@@ -87,7 +100,8 @@ def run(
                             "model" if out is not None else "nothing (no --out)"),
         })
         return
-    with tutorials.run_options(epochs=epochs, threads=threads, log_dir=logdir):
+    with tutorials.run_options(epochs=epochs, threads=threads, log_dir=logdir,
+                               verbose=verbose_level(quiet)):
         report = module.run(seed_list, quick=quick, out=out)
     report.quick = quick
     typer.echo(report.table())

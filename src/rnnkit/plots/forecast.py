@@ -8,22 +8,39 @@ import numpy as np
 
 from .internals import _pyplot
 
-__all__ = ["plot_forecast", "plot_training"]
+__all__ = ["plot_forecast", "plot_training", "predicted_label"]
 
 PART_COLORS = {"train": "#f2f2f2", "val": "#fff3d6", "test": "#e3f0ff"}
 
 
+TICK_FONT = 8              # points
+AXES_WIDTH = 0.8           # of the figure's width, about, after tight_layout
+
+
 def _ticks(ax, labels: list[str], lo: int, n: int) -> None:
     """Integer ticks from ``lo`` to the last drawn step, labelled with their time labels:
-    about five evenly spaced, the last forecast step, and the first (``n``) when it is not
-    too close to the last."""
+    the last forecast step, the first (``n``) and about five evenly spaced ones, each kept
+    only where its label cannot overprint another's (the gap comes from the labels' width:
+    "2013-12-30 19:00" needs more room than "1983-12")."""
     end = len(labels) - 1
-    gap = (end - lo) / 10
-    fixed = {end} | ({n} if end - n > gap else set())         # two labels must not overlap
-    even = np.linspace(lo, end, min(end - lo + 1, 5)).round().astype(int)
-    idx = sorted(fixed | {int(i) for i in even if all(abs(i - f) > gap for f in fixed)})
+    chars = max(len(labels[i]) for i in range(lo, end + 1))
+    width_pt = ax.figure.get_figwidth() * AXES_WIDTH * 72
+    label_pt = chars * 0.62 * TICK_FONT + 2 * TICK_FONT        # a label and a space
+    gap = max((end - lo) * label_pt / width_pt, (end - lo) / 10)
+    idx = [end]
+    for i in [n, *np.linspace(lo, end, min(end - lo + 1, 5)).round().astype(int)]:
+        if lo <= i <= end and all(abs(int(i) - j) > gap for j in idx):
+            idx.append(int(i))
+    idx.sort()
     ax.set_xticks(idx)
-    ax.set_xticklabels([labels[i] for i in idx], rotation=0, fontsize=8)
+    ax.set_xticklabels([labels[i] for i in idx], rotation=0, fontsize=TICK_FONT)
+
+
+def predicted_label(horizon: int) -> str:
+    """The legend of the predictions drawn: always the first step of each forecast."""
+    if horizon == 1:
+        return "predicted, one step ahead"
+    return f"predicted, one step ahead (the first of each window's {horizon} steps)"
 
 
 def plot_forecast(path: str | Path, forecaster, future: dict, label: str = "") -> dict:
@@ -48,7 +65,7 @@ def plot_forecast(path: str | Path, forecaster, future: dict, label: str = "") -
         if part in data.parts:
             starts[part] = data.parts[part][0] + cfg.window + int(cfg.difference)
     bounds = sorted(starts.items(), key=lambda kv: kv[1]) + [("end", n)]
-    fig, (top, low) = plt.subplots(2, 1, figsize=(10, 6.5), height_ratios=[1, 1])
+    fig, (top, low) = plt.subplots(2, 1, figsize=(10, 7), height_ratios=[1, 1])
     zoom = max(n - 4 * max(cfg.window, steps), 0)
     span = f"{future['times'][0]} to {future['times'][-1]}" if steps > 1 \
         else future["times"][0]
@@ -62,7 +79,7 @@ def plot_forecast(path: str | Path, forecaster, future: dict, label: str = "") -
         keep = rows >= lo
         ax.plot(np.arange(lo, n), data.values[lo:, j], color="black", lw=0.9, label="actual")
         ax.plot(rows[keep], pred[keep, 0], color="tab:orange", lw=0.9,
-                label="predicted, one step ahead")
+                label=predicted_label(cfg.horizon))
         ax.axvspan(n - 0.5, n + steps - 0.5, color="#e8f6e8", zorder=0)
         (drawn,) = ax.plot(t_fut, fut, color="tab:green", marker=".", lw=1.2,
                            label=f"forecast after the data: {steps} step"
@@ -76,7 +93,9 @@ def plot_forecast(path: str | Path, forecaster, future: dict, label: str = "") -
                   + (f" ({label})" if label else ""))
     low.set_title(f"the end of the series and {steps} step{'s' if steps != 1 else ''} "
                   "forecast after it", fontsize=10)
-    low.legend(loc="upper left", fontsize=8)
+    # below the axes, where it covers neither the data nor the parts' names
+    low.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=3, fontsize=8,
+               frameon=False)
     fig.tight_layout()
     info = {"future_steps": int(len(drawn.get_xdata())), "future_from": future["times"][0],
             "future_to": future["times"][-1], "horizon": cfg.horizon,
@@ -89,12 +108,14 @@ def plot_forecast(path: str | Path, forecaster, future: dict, label: str = "") -
 def plot_training(path: str | Path, history: dict[str, list[float]]) -> None:
     """Training and validation loss per epoch (log scale)."""
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for key in ("loss", "val_loss"):
         if key in history:
             ax.semilogy(np.arange(1, len(history[key]) + 1), history[key], marker=".",
                         label=key.replace("_", " "))
     ax.set(title="training curve (MSE on scaled values)", xlabel="epoch", ylabel="loss")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))       # epochs are whole numbers
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     fig.tight_layout()

@@ -4,7 +4,7 @@ Each entry is a module with NAME, TITLE, PUBLISHED (what the tutorial reports) a
 ``run(seeds, quick, out=None) -> Report``; ``out`` receives the recommended model's report.
 Every conclusion a report prints is computed from its rows (``conclusions(report)`` in each
 module, built on ``verdict``), so it cannot contradict them; a quick run's measured rows are
-marked "(quick)".
+marked "(quick)", and so are the conclusions drawn from them (``conclude``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["Report", "Row", "names", "get", "aliases", "verdict", "QUICK_HEADER", "RunOptions",
-           "run_options", "epochs", "fit_options"]
+           "run_options", "epochs", "fit_options", "conclude", "QUICK_CONCLUSION"]
 
 _MODULES = {"sunspots": "sunspots", "stocks": "stocks", "weather": "weather",
             "sine-numpy": "sine", "mnist-rows": "mnist_rows",
@@ -28,6 +28,7 @@ _ALIASES = {"sine": "sine-numpy"}          # other names that run the same entry
 QUICK_HEADER = ("quick run: a smoke test (one seed, a few epochs, some tutorials on part of "
                 "the data); the rows marked (quick) are not comparable to the published "
                 "figures")
+QUICK_CONCLUSION = "From the quick run (a smoke test, not a measurement): "
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class RunOptions:
     epochs: int | None = None          # at most this many epochs per trained row
     threads: int | None = None         # fit(threads=...) of every rnnkit fit
     log_dir: Path | None = None        # TensorBoard events, one subfolder per row
+    verbose: int = 0                   # fit(verbose=...): 1 per-epoch lines (the CLI's default)
 
 
 _OPTIONS = RunOptions()
@@ -62,8 +64,11 @@ def epochs(default: int) -> int:
 
 
 def fit_options(row: str) -> dict[str, Any]:
-    """``threads`` and ``log_dir`` (a subfolder per row) for a fit, when set."""
-    out: dict[str, Any] = {}
+    """``verbose``, and ``threads`` and ``log_dir`` (a subfolder per row) when set, for a
+    fit.  With ``verbose`` on, a line naming the row comes before its per-epoch lines."""
+    out: dict[str, Any] = {"verbose": _OPTIONS.verbose}
+    if _OPTIONS.verbose:
+        print(f"training {row}:", flush=True)
     if _OPTIONS.threads is not None:
         out["threads"] = _OPTIONS.threads
     if _OPTIONS.log_dir is not None:
@@ -84,6 +89,11 @@ def verdict(value: float, other: float, lower_is_better: bool = True,
         return "ties with"
     better = value < other if lower_is_better else value > other
     return "beats" if better else "loses to"
+
+
+def conclude(report: Report, lines: list[str]) -> list[str]:
+    """Conclusions as printed: each drawn from a quick run's rows says so."""
+    return [QUICK_CONCLUSION + line for line in lines] if report.quick else list(lines)
 
 
 def _median(xs: list[float], fmt: str) -> str:

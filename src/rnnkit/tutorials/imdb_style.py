@@ -11,18 +11,21 @@ from pathlib import Path
 
 import numpy as np
 
-from . import Report, Row, epochs, fit_options
+from . import Report, Row, conclude, epochs, fit_options, verdict
 
 NAME = "imdb-style"
 TITLE = "Review sentiment: Embedding + (bidirectional) RNN, padding checked"
 PUBLISHED: dict[str, float] = {}
+QUICK = {"train": 400, "test": 200, "units": 32, "tokens": 40}     # --quick: seconds
 
 
-def _fit(cell: str, bidirectional: bool, seed: int, n_epochs: int, data):
+def _fit(cell: str, bidirectional: bool, seed: int, n_epochs: int, data, units: int = 64,
+         max_length: int = 60):
     from ..tasks import SequenceClassifier
     train, test = data
-    clf = SequenceClassifier(cell=cell, units=64, bidirectional=bidirectional, max_length=60)
-    clf.fit(train.texts, train.labels, epochs=n_epochs, patience=3, seed=seed, verbose=0,
+    clf = SequenceClassifier(cell=cell, units=units, bidirectional=bidirectional,
+                             max_length=max_length)
+    clf.fit(train.texts, train.labels, epochs=n_epochs, patience=3, seed=seed,
             **fit_options(f"{'bi' if bidirectional else ''}{cell}-seed{seed}"))
     acc = clf.evaluate(test.texts, test.labels)["accuracy"]
     one = test.texts[0]
@@ -37,24 +40,28 @@ def run(seeds: list[int], quick: bool = False, out: str | Path | None = None) ->
     report = Report(f"{TITLE} (seeds {','.join(map(str, seeds))}; medians [min-max])",
                     ["test accuracy", "padding gap"])
     best = None
+    units, length = (QUICK["units"], QUICK["tokens"]) if quick else (64, 60)
     for system, cell, bi in [("rnnkit, tutorial's model", "lstm", True),
                              ("rnnkit SimpleRNN", "simple", False),
                              ("rnnkit LSTM", "lstm", False), ("rnnkit GRU", "gru", False)]:
         runs = []
         for s in seeds:
             data = d.split(0.2, seed=s)
-            if quick:                                 # a smoke run: 800 to train, 400 to test
-                data = tuple(type(p)(p.texts[:n], p.labels[:n]) for p, n in zip(data, (800, 400)))
-            runs.append(_fit(cell, bi, s, epochs(1 if quick else 8), data))
-        report.rows.append(Row(system, f"Embedding(64) + {'Bi' if bi else ''}{cell.upper()}(64)",
+            if quick:                                 # a smoke run on part of the data
+                data = tuple(type(p)(p.texts[:n], p.labels[:n])
+                             for p, n in zip(data, (QUICK["train"], QUICK["test"])))
+            runs.append(_fit(cell, bi, s, epochs(1 if quick else 8), data, units, length))
+        report.rows.append(Row(system, f"Embedding(64) + {'Bi' if bi else ''}{cell.upper()}"
+                               f"({units})" + (f", {length} tokens, {QUICK['train']} reviews"
+                                               if quick else ""),
                                [r[0] for r in runs], {"test accuracy": [r[1] for r in runs],
                                                       "padding gap": [r[2] for r in runs]}))
         if cell == "gru":
-            best = (runs[0][3], d.split(0.2, seed=seeds[0])[1])
+            best = (runs[0][3], data[1] if quick else d.split(0.2, seed=seeds[0])[1])
     report.notes.append("padding gap: the largest change of a predicted probability when the "
                         "review is scored inside a padded batch instead of alone (0 = none).")
-    report.notes += conclusions(report)
     report.quick = quick
+    report.notes += conclude(report, conclusions(report))
     if out is not None and best is not None:
         clf, test = best
         clf.report(out, test.texts, test.labels)
@@ -67,7 +74,8 @@ PADDING_TOL = 1e-5      # float32 rounding; anything above is padding leaking in
 
 
 def conclusions(report: Report) -> list[str]:
-    """The largest padding gap of any row, and the most accurate row."""
+    """The largest padding gap of any row, and the most accurate row (or that all rows tie,
+    each within ``verdict``'s tolerance of the best)."""
     gaps = [(max(r.scores["padding gap"]), r.system) for r in report.rows
             if r.scores.get("padding gap")]
     top = max(report.rows, key=lambda r: r.median("test accuracy"))
@@ -77,5 +85,12 @@ def conclusions(report: Report) -> list[str]:
         lines.append(f"Largest padding gap {gap:.1e} ({system}): padding "
                      + ("changes no prediction." if gap <= PADDING_TOL else
                         f"changes predictions (above {PADDING_TOL:g})."))
-    lines.append(f"Most accurate: {top.system} ({top.median('test accuracy'):.4f}).")
+    best = top.median("test accuracy")
+    if all(verdict(r.median("test accuracy"), best, lower_is_better=False) == "ties with"
+           for r in report.rows):
+        low = min(r.median("test accuracy") for r in report.rows)
+        lines.append(f"Most accurate: none; all {len(report.rows)} rows tie on test accuracy "
+                     + (f"({best:.4f})." if low == best else f"({low:.4f}-{best:.4f})."))
+    else:
+        lines.append(f"Most accurate: {top.system} ({best:.4f}).")
     return lines

@@ -27,8 +27,7 @@ def run(seeds: list[int], quick: bool = False, out: str | Path | None = None) ->
     for s in seeds:
         gen = TextGenerator(cell="gru", units=64 if quick else 512, embedding=64)
         gen.fit(text, epochs=epochs(1 if quick else 100), max_minutes=None if quick else 14,
-                seed=s, **fit_options(f"seed{s}"),
-                verbose=0)
+                seed=s, **fit_options(f"seed{s}"))
         best = min(gen.history["val_loss"])
         runs.append((gen.fit_seconds, best, best / 0.6931471805599453))
     report.rows.append(Row("rnnkit, quick variant", "Embedding 64 + GRU 512, 14 min budget"

@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from . import Report, Row, epochs, fit_options, verdict
+from . import Report, Row, conclude, epochs, fit_options, verdict
 
 NAME = "sine-numpy"
 TITLE = "Sine from scratch in NumPy: 50 values -> the 51st"
@@ -68,7 +68,7 @@ def _rnnkit_run(seed: int, n_epochs: int, engine: str):
                            rk.Dense(1, input_size=100)])
     t0 = time.perf_counter()
     model.fit(x, y, epochs=n_epochs, batch_size=10, lr=1e-3, tbptt=5, clip_value=10.0,
-              seed=seed, verbose=0, **fit_options(f"sine-{engine}-seed{seed}"))
+              seed=seed, **fit_options(f"sine-{engine}-seed{seed}"))
     seconds = time.perf_counter() - t0
     return seconds, _rmse(model.predict(xv).numpy(), yv.numpy())
 
@@ -99,8 +99,8 @@ def run(seeds: list[int], quick: bool = False, out=None) -> Report:
                            {"val RMSE": [_rmse(xv[:, -1], yv)]}))
     report.notes.append("All rows: truncated BPTT of 5 steps, gradients clipped to ±10, 100 "
                         "train / 50 validation windows.")
-    report.notes += conclusions(report)
     report.quick = quick
+    report.notes += conclude(report, conclusions(report))
     return report
 
 

@@ -3,8 +3,8 @@ next day; 80/20 split in time; SimpleRNN(50) x2 + Dense(25) + Dense(1) against t
 stack of LSTMs.  The tutorial's RMSE formula does not compute an RMSE; here RMSE is
 sqrt(mean((prediction - actual)^2)) in dollars over every test day.
 
-The issue that set this up gives the architecture, windows and split, not the training
-settings; ours are stated in the table.  A daily price is close to a random walk: the
+The tutorial gives the architecture, windows and split, not the training settings; ours
+are stated in the table.  A daily price is close to a random walk: the
 honest yardstick is "repeat yesterday's price", which a model of past prices alone can at
 best match.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import Report, Row, epochs, fit_options, verdict
+from . import Report, Row, conclude, epochs, fit_options, verdict
 
 NAME = "stocks"
 TITLE = "MSFT adjusted close: the next day from the 120 before it"
@@ -51,7 +51,7 @@ def tutorial_stack(cell: str, seed: int, n_epochs: int):
     model = rk.Sequential([make(50, return_sequences=True), make(50), rk.Dense(25),
                            rk.Dense(1)])
     t0 = time.perf_counter()
-    model.fit(x_tr, y_tr[:, 0], epochs=n_epochs, batch_size=32, seed=seed, verbose=0,
+    model.fit(x_tr, y_tr[:, 0], epochs=n_epochs, batch_size=32, seed=seed,
               **fit_options(f"stack-{cell}-seed{seed}"))
     seconds = time.perf_counter() - t0
     pred = scaler.inverse_transform(model.predict(x_te).numpy())
@@ -63,7 +63,7 @@ def recommended(seed: int, n_epochs: int):
     series, price = data()
     f = Forecaster(cell="gru", units=32, window=60, difference=True, scaler="standard")
     f.fit(series.select(["Adj Close"]), epochs=n_epochs, batch_size=64, val=0.1, test=0.2,
-          patience=5, seed=seed, verbose=0, **fit_options(f"recommended-seed{seed}"))
+          patience=5, seed=seed, **fit_options(f"recommended-seed{seed}"))
     split = int(len(price) * 0.8)
     rows = np.arange(split, len(price))
     x = np.stack([price[r - 61:r] for r in rows])[..., None]
@@ -96,10 +96,10 @@ def run(seeds: list[int], quick: bool = False, out: str | Path | None = None) ->
     report.rows.append(Row("naive: yesterday's price", "-", [],
                            {"test RMSE $": [_rmse(last, price[split:])],
                             "test MAE $": [float(np.mean(np.abs(last - price[split:])))]}))
-    report.notes.append("Training settings of the tutorial stacks (not given in the issue): "
-                        "MinMax fitted on the training 80 %, Adam 1e-3, batch 32.")
-    report.notes += conclusions(report)
+    report.notes.append("Training settings of the tutorial stacks (the tutorial does not give "
+                        "them): MinMax fitted on the training 80 %, Adam 1e-3, batch 32.")
     report.quick = quick
+    report.notes += conclude(report, conclusions(report))
     if out is not None and best is not None:
         best.report(out, future=20)
         best.save(Path(out) / "model")

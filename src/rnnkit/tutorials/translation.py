@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import Report, Row, epochs, fit_options, verdict
+from . import Report, Row, conclude, epochs, fit_options, verdict
 
 NAME = "translation"
 TITLE = "English number words to French: unseen numbers"
@@ -30,7 +30,7 @@ def run(seeds: list[int], quick: bool = False, out: str | Path | None = None) ->
                 train = type(train)(train.name, train.pairs[:500])
                 test = type(test)(test.name, test.pairs[:100])
             tr = Translator(units=128, reverse_source=True, **kw)
-            tr.fit(train, epochs=epochs(2 if quick else 40), seed=s, verbose=0,
+            tr.fit(train, epochs=epochs(2 if quick else 40), seed=s,
                    **fit_options(f"{kw['cell']}-seed{s}"))
             m = tr.evaluate(test)
             runs.append((tr.fit_seconds, m["exact_match"], m["bleu"]))
@@ -39,8 +39,8 @@ def run(seeds: list[int], quick: bool = False, out: str | Path | None = None) ->
                                f"{'attention' if kw['attention'] else 'no attention'}",
                                [r[0] for r in runs], {"exact match": [r[1] for r in runs],
                                                       "BLEU-4": [r[2] for r in runs]}))
-    report.notes += conclusions(report)
     report.quick = quick
+    report.notes += conclude(report, conclusions(report))
     if out is not None and keep is not None:
         tr, _ = keep
         tr.save(Path(out) / "model")
@@ -49,8 +49,16 @@ def run(seeds: list[int], quick: bool = False, out: str | Path | None = None) ->
 
 
 def conclusions(report: Report) -> list[str]:
-    """The recommended model (attention) against the tutorial's, on exact match."""
-    best = report.row("rnnkit, recommended").median("exact match")
-    base = report.row("rnnkit, tutorial's model").median("exact match")
-    return [f"Exact match: the recommended model ({best:.4f}) "
-            f"{verdict(best, base, lower_is_better=False)} the tutorial's ({base:.4f})."]
+    """The recommended model (attention) against the tutorial's, on exact match and on
+    BLEU-4; when exact match ties, BLEU-4 decides."""
+    rec, tut = report.row("rnnkit, recommended"), report.row("rnnkit, tutorial's model")
+    lines, said = [], {}
+    for metric in ("exact match", "BLEU-4"):
+        best, base = rec.median(metric), tut.median(metric)
+        said[metric] = verdict(best, base, lower_is_better=False)
+        lines.append(f"{metric[0].upper()}{metric[1:]}: the recommended model ({best:.4f}) "
+                     f"{said[metric]} the tutorial's ({base:.4f}).")
+    if said["exact match"] == "ties with" and said["BLEU-4"] != "ties with":
+        lines.append(f"Exact match ties, so BLEU-4 decides: the recommended model "
+                     f"{said['BLEU-4']} the tutorial's.")
+    return lines

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import Report, Row, epochs, fit_options, verdict
+from . import Report, Row, conclude, epochs, fit_options, verdict
 
 NAME = "weather"
 TITLE = "JFK hourly temperature (F) from temperature, humidity and pressure"
@@ -28,7 +28,7 @@ def _fit(columns, horizon: int, window: int, units: int, seed: int, n_epochs: in
     from ..tasks import Forecaster
     f = Forecaster(cell="gru", units=units, window=window, horizon=horizon, targets=("temp",),
                    season=24, lr=2e-3)
-    f.fit(data(columns), epochs=n_epochs, batch_size=64, patience=5, seed=seed, verbose=0,
+    f.fit(data(columns), epochs=n_epochs, batch_size=64, patience=5, seed=seed,
           **fit_options(f"{'-'.join(columns)}-{horizon}h-seed{seed}"))
     return f, f.evaluate("test")
 
@@ -55,8 +55,8 @@ def run(seeds: list[int], quick: bool = False, out: str | Path | None = None) ->
                                                 "RMSE 24h": [m24[key]["rmse"]]}))
     report.notes.append("Missing hours and values are carried forward (--fill ffill); "
                         "the 24-hour RMSE averages all 24 steps ahead.")
-    report.notes += conclusions(report)
     report.quick = quick
+    report.notes += conclude(report, conclusions(report))
     if out is not None and keep is not None:
         keep[0].report(out)
         keep[0].save(Path(out) / "model")
