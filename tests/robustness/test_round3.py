@@ -135,3 +135,31 @@ def test_cli_names_the_bad_option(tmp_path):
     assert r.exit_code == 2 and "no steps given" in r.output
     r = CliRunner().invoke(app, ["explain", "--units", "100000"])
     assert r.exit_code == 2 and "--units" in r.output
+
+
+FORECASTER = {
+    "difference 'no'": (lambda: rk.tasks.Forecaster(difference="no"), TypeError,
+                        "difference must be True or False, got 'no'"),
+    "bidirectional 'no'": (lambda: rk.tasks.Forecaster(bidirectional="no"), TypeError,
+                           "bidirectional must be True or False"),
+    "complex series": (lambda: rk.tasks.Forecaster(units=4, window=6).fit(
+        __import__("numpy").sin(__import__("numpy").arange(80) * 0.3) + 1j, epochs=1,
+        verbose=0), TypeError, "series must hold real numbers, got complex128"),
+}
+
+
+@pytest.mark.parametrize("case", list(FORECASTER))
+def test_forecaster_round3(case):
+    call, kind, pattern = FORECASTER[case]
+    with pytest.raises(kind, match=pattern):
+        call()
+
+
+def test_forecaster_steps_are_capped_and_numpy_ints_taken():
+    import numpy as np
+    f = rk.tasks.Forecaster(units=4, window=6)
+    series = torch.sin(torch.arange(80.0) * 0.3).requires_grad_()   # a tensor needing grad
+    f.fit(series, epochs=1, verbose=0)
+    assert f.predict(steps=np.int64(3)).shape[0] == 3
+    with pytest.raises(ValueError, match="steps must be at most 100,000"):
+        f.predict(steps=10**9)

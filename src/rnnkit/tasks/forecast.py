@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import re
 import time
 from dataclasses import asdict, dataclass, field
@@ -40,6 +41,9 @@ CELLS = {"simple": L.SimpleRNN, "lstm": L.LSTM, "gru": L.GRU}
 STRATEGIES = ("direct", "recursive", "seq2seq")
 
 
+MAX_STEPS = 100_000   # steps one predict() call may forecast
+
+
 @dataclass(frozen=True)
 class ForecastConfig:
     cell: str = "lstm"                 # simple | lstm | gru
@@ -58,6 +62,9 @@ class ForecastConfig:
     difference: bool = False           # model step-to-step changes, add them back to levels
 
     def __post_init__(self) -> None:
+        for name in ("bidirectional", "difference"):       # 'no' would be truthy
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if not isinstance(self.cell, str) or self.cell not in CELLS:
             raise ValueError(f"cell must be one of {', '.join(CELLS)}, got {self.cell!r}")
         if not isinstance(self.strategy, str) or self.strategy not in STRATEGIES:
@@ -362,11 +369,17 @@ class Forecaster:
             values, times, columns = series.values, series.times, tuple(series.columns)
             name = f"the series {series.name!r}"
         else:
+            if isinstance(series, torch.Tensor):
+                series = series.detach().cpu().numpy()     # a tensor that requires grad too
             try:
-                values = np.asarray(series, dtype=np.float64)
+                raw = np.asarray(series)
+                complex_ = np.iscomplexobj(raw)
+                values = None if complex_ else np.asarray(raw, dtype=np.float64)
             except (TypeError, ValueError) as err:
                 raise ValueError("series must be numbers in a regular (N,) or (N, F) array, "
                                  f"the same number of features in every row ({err})") from None
+            if complex_:
+                raise TypeError(f"series must hold real numbers, got {raw.dtype}")
             times = np.arange(len(values) if values.ndim else 0).astype(str)
             columns = tuple(f"x{j}" for j in range(1 if values.ndim < 2 else values.shape[1]))
             name = "the series"
@@ -570,8 +583,13 @@ class Forecaster:
         cfg = self.config
         self._require_model()
         steps = cfg.horizon if steps is None else steps
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        if isinstance(steps, (bool, np.bool_)) or not isinstance(steps, numbers.Integral) \
+                or steps < 1:
             raise ValueError(f"steps must be a positive int, got {steps!r}")
+        if steps > MAX_STEPS:
+            raise ValueError(f"steps must be at most {MAX_STEPS:,} (each is one model call "
+                             f"fed back), got {steps:,}")
+        steps = int(steps)
         if series is None:
             if self.context is None:
                 raise ValueError("no series to continue: pass series=")
