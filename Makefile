@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 PIP     := $(BIN)/pip install -q -c constraints.txt
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: demo test lint clean sanitize
+.PHONY: demo test lint clean sanitize elastic
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -44,3 +44,9 @@ sanitize: $(VENV)/.installed-dev  ## engine and training-step tests under Addres
 	$(BIN)/python -m pytest -q tests/engines tests/training \
 	  tests/robustness/test_kernels.py tests/layers/test_recurrent.py tests/contract \
 	  --ignore=tests/training/test_distributed.py
+
+# The elastic-restart test (a worker SIGKILLed mid-epoch under --max-restarts): not in
+# `make test`, since after a restart gloo's reconnect failed now and then on this loaded
+# 2-core machine; it passed 4 of 5 runs here.
+elastic: $(VENV)/.installed-dev  ## torchrun's agent restarts a killed worker; equal weights
+	$(BIN)/python -m pytest -q -m elastic tests/training/test_distributed.py

@@ -266,6 +266,7 @@ ELASTIC = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.elastic
 def test_a_worker_killed_mid_epoch_is_restarted_and_the_run_ends_equal(tmp_path):
     script = tmp_path / "elastic.py"
     script.write_text(ELASTIC)
