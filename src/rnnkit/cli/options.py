@@ -82,12 +82,11 @@ def out_folder(path: Path | None, option: str = "--out",
     if path.exists() and not path.is_dir():
         raise ValueError(f"{option} {path} is an existing file; give a folder (it will hold "
                          f"{holds})")
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise ValueError(f"{option} {path}: {parent} is a file, not a folder")
-            break
-    return path
+    # a file where a parent folder must be, a NUL byte, an over-long name (imported here:
+    # saving imports torch, which `rnnkit --help` does not need)
+    from ..saving import check_path
+
+    return check_path(path, option)
 
 
 def log_folder(path: Path | None) -> Path | None:

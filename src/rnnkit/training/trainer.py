@@ -270,9 +270,7 @@ class Trainer:
         n = num_samples(x)
         if num_samples(y) != n:
             raise ValueError(f"x has {n} samples but y has {num_samples(y)}")
-        if validation_data is None and validation_split:
-            if not 0 < validation_split < 1:
-                raise ValueError(f"validation_split must be in (0, 1), got {validation_split!r}")
+        if validation_data is None and validation_split:   # its range: _check_fit_options
             cut = n - int(round(n * validation_split))  # the last part, before shuffling
             if cut < 1 or cut == n:
                 raise ValueError(f"validation_split={validation_split} leaves no training or "
