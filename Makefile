@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 PIP     := $(BIN)/pip install -q -c constraints.txt
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: demo test lint clean sanitize elastic
+.PHONY: demo test lint clean sanitize distributed
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -45,8 +45,10 @@ sanitize: $(VENV)/.installed-dev  ## engine and training-step tests under Addres
 	  tests/robustness/test_kernels.py tests/layers/test_recurrent.py tests/contract \
 	  --ignore=tests/training/test_distributed.py
 
-# The elastic-restart test (a worker SIGKILLed mid-epoch under --max-restarts): not in
-# `make test`, since after a restart gloo's reconnect failed now and then on this loaded
-# 2-core machine; it passed 4 of 5 runs here.
-elastic: $(VENV)/.installed-dev  ## torchrun's agent restarts a killed worker; equal weights
-	$(BIN)/python -m pytest -q -m elastic tests/training/test_distributed.py
+# The multi-process tests (torch.distributed.run with gloo: equivalence with one process,
+# loopback nodes, --nproc, the rendezvous timeout, the elastic restart): not in `make test`,
+# since on this loaded 2-core machine a gloo worker aborted at times ("terminate called
+# without an active exception", 1 in about 6 CI runs) and a reconnect after a restart failed
+# in 1 of 5 runs.
+distributed: $(VENV)/.installed-dev  ## the multi-process training tests (gloo on the CPU)
+	$(BIN)/python -m pytest -q -m "distributed or elastic" tests/training/test_distributed.py

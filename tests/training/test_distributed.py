@@ -112,6 +112,7 @@ def _weights(path):
     return load_file(path)
 
 
+@pytest.mark.distributed
 @pytest.mark.parametrize("case, steps, dtype, tol", [
     ("sequential", ["autograd", "autograd"], "float64", 1e-12),
     ("sequential", ["compiled", "auto"], "float64", 1e-12),   # one compiled, two autograd+DDP
@@ -136,6 +137,7 @@ def test_two_processes_equal_one_with_the_global_batch(tmp_path, case, steps, dt
         assert h2[key] == pytest.approx(h1[key], abs=max(tol, 1e-9), rel=0), key
 
 
+@pytest.mark.distributed
 def test_resuming_on_another_world_size_is_refused(tmp_path):
     ck = str(tmp_path / "ck.safetensors")
     rc, out, _ = _run(tmp_path, 2, "two", "4", "resume", "float32", ck)
@@ -159,6 +161,7 @@ def test_distributed_true_outside_torchrun_names_what_is_missing(monkeypatch):
         model.fit(torch.randn(4, 3, 2), torch.randn(4, 1), verbose=0, distributed="yes")
 
 
+@pytest.mark.distributed
 def test_two_launchers_meet_on_loopback(tmp_path):
     """Multi-node on one machine: two torch.distributed.run invocations, one process each,
     meet at 127.0.0.1 (node ranks 0 and 1, the store on node 0) and train to the weights of
@@ -211,6 +214,7 @@ def _cli(args, cwd, env_extra=None, timeout=180):
     return proc.returncode, out, err
 
 
+@pytest.mark.distributed
 def test_nproc_runs_a_command_on_two_processes_and_rank_zero_reports(tmp_path):
     rc, out, err = _cli(["classify", "digits", "--quick", "--nproc", "2", "--out",
                          str(tmp_path / "c")], tmp_path)
@@ -233,6 +237,7 @@ def test_bad_launcher_options_are_named(tmp_path, args, message):
     assert rc == 2 and message in err and "Traceback" not in err
 
 
+@pytest.mark.distributed
 def test_a_rendezvous_nobody_answers_times_out_clearly(tmp_path):
     rc, out, err = _cli(["classify", "digits", "--quick", "--nproc", "1", "--nnodes", "2",
                          "--rdzv-endpoint", f"127.0.0.1:{_port()}"], tmp_path,
