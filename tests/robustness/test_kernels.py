@@ -150,3 +150,50 @@ def test_train_step_refuses(K, fault):
     mutate(args)
     with pytest.raises(RuntimeError, match="train_step: .*" + message):
         K.train_step(*args)
+
+
+def _update_args():
+    """apply_update's arguments for _train_args' model: params, grads, Adam state, hyper."""
+    a = _train_args()
+    return [a[3], a[4], [], [], [], a[8]]
+
+
+UPDATE_FAULTS = {
+    "grad shape": (lambda a: a[1].__setitem__(0, torch.zeros(4, 2, dtype=F64)), "gradient"),
+    "grad dtype": (lambda a: a[1].__setitem__(0, torch.zeros(4, 3)), "gradient"),
+    "grad count": (lambda a: a[1].pop(), "5 parameters and 4 gradients"),
+    "no parameters": (lambda a: (a[0].clear(), a[1].clear()), "0 parameters"),
+    "hyper length": (lambda a: a[5].pop(), "hyper must hold 9"),
+    "adam without state": (lambda a: a[5].__setitem__(7, 1.0), "Adam state for 0"),
+    "param not contiguous": (lambda a: a[0].__setitem__(1, torch.zeros(4, 8, dtype=F64)[:, ::2]),
+                             "parameter"),
+}
+
+
+def test_apply_update_matches_the_whole_step(K):
+    """gradients-only train_step, then apply_update == one whole train_step."""
+    whole, split = _train_args(), _train_args()
+    for args in (whole, split):
+        g = torch.Generator().manual_seed(0)
+        args[0].normal_(generator=g)
+        args[1].normal_(generator=g)
+        for p in args[3]:
+            p.normal_(generator=g)
+    split[3] = [p.clone() for p in whole[3]]
+    split[0], split[1] = whole[0].clone(), whole[1].clone()
+    whole[8][6] = split[8][6] = 0.5                        # clip by norm
+    K.train_step(*whole)
+    _, loss, _ = K.train_step(*split[:8], [*split[8], 1.0])
+    assert all(not torch.equal(p, q) for p, q in zip(whole[3], split[3]))   # not updated yet
+    K.apply_update(split[3], split[4], [], [], [], split[8])
+    for p, q in zip(whole[3], split[3]):
+        assert torch.equal(p, q)
+
+
+@pytest.mark.parametrize("fault", list(UPDATE_FAULTS))
+def test_apply_update_refuses(K, fault):
+    args = _update_args()
+    mutate, message = UPDATE_FAULTS[fault]
+    mutate(args)
+    with pytest.raises(RuntimeError, match="apply_update: .*" + message):
+        K.apply_update(*args)

@@ -49,6 +49,46 @@ SCRIPT = textwrap.dedent('''
         save_file({k: v.contiguous() for k, v in model.state_dict().items()}, out)
         with open(out + ".json", "w") as f:
             json.dump(history.history, f)
+        with open(out + ".step", "w") as f:
+            f.write(model._trainer.step_note)
+''')
+
+# The four tasks, unchanged: batch_size is per process (the generator's streams are split
+# across the ranks in contiguous blocks, each stream carrying its state on one rank).
+TASKS = textwrap.dedent('''
+    import json, sys, numpy as np, torch, rnnkit as rk
+    from rnnkit.tasks import Forecaster, SequenceClassifier, TextGenerator, Translator
+    from safetensors.torch import save_file
+    out, batch, case, dtype = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+    torch.set_default_dtype(getattr(torch, dtype))
+    rng = np.random.default_rng(3)
+    if case == "forecaster":
+        series = np.sin(np.arange(120) / 5) + 0.1 * rng.standard_normal(120)
+        task = Forecaster(cell="gru", units=6, window=8)
+        hist = task.fit(series, epochs=3, batch_size=batch, seed=1, verbose=0, patience=None)
+        hist = hist.history
+    elif case == "classifier":
+        x = rng.standard_normal((40, 6, 3))
+        y = (x[:, :, 0].mean(1) > 0).astype(int)
+        task = SequenceClassifier(cell="lstm", units=5)
+        hist = task.fit(x, y, epochs=3, batch_size=batch, seed=1, verbose=0, patience=None)
+    elif case == "generator":     # TBPTT: 8 streams, chunks of 10
+        text = "to be or not to be, that is the question. " * 12
+        task = TextGenerator(cell="gru", units=8, embedding=4, seq_len=10,
+                                batch_size=batch)
+        hist = task.fit(text, epochs=3, seed=1, verbose=0, patience=None)
+    elif case == "translator":
+        words = ["one", "two", "three", "four", "five", "six"]
+        fr = ["un", "deux", "trois", "quatre", "cinq", "six"]
+        pairs = [(f"{words[i]} {words[j]}", f"{fr[i]} {fr[j]}") for i in range(6)
+                 for j in range(6)]
+        task = Translator(units=8, embedding=4)
+        hist = task.fit(pairs, epochs=3, batch_size=batch, seed=1, verbose=0, patience=None)
+    if rk.training.distributed.is_rank_zero():
+        model = task.model
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, out)
+        with open(out + ".json", "w") as f:
+            json.dump({k: v for k, v in hist.items() if isinstance(v, list)}, f)
 ''')
 
 
@@ -92,9 +132,10 @@ def _port() -> int:
         return s.getsockname()[1]
 
 
-def _run(tmp_path, nproc: int, name: str, *args: str, timeout: float = 120):
+def _run(tmp_path, nproc: int, name: str, *args: str, timeout: float = 120,
+         source: str = SCRIPT):
     script = tmp_path / "train.py"
-    script.write_text(SCRIPT)
+    script.write_text(source)
     out = tmp_path / f"{name}.safetensors"
     cmd = [sys.executable, str(script), str(out), *args]
     if nproc > 1:
@@ -115,8 +156,10 @@ def _weights(path):
 @pytest.mark.distributed
 @pytest.mark.parametrize("case, steps, dtype, tol", [
     ("sequential", ["autograd", "autograd"], "float64", 1e-12),
-    ("sequential", ["compiled", "auto"], "float64", 1e-12),   # one compiled, two autograd+DDP
+    ("sequential", ["compiled", "compiled"], "float64", 1e-12),   # the split C++ step
+    ("sequential", ["compiled", "autograd"], "float64", 1e-12),   # C++ alone = autograd+DDP
     ("sequential", ["autograd", "autograd"], "float32", 1e-5),
+    ("sequential", ["compiled", "compiled"], "float32", 1e-5),
     ("tbptt", [], "float64", 1e-12),
     ("classifier", [], "float64", 1e-12),
 ])
@@ -129,12 +172,38 @@ def test_two_processes_equal_one_with_the_global_batch(tmp_path, case, steps, dt
     assert list(a) == list(b)
     for k in a:
         torch.testing.assert_close(b[k], a[k], atol=tol, rtol=0, msg=k)
+    if steps and steps[1] == "compiled":
+        assert "one flat all-reduce" in (tmp_path / "two.safetensors.step").read_text()
+    _same_history(tmp_path, tol)
+
+
+def _same_history(tmp_path, tol):
     import json
     h1 = json.loads((tmp_path / "one.safetensors.json").read_text())
     h2 = json.loads((tmp_path / "two.safetensors.json").read_text())
     assert h1.keys() == h2.keys()         # every rank reports the same, all-reduced numbers
     for key in h1:
         assert h2[key] == pytest.approx(h1[key], abs=max(tol, 1e-9), rel=0), key
+
+
+@pytest.mark.distributed
+@pytest.mark.parametrize("case, dtype, tol", [
+    ("forecaster", "float64", 1e-12),
+    ("classifier", "float64", 1e-12),
+    ("generator", "float64", 1e-12),
+    ("translator", "float64", 1e-12),
+    ("generator", "float32", 1e-5),
+])
+def test_each_task_trains_on_two_processes_as_on_one(tmp_path, case, dtype, tol):
+    rc1, out1, one = _run(tmp_path, 1, "one", "8", case, dtype, source=TASKS)
+    assert rc1 == 0, out1
+    rc2, out2, two = _run(tmp_path, 2, "two", "4", case, dtype, source=TASKS)
+    assert rc2 == 0, out2
+    a, b = _weights(one), _weights(two)
+    assert list(a) == list(b)
+    for k in a:
+        torch.testing.assert_close(b[k], a[k], atol=tol, rtol=0, msg=k)
+    _same_history(tmp_path, tol)
 
 
 @pytest.mark.distributed

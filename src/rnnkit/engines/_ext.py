@@ -26,7 +26,7 @@ _lock = threading.Lock()
 _state: dict[str, object] = {}
 FUNCTIONS = ["lstm_fwd_step", "lstm_bwd_step", "gru_fwd_step", "gru_bwd_step",
              "lnlstm_fwd_step", "lnlstm_bwd_step", "ln_bwd_rows", "simple_seq_fwd",
-             "simple_seq_bwd", "train_step"]
+             "simple_seq_bwd", "train_step", "apply_update"]
 
 
 def _build():

@@ -19,7 +19,8 @@
 // hyper: lr, beta1, beta2, eps, weight_decay, clip_value (<= 0: none), clip_norm (<= 0: none),
 //   optimizer (0 SGD, 1 Adam), loss (0 MSE, 1 MAE, 2/3 binary cross-entropy from logits /
 //   probabilities, 4/5 sparse categorical cross-entropy from logits / probabilities; y
-//   then holds class indices as floats).
+//   then holds class indices as floats), and optionally a 10th value: 1 = stop once the
+//   gradients are in grads (a distributed step all-reduces them, then calls apply_update).
 #include <torch/extension.h>
 #include <algorithm>
 #include <cmath>
@@ -109,6 +110,66 @@ struct Layer {
 // given thread count always gives the same sums).  Below PAR_MIN_WORK multiply-adds a step
 // is too short to pay for starting a thread.
 constexpr int64_t PAR_MIN_WORK = 1 << 18;
+
+// Clip the gradients G (by value, then by global norm) and apply the SGD or Adam update to
+// params in place; returns the norm before clipping by norm.  Shared by the whole step and by
+// the update that follows a distributed step's all-reduce.
+template <typename T>
+double clip_and_update(const std::vector<at::Tensor>& params, const std::vector<T*>& G,
+                       const std::vector<int64_t>& n_el, const std::vector<at::Tensor>& m,
+                       const std::vector<at::Tensor>& v, const std::vector<at::Tensor>& steps,
+                       const std::vector<double>& hp) {
+  const size_t np = params.size();
+  const double clip_value = hp[5], clip_norm = hp[6];
+  if (clip_value > 0)
+    for (size_t k = 0; k < np; ++k)
+      for (int64_t e = 0; e < n_el[k]; ++e)
+        G[k][e] = std::min(std::max(G[k][e], T(-clip_value)), T(clip_value));
+  double norm = 0;
+  for (size_t k = 0; k < np; ++k)
+    for (int64_t e = 0; e < n_el[k]; ++e) norm += double(G[k][e]) * double(G[k][e]);
+  norm = std::sqrt(norm);
+  if (clip_norm > 0) {
+    const double coef = std::min(1.0, clip_norm / (norm + 1e-6));   // torch's clip_grad_norm_
+    if (coef < 1.0)
+      for (size_t k = 0; k < np; ++k)
+        for (int64_t e = 0; e < n_el[k]; ++e) G[k][e] *= T(coef);
+  }
+  const double lr = hp[0], b1 = hp[1], b2 = hp[2], eps = hp[3], wd = hp[4];
+  const bool adam = hp[7] > 0.5;
+  for (size_t k = 0; k < params.size(); ++k) {
+    T* p = params[k].data_ptr<T>();
+    const int64_t n = n_el[k];
+    T* gk = G[k];
+    // weight decay joins the gradient inside the update, as torch's optimizers do (p.grad
+    // keeps the loss gradient)
+    const T wdt = T(wd);
+    if (!adam) {
+      for (int64_t e = 0; e < n; ++e) p[e] -= T(lr) * (gk[e] + wdt * p[e]);
+      continue;
+    }
+    const at::Tensor& st = steps[k];
+    double s;
+    if (st.scalar_type() == at::kFloat) {
+      float* sp = st.data_ptr<float>();
+      s = double(*sp += 1.0f);
+    } else {
+      double* sp = st.data_ptr<double>();
+      s = (*sp += 1.0);
+    }
+    const double bc1 = 1 - std::pow(b1, s), bc2 = 1 - std::pow(b2, s);
+    const T step_size = T(lr / bc1), bc2s = T(std::sqrt(bc2));
+    T* mk = m[k].data_ptr<T>();
+    T* vk = v[k].data_ptr<T>();
+    for (int64_t e = 0; e < n; ++e) {
+      const T ge = gk[e] + wdt * p[e];
+      mk[e] = T(b1) * mk[e] + T(1 - b1) * ge;
+      vk[e] = T(b2) * vk[e] + T(1 - b2) * ge * ge;
+      p[e] -= step_size * mk[e] / (std::sqrt(vk[e]) / bc2s + T(eps));
+    }
+  }
+  return norm;
+}
 
 template <typename T>
 std::tuple<at::Tensor, double, double> step_impl(
@@ -419,54 +480,8 @@ std::tuple<at::Tensor, double, double> step_impl(
     for (int th = 1; th < nt; ++th)
       for (int64_t e = 0; e < n_el[k]; ++e) G[k][e] += TG[th][off[k] + e];
   }
-  const double clip_value = hp[5], clip_norm = hp[6];
-  if (clip_value > 0)
-    for (size_t k = 0; k < np; ++k)
-      for (int64_t e = 0; e < n_el[k]; ++e)
-        G[k][e] = std::min(std::max(G[k][e], T(-clip_value)), T(clip_value));
-  double norm = 0;
-  for (size_t k = 0; k < np; ++k)
-    for (int64_t e = 0; e < n_el[k]; ++e) norm += double(G[k][e]) * double(G[k][e]);
-  norm = std::sqrt(norm);
-  if (clip_norm > 0) {
-    const double coef = std::min(1.0, clip_norm / (norm + 1e-6));   // torch's clip_grad_norm_
-    if (coef < 1.0)
-      for (size_t k = 0; k < np; ++k)
-        for (int64_t e = 0; e < n_el[k]; ++e) G[k][e] *= T(coef);
-  }
-  const double lr = hp[0], b1 = hp[1], b2 = hp[2], eps = hp[3], wd = hp[4];
-  const bool adam = hp[7] > 0.5;
-  for (size_t k = 0; k < params.size(); ++k) {
-    T* p = params[k].data_ptr<T>();
-    const int64_t n = n_el[k];
-    T* gk = G[k];
-    // weight decay joins the gradient inside the update, as torch's optimizers do (p.grad
-    // keeps the loss gradient)
-    const T wdt = T(wd);
-    if (!adam) {
-      for (int64_t e = 0; e < n; ++e) p[e] -= T(lr) * (gk[e] + wdt * p[e]);
-      continue;
-    }
-    const at::Tensor& st = steps[k];
-    double s;
-    if (st.scalar_type() == at::kFloat) {
-      float* sp = st.data_ptr<float>();
-      s = double(*sp += 1.0f);
-    } else {
-      double* sp = st.data_ptr<double>();
-      s = (*sp += 1.0);
-    }
-    const double bc1 = 1 - std::pow(b1, s), bc2 = 1 - std::pow(b2, s);
-    const T step_size = T(lr / bc1), bc2s = T(std::sqrt(bc2));
-    T* mk = m[k].data_ptr<T>();
-    T* vk = v[k].data_ptr<T>();
-    for (int64_t e = 0; e < n; ++e) {
-      const T ge = gk[e] + wdt * p[e];
-      mk[e] = T(b1) * mk[e] + T(1 - b1) * ge;
-      vk[e] = T(b2) * vk[e] + T(1 - b2) * ge * ge;
-      p[e] -= step_size * mk[e] / (std::sqrt(vk[e]) / bc2s + T(eps));
-    }
-  }
+  if (hp.size() > 9 && hp[9] > 0.5) return {out, loss, 0.0};   // gradients only (DDP)
+  const double norm = clip_and_update<T>(params, G, n_el, m, v, steps, hp);
   return {out, loss, norm};
 }
 
@@ -490,7 +505,8 @@ std::tuple<at::Tensor, double, double> train_step(
   TORCH_CHECK(p == int(params.size()) && grads.size() == params.size(),
               fn, ": spec wants ", p, " parameters, got ", params.size(), " and ", grads.size(),
               " gradients");
-  TORCH_CHECK(hyper.size() == 9, fn, ": hyper must hold 9 values, got ", hyper.size());
+  TORCH_CHECK(hyper.size() == 9 || hyper.size() == 10, fn,
+              ": hyper must hold 9 values (10 with the gradients-only flag), got ", hyper.size());
   const bool adam = hyper[7] != 0;
   const int loss_kind = static_cast<int>(hyper[8]);
   TORCH_CHECK(loss_kind >= 0 && loss_kind <= 5, fn, ": unknown loss code ", loss_kind);
@@ -554,4 +570,46 @@ std::tuple<at::Tensor, double, double> train_step(
   for (auto& t : params) t.unsafeGetTensorImpl()->bump_version();
   for (auto& t : grads) t.unsafeGetTensorImpl()->bump_version();
   return r;
+}
+
+// The second half of a distributed step: clip the (all-reduced) gradients in grads and
+// update params with SGD or Adam, as train_step does after its backward.  Returns the
+// gradient norm before clipping by norm.  hyper as train_step's (the loss code unused).
+double apply_update(std::vector<at::Tensor> params, std::vector<at::Tensor> grads,
+                    std::vector<at::Tensor> exp_avg, std::vector<at::Tensor> exp_avg_sq,
+                    std::vector<at::Tensor> steps, std::vector<double> hyper) {
+  const char* fn = "apply_update";
+  TORCH_CHECK(!params.empty() && grads.size() == params.size(), fn, ": ", params.size(),
+              " parameters and ", grads.size(), " gradients");
+  TORCH_CHECK(hyper.size() >= 9, fn, ": hyper must hold 9 values, got ", hyper.size());
+  const bool adam = hyper[7] != 0;
+  const auto dt = rk::floating(params[0], fn, "a parameter");
+  TORCH_CHECK(!adam || (exp_avg.size() == params.size() && exp_avg_sq.size() == params.size() &&
+                        steps.size() == params.size()),
+              fn, ": Adam state for ", exp_avg.size(), ", ", exp_avg_sq.size(), ", ",
+              steps.size(), " of ", params.size(), " parameters");
+  std::vector<int64_t> n_el(params.size());
+  for (size_t k = 0; k < params.size(); ++k) {
+    const at::IntArrayRef want = params[k].sizes();
+    rk::expect(params[k], fn, "a parameter", dt, want);
+    rk::expect(grads[k], fn, "a gradient", dt, want);
+    if (adam) {
+      rk::expect(exp_avg[k], fn, "Adam's exp_avg", dt, want);
+      rk::expect(exp_avg_sq[k], fn, "Adam's exp_avg_sq", dt, want);
+      TORCH_CHECK(steps[k].numel() == 1 && steps[k].device().is_cpu() &&
+                  (steps[k].scalar_type() == at::kFloat || steps[k].scalar_type() == at::kDouble),
+                  fn, ": Adam step must be one float number");
+    }
+    n_el[k] = params[k].numel();
+  }
+  at::NoGradGuard no_grad;
+  double norm = 0;
+  AT_DISPATCH_FLOATING_TYPES(dt, "apply_update", [&] {
+    std::vector<scalar_t*> G(grads.size());
+    for (size_t k = 0; k < grads.size(); ++k) G[k] = grads[k].data_ptr<scalar_t>();
+    norm = clip_and_update<scalar_t>(params, G, n_el, exp_avg, exp_avg_sq, steps, hyper);
+  });
+  for (auto& t : params) t.unsafeGetTensorImpl()->bump_version();
+  for (auto& t : grads) t.unsafeGetTensorImpl()->bump_version();
+  return norm;
 }

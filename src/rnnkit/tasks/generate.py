@@ -169,11 +169,14 @@ class TextGenerator:
         standardize = "lower_and_strip_punctuation" if c.mode == "word" else None
         self.vectorizer = TextVectorizer(mode=c.mode, max_tokens=c.max_tokens,
                                          standardize=standardize).adapt(train_text)
-        x, y = self._streams(self._ids(train_text), c.batch_size)
+        # on N processes (torchrun, --nproc) batch_size streams each: the text is cut into
+        # N * batch_size streams, and each rank trains a contiguous block of them
+        streams = c.batch_size * rk.training.distributed.world()
+        x, y = self._streams(self._ids(train_text), streams)
         self.model = self._build(stateful=False)
         val = None
         if held_out:
-            rows = max(1, min(c.batch_size, len(held_text) // (4 * c.seq_len)))
+            rows = max(1, min(streams, len(held_text) // (4 * c.seq_len)))
             val = self._streams(self._ids(held_text), rows)
         callbacks: list[Callback] = [_TimeLimit(max_minutes)] if max_minutes else []
         if patience and val is not None:

@@ -18,8 +18,11 @@ what does not):
     "binary_crossentropy" or "sparse_categorical_crossentropy" (rnnkit's, from logits or
     on probabilities, targets at the last step); ``torch.optim.Adam`` (no amsgrad)
     or plain ``torch.optim.SGD`` (no momentum); full BPTT; float32 or float64 on the CPU; no
-    module or gradient hooks and no torch.distributed process group (the step would skip
-    them).
+    module or gradient hooks and no torch.distributed process group other than the one
+    ``fit`` trains in (the step would skip them).
+Under ``fit``'s own process group (torchrun, ``--nproc``) the step is split in three:
+forward and BPTT in C++ leave this rank's gradients, one all-reduce sums every gradient and
+the loss in a single flat buffer, and the clipping and update run in C++ on the sums.
 ``step="auto"`` also asks the model to be small: the loops call no GEMM, so above
 ``AUTO_MAX_MACS`` multiply-adds per batch and time step (recurrent layers, forward) autograd
 with rnnkit's engines is faster (the crossover is measured by ``rnnkit bench``'s training
@@ -28,6 +31,7 @@ step table).  ``step="compiled"`` runs it at any size, or says why it cannot.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -52,8 +56,8 @@ class CompiledStep:
     """``step(x, y) -> (loss, grad_norm, y_hat)``: one optimizer step, weights updated."""
 
     def __init__(self, spec: list[int], params: list[torch.Tensor], optimizer,
-                 loss_kind: int, macs: int, note: str):
-        self.spec, self.params, self.optimizer = spec, params, optimizer
+                 loss_kind: int, macs: int, note: str, dist=None):
+        self.spec, self.params, self.optimizer, self.dist = spec, params, optimizer, dist
         self.loss_kind, self.macs, self.note = loss_kind, macs, note
         self.out_units = spec[-3]
         for p in params:     # the step writes each gradient into p.grad, as autograd would
@@ -68,6 +72,7 @@ class CompiledStep:
                        [optimizer.state[p]["exp_avg_sq"] for p in params],
                        [optimizer.state[p]["step"] for p in params]) if self.adam else ([], [], [])
         self.group = group
+        self._flat: torch.Tensor | None = None     # the distributed step's all-reduce buffer
 
     def _init_adam_state(self) -> None:
         """Create Adam's state the way torch.optim.Adam does on its first step."""
@@ -82,7 +87,7 @@ class CompiledStep:
                 state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor, clip_value: float | None,
-                 clip_norm: float | None):
+                 clip_norm: float | None, weight: float = 1.0):
         g = self.group
         betas = g.get("betas", (0.0, 0.0))
         hyper = [float(g["lr"]), float(betas[0]), float(betas[1]), float(g.get("eps", 0.0)),
@@ -92,8 +97,41 @@ class CompiledStep:
         # was chosen (training/boundary.py); the C++ entry checks every size it indexes
         x = x.contiguous()
         y = y.to(x.dtype).contiguous()
+        if self.dist is not None:
+            return self._distributed(x, y, hyper, clip_norm, weight)
         y_hat, loss, norm = kernels().train_step(x, y, self.spec, self.params, self.grads,
                                                  *self._state, hyper)
+        return loss, (norm if clip_norm is not None else None), y_hat
+
+    def _distributed(self, x, y, hyper, clip_norm, weight):
+        """The step split in three: this rank's gradients from C++, then ONE all-reduce of
+        every gradient and the loss packed in a flat buffer (weighted by this rank's share,
+        as the autograd path weights its loss), then clipping and the update in C++.  Every
+        rank updates from the same sums, so the weights stay equal without a broadcast."""
+        y_hat, loss, _ = kernels().train_step(x, y, self.spec, self.params, self.grads,
+                                              *self._state, [*hyper, 1.0])
+        flat = self._flat
+        if flat is None:
+            n = sum(p.numel() for p in self.params)
+            self._flat = flat = torch.empty(n + 1, dtype=torch.float64)
+        at = 0
+        for grad in self.grads:
+            k = grad.numel()
+            flat[at:at + k].copy_(grad.view(-1))
+            at += k
+        flat[:at] *= weight
+        flat[at] = loss * weight
+        self.dist.all_reduce(flat)
+        flat /= self.dist.world
+        loss = float(flat[at])
+        if not math.isfinite(loss):       # every rank sees the same sum: all stop together
+            return loss, None, y_hat
+        at = 0
+        for grad in self.grads:
+            k = grad.numel()
+            grad.view(-1).copy_(flat[at:at + k])
+            at += k
+        norm = kernels().apply_update(self.params, self.grads, *self._state, hyper)
         return loss, (norm if clip_norm is not None else None), y_hat
 
 
@@ -183,8 +221,9 @@ def _params(layer: nn.Module) -> list[torch.Tensor]:
 
 
 def plan(model: nn.Module, loss_fn: Callable, optimizer, x: Any, *, batch_size: int,
-         tbptt: int | None, mode: str) -> tuple[CompiledStep | None, str]:
-    """``(step, note)``: the compiled step and why, or None and why not."""
+         tbptt: int | None, mode: str, dist=None) -> tuple[CompiledStep | None, str]:
+    """``(step, note)``: the compiled step and why, or None and why not.  With ``dist``
+    (the trainer's process group) the step all-reduces its gradients itself."""
     from ..layers import RNN, Sequential
     if mode == "autograd":
         return None, "autograd (step='autograd' requested)"
@@ -222,8 +261,9 @@ def plan(model: nn.Module, loss_fn: Callable, optimizer, x: Any, *, batch_size: 
         if any(p._backward_hooks or getattr(p, "_post_accumulate_grad_hooks", None)
                for p in params):
             reasons.append("gradient hooks on parameters (they would not run)")
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        reasons.append("torch.distributed is initialized (autograd all-reduces gradients)")
+    if dist is None and torch.distributed.is_available() and torch.distributed.is_initialized():
+        reasons.append("a torch.distributed group that fit does not manage (the step would "
+                       "skip its all-reduce)")
     kind = _loss_kind(loss_fn)
     if isinstance(kind, str):
         reasons.append(kind)
@@ -257,4 +297,8 @@ def plan(model: nn.Module, loss_fn: Callable, optimizer, x: Any, *, batch_size: 
         return None, "autograd (compiled step not eligible: " + "; ".join(reasons) + ")"
     note = (f"compiled: forward, BPTT and {type(optimizer).__name__} in one C++ call per "
             f"batch ({macs:,} multiply-adds per batch and time step)")
-    return CompiledStep(spec, params, optimizer, kind, macs, note), note
+    if dist is not None:
+        note = (f"compiled: forward and BPTT in C++, one flat all-reduce of the gradients "
+                f"over {dist.world} processes, then {type(optimizer).__name__} in C++ "
+                f"({macs:,} multiply-adds per batch and time step)")
+    return CompiledStep(spec, params, optimizer, kind, macs, note, dist), note

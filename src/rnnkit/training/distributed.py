@@ -15,13 +15,16 @@ with ``fit(distributed=True)``.  Then:
   and each rank's loss is weighted by its share, so the gradient is still the mean over the
   global batch; ranks left without a sample take none and still join the all-reduce;
 * epoch losses and metrics are all-reduced (sums and counts), and validation runs whole on
-  every rank, so every rank reports the same numbers;
+  every rank, so every rank reports the same numbers; a callback that stops training on one
+  rank (a wall-clock limit) stops every rank after the same epoch;
 * only rank 0 prints progress and writes checkpoints, TensorBoard events and reports; the
   others wait at a barrier;
 * a checkpoint records the world size, and resuming on another is refused naming both.
 
-The compiled training step runs in one process only: under DDP ``fit`` takes the autograd
-step, whose backward DDP overlaps with its all-reduce.
+The compiled training step (small models, ``training/compiled.py``) runs distributed too:
+its C++ forward and BPTT leave each rank's gradients, one flat all-reduce sums them with the
+loss, and the C++ update runs on the sums.  Autograd steps go through DDP, whose backward
+overlaps its bucketed all-reduce.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["Dist", "start", "world_from_env", "is_rank_zero", "TIMEOUT_S"]
+__all__ = ["Dist", "start", "world", "world_from_env", "is_rank_zero", "TIMEOUT_S"]
 
 TIMEOUT_S = float(os.environ.get("RNNKIT_DIST_TIMEOUT", "300"))   # seconds a collective waits
 
@@ -49,6 +52,14 @@ def world_from_env() -> int:
     if world < 1:
         raise ValueError(f"WORLD_SIZE must be a positive int, got {world}")
     return world
+
+
+def world() -> int:
+    """The number of processes training together: the group's size once started, else
+    what torchrun's ``WORLD_SIZE`` says (1 alone)."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_world_size()
+    return world_from_env()
 
 
 def is_rank_zero() -> bool:
@@ -78,6 +89,10 @@ class Dist:
         torch.distributed.all_reduce(t)
         return t.tolist()
 
+    def all_reduce(self, t: torch.Tensor) -> None:
+        """Sum ``t`` over the ranks, in place."""
+        torch.distributed.all_reduce(t)
+
     def barrier(self) -> None:
         torch.distributed.barrier()
 
@@ -87,8 +102,21 @@ class Dist:
         return DistributedDataParallel(model, device_ids=[device] if device.type == "cuda"
                                        else None)
 
-    def close(self) -> None:
-        if self.created and torch.distributed.is_initialized():
+    def close(self, clean: bool = True) -> None:
+        """Tear the group down if ``fit`` started it.  After a clean run the ranks first
+        meet at a barrier, so that none destroys its end while another still talks to it
+        (under load, a gloo rank whose peer had gone aborted with "terminate called without
+        an active exception"); after an exception on this rank there is no barrier (the
+        others may be inside another collective) and the group goes at once, which fails
+        their pending collectives instead of leaving them to the timeout."""
+        if not (self.created and torch.distributed.is_initialized()):
+            return
+        import gc
+        gc.collect()              # the DDP wrapper's reducer holds the group
+        try:
+            if clean:
+                torch.distributed.barrier()
+        finally:
             torch.distributed.destroy_process_group()
 
 

@@ -294,13 +294,17 @@ class Trainer:
         self.history = history = History()
         self.checkpoint_path = Path(checkpoint or resume) if (checkpoint or resume) else None
         self._dist = dist = start_distributed(distributed)
+        clean = False
         try:
-            return self._fit_in(dist, x, y, validation_data, cfg, callbacks, verbose, resume,
-                                history, shuffle_rng)
+            result = self._fit_in(dist, x, y, validation_data, cfg, callbacks, verbose, resume,
+                                  history, shuffle_rng)
+            clean = True
+            return result
         finally:
             self._dist = None
+            self._net = self.model     # DDP's reducer holds the group: drop it before the group
             if dist is not None:
-                dist.close()
+                dist.close(clean)
 
     def _fit_in(self, dist, x, y, validation_data, cfg, callbacks, verbose, resume, history,
                 shuffle_rng) -> History:
@@ -317,7 +321,7 @@ class Trainer:
                                  f"epochs={cfg.epochs}; ask for at least {start}")
         self._compiled, self.step_note = plan(self.model, self.loss_fn, self.optimizer, x,
                                               batch_size=cfg.batch_size, tbptt=cfg.tbptt,
-                                              mode=cfg.step)
+                                              mode=cfg.step, dist=dist)
         self.thread_choice = (requested(cfg.threads) if cfg.threads is not None
                               else choose_threads(self.model, cfg.batch_size, x))
         if dist is not None and dist.rank != 0:       # rank 0 alone prints and writes
@@ -370,6 +374,8 @@ class Trainer:
                     dist.barrier()
             for cb in cbs:
                 cb.on_epoch_end(self, epoch, logs)
+            if dist is not None:     # one rank's callback (a wall-clock limit) stops them all
+                self.stop_training = dist.sum(float(self.stop_training))[0] > 0
             if self.stop_training:
                 break
         for cb in cbs:
@@ -379,7 +385,7 @@ class Trainer:
 
     def _train_batch(self, xb: Any, yb: torch.Tensor, cfg: FitConfig, weight: float = 1.0):
         if self._compiled is not None:
-            return (*self._compiled(xb, yb, cfg.clip_value, cfg.clip_norm), yb)
+            return (*self._compiled(xb, yb, cfg.clip_value, cfg.clip_norm, weight), yb)
         if cfg.tbptt is None:
             return (*self._step(xb, yb, cfg, weight), yb)
         T = xb.shape[1]
