@@ -22,6 +22,8 @@ tensor input; any mask and recurrent dropout are fine.
     other cells    loop
 On CUDA, native (cuDNN) is taken whenever eligible.  Under ``torch.compile`` auto skips
 fused (opaque C++ kernels in a Python loop give the compiler nothing to fuse).
+``RNNKIT_ENGINE=loop`` makes every ``auto`` choose the loop (and ``fit`` choose autograd):
+the one switch to the readable path, for a debugger or a doubt.
 """
 
 from __future__ import annotations
@@ -32,9 +34,20 @@ from ..cells import GRUCell, LayerNormLSTMCell, LSTMCell, SimpleRNNCell
 from ._ext import kernels
 from .fused import SEQ_MAX_H, fused_blocker
 
-__all__ = ["ENGINES", "native_blocker", "fused_blocker", "choose_engine"]
+__all__ = ["ENGINES", "native_blocker", "fused_blocker", "choose_engine", "forced_engine"]
 
 ENGINES = ("auto", "loop", "native", "fused")
+
+
+def forced_engine() -> str | None:
+    """``RNNKIT_ENGINE``: ``loop`` runs every ``engine="auto"`` layer on the readable time
+    loop and every ``fit(step="auto")`` on autograd, so that a breakpoint in a cell's
+    ``forward`` fires during ``fit``; unset (or empty) lets ``auto`` choose."""
+    import os
+    value = os.environ.get("RNNKIT_ENGINE", "")
+    if value not in ("", "loop"):
+        raise ValueError(f"RNNKIT_ENGINE must be 'loop' or unset, got {value!r}")
+    return value or None
 
 
 def cell_blocker(cell) -> str | None:
@@ -86,6 +99,8 @@ def choose_engine(requested: str, cell, x, native_reason: str | None) -> tuple[s
         raise ValueError(f"ONNX export needs torch's native kernel for every recurrent layer "
                          f"(anything else is unrolled for one sequence length): "
                          f"{native_reason}")
+    if requested == "auto" and forced_engine() == "loop":
+        return "loop", "RNNKIT_ENGINE=loop (every layer on the readable loop)"
     if requested == "loop":
         return "loop", "engine='loop' requested"
     for name, reason in (("native", native_reason), ("fused", fused_reason)):

@@ -227,6 +227,9 @@ def plan(model: nn.Module, loss_fn: Callable, optimizer, x: Any, *, batch_size: 
     from ..layers import RNN, Sequential
     if mode == "autograd":
         return None, "autograd (step='autograd' requested)"
+    from ..engines.select import forced_engine
+    if mode == "auto" and forced_engine() == "loop":
+        return None, "autograd (RNNKIT_ENGINE=loop: the readable path everywhere)"
     reasons: list[str] = []
     spec: list[int] = []
     params: list[torch.Tensor] = []

@@ -1,0 +1,54 @@
+"""RNNKIT_ENGINE=loop: one switch that puts every layer and fit on the readable path, so a
+breakpoint in a cell's forward fires during fit."""
+
+import pytest
+import torch
+
+import rnnkit as rk
+from rnnkit.cells import GRUCell
+
+
+def _calls_to_cell_forward(monkeypatch) -> list[int]:
+    calls = [0]
+    forward = GRUCell.forward
+
+    def counted(self, *args, **kwargs):
+        calls[0] += 1
+        return forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(GRUCell, "forward", counted)
+    return calls
+
+
+def _fit():
+    rk.set_seed(0)
+    model = rk.Sequential([rk.GRU(4), rk.Dense(1)])
+    model.fit(torch.randn(8, 5, 2), torch.randn(8, 1), epochs=1, batch_size=4, verbose=0)
+    return model
+
+
+def test_a_cell_breakpoint_fires_during_fit_only_with_the_switch(monkeypatch):
+    calls = _calls_to_cell_forward(monkeypatch)
+    monkeypatch.delenv("RNNKIT_ENGINE", raising=False)
+    model = _fit()
+    assert calls[0] == 0                     # a small GRU: the compiled step, no Python cell
+    assert model._trainer.step_note.startswith("compiled")
+    monkeypatch.setenv("RNNKIT_ENGINE", "loop")
+    model = _fit()
+    assert calls[0] >= 2 * 5                 # two batches of five steps, at least
+    assert "RNNKIT_ENGINE=loop" in model._trainer.step_note
+    model(torch.randn(2, 5, 2))
+    assert model.layers[0].engine_note.startswith("RNNKIT_ENGINE=loop")
+
+
+def test_the_switch_leaves_an_explicit_engine_alone(monkeypatch):
+    monkeypatch.setenv("RNNKIT_ENGINE", "loop")
+    layer = rk.GRU(4, engine="fused")
+    layer(torch.randn(2, 3, 2))
+    assert layer.last_engine == "fused"
+
+
+def test_a_bad_switch_value_is_named(monkeypatch):
+    monkeypatch.setenv("RNNKIT_ENGINE", "fast")
+    with pytest.raises(ValueError, match="RNNKIT_ENGINE must be 'loop' or unset, got 'fast'"):
+        rk.GRU(4)(torch.randn(2, 3, 2))
