@@ -1,5 +1,6 @@
 import json
 
+import pytest
 import torch
 from typer.testing import CliRunner
 
@@ -44,3 +45,27 @@ def test_streaming_step_equals_the_layer():
         for t in range(6):
             y, state = layer.step(x[:, t], state)
             torch.testing.assert_close(y, expected[:, t], atol=1e-6, rtol=0)
+
+
+def test_bench_distributed_refuses_bad_process_counts():
+    for counts, message in (("0", "must be at least 1, got 0"), ("1,two", "'two' is not an int")):
+        bad = CliRunner().invoke(app, ["bench", "--distributed", counts])
+        assert bad.exit_code == 2 and message in bad.output, bad.output
+
+
+def test_bench_distributed_dry_run_names_the_workloads():
+    out = CliRunner().invoke(app, ["bench", "--distributed", "2", "--dry-run"])
+    assert out.exit_code == 0, out.output
+    assert "GRU(1024)" in out.output and "(and 1, the baseline)" in out.output
+
+
+@pytest.mark.distributed
+def test_bench_distributed_quick_measures_one_and_two_processes(tmp_path):
+    result = CliRunner().invoke(app, ["bench", "--distributed", "1,2", "--quick",
+                                      "--json", str(tmp_path / "d.json")])
+    assert result.exit_code == 0, result.output
+    rows = json.loads((tmp_path / "d.json").read_text())["distributed"]
+    assert [(r["workload"], r["processes"]) for r in rows] == [("gru-medium", 1),
+                                                              ("gru-medium", 2)]
+    assert rows[0]["efficiency"] == 1.0 and rows[1]["samples_per_s"] > 0
+    assert rows[1]["allreduce_ms"] > 0 and "quick: gru-medium" in result.output

@@ -28,6 +28,10 @@ def bench(
         "--steps/--no-steps", show_default=False,
         help="Also time the compiled training step against autograd around the size where "
         "step='auto' switches (default: on).")] = True,
+    distributed: Annotated[str | None, typer.Option(
+        metavar="LIST", help="Instead, time training on these process counts (e.g. 1,2) "
+        "through torch.distributed.run, one thread each: samples/s and scaling efficiency "
+        "for a medium GRU and the tutorial-size text generator.")] = None,
     quick: Quick = False,
     dry_run: DryRun = False,
 ) -> None:
@@ -37,6 +41,9 @@ def bench(
     --quick times the tiny size only, with 2 repetitions, in seconds: its numbers are a
     smoke test, not a measurement.
     """
+    if distributed is not None:
+        _distributed(distributed, json_out, quick, dry_run)
+        return
     from .. import bench as B
     config_list = ["tiny"] if quick else [c.strip() for c in configs.split(",") if c.strip()]
     cell_list = [c.strip() for c in cells.split(",") if c.strip()]
@@ -85,4 +92,35 @@ def bench(
         data["compiled_step"] = step_rows
         data["quick"] = quick
         json_out.write_text(json.dumps(data, indent=2))
+        result(f"wrote {json_out}", quick)
+
+
+def _distributed(counts_text: str, json_out: Path | None, quick: bool, dry_run: bool) -> None:
+    from .. import bench_distributed as D
+    counts = []
+    for part in counts_text.split(","):
+        part = part.strip()
+        try:
+            n = int(part)
+        except ValueError:
+            raise ValueError(f"--distributed takes process counts like 1,2; {part!r} is not "
+                             "an int") from None
+        if n < 1:
+            raise ValueError(f"--distributed process counts must be at least 1, got {n}")
+        counts.append(n)
+    workloads = ["gru-medium"] if quick else list(D.WORKLOADS)
+    steps = 3 if quick else 6
+    out_file(json_out, "--json")
+    if dry_run:
+        plan("rnnkit bench --distributed " + counts_text, {
+            "process counts": ", ".join(map(str, counts)) + ("" if 1 in counts else
+                                                             " (and 1, the baseline)"),
+            "workloads": "; ".join(D.WORKLOADS[w][0] for w in workloads),
+            "steps": f"{steps} per launch, the first not timed",
+            "writes": json_out or "nothing (no --json)"})
+        return
+    rows = D.run(counts, workloads, steps=steps)
+    result(D.table(rows), quick)
+    if json_out is not None:
+        json_out.write_text(json.dumps({"distributed": rows, "quick": quick}, indent=2))
         result(f"wrote {json_out}", quick)

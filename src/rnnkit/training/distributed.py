@@ -37,7 +37,7 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["Dist", "start", "world", "world_from_env", "is_rank_zero", "TIMEOUT_S"]
+__all__ = ["Dist", "start", "world", "free_port", "world_from_env", "is_rank_zero", "TIMEOUT_S"]
 
 TIMEOUT_S = float(os.environ.get("RNNKIT_DIST_TIMEOUT", "300"))   # seconds a collective waits
 
@@ -52,6 +52,14 @@ def world_from_env() -> int:
     if world < 1:
         raise ValueError(f"WORLD_SIZE must be a positive int, got {world}")
     return world
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on now (for a launch on one machine)."""
+    import socket
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
 
 
 def world() -> int:
