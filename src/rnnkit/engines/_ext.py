@@ -33,8 +33,13 @@ def _build():
     if os.environ.get("RNNKIT_NO_EXT"):
         raise RuntimeError("disabled by RNNKIT_NO_EXT")
     files = resources.files("rnnkit.engines")
-    source = "\n".join(files.joinpath(name).read_text() for name in ("_kernels.cpp",
-                                                                     "_train.cpp"))
+    from .codes import cpp_constants
+    csrc = files.joinpath("csrc")
+    # one translation unit: the codes table, the per-element math, the step kernels and the
+    # training step (gates.h is inlined here rather than #included: load_inline compiles
+    # the text in a build folder of its own)
+    source = cpp_constants() + "\n".join(
+        csrc.joinpath(name).read_text() for name in ("gates.h", "kernels.cpp", "train.cpp"))
     sanitize = os.environ.get("RNNKIT_SANITIZE", "")      # "address": see `make sanitize`
     if sanitize not in ("", "address"):
         raise RuntimeError(f"RNNKIT_SANITIZE must be 'address' or unset, got {sanitize!r}")

@@ -7,12 +7,13 @@ Backward: one walk back through time for dh (and dc), writing each step's gate g
 into one (T, B, G·H) buffer; then dW_ih, dW_hh and the bias gradients are single GEMMs and
 reductions over all steps, and dX one GEMM -- the shape of cuDNN's RNN backward.
 
-The gate arithmetic of a step is one C++ kernel (``_kernels.cpp``, compiled on first use)
-for LSTM, LayerNorm-LSTM and GRU(reset_after=True); without a compiler, and for SimpleRNN
-and GRU(reset_after=False), it is a few PyTorch ops.  LayerNorm-LSTM normalises the input
-projections of all steps at once, before the loop, and back-propagates through that
-normalisation after it.  Supported: masks (a masked step keeps the state and outputs
-zeros), a per-sequence recurrent-dropout mask ``q`` on h, initial states with gradients.
+The gate arithmetic of a step is one C++ kernel (``csrc/kernels.cpp``, its math in
+``csrc/gates.h``, compiled on first use) for LSTM, LayerNorm-LSTM and GRU(reset_after=True);
+without a compiler, and for SimpleRNN and GRU(reset_after=False), it is a few PyTorch ops.
+LayerNorm-LSTM normalises the input projections of all steps at once, before the loop, and
+back-propagates through that normalisation after it. Supported: masks (a masked step keeps
+the state and outputs zeros), a per-sequence recurrent-dropout mask ``q`` on h, initial
+states with gradients.
 The readable cells in ``rnnkit.cells`` are the specification; ``tests/engines/test_fused.py``
 holds this file to them.
 """
@@ -24,6 +25,7 @@ import torch
 from ..cells import GRUCell, LayerNormLSTMCell, LSTMCell, SimpleRNNCell
 from ..types import LSTMState
 from ._ext import kernels
+from .codes import ACTIVATIONS
 
 __all__ = ["run_fused", "fused_blocker"]
 
@@ -36,7 +38,7 @@ _ACT = {  # activation, written into out=, and its derivative from (pre-activati
 _KERNEL_KINDS = ("lstm", "gru", "lnlstm")
 _LSTM_KINDS = ("lstm", "lnlstm")
 SEQ_MAX_H = 32      # SimpleRNN up to this H runs its whole time loop in one C++ call
-_ACT_CODE = {"tanh": 0, "relu": 1, "sigmoid": 2, "linear": 3}
+_ACT_CODE = ACTIVATIONS     # the C++ codes (engines/codes.py)
 
 
 def _cpu_kernels(x: torch.Tensor):

@@ -3,7 +3,7 @@
 For a model like the sunspots tutorial's (SimpleRNN(3) + Dense(1), batch 1) a step is a
 few hundred multiply-adds, and the framework work around them -- module calls, the autograd
 graph and its backward, the optimizer -- is about a millisecond.  ``train_step`` in
-``rnnkit/engines/_train.cpp`` does forward, loss, backpropagation through time, clipping and
+``rnnkit/engines/csrc/train.cpp`` does forward, loss, backpropagation through time, clipping and
 the Adam or SGD update as plain loops over the weights, in place, with the optimizer's own
 state tensors (so checkpoints, resuming and switching between the two paths just work).
 A big enough batch is split over ``torch.get_num_threads()`` threads (1.4-1.8x with two
@@ -39,6 +39,7 @@ import torch
 from torch import nn
 
 from ..cells import GRUCell, LSTMCell, SimpleRNNCell
+from ..engines import codes
 from ..engines._ext import kernels
 from .threads import work_per_step
 
@@ -46,10 +47,11 @@ __all__ = ["CompiledStep", "plan", "STEPS", "AUTO_MAX_MACS"]
 
 STEPS = ("auto", "compiled", "autograd")
 AUTO_MAX_MACS = 131072    # per batch and time step: the crossover measured, see module doc
-ACTS = {"tanh": 0, "relu": 1, "sigmoid": 2, "linear": 3}
-CELLS = {SimpleRNNCell: 0, LSTMCell: 1, GRUCell: 2}
-DENSE = 3
-SOFTMAX = 4               # Dense only
+ACTS = codes.ACTIVATIONS
+CELLS = {SimpleRNNCell: codes.LAYER_KINDS["simple"], LSTMCell: codes.LAYER_KINDS["lstm"],
+         GRUCell: codes.LAYER_KINDS["gru"]}
+DENSE = codes.LAYER_KINDS["dense"]
+SOFTMAX = codes.SOFTMAX   # Dense only
 
 
 class CompiledStep:
@@ -136,23 +138,19 @@ class CompiledStep:
 
 
 def _loss_kind(loss_fn: Callable) -> int | str:
-    """The C++ loss code: 0 MSE, 1 MAE, 2/3 binary and 4/5 sparse categorical cross-entropy
-    (from logits / on probabilities)."""
+    """The C++ loss code (``engines/codes.py``), or why this loss has none."""
     from .losses import (
         BinaryCrossentropy,
         MeanAbsoluteError,
         MeanSquaredError,
         SparseCategoricalCrossentropy,
     )
+    names = {MeanSquaredError: "mse", MeanAbsoluteError: "mae",
+             BinaryCrossentropy: "binary_crossentropy",
+             SparseCategoricalCrossentropy: "sparse_categorical_crossentropy"}
     kind = type(loss_fn)
-    if kind is MeanSquaredError:
-        return 0
-    if kind is MeanAbsoluteError:
-        return 1
-    if kind is BinaryCrossentropy:
-        return 2 if loss_fn.from_logits else 3
-    if kind is SparseCategoricalCrossentropy:
-        return 4 if loss_fn.from_logits else 5
+    if kind in names:
+        return codes.LOSSES[(names[kind], bool(getattr(loss_fn, "from_logits", False)))]
     name = getattr(loss_fn, "name", None) or getattr(loss_fn, "__name__", kind.__name__)
     return (f"loss {name!r} (only rnnkit's mse, mae, binary_crossentropy and "
             "sparse_categorical_crossentropy)")
@@ -186,7 +184,7 @@ def _layer_spec(k: int, layer: nn.Module, last_rnn: bool) -> list[int] | str:
         kind = CELLS.get(type(cell))
         if kind is None:
             return f"layer {k}: {type(cell).__name__} (SimpleRNN, LSTM, GRU only)"
-        if kind == 2 and not cell.reset_after:
+        if kind == CELLS[GRUCell] and not cell.reset_after:
             return f"layer {k}: GRU(reset_after=False)"
         act = ACTS.get(getattr(cell, "activation_name", "tanh"))
         if act is None:

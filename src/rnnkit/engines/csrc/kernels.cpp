@@ -1,18 +1,17 @@
 // rnnkit fused engine: the elementwise gate arithmetic of one time step, forward and
 // backward, in one pass over (B, H).  The time loop and every GEMM stay in PyTorch
 // (rnnkit/engines/fused.py); these functions replace the dozen small tensor ops per step
-// whose dispatch cost dominates small RNNs.  The equations are those of rnnkit/cells.
+// whose dispatch cost dominates small RNNs.  The math itself is gates.h's (shared with
+// train.cpp); here are the loops, the layouts and the entry checks.
 // Built with -O3 -ffast-math -march=native so that the loops below vectorise and call
 // glibc's vector exp/tanh (libmvec); the build is cached per CPU model (rnnkit/engines/_ext.py).
 #include <torch/extension.h>
 #include <cmath>
 
-template <typename T> static inline T sigm(T x) { return T(1) / (T(1) + std::exp(-x)); }
-
 // Entry checks.  Every function below checks each tensor it indexes -- device, dtype,
 // exact shape, contiguity -- before touching memory, so a caller's mistake is a Python
 // RuntimeError naming the function and the argument, never a read or write out of bounds.
-// _train.cpp is compiled in the same unit (engines/_ext.py) and uses them too.
+// train.cpp is compiled in the same unit (engines/_ext.py) and uses them too.
 namespace rk {
 using Sizes = at::IntArrayRef;
 
@@ -62,10 +61,10 @@ void lstm_fwd_step(at::Tensor z, at::Tensor c_prev, at::Tensor c_out, at::Tensor
       scalar_t* zr = zp + b * 4 * H;
       _Pragma("omp simd")
       for (int64_t j = 0; j < H; ++j) {
-        const scalar_t i = sigm(zr[j]), f = sigm(zr[H + j]);
-        const scalar_t g = std::tanh(zr[2 * H + j]), o = sigm(zr[3 * H + j]);
+        scalar_t i = zr[j], f = zr[H + j], g = zr[2 * H + j], o = zr[3 * H + j];
+        gates::lstm_gates(i, f, g, o);
         zr[j] = i; zr[H + j] = f; zr[2 * H + j] = g; zr[3 * H + j] = o;
-        const scalar_t c = f * cp[b * H + j] + i * g;              // c' = f c + i g
+        const scalar_t c = gates::lstm_cell(i, f, g, cp[b * H + j]);
         co[b * H + j] = c;
         ho[b * H + j] = o * std::tanh(c);                          // h' = o tanh(c')
       }
@@ -98,13 +97,9 @@ void lstm_bwd_step(at::Tensor gates, at::Tensor c_prev, at::Tensor dh, at::Tenso
       for (int64_t j = 0; j < H; ++j) {
         const int64_t k = b * H + j;
         const scalar_t i = a[j], f = a[H + j], g = a[2 * H + j], o = a[3 * H + j];
-        const scalar_t tc = std::tanh(f * cp[k] + i * g);
-        const scalar_t dct = dcp[k] + dhp[k] * o * (1 - tc * tc);   // through h' = o tanh(c')
-        d[j] = dct * g * i * (1 - i);                               // sigmoid' = s (1 - s)
-        d[H + j] = dct * cp[k] * f * (1 - f);
-        d[2 * H + j] = dct * i * (1 - g * g);                       // tanh' = 1 - t^2
-        d[3 * H + j] = dhp[k] * tc * o * (1 - o);
-        dcop[k] = dct * f;
+        const scalar_t tc = std::tanh(gates::lstm_cell(i, f, g, cp[k]));
+        dcop[k] = gates::lstm_grad(i, f, g, o, cp[k], tc, dhp[k], dcp[k], d[j], d[H + j],
+                                   d[2 * H + j], d[3 * H + j]);
       }
     }
   });
@@ -134,12 +129,10 @@ void gru_fwd_step(at::Tensor zx, at::Tensor zh, at::Tensor h_prev, at::Tensor ga
       scalar_t* a = ap + b * 3 * H;
       _Pragma("omp simd")
       for (int64_t j = 0; j < H; ++j) {
-        const scalar_t r = sigm(x[j] + h[j]);
-        const scalar_t z = sigm(x[H + j] + h[H + j]);
-        const scalar_t n = std::tanh(x[2 * H + j] + r * h[2 * H + j]);
+        scalar_t r, z, n;
+        ho[b * H + j] = gates::gru_step(x[j], x[H + j], x[2 * H + j], h[j], h[H + j],
+                                        h[2 * H + j], hprev[b * H + j], r, z, n);
         a[j] = r; a[H + j] = z; a[2 * H + j] = n;
-        const scalar_t hp = hprev[b * H + j];
-        ho[b * H + j] = n + z * (hp - n);                           // (1 - z) n + z h
       }
     }
   });
@@ -172,13 +165,12 @@ void gru_bwd_step(at::Tensor gates, at::Tensor zh, at::Tensor h_prev, at::Tensor
       _Pragma("omp simd")
       for (int64_t j = 0; j < H; ++j) {
         const int64_t k = b * H + j;
-        const scalar_t r = a[j], z = a[H + j], n = a[2 * H + j], g = dhp[k];
-        const scalar_t dan = g * (1 - z) * (1 - n * n);             // through n = tanh(...)
-        const scalar_t dz = g * (hprev[k] - n) * z * (1 - z);
-        const scalar_t dr = dan * zhp[b * 3 * H + 2 * H + j] * r * (1 - r);
-        dx[j] = dr; dx[H + j] = dz; dx[2 * H + j] = dan;
-        dhh[j] = dr; dhh[H + j] = dz; dhh[2 * H + j] = dan * r;      // r * (W_hn h + b_hn)
-        ddp[k] = g * z;
+        const scalar_t r = a[j], z = a[H + j], n = a[2 * H + j];
+        scalar_t dr, dz, dn;
+        ddp[k] = gates::gru_grad(r, z, n, zhp[b * 3 * H + 2 * H + j], hprev[k], dhp[k], dr, dz,
+                                 dn);
+        dx[j] = dr; dx[H + j] = dz; dx[2 * H + j] = dn;
+        dhh[j] = dr; dhh[H + j] = dz; dhh[2 * H + j] = dn * r;       // r * (W_hn h + b_hn)
       }
     }
   });
@@ -240,10 +232,10 @@ void lnlstm_fwd_step(at::Tensor z, at::Tensor ah, at::Tensor gamma_h, at::Tensor
       scalar_t cm = 0, cv = 0;
       _Pragma("omp simd reduction(+:cm)")
       for (int64_t j = 0; j < H; ++j) {
-        const scalar_t i = sigm(zr[j]), f = sigm(zr[H + j]);
-        const scalar_t g = std::tanh(zr[2 * H + j]), o = sigm(zr[3 * H + j]);
+        scalar_t i = zr[j], f = zr[H + j], g = zr[2 * H + j], o = zr[3 * H + j];
+        gates::lstm_gates(i, f, g, o);
         zr[j] = i; zr[H + j] = f; zr[2 * H + j] = g; zr[3 * H + j] = o;
-        c[j] = f * cp[b * H + j] + i * g;                           // c' = f c + i g
+        c[j] = gates::lstm_cell(i, f, g, cp[b * H + j]);
         cm += c[j];
       }
       cm /= H;
@@ -313,9 +305,8 @@ void lnlstm_bwd_step(at::Tensor gates, at::Tensor c_prev, at::Tensor nh, at::Ten
       _Pragma("omp simd reduction(+:s1, s2)")
       for (int64_t j = 0; j < H; ++j) {
         const scalar_t th = std::tanh(gc[j] * n[j] + bc[j]);
-        const scalar_t o = a[3 * H + j];
-        d[3 * H + j] = g_[j] * th * o * (1 - o);                   // through h' = o tanh(.)
-        const scalar_t dn = g_[j] * o * (1 - th * th);              // d LN_c(c')
+        // h' = o tanh(LN_c(c')): dn is the gradient reaching LN_c(c')
+        const scalar_t dn = gates::lstm_out_grad(a[3 * H + j], th, g_[j], d[3 * H + j]);
         agc[j] += dn * n[j];
         abc[j] += dn;
         d[2 * H + j] = dn * gc[j];                                  // parked until below
@@ -325,12 +316,9 @@ void lnlstm_bwd_step(at::Tensor gates, at::Tensor c_prev, at::Tensor nh, at::Ten
       _Pragma("omp simd")
       for (int64_t j = 0; j < H; ++j) {
         const int64_t k = b * H + j;
-        const scalar_t i = a[j], f = a[H + j], g = a[2 * H + j];
         const scalar_t dct = dcp[k] + rc[b] * (d[2 * H + j] - s1 - n[j] * s2);
-        d[j] = dct * g * i * (1 - i);
-        d[H + j] = dct * cp[k] * f * (1 - f);
-        d[2 * H + j] = dct * i * (1 - g * g);
-        dcp[k] = dct * f;
+        dcp[k] = gates::lstm_cell_grad(a[j], a[H + j], a[2 * H + j], cp[k], dct, d[j],
+                                       d[H + j], d[2 * H + j]);
       }
       const scalar_t* nr = nhp + b * G;
       scalar_t* da = dap + b * G;
@@ -387,33 +375,16 @@ void ln_bwd_rows(at::Tensor d, at::Tensor n, at::Tensor rstd, at::Tensor gamma,
 // ---------------------------------------------------------------------------------------
 // Whole-sequence SimpleRNN for small H: the time loop itself runs here, with the recurrent
 // product as plain loops (for H up to a few dozen a GEMM call costs more than the product).
-// act: 0 tanh, 1 relu, 2 sigmoid, 3 linear.  zx (T, B, H) = W_ih x + b for every step;
+// act: an ACT_* code (codes.py), element-wise.  zx (T, B, H) = W_ih x + b for every step;
 // a (T, B, H) receives the pre-activations, hs (T+1, B, H) the states (hs[0] = h0 on entry).
 // q (B, H) is the recurrent-dropout mask or empty; mask (T, B) bool or empty: a masked step
 // keeps the state.
-template <typename scalar_t> static inline scalar_t act_fwd(int act, scalar_t a) {
-  switch (act) {
-    case 0: return std::tanh(a);
-    case 1: return a > 0 ? a : scalar_t(0);
-    case 2: return sigm(a);
-    default: return a;
-  }
-}
-template <typename scalar_t> static inline scalar_t act_bwd(int act, scalar_t a, scalar_t y) {
-  switch (act) {
-    case 0: return 1 - y * y;
-    case 1: return a > 0 ? scalar_t(1) : scalar_t(0);
-    case 2: return y * (1 - y);
-    default: return 1;
-  }
-}
-
 void simple_seq_fwd(at::Tensor zx, at::Tensor w_hh, at::Tensor q, at::Tensor mask,
                     int64_t act, at::Tensor a, at::Tensor hs) {
   const int64_t T = zx.size(0), B = zx.size(1), H = zx.size(2);
   const char* fn = "simple_seq_fwd";
   const auto dt = rk::floating(zx, fn, "zx");
-  TORCH_CHECK(act >= 0 && act <= 3, fn, ": act must be 0..3, got ", act);
+  TORCH_CHECK(act >= 0 && act <= ACT_MAX, fn, ": act must be 0..", ACT_MAX, ", got ", act);
   rk::expect(zx, fn, "zx", dt, {T, B, H});
   rk::expect(w_hh, fn, "w_hh", dt, {H, H});
   rk::expect_opt(q, fn, "q", dt, {B, H});
@@ -442,7 +413,7 @@ void simple_seq_fwd(at::Tensor zx, at::Tensor w_hh, at::Tensor q, at::Tensor mas
           const scalar_t* wr = w + j * H;
           for (int64_t k = 0; k < H; ++k) s += wr[k] * hr[k];        // (W_hh h)_j
           at_[j] = s;
-          hn[j] = keep ? h[j] : act_fwd<scalar_t>(static_cast<int>(act), s);
+          hn[j] = keep ? h[j] : gates::act(static_cast<int>(act), s);
         }
       }
     }
@@ -457,7 +428,7 @@ void simple_seq_bwd(at::Tensor a, at::Tensor hs, at::Tensor w_hh, at::Tensor q,
   const int64_t T = a.size(0), B = a.size(1), H = a.size(2);
   const char* fn = "simple_seq_bwd";
   const auto dt = rk::floating(a, fn, "a");
-  TORCH_CHECK(act >= 0 && act <= 3, fn, ": act must be 0..3, got ", act);
+  TORCH_CHECK(act >= 0 && act <= ACT_MAX, fn, ": act must be 0..", ACT_MAX, ", got ", act);
   rk::expect(a, fn, "a", dt, {T, B, H});
   rk::expect(hs, fn, "hs", dt, {T + 1, B, H});
   rk::expect(w_hh, fn, "w_hh", dt, {H, H});
@@ -488,7 +459,7 @@ void simple_seq_bwd(at::Tensor a, at::Tensor hs, at::Tensor w_hh, at::Tensor q,
         const scalar_t* y = hp + ((t + 1) * B + b) * H;
         for (int64_t j = 0; j < H; ++j) {
           const scalar_t gj = gb[j] + (has_dy ? dyp[(t * B + b) * H + j] : scalar_t(0));
-          d[j] = gj * act_bwd<scalar_t>(static_cast<int>(act), at_[j], y[j]);
+          d[j] = gj * gates::act_grad(static_cast<int>(act), at_[j], y[j]);
         }
         for (int64_t k = 0; k < H; ++k) {                               // (dz W_hh)_k
           scalar_t s = 0;

@@ -9,17 +9,17 @@
 // rnnkit/reference (the same equations as the fused engine's step kernels).  Python side
 // and the rules for when this runs: rnnkit/training/compiled.py.
 //
-// Model spec, 5 ints per layer: kind, input size, units, activation, use_bias.
-//   kind 0 SimpleRNN, 1 LSTM, 2 GRU (reset_after=True), 3 Dense.  RNN layers come first,
+// Model spec, 5 ints per layer: kind, input size, units, activation, use_bias (the codes:
+//   rnnkit/engines/codes.py, as KIND_*, ACT_*, LOSS_*; the per-element math: gates.h).
+//   kind SimpleRNN, LSTM, GRU (reset_after=True), Dense.  RNN layers come first,
 //   all but the last return sequences, the last returns its final h; Dense layers follow.
-//   activation: 0 tanh, 1 relu, 2 sigmoid, 3 linear (SimpleRNN and Dense), 4 softmax (Dense).
+//   activation: an ACT_* code (ACT_SOFTMAX for Dense only).
 // Parameters in layer order: RNN w_ih (G, D), w_hh (G, H), [bias (G) | bias_ih, bias_hh];
 //   Dense weight (U, D), [bias (U)].  Every tensor contiguous, one floating dtype.
 // grads: one tensor per parameter (its p.grad), overwritten with the clipped gradient.
 // hyper: lr, beta1, beta2, eps, weight_decay, clip_value (<= 0: none), clip_norm (<= 0: none),
-//   optimizer (0 SGD, 1 Adam), loss (0 MSE, 1 MAE, 2/3 binary cross-entropy from logits /
-//   probabilities, 4/5 sparse categorical cross-entropy from logits / probabilities; y
-//   then holds class indices as floats), and optionally a 10th value: 1 = stop once the
+//   optimizer (0 SGD, 1 Adam), loss (a LOSS_* code; for sparse cross-entropy y holds
+//   class indices as floats), and optionally a 10th value: 1 = stop once the
 //   gradients are in grads (a distributed step all-reduces them, then calls apply_update).
 #include <torch/extension.h>
 #include <algorithm>
@@ -31,24 +31,9 @@
 
 namespace {
 
-template <typename T> inline T sg(T x) { return T(1) / (T(1) + std::exp(-x)); }
-
-template <typename T> inline T act_f(int a, T x) {
-  switch (a) {
-    case 0: return std::tanh(x);
-    case 1: return x > 0 ? x : T(0);
-    case 2: return sg(x);
-    default: return x;
-  }
-}
-template <typename T> inline T act_d(int a, T pre, T y) {   // d act / d pre, from pre and y
-  switch (a) {
-    case 0: return 1 - y * y;
-    case 1: return pre > 0 ? T(1) : T(0);
-    case 2: return y * (1 - y);
-    default: return 1;
-  }
-}
+using gates::sigmoid;
+using gates::act;
+using gates::act_grad;
 
 // The recurrent layers keep transposed weights, Wt (C, G), so that every inner loop below
 // runs along the G gate rows (4H for an LSTM): contiguous, and long enough to vectorise.
@@ -102,7 +87,7 @@ template <typename T> inline void outer(T* G, const T* u, const T* v, int64_t R,
 
 struct Layer {
   int kind, in, units, act, bias, p;   // p: index of its first parameter
-  int64_t gates() const { return kind == 1 ? 4 * units : kind == 2 ? 3 * units : units; }
+  int64_t gates() const { return kind == KIND_LSTM ? 4 * units : kind == KIND_GRU ? 3 * units : units; }
 };
 
 // Samples are independent until the loss: each thread runs forward and BPTT for its own
@@ -181,7 +166,7 @@ std::tuple<at::Tensor, double, double> step_impl(
   const int64_t B = x.size(0), T_ = x.size(1), D = x.size(2);
   const int nl = static_cast<int>(L.size());
   int nr = 0;
-  while (nr < nl && L[nr].kind != 3) ++nr;                  // RNN layers, then Dense
+  while (nr < nl && L[nr].kind != KIND_DENSE) ++nr;                  // RNN layers, then Dense
   const int nd = nl - nr;
   const size_t np = params.size();
   std::vector<const T*> P(np);
@@ -193,7 +178,7 @@ std::tuple<at::Tensor, double, double> step_impl(
   }
   const int64_t O = nd ? L[nl - 1].units : L[nr - 1].units;
   const int loss_kind = static_cast<int>(hp[8]);
-  const bool per_sample = loss_kind >= 4;        // sparse CE: one class index per sample
+  const bool per_sample = loss_kind >= LOSS_SCE_LOGITS;        // sparse CE: one class index per sample
   const int64_t N = per_sample ? B : B * O;      // the mean's denominator, as torch's
   const T clip_eps = T(1e-7);                    // Keras' epsilon (rnnkit/training/losses.py)
   const T* yt = y.data_ptr<T>();
@@ -217,8 +202,8 @@ std::tuple<at::Tensor, double, double> step_impl(
     transpose(P[ly.p + 1], WhT[l].data(), Gn, H);
     hs[l].assign((T_ + 1) * B * H, T(0));
     gt[l].assign(T_ * B * Gn, T(0));
-    if (ly.kind == 1) cs[l].assign((T_ + 1) * B * H, T(0));
-    if (ly.kind == 2) aux[l].assign(T_ * B * H, T(0));
+    if (ly.kind == KIND_LSTM) cs[l].assign((T_ + 1) * B * H, T(0));
+    if (ly.kind == KIND_GRU) aux[l].assign(T_ * B * H, T(0));
     if (l > 0) seqgrad[l].assign(T_ * B * In, T(0));   // gradient of layer l-1's outputs
     work += B * T_ * Gn * (In + H);
   }
@@ -243,7 +228,7 @@ std::tuple<at::Tensor, double, double> step_impl(
       const int64_t H = ly.units, In = ly.in, Gn = ly.gates();
       const T* in = l == 0 ? xin.data() : hs[l - 1].data() + B * ly.in;   // rows 1..T
       const T* bi = ly.bias ? P[ly.p + 2] : nullptr;
-      const T* bh = (ly.bias && ly.kind == 2) ? P[ly.p + 3] : nullptr;
+      const T* bh = (ly.bias && ly.kind == KIND_GRU) ? P[ly.p + 3] : nullptr;
       std::vector<T> zh(Gn);
       for (int64_t t = 0; t < T_; ++t) {
         for (int64_t b = b0; b < b1; ++b) {
@@ -253,30 +238,31 @@ std::tuple<at::Tensor, double, double> step_impl(
           T* z = gt[l].data() + (t * B + b) * Gn;
           for (int64_t j = 0; j < Gn; ++j) z[j] = bi ? bi[j] : T(0);
           vmt(WiT[l].data(), xt, z, In, Gn);
-          if (ly.kind == 2) {                                // recurrent side kept apart
+          if (ly.kind == KIND_GRU) {                                // recurrent side kept apart
             for (int64_t j = 0; j < Gn; ++j) zh[j] = bh ? bh[j] : T(0);
             vmt(WhT[l].data(), h, zh.data(), H, Gn);
             T* zn = aux[l].data() + (t * B + b) * H;
             _Pragma("omp simd")
             for (int64_t j = 0; j < H; ++j) {
-              const T r = sg(z[j] + zh[j]), u = sg(z[H + j] + zh[H + j]);
-              const T n = std::tanh(z[2 * H + j] + r * zh[2 * H + j]);
-              z[j] = r; z[H + j] = u; z[2 * H + j] = n; zn[j] = zh[2 * H + j];
-              hn[j] = n + u * (h[j] - n);                     // (1 - z) n + z h
+              T r, u, n;                                       // u: the update gate z
+              hn[j] = gates::gru_step(z[j], z[H + j], z[2 * H + j], zh[j], zh[H + j],
+                                      zh[2 * H + j], h[j], r, u, n);
+              zn[j] = zh[2 * H + j];
+              z[j] = r; z[H + j] = u; z[2 * H + j] = n;
             }
           } else {
             vmt(WhT[l].data(), h, z, H, Gn);
-            if (ly.kind == 0) {
-              for (int64_t j = 0; j < H; ++j) hn[j] = act_f(ly.act, z[j]);   // z keeps pre
+            if (ly.kind == KIND_SIMPLE) {
+              for (int64_t j = 0; j < H; ++j) hn[j] = act(ly.act, z[j]);   // z keeps pre
             } else {
               const T* c = cs[l].data() + (t * B + b) * H;
               T* cn = cs[l].data() + ((t + 1) * B + b) * H;
               _Pragma("omp simd")
               for (int64_t j = 0; j < H; ++j) {
-                const T i = sg(z[j]), f = sg(z[H + j]), g = std::tanh(z[2 * H + j]);
-                const T o = sg(z[3 * H + j]);
+                T i = z[j], f = z[H + j], g = z[2 * H + j], o = z[3 * H + j];
+                gates::lstm_gates(i, f, g, o);
                 z[j] = i; z[H + j] = f; z[2 * H + j] = g; z[3 * H + j] = o;
-                cn[j] = f * c[j] + i * g;
+                cn[j] = gates::lstm_cell(i, f, g, c[j]);
                 hn[j] = o * std::tanh(cn[j]);
               }
             }
@@ -292,13 +278,13 @@ std::tuple<at::Tensor, double, double> step_impl(
         for (int64_t j = 0; j < ly.units; ++j) a[j] = ly.bias ? P[ly.p + 1][j] : T(0);
         mv(P[ly.p], in + b * ly.in, a, ly.units, ly.in);
         T* o = dout[d].data() + b * ly.units;
-        if (ly.act == 4) {                                   // softmax over the row
+        if (ly.act == ACT_SOFTMAX) {                                   // softmax over the row
           T mx = a[0], sum = 0;
           for (int64_t j = 1; j < ly.units; ++j) mx = std::max(mx, a[j]);
           for (int64_t j = 0; j < ly.units; ++j) sum += (o[j] = std::exp(a[j] - mx));
           for (int64_t j = 0; j < ly.units; ++j) o[j] /= sum;
         } else {
-          for (int64_t j = 0; j < ly.units; ++j) o[j] = act_f(ly.act, a[j]);
+          for (int64_t j = 0; j < ly.units; ++j) o[j] = act(ly.act, a[j]);
         }
       }
     }
@@ -313,7 +299,7 @@ std::tuple<at::Tensor, double, double> step_impl(
         const T* z = yhp + b * O;
         T* gb = g.data() + (b - b0) * O;
         const int64_t c = static_cast<int64_t>(yt[b]);
-        if (loss_kind == 4) {
+        if (loss_kind == LOSS_SCE_LOGITS) {
           T mx = z[0], sum = 0;
           for (int64_t j = 1; j < O; ++j) mx = std::max(mx, z[j]);
           for (int64_t j = 0; j < O; ++j) sum += std::exp(z[j] - mx);
@@ -331,17 +317,17 @@ std::tuple<at::Tensor, double, double> step_impl(
       for (int64_t k = b0 * O; k < b1 * O; ++k) {
         const T zk = yhp[k], t = yt[k];
         T& gk = g[k - b0 * O];
-        if (loss_kind == 0) {
+        if (loss_kind == LOSS_MSE) {
           const T dlt = zk - t;
           part += double(dlt) * double(dlt);
           gk = 2 * dlt / T(N);
-        } else if (loss_kind == 1) {
+        } else if (loss_kind == LOSS_MAE) {
           const T dlt = zk - t;
           part += std::fabs(double(dlt));
           gk = (dlt > 0 ? T(1) : dlt < 0 ? T(-1) : T(0)) / T(N);
-        } else if (loss_kind == 2) {
+        } else if (loss_kind == LOSS_BCE_LOGITS) {
           part += double(std::max(zk, T(0)) - zk * t + std::log1p(std::exp(-std::fabs(zk))));
-          gk = (sg(zk) - t) / T(N);
+          gk = (sigmoid(zk) - t) / T(N);
         } else {
           const T pc = std::min(std::max(zk, clip_eps), T(1) - clip_eps);
           part -= double(t * std::log(pc) + (1 - t) * std::log(1 - pc));
@@ -358,13 +344,13 @@ std::tuple<at::Tensor, double, double> step_impl(
       for (int64_t b = b0; b < b1; ++b) {
         T* gb = g.data() + (b - b0) * ly.units;
         const T* o = dout[d].data() + b * ly.units;
-        if (ly.act == 4) {                                   // softmax: p (g - sum g p)
+        if (ly.act == ACT_SOFTMAX) {                                   // softmax: p (g - sum g p)
           T s = 0;
           for (int64_t j = 0; j < ly.units; ++j) s += gb[j] * o[j];
           for (int64_t j = 0; j < ly.units; ++j) gb[j] = o[j] * (gb[j] - s);
         } else {
           for (int64_t j = 0; j < ly.units; ++j)
-            gb[j] *= act_d(ly.act, dpre[d][b * ly.units + j], o[j]);
+            gb[j] *= act_grad(ly.act, dpre[d][b * ly.units + j], o[j]);
         }
         outer(tg + off[ly.p], gb, in + b * ly.in, ly.units, ly.in);
         if (ly.bias) for (int64_t j = 0; j < ly.units; ++j) tg[off[ly.p + 1] + j] += gb[j];
@@ -381,7 +367,7 @@ std::tuple<at::Tensor, double, double> step_impl(
       const T* dyl = l + 1 < nr ? seqgrad[l + 1].data() : nullptr;
       T* dxl = l > 0 ? seqgrad[l].data() : nullptr;
       T* gbi = ly.bias ? tg + off[ly.p + 2] : nullptr;
-      T* gbh = (ly.bias && ly.kind == 2) ? tg + off[ly.p + 3] : nullptr;
+      T* gbh = (ly.bias && ly.kind == KIND_GRU) ? tg + off[ly.p + 3] : nullptr;
       std::vector<T> gWiT(In * Gn, T(0)), gWhT(H * Gn, T(0));   // transposed accumulators
       std::vector<T> dh((b1 - b0) * H, T(0)), dc((b1 - b0) * H, T(0)), dz(Gn), dzh(Gn);
       if (l == nr - 1) std::copy(g.begin(), g.begin() + (b1 - b0) * H, dh.begin());
@@ -393,42 +379,35 @@ std::tuple<at::Tensor, double, double> step_impl(
           const T* h = hs[l].data() + (t * B + b) * H;
           const T* hn = hs[l].data() + ((t + 1) * B + b) * H;
           const T* xt = in + (t * B + b) * In;
-          if (ly.kind == 0) {
-            for (int64_t j = 0; j < H; ++j) dz[j] = dhb[j] * act_d(ly.act, a[j], hn[j]);
-          } else if (ly.kind == 1) {
+          if (ly.kind == KIND_SIMPLE) {
+            for (int64_t j = 0; j < H; ++j) dz[j] = dhb[j] * act_grad(ly.act, a[j], hn[j]);
+          } else if (ly.kind == KIND_LSTM) {
             const T* c = cs[l].data() + (t * B + b) * H;
             const T* cn = cs[l].data() + ((t + 1) * B + b) * H;
             T* dcb = dc.data() + (b - b0) * H;
             _Pragma("omp simd")
             for (int64_t j = 0; j < H; ++j) {
-              const T i = a[j], f = a[H + j], gg = a[2 * H + j], o = a[3 * H + j];
-              const T tc = std::tanh(cn[j]);
-              const T dct = dcb[j] + dhb[j] * o * (1 - tc * tc);
-              dz[j] = dct * gg * i * (1 - i);
-              dz[H + j] = dct * c[j] * f * (1 - f);
-              dz[2 * H + j] = dct * i * (1 - gg * gg);
-              dz[3 * H + j] = dhb[j] * tc * o * (1 - o);
-              dcb[j] = dct * f;
+              dcb[j] = gates::lstm_grad(a[j], a[H + j], a[2 * H + j], a[3 * H + j], c[j],
+                                        std::tanh(cn[j]), dhb[j], dcb[j], dz[j], dz[H + j],
+                                        dz[2 * H + j], dz[3 * H + j]);
             }
           } else {
             const T* zn = aux[l].data() + (t * B + b) * H;
             _Pragma("omp simd")
             for (int64_t j = 0; j < H; ++j) {
-              const T r = a[j], u = a[H + j], n = a[2 * H + j], gj = dhb[j];
-              const T dan = gj * (1 - u) * (1 - n * n);
-              const T du = gj * (h[j] - n) * u * (1 - u);
-              const T dr = dan * zn[j] * r * (1 - r);
-              dz[j] = dr; dz[H + j] = du; dz[2 * H + j] = dan;
-              dzh[j] = dr; dzh[H + j] = du; dzh[2 * H + j] = dan * r;
+              T dr, du, dn;                          // the z h path: dhb *= u below
+              gates::gru_grad(a[j], a[H + j], a[2 * H + j], zn[j], h[j], dhb[j], dr, du, dn);
+              dz[j] = dr; dz[H + j] = du; dz[2 * H + j] = dn;
+              dzh[j] = dr; dzh[H + j] = du; dzh[2 * H + j] = dn * a[j];
             }
           }
-          const T* dr = ly.kind == 2 ? dzh.data() : dz.data();   // recurrent-side gradient
+          const T* dr = ly.kind == KIND_GRU ? dzh.data() : dz.data();   // recurrent-side gradient
           outer(gWiT.data(), xt, dz.data(), In, Gn);
           outer(gWhT.data(), h, dr, H, Gn);
           if (gbi) for (int64_t j = 0; j < Gn; ++j) gbi[j] += dz[j];
           if (gbh) for (int64_t j = 0; j < Gn; ++j) gbh[j] += dzh[j];
           if (dxl) wtu(WiT[l].data(), dz.data(), dxl + (t * B + b) * In, In, Gn);
-          if (ly.kind == 2) {
+          if (ly.kind == KIND_GRU) {
             for (int64_t j = 0; j < H; ++j) dhb[j] *= a[H + j];   // the z h path
           } else {
             std::fill(dhb, dhb + H, T(0));
@@ -496,7 +475,7 @@ std::tuple<at::Tensor, double, double> train_step(
   for (size_t k = 0; k + 4 < spec.size(); k += 5) {
     Layer ly{int(spec[k]), int(spec[k + 1]), int(spec[k + 2]), int(spec[k + 3]),
              int(spec[k + 4]), p};
-    p += ly.kind == 3 ? 1 + ly.bias : 2 + (ly.bias ? (ly.kind == 2 ? 2 : 1) : 0);
+    p += ly.kind == KIND_DENSE ? 1 + ly.bias : 2 + (ly.bias ? (ly.kind == KIND_GRU ? 2 : 1) : 0);
     L.push_back(ly);
   }
   const char* fn = "train_step";
@@ -509,7 +488,7 @@ std::tuple<at::Tensor, double, double> train_step(
               ": hyper must hold 9 values (10 with the gradients-only flag), got ", hyper.size());
   const bool adam = hyper[7] != 0;
   const int loss_kind = static_cast<int>(hyper[8]);
-  TORCH_CHECK(loss_kind >= 0 && loss_kind <= 5, fn, ": unknown loss code ", loss_kind);
+  TORCH_CHECK(loss_kind >= 0 && loss_kind <= LOSS_MAX, fn, ": unknown loss code ", loss_kind);
   const auto dt = rk::floating(x, fn, "x");
   rk::rank(x, fn, "x", 3);
   const int64_t B = x.size(0), steps_ = x.size(1);
@@ -521,21 +500,21 @@ std::tuple<at::Tensor, double, double> train_step(
   bool dense_seen = false;
   for (size_t k = 0; k < L.size(); ++k) {
     const Layer& ly = L[k];
-    TORCH_CHECK(ly.kind >= 0 && ly.kind <= 3 && ly.in > 0 && ly.units > 0 && ly.act >= 0 &&
-                ly.act <= (ly.kind == 3 ? 4 : 3),
+    TORCH_CHECK(ly.kind >= 0 && ly.kind <= KIND_MAX && ly.in > 0 && ly.units > 0 &&
+                ly.act >= 0 && ly.act <= (ly.kind == KIND_DENSE ? ACT_SOFTMAX : ACT_MAX),
                 fn, ": layer ", k, " has invalid codes");
-    TORCH_CHECK(ly.kind == 3 || !dense_seen, fn, ": layer ", k, " is recurrent after a Dense");
+    TORCH_CHECK(ly.kind == KIND_DENSE || !dense_seen, fn, ": layer ", k, " is recurrent after a Dense");
     TORCH_CHECK(k == 0 || ly.in == L[k - 1].units, fn, ": layer ", k, " takes ", ly.in,
                 " inputs but layer ", k - 1, " gives ", L[k - 1].units);
-    dense_seen = dense_seen || ly.kind == 3;
+    dense_seen = dense_seen || ly.kind == KIND_DENSE;
     const int64_t G = ly.gates();
     std::vector<std::vector<int64_t>> shapes;
-    if (ly.kind == 3) {
+    if (ly.kind == KIND_DENSE) {
       shapes = {{ly.units, ly.in}};
       if (ly.bias) shapes.push_back({ly.units});
     } else {
       shapes = {{G, ly.in}, {G, ly.units}};
-      for (int b = 0; b < (ly.bias ? (ly.kind == 2 ? 2 : 1) : 0); ++b) shapes.push_back({G});
+      for (int b = 0; b < (ly.bias ? (ly.kind == KIND_GRU ? 2 : 1) : 0); ++b) shapes.push_back({G});
     }
     for (size_t j = 0; j < shapes.size(); ++j) {
       const at::IntArrayRef want(shapes[j]);
