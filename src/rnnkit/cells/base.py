@@ -19,6 +19,7 @@ draws it once per sequence (variational dropout, Gal & Ghahramani 2016).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -26,7 +27,8 @@ from torch import nn
 
 from ..types import tree_first, tree_map
 
-__all__ = ["RecurrentCell", "ACTIVATIONS", "resolve_activation", "GatedCell"]
+__all__ = ["RecurrentCell", "ACTIVATIONS", "resolve_activation", "GatedCell", "Descriptor",
+           "describe"]
 
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "tanh": torch.tanh,
@@ -72,6 +74,47 @@ def orthogonal_(w: torch.Tensor) -> torch.Tensor:
         return nn.init.orthogonal_(w)
     finally:
         torch.set_num_threads(threads)
+
+@dataclass(frozen=True)
+class Descriptor:
+    """What every fast path needs to know of a built-in cell, said once, by the cell.
+
+    The engine choice (``engines/select.py``), torch's kernels (``engines/native.py``), the
+    whole-sequence engine (``engines/fused.py``), the compiled training step
+    (``training/compiled.py``) and the foreign weight layouts (``interop/layouts.py``) read
+    this instead of switching on the cell's type.
+
+    kind        "simple", "lstm", "gru" (reset_after=True), "gru_before" or "lnlstm": the
+                key of the per-kind kernels (csrc/gates.h), of the compiled step's layer
+                codes (engines/codes.py) and of the interop layouts
+    gates       gate blocks stacked in weight_ih / weight_hh (rows = gates x H)
+    paired      the state is LSTMState(h, c); else one tensor h
+    torch_op    the torch function that runs the whole layer ("lstm", "gru", "rnn_tanh",
+                "rnn_relu"), or None, and then ``no_torch_op`` says why
+    fused       rnnkit's whole-sequence engine runs it; else ``not_fused`` says why
+    layout      its kind in interop/layouts.py, or None when it has no foreign twin
+    """
+
+    kind: str
+    gates: int
+    paired: bool
+    torch_op: str | None
+    no_torch_op: str | None
+    fused: bool
+    not_fused: str | None
+    layout: str | None
+
+
+def describe(cell: Any) -> Descriptor | None:
+    """The cell's descriptor when it is exactly a built-in cell; None for any other cell.
+
+    A subclass may change the math, so only a class that defines ``descriptor`` itself
+    counts: a user's ``class MyLSTM(LSTMCell)`` overriding ``forward`` runs on the readable
+    loop, where its ``forward`` is called."""
+    if "descriptor" not in type(cell).__dict__:
+        return None
+    return cell.descriptor()
+
 
 class RecurrentCell(nn.Module):
     """Base class of every cell: see the module docstring for the contract."""

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from ..registry import register_serializable
-from .base import GatedCell, resolve_activation
+from .base import ACTIVATIONS, Descriptor, GatedCell, resolve_activation
 
 __all__ = ["SimpleRNNCell"]
 
@@ -58,6 +58,19 @@ class SimpleRNNCell(GatedCell):
         h = self.activation(F.linear(x, self.weight_ih, self.bias if self.use_bias else None)
                             + F.linear(h_rec, self.weight_hh))
         return h, h
+
+    def descriptor(self) -> Descriptor:
+        act = self.activation_name
+        named = act in ACTIVATIONS and self.activation is ACTIVATIONS[act]
+        return Descriptor(
+            kind="simple", gates=1, paired=False,
+            torch_op=f"rnn_{act}" if named and act in ("tanh", "relu") else None,
+            no_torch_op=None if named and act in ("tanh", "relu") else
+            f"SimpleRNNCell(activation={act!r}): torch has only tanh, relu",
+            fused=named,
+            not_fused=None if named else
+            f"SimpleRNNCell(activation={act!r}) is a custom callable",
+            layout="simple")
 
     def get_config(self) -> dict[str, Any]:
         if self.activation_name not in ("tanh", "relu", "sigmoid", "linear"):

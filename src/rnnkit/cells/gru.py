@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from ..registry import register_serializable
-from .base import GatedCell
+from .base import Descriptor, GatedCell
 
 __all__ = ["GRUCell"]
 
@@ -79,6 +79,14 @@ class GRUCell(GatedCell):
             n = (x_n + F.linear(r * h_rec, self.weight_hh[2 * H:])).tanh()
         h = (1 - z) * n + z * h
         return h, h
+
+    def descriptor(self) -> Descriptor:
+        after = self.reset_after
+        return Descriptor(kind="gru" if after else "gru_before", gates=3, paired=False,
+                          torch_op="gru" if after else None,
+                          no_torch_op=None if after else
+                          "GRUCell(reset_after=False) has no torch kernel",
+                          fused=True, not_fused=None, layout="gru" if after else "gru_before")
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "reset_after": self.reset_after}

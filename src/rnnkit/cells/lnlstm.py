@@ -23,6 +23,7 @@ from torch import nn
 
 from ..registry import register_serializable
 from ..types import LSTMState
+from .base import Descriptor
 from .lstm import LSTMCell
 
 __all__ = ["LayerNormLSTMCell"]
@@ -87,6 +88,11 @@ class LayerNormLSTMCell(LSTMCell):
         c = f * c + i * g
         h = o * self.norm_c(c).tanh()
         return h, LSTMState(h, c)
+
+    def descriptor(self) -> Descriptor:
+        return Descriptor(kind="lnlstm", gates=4, paired=True, torch_op=None,
+                          no_torch_op="LayerNormLSTMCell has no torch kernel", fused=True,
+                          not_fused=None, layout=None)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "eps": self.eps}

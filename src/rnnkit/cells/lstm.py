@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from ..registry import register_serializable
 from ..types import LSTMState
-from .base import GatedCell
+from .base import Descriptor, GatedCell
 
 __all__ = ["LSTMCell"]
 
@@ -80,6 +80,10 @@ class LSTMCell(GatedCell):
         c = f * c + i * g
         h = o * c.tanh()
         return h, LSTMState(h, c)
+
+    def descriptor(self) -> Descriptor:
+        return Descriptor(kind="lstm", gates=4, paired=True, torch_op="lstm", no_torch_op=None,
+                          fused=True, not_fused=None, layout="lstm")
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import torch
 
-from ..cells import GRUCell, LayerNormLSTMCell, LSTMCell, SimpleRNNCell
+from ..cells.base import describe
 from ..types import LSTMState
 from ._ext import kernels
 from .codes import ACTIVATIONS
@@ -57,12 +57,10 @@ def _seq_kernels(kind: str, x: torch.Tensor, H: int):
 
 
 def fused_blocker(cell) -> str | None:
-    if type(cell) in (LSTMCell, GRUCell, LayerNormLSTMCell):
-        return None
-    if type(cell) is SimpleRNNCell:
-        return None if cell.activation_name in _ACT else \
-            f"SimpleRNNCell(activation={cell.activation_name!r}) is a custom callable"
-    return f"{type(cell).__name__} is not a built-in cell"
+    d = describe(cell)
+    if d is None:
+        return f"{type(cell).__name__} is not a built-in cell"
+    return None if d.fused else d.not_fused
 
 
 def _project(x: torch.Tensor, w_ih: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
@@ -396,20 +394,19 @@ def run_fused(cell, x: torch.Tensor, state, mask: torch.Tensor | None = None,
     """Same contract as ``run_loop`` for a built-in cell and a plain tensor input."""
     opt, b_hh, ln = None, None, ()
     b_ih = getattr(cell, "bias", None) if cell.use_bias else None
-    if type(cell) in (LSTMCell, LayerNormLSTMCell):
-        kind, (h0, c0) = "lstm", state
-        if type(cell) is LayerNormLSTMCell:
-            kind, opt = "lnlstm", cell.eps
+    kind = describe(cell).kind
+    if describe(cell).paired:
+        h0, c0 = state
+        if kind == "lnlstm":
+            opt = cell.eps
             ln = (cell.norm_ih.weight, cell.norm_ih.bias, cell.norm_hh.weight,
                   cell.norm_hh.bias, cell.norm_c.weight, cell.norm_c.bias)
     else:
         h0, c0 = state, torch.zeros_like(state)
-        if type(cell) is GRUCell and cell.reset_after:
-            kind = "gru"
+        if kind == "gru":
             b_ih, b_hh = (cell.bias_ih, cell.bias_hh) if cell.use_bias else (None, None)
-        else:
-            kind = "gru_before" if type(cell) is GRUCell else "simple"
-            opt = getattr(cell, "activation_name", None)
+        elif kind == "simple":
+            opt = cell.activation_name
     y, h, c = _Fused.apply(kind, opt, x, h0, c0, cell.weight_ih, cell.weight_hh, b_ih, b_hh,
                            mask, recurrent_mask, *ln)
     last = h if mask is None else h * mask.any(1, keepdim=True)   # zero if no real step

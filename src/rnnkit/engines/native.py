@@ -11,24 +11,23 @@ from __future__ import annotations
 import torch
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from ..cells import GRUCell, LSTMCell
+from ..cells.base import describe
 from ..types import LSTMState, tree_map
 
 __all__ = ["run_native", "native_op"]
 
 
 def native_op(cell) -> str:
-    if type(cell) is LSTMCell:
-        return "lstm"
-    if type(cell) is GRUCell:
-        return "gru"
-    return f"rnn_{cell.activation_name}"
+    """The torch function that runs this cell's whole layer (its descriptor says)."""
+    op = describe(cell).torch_op
+    assert op is not None, "select.native_blocker lets only cells with a torch op here"
+    return op
 
 
 def _flat_weights(cell) -> list[torch.Tensor]:
     if not cell.use_bias:
         return [cell.weight_ih, cell.weight_hh]
-    if type(cell) is GRUCell:
+    if describe(cell).kind == "gru":                  # reset_after: two biases, as torch's
         return [cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh]
     return [cell.weight_ih, cell.weight_hh, cell.bias, torch.zeros_like(cell.bias)]
 

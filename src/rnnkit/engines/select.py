@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import torch
 
-from ..cells import GRUCell, LayerNormLSTMCell, LSTMCell, SimpleRNNCell
+from ..cells.base import describe
 from ._ext import kernels
 from .fused import SEQ_MAX_H, fused_blocker
 
@@ -52,18 +52,10 @@ def forced_engine() -> str | None:
 
 def cell_blocker(cell) -> str | None:
     """Why this cell has no native kernel, or None."""
-    kind = type(cell)
-    if kind is LSTMCell:
-        return None
-    if kind is GRUCell:
-        return None if cell.reset_after else "GRUCell(reset_after=False) has no torch kernel"
-    if kind is SimpleRNNCell:
-        if cell.activation_name in ("tanh", "relu"):
-            return None
-        return f"SimpleRNNCell(activation={cell.activation_name!r}): torch has only tanh, relu"
-    if kind is LayerNormLSTMCell:
-        return "LayerNormLSTMCell has no torch kernel"
-    return f"{kind.__name__} is not a built-in cell"
+    d = describe(cell)
+    if d is None:
+        return f"{type(cell).__name__} is not a built-in cell"
+    return None if d.torch_op is not None else d.no_torch_op
 
 
 def native_blocker(cell, x, mask_is_right_padded: bool,
@@ -84,9 +76,10 @@ def native_blocker(cell, x, mask_is_right_padded: bool,
 def _prefers_fused(cell, x: torch.Tensor) -> bool:
     if x.device.type != "cpu":
         return False
-    if type(cell) is SimpleRNNCell:     # small H: the whole-sequence C++ kernel, if built
+    kind = describe(cell).kind
+    if kind == "simple":                # small H: the whole-sequence C++ kernel, if built
         return cell.hidden_size > SEQ_MAX_H or kernels() is not None
-    return type(cell) is GRUCell
+    return kind == "gru"
 
 
 def choose_engine(requested: str, cell, x, native_reason: str | None) -> tuple[str, str]:
@@ -116,7 +109,7 @@ def choose_engine(requested: str, cell, x, native_reason: str | None) -> tuple[s
     if fused_reason is None:
         if native_reason is not None:
             why = f"native not eligible: {native_reason}"
-        elif type(cell) is SimpleRNNCell and cell.hidden_size <= SEQ_MAX_H:
+        elif describe(cell).kind == "simple" and cell.hidden_size <= SEQ_MAX_H:
             why = "whole-sequence kernel, faster than native at this size"
         else:
             why = "faster than native here"

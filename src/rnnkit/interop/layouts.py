@@ -90,14 +90,12 @@ def reorder(a: np.ndarray, src: tuple[str, ...], dst: tuple[str, ...], axis: int
 
 
 def cell_kind(cell) -> str:
-    """simple | lstm | gru | gru_before for a built-in rnnkit cell; ValueError otherwise."""
-    from ..cells import GRUCell, LSTMCell, SimpleRNNCell
-    if type(cell) is LSTMCell:
-        return "lstm"
-    if type(cell) is GRUCell:
-        return "gru" if cell.reset_after else "gru_before"
-    if type(cell) is SimpleRNNCell:
-        return "simple"
+    """simple | lstm | gru | gru_before for a built-in rnnkit cell (its descriptor's
+    ``layout``); ValueError otherwise."""
+    from ..cells.base import describe
+    d = describe(cell)
+    if d is not None and d.layout is not None:
+        return d.layout
     raise ValueError(f"{type(cell).__name__} has no foreign layout (only SimpleRNNCell, "
                      "LSTMCell and GRUCell convert)")
 

@@ -38,7 +38,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..cells import GRUCell, LSTMCell, SimpleRNNCell
+from ..cells.base import describe
 from ..engines import codes
 from ..engines._ext import kernels
 from .threads import work_per_step
@@ -48,8 +48,6 @@ __all__ = ["CompiledStep", "plan", "STEPS", "AUTO_MAX_MACS"]
 STEPS = ("auto", "compiled", "autograd")
 AUTO_MAX_MACS = 131072    # per batch and time step: the crossover measured, see module doc
 ACTS = codes.ACTIVATIONS
-CELLS = {SimpleRNNCell: codes.LAYER_KINDS["simple"], LSTMCell: codes.LAYER_KINDS["lstm"],
-         GRUCell: codes.LAYER_KINDS["gru"]}
 DENSE = codes.LAYER_KINDS["dense"]
 SOFTMAX = codes.SOFTMAX   # Dense only
 
@@ -181,14 +179,15 @@ def _layer_spec(k: int, layer: nn.Module, last_rnn: bool) -> list[int] | str:
     from ..layers import RNN, Dense
     if isinstance(layer, RNN):
         cell = layer.cell
-        kind = CELLS.get(type(cell))
-        if kind is None:
-            return f"layer {k}: {type(cell).__name__} (SimpleRNN, LSTM, GRU only)"
-        if kind == CELLS[GRUCell] and not cell.reset_after:
+        d = describe(cell)
+        kind = codes.LAYER_KINDS.get(d.kind) if d is not None else None
+        if d is not None and d.kind == "gru_before":
             return f"layer {k}: GRU(reset_after=False)"
-        act = ACTS.get(getattr(cell, "activation_name", "tanh"))
-        if act is None:
+        if kind is None or kind == DENSE:
+            return f"layer {k}: {type(cell).__name__} (SimpleRNN, LSTM, GRU only)"
+        if not d.fused:
             return f"layer {k}: a custom activation"
+        act = ACTS[getattr(cell, "activation_name", "tanh")]
         for flag in ("go_backwards", "stateful", "return_state", "dropout", "recurrent_dropout"):
             if getattr(layer, flag):
                 return f"layer {k}: {flag}={getattr(layer, flag)}"
@@ -212,7 +211,7 @@ def _params(layer: nn.Module) -> list[torch.Tensor]:
     from ..layers import RNN
     if isinstance(layer, RNN):
         c = layer.cell
-        bias = ([c.bias_ih, c.bias_hh] if isinstance(c, GRUCell) else [c.bias]) \
+        bias = ([c.bias_ih, c.bias_hh] if describe(c).kind == "gru" else [c.bias]) \
             if c.use_bias else []
         return [c.weight_ih, c.weight_hh, *bias]
     return [layer.weight] + ([layer.bias] if layer.use_bias else [])
