@@ -1,5 +1,6 @@
 """ONNX export: onnxruntime equals PyTorch for two sequence lengths from one file, with and
-without state inputs; streaming through the exported state equals one long run."""
+without state inputs and a lengths input; streaming through the exported state equals one
+long run.  Every cell kind: test_onnx_cells.py."""
 
 import numpy as np
 import pytest
@@ -9,7 +10,7 @@ import rnnkit as rk
 
 pytest.importorskip("onnx", reason="the [onnx] test extra (make test installs it)")
 ort = pytest.importorskip("onnxruntime", reason="the [onnx] test extra (make test installs it)")
-from rnnkit.interop.onnx import check, export  # noqa: E402
+from rnnkit.interop.onnx import check, export, read_report  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning",
                                         "ignore::UserWarning")
@@ -25,11 +26,15 @@ MODELS = {
 
 @pytest.mark.parametrize("name", MODELS)
 @pytest.mark.parametrize("state_inputs", [True, False])
-def test_onnxruntime_equals_torch_for_two_lengths(name, state_inputs, tmp_path):
+@pytest.mark.parametrize("lengths", [True, False])
+def test_onnxruntime_equals_torch_for_two_lengths(name, state_inputs, lengths, tmp_path):
     torch.manual_seed(0)
     model = MODELS[name]()
-    path = export(model, tmp_path / "m.onnx", state_inputs=state_inputs)
+    path = export(model, tmp_path / "m.onnx", state_inputs=state_inputs, lengths=lengths)
+    inputs = [i.name for i in ort.InferenceSession(str(path)).get_inputs()]
+    assert ("lengths" in inputs) == lengths and ("h_0_in" in inputs) == state_inputs
     report = check(model, path, lengths=(3, 11))
+    assert ("y masked" in report) == lengths
     assert report and max(report.values()) < 1e-5, report
 
 
@@ -41,7 +46,8 @@ def test_streaming_through_exported_states_equals_one_run(tmp_path):
     h = c = np.zeros((1, 4), np.float32)
     parts = []
     for chunk in (x[:, :4], x[:, 4:]):
-        y, h, c = session.run(None, {"x": chunk.numpy(), "h_0_in": h, "c_0_in": c})
+        y, h, c = session.run(None, {"x": chunk.numpy(), "lengths": [chunk.shape[1]],
+                                     "h_0_in": h, "c_0_in": c})
         parts.append(y)
     with torch.no_grad():
         full = model(x).numpy()
@@ -49,9 +55,17 @@ def test_streaming_through_exported_states_equals_one_run(tmp_path):
 
 
 def test_export_refusals(tmp_path):
-    with pytest.raises(ValueError, match="reset_after=False"):
-        export(rk.GRU(3, input_size=2, reset_after=False), tmp_path / "a.onnx")
     with pytest.raises(ValueError, match="cannot stream"):
-        export(rk.Sequential([rk.Bidirectional(rk.LSTM(3, input_size=2))]), tmp_path / "b.onnx")
-    with pytest.raises(ValueError, match="padding masks"):
-        export(rk.Sequential([rk.Masking(0.0), rk.LSTM(3, input_size=2)]), tmp_path / "c.onnx")
+        export(rk.Sequential([rk.Bidirectional(rk.LSTM(3, input_size=2))]), tmp_path / "b.onnx",
+               state_inputs=True)
+    assert not list(tmp_path.glob("*.onnx"))
+
+
+def test_what_torch_could_not_export_now_exports(tmp_path):
+    """Issue 17: a reset-before GRU and a Bidirectional model export with the defaults."""
+    model = rk.Sequential([rk.Bidirectional(rk.GRU(3, input_size=2, reset_after=False))])
+    path = export(model, tmp_path / "a.onnx")
+    report = read_report(path)
+    assert not report.state_inputs and report.inputs == ("x", "lengths")
+    assert "linear_before_reset=0" in report.layers[0].op
+    assert max(check(model, path).values()) < 1e-5

@@ -96,6 +96,7 @@ def convert(
         if not source.exists():
             raise ValueError(f"{source} does not exist")
         reports: list[tuple[str, dict[str, float]]] = []
+        notes: list[str] = []
         if from_ == "keras":
             # rnnkit's own reader first: it checks the archive and refuses any module or
             # class the config names outside what converts, before Keras ever sees the file
@@ -119,15 +120,11 @@ def convert(
         target = str(to)
         if target.endswith(".onnx"):
             from ..interop import onnx as ox
-            title = "rnnkit -> ONNX (onnxruntime, T = 3 and 11)"
-            if dry_run:
-                with tempfile.TemporaryDirectory() as tmp:
-                    trial = Path(tmp) / to.name
-                    ox.export(model, trial)
-                    reports.append((title, ox.check(model, trial)))
-            else:
-                ox.export(model, to)
-                reports.append((title, ox.check(model, to)))
+            title = "rnnkit -> ONNX (onnxruntime, T = 3 and 11, full and padded)"
+            with tempfile.TemporaryDirectory() as tmp:
+                written = ox.export(model, Path(tmp) / to.name if dry_run else to)
+                reports.append((title, ox.check(model, written)))
+                notes = ox.read_report(written).lines()
         elif target.endswith((".keras", ".weights.h5")):
             kmodel = kx.to_keras(model)
             reports.append(("rnnkit -> Keras", kx.parity(kmodel, model)))
@@ -140,6 +137,8 @@ def convert(
     for title, report in reports:
         typer.echo(title)
         typer.echo(tn.format_parity(report))
+    for line in notes:                 # how each layer went into ONNX, and the state inputs
+        typer.echo(line)
     if dry_run:
         plan(f"rnnkit convert {source} --from {from_}", {
             "model": ", ".join(type(layer).__name__ for layer in model.layers),

@@ -89,9 +89,10 @@ def choose_engine(requested: str, cell, x, native_reason: str | None) -> tuple[s
     if torch.onnx.is_in_onnx_export():   # only torch's kernels export with a dynamic T
         if native_reason is None:
             return "native", "ONNX export: torch's kernel becomes an ONNX recurrent op"
-        raise ValueError(f"ONNX export needs torch's native kernel for every recurrent layer "
-                         f"(anything else is unrolled for one sequence length): "
-                         f"{native_reason}")
+        raise ValueError(f"torch.onnx.export needs torch's native kernel for every recurrent "
+                         f"layer (anything else is unrolled for one sequence length): "
+                         f"{native_reason}. rnnkit.interop.onnx.export (rnnkit convert --to "
+                         "FILE.onnx) writes every cell with a dynamic time axis")
     if requested == "auto" and forced_engine() == "loop":
         return "loop", "RNNKIT_ENGINE=loop (every layer on the readable loop)"
     if requested == "loop":
