@@ -9,31 +9,32 @@ from .cells import (
                     SimpleRNNCell,
                     StackedCells,
 )
+from .engines.select import readable
 from .layers import (
-                     GRU,
-                     LSTM,
-                     RNN,
-                     Bidirectional,
-                     Dense,
-                     Dropout,
-                     Embedding,
-                     LayerNormLSTM,
-                     Masking,
-                     MeanOverTime,
-                     Sequential,
-                     SimpleRNN,
+                    GRU,
+                    LSTM,
+                    RNN,
+                    Bidirectional,
+                    Dense,
+                    Dropout,
+                    Embedding,
+                    LayerNormLSTM,
+                    Masking,
+                    MeanOverTime,
+                    Sequential,
+                    SimpleRNN,
 )
 from .registry import register_serializable
 from .saving import load, save
 from .training import (
-                     Callback,
-                     EarlyStopping,
-                     History,
-                     ModelCheckpoint,
-                     TensorBoard,
-                     Trainer,
-                     TrainingDiverged,
-                     set_seed,
+                    Callback,
+                    EarlyStopping,
+                    History,
+                    ModelCheckpoint,
+                    TensorBoard,
+                    Trainer,
+                    TrainingDiverged,
+                    set_seed,
 )
 from .types import LSTMState
 
@@ -47,5 +48,5 @@ __all__ = [
     "Trainer", "TrainingDiverged", "Callback", "History", "EarlyStopping", "ModelCheckpoint",
     "TensorBoard",
     "set_seed", "save", "load", "register_serializable", "data", "datasets", "interop", "tasks",
-    "__version__",
+    "readable", "__version__",
 ]

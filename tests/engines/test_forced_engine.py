@@ -52,3 +52,14 @@ def test_a_bad_switch_value_is_named(monkeypatch):
     monkeypatch.setenv("RNNKIT_ENGINE", "fast")
     with pytest.raises(ValueError, match="RNNKIT_ENGINE must be 'loop' or unset, got 'fast'"):
         rk.GRU(4)(torch.randn(2, 3, 2))
+
+
+def test_readable_does_the_same_for_a_block(monkeypatch):
+    calls = _calls_to_cell_forward(monkeypatch)
+    monkeypatch.delenv("RNNKIT_ENGINE", raising=False)
+    with rk.readable():
+        model = _fit()
+    assert calls[0] >= 10 and "RNNKIT_ENGINE=loop" in model._trainer.step_note
+    seen = calls[0]
+    _fit()                                   # outside the block: fast paths again
+    assert calls[0] == seen

@@ -28,22 +28,43 @@ the one switch to the readable path, for a debugger or a doubt.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 
 from ..cells.base import describe
 from ._ext import kernels
 from .fused import SEQ_MAX_H, fused_blocker
 
-__all__ = ["ENGINES", "native_blocker", "fused_blocker", "choose_engine", "forced_engine"]
+__all__ = ["ENGINES", "native_blocker", "fused_blocker", "choose_engine", "forced_engine",
+           "readable"]
 
 ENGINES = ("auto", "loop", "native", "fused")
+
+
+_READABLE: list[bool] = []     # readable() blocks entered and not yet left
+
+
+@contextmanager
+def readable() -> Iterator[None]:
+    """Inside ``with rnnkit.readable():`` every ``engine="auto"`` layer runs the readable
+    loop and every ``fit(step="auto")`` takes autograd: ``RNNKIT_ENGINE=loop`` for a block."""
+    _READABLE.append(True)
+    try:
+        yield
+    finally:
+        _READABLE.pop()
 
 
 def forced_engine() -> str | None:
     """``RNNKIT_ENGINE``: ``loop`` runs every ``engine="auto"`` layer on the readable time
     loop and every ``fit(step="auto")`` on autograd, so that a breakpoint in a cell's
-    ``forward`` fires during ``fit``; unset (or empty) lets ``auto`` choose."""
+    ``forward`` fires during ``fit``; unset (or empty) lets ``auto`` choose.  ``readable()``
+    does the same for a block of code."""
     import os
+    if _READABLE:
+        return "loop"
     value = os.environ.get("RNNKIT_ENGINE", "")
     if value not in ("", "loop"):
         raise ValueError(f"RNNKIT_ENGINE must be 'loop' or unset, got {value!r}")
