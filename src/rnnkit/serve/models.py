@@ -1,0 +1,237 @@
+"""Load any saved rnnkit folder once and say what it is: its kind, its network, what its
+network reads, and whether that network can run one timestep at a time (for sessions).
+
+A folder is recognised by the files its ``save`` writes:
+
+    translator.json                     a Translator (no config.json: its own layout)
+    config.json + forecaster.json       a Forecaster
+    config.json + classifier.json       a SequenceClassifier
+    config.json + generator.json        a TextGenerator
+    config.json alone                   whatever ``rnnkit.save`` wrote (a Sequential, a layer)
+    a .safetensors file                 a training checkpoint (``rnnkit.load`` reads it)
+
+Nothing here imports FastAPI: the CLI checks a folder before it starts a server.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..layers import RNN, Bidirectional, Dense, Dropout, Embedding, Sequential
+
+__all__ = ["Served", "load_served", "detect_kind", "KINDS", "stream_blocker", "step_network",
+           "jsonable"]
+
+KINDS = ("sequential", "forecaster", "classifier", "generator", "translator")
+TASK_FILES = {"forecaster.json": "forecaster", "classifier.json": "classifier",
+              "generator.json": "generator"}
+TASK_NAMES = {"sequential": "a saved network (rnnkit.save)", "forecaster": "a Forecaster",
+              "classifier": "a SequenceClassifier", "generator": "a TextGenerator",
+              "translator": "a Translator"}
+
+
+def detect_kind(path: Path) -> str:
+    """The kind of the saved model at ``path``, from the files present; a ValueError that
+    names what is missing when it holds none."""
+    if path.is_file():
+        if path.suffix == ".safetensors":
+            return "sequential"
+        raise ValueError(f"{path} is a file; serve takes a saved model folder (or a "
+                         "training checkpoint .safetensors)")
+    if not path.is_dir():
+        raise ValueError(f"{path}: no such folder")
+    if (path / "translator.json").is_file():
+        return "translator"
+    found = [kind for name, kind in TASK_FILES.items() if (path / name).is_file()]
+    if len(found) > 1:
+        raise ValueError(f"{path} holds the settings of several tasks ({', '.join(found)}); "
+                         "which one to serve would be a guess")
+    if not (path / "config.json").is_file():
+        raise ValueError(f"{path} holds no saved rnnkit model: expected config.json (written "
+                         "by rnnkit.save and every task's save) or translator.json")
+    return found[0] if found else "sequential"
+
+
+def jsonable(obj: Any) -> Any:
+    """``obj`` with NaN and infinities as None: JSON has no word for them, and a saved
+    history may hold a NaN loss."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, (str, int, bool)) or obj is None:
+        return obj
+    return str(obj)
+
+
+def _layers(network: nn.Module) -> list[nn.Module]:
+    if isinstance(network, Sequential):
+        return list(network.layers)
+    return [network]
+
+
+def stream_blocker(network: nn.Module) -> str | None:
+    """Why ``network`` cannot run one timestep at a time from a carried state, or None when
+    it can: every layer must be a forward-reading RNN or work on one step alone."""
+    if not isinstance(network, (Sequential, RNN)):
+        return f"the network is a {type(network).__name__}, not a Sequential or an RNN layer"
+    for k, layer in enumerate(_layers(network)):
+        name = type(layer).__name__
+        if isinstance(layer, Bidirectional):
+            return (f"layer {k} is Bidirectional: its backward half reads the sequence from "
+                    "the end, so no output exists until the sequence is whole")
+        if isinstance(layer, RNN):
+            if layer.go_backwards:
+                return f"layer {k} ({name}) has go_backwards=True: it reads from the end"
+        elif not isinstance(layer, (Dense, Dropout, Embedding)):
+            return f"layer {k} ({name}) works on whole sequences and has no one-step form"
+    return None
+
+
+def step_network(network: nn.Module, states: dict[int, Any], x_t: torch.Tensor
+                 ) -> tuple[torch.Tensor, dict[int, Any]]:
+    """One timestep through the network: x_t (B, D) floats or (B,) token ids -> y_t and
+    the new states (by layer index).  Each RNN runs its ``step``: O(1) in the history."""
+    new = dict(states)
+    h = x_t
+    for k, layer in enumerate(_layers(network)):
+        if isinstance(layer, RNN):
+            h, new[k] = layer.step(h, states.get(k))
+        elif isinstance(layer, Embedding):
+            h = layer(h[:, None])[:, 0]                  # (B,) -> (B, 1) -> (B, E)
+        else:
+            h = layer(h)
+    return h, new
+
+
+def _input_features(network: nn.Module) -> int | None | str:
+    """D for a float network, "ids" for one that starts with an Embedding, None if unknown."""
+    for layer in _layers(network):
+        if isinstance(layer, Embedding):
+            return "ids"
+        size = getattr(getattr(layer, "forward_layer", layer), "input_size", None)
+        if isinstance(size, int):
+            return size
+    return None
+
+
+@dataclass
+class Served:
+    """A loaded model and what the server needs to know about it."""
+
+    kind: str                          # one of KINDS
+    path: Path
+    network: nn.Module                 # the torch module that runs
+    task: Any = None                   # the task object (Forecaster, ...) or None
+    config: dict[str, Any] = field(default_factory=dict)
+    history: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] | None = None
+    reads: int | str | None = None     # D, "ids", or None (translator: texts)
+    engines: list[dict[str, Any]] = field(default_factory=list)
+    summary: str | None = None
+    blocker: str | None = None         # why sessions are unavailable; None: they are
+
+    @property
+    def parameters(self) -> int:
+        return sum(p.numel() for p in self.network.parameters())
+
+    @property
+    def dtype(self) -> torch.dtype:
+        p = next(self.network.parameters(), None)
+        return p.dtype if p is not None else torch.get_default_dtype()
+
+    @property
+    def stateful_layers(self) -> list[RNN]:
+        return [m for m in self.network.modules() if isinstance(m, RNN) and m.stateful]
+
+    def describe(self) -> str:
+        return TASK_NAMES[self.kind]
+
+
+def _load_task(kind: str, path: Path) -> tuple[Any, nn.Module, dict[str, Any], dict]:
+    from dataclasses import asdict
+
+    from ..saving import load
+    if kind == "sequential":
+        return None, load(path), {}, {}
+    from ..tasks import Forecaster, SequenceClassifier, TextGenerator, Translator
+    cls = {"forecaster": Forecaster, "classifier": SequenceClassifier,
+           "generator": TextGenerator, "translator": Translator}[kind]
+    task = cls.load(path)
+    return task, task.model, asdict(task.config), dict(task.history or {})
+
+
+def _saved_metrics(path: Path) -> dict[str, Any] | None:
+    """metrics.json beside the model, or one folder up when the model is ``.../model`` (as
+    ``rnnkit forecast`` and ``rnnkit classify`` write them)."""
+    from ..io import read_json
+    folder = path if path.is_dir() else path.parent
+    for candidate in (folder / "metrics.json",
+                      folder.parent / "metrics.json" if folder.name == "model" else None):
+        if candidate is not None and candidate.is_file():
+            try:
+                value = read_json(candidate, "training metrics (JSON)")
+            except (ValueError, OSError):
+                return None                       # optional: a bad one is left out
+            return value if isinstance(value, dict) else None
+    return None
+
+
+def _warm_up(served: Served) -> None:
+    """Run the network once on a dummy batch, so each RNN records the engine it picks."""
+    net = served.network
+    if served.reads is None:
+        return
+    T = (getattr(net, "input_shape", None) or (4,))[0]
+    if served.reads == "ids":
+        x = torch.ones(1, T, dtype=torch.long)
+    else:
+        x = torch.zeros(1, T, served.reads, dtype=served.dtype)
+    net.eval()
+    saved = [(m, m.get_states()) for m in served.stateful_layers]
+    try:
+        with torch.no_grad():
+            net(x)
+    except (ValueError, TypeError):
+        return
+    finally:
+        for m, state in saved:
+            m.reset_states(state)
+    if isinstance(net, Sequential):
+        try:
+            served.summary = net.summary(input_shape=tuple(x.shape[1:]), print_fn=None)
+        except (ValueError, TypeError):
+            served.summary = None
+
+
+def load_served(path: str | Path) -> Served:
+    """Load the model at ``path`` once; ValueError naming what is wrong otherwise."""
+    path = Path(path)
+    kind = detect_kind(path)
+    task, network, config, history = _load_task(kind, path)
+    if kind == "sequential":
+        config = {"model": type(network).__name__}
+        if hasattr(network, "get_config"):
+            try:
+                config = {"model": type(network).__name__, **network.get_config()}
+            except (NotImplementedError, ValueError):
+                pass
+    network.eval()
+    served = Served(kind=kind, path=path, network=network, task=task, config=config,
+                    history=history, metrics=_saved_metrics(path))
+    served.reads = None if kind == "translator" else _input_features(network)
+    served.blocker = (f"{served.describe()} decodes whole texts; sessions stream a network "
+                      "one step at a time") if kind == "translator" else stream_blocker(network)
+    _warm_up(served)
+    served.engines = [{"layer": name, "type": type(m).__name__, "engine": m.engine,
+                       "ran": m.last_engine, "note": m.engine_note}
+                      for name, m in network.named_modules() if isinstance(m, RNN)]
+    return served
