@@ -3,7 +3,9 @@
 from .classify import ClassifierConfig, SequenceClassifier
 from .forecast import ForecastConfig, Forecaster
 from .generate import GeneratorConfig, TextGenerator
+from .hybrid import HybridConfig, HybridForecaster
 from .translate import Translator, TranslatorConfig
 
 __all__ = ["Forecaster", "ForecastConfig", "SequenceClassifier", "ClassifierConfig",
-           "TextGenerator", "GeneratorConfig", "Translator", "TranslatorConfig"]
+           "TextGenerator", "GeneratorConfig", "Translator", "TranslatorConfig",
+           "HybridForecaster", "HybridConfig"]
