@@ -346,7 +346,7 @@ def test_a_worker_killed_mid_epoch_is_restarted_and_the_run_ends_equal(tmp_path)
     script.write_text(ELASTIC)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     outputs = {}
-    for name, marker, restarts in (("calm", "-", 0), ("killed", str(tmp_path / "m"), 2)):
+    for name, marker, restarts in (("calm", "-", 0), ("killed", str(tmp_path / "m"), 3)):
         cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node=2",
                "--standalone", f"--max-restarts={restarts}", "--monitor-interval=0.5",
                str(script), str(tmp_path / f"{name}.st"),
