@@ -69,3 +69,14 @@ def test_bench_distributed_quick_measures_one_and_two_processes(tmp_path):
                                                               ("gru-medium", 2)]
     assert rows[0]["efficiency"] == 1.0 and rows[1]["samples_per_s"] > 0
     assert rows[1]["allreduce_ms"] > 0 and "quick: gru-medium" in result.output
+
+
+def test_bench_serve_quick_measures_a_live_server(tmp_path):
+    result = CliRunner().invoke(app, ["bench", "--serve", "--quick",
+                                      "--json", str(tmp_path / "s.json")])
+    assert result.exit_code == 0, result.output
+    r = json.loads((tmp_path / "s.json").read_text())["serve"]
+    assert r["predict"]["errors"] == 0 and r["sessions"]["errors"] == 0
+    assert r["per_step_ms"]["session"] > 0 and "quick: " in result.output
+    both = CliRunner().invoke(app, ["bench", "--serve", "--distributed", "1"])
+    assert both.exit_code == 2 and "one at a time" in both.output

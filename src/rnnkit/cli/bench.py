@@ -32,6 +32,11 @@ def bench(
         metavar="LIST", help="Instead, time training on these process counts (e.g. 1,2) "
         "through torch.distributed.run, one thread each: samples/s and scaling efficiency "
         "for a medium GRU and the tutorial-size text generator.")] = None,
+    serve: Annotated[bool, typer.Option(
+        "--serve", help="Instead, load an `rnnkit serve` process on loopback: 32 clients, "
+        "2,000 /predict calls and 200 sessions streaming 50 steps each; p50/p99 latency, "
+        "requests/s, errors, and a session's cost per step against re-sending the "
+        "history.")] = False,
     quick: Quick = False,
     dry_run: DryRun = False,
 ) -> None:
@@ -41,8 +46,13 @@ def bench(
     --quick times the tiny size only, with 2 repetitions, in seconds: its numbers are a
     smoke test, not a measurement.
     """
+    if distributed is not None and serve:
+        raise ValueError("--distributed and --serve are two benchmarks: run one at a time")
     if distributed is not None:
         _distributed(distributed, json_out, quick, dry_run)
+        return
+    if serve:
+        _serve(json_out, quick, dry_run)
         return
     from .. import bench as B
     config_list = ["tiny"] if quick else [c.strip() for c in configs.split(",") if c.strip()]
@@ -123,4 +133,27 @@ def _distributed(counts_text: str, json_out: Path | None, quick: bool, dry_run: 
     result(D.table(rows), quick)
     if json_out is not None:
         json_out.write_text(json.dumps({"distributed": rows, "quick": quick}, indent=2))
+        result(f"wrote {json_out}", quick)
+
+
+def _serve(json_out: Path | None, quick: bool, dry_run: bool) -> None:
+    sizes = (dict(clients=4, requests=100, sessions=10, steps=20) if quick else
+             dict(clients=32, requests=2000, sessions=200, steps=50))
+    out_file(json_out, "--json")
+    if dry_run:
+        plan("rnnkit bench --serve" + (" --quick" if quick else ""), {
+            "server": "rnnkit serve on 127.0.0.1 (its own process), an LSTM(32) -> Dense(1) "
+                      "on 4 features, one torch thread",
+            "load": ", ".join(f"{k} {v}" for k, v in sizes.items()),
+            "writes": json_out or "nothing (no --json)"})
+        return
+    try:
+        from ..serve.bench import bench_serve, format_serve_bench
+    except ImportError as err:
+        raise ValueError(f"--serve needs the serve extra ({err.name} is missing): "
+                         "pip install 'rnnkit[serve]' httpx") from None
+    r = bench_serve(**sizes)
+    result(format_serve_bench(r), quick)
+    if json_out is not None:
+        json_out.write_text(json.dumps({"serve": r, "quick": quick}, indent=2))
         result(f"wrote {json_out}", quick)
