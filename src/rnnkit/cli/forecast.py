@@ -5,6 +5,11 @@ gets the README's recommended settings for it, a CSV (and the generated sine) a 
 preset sized by its season.  The season comes from --season, the dataset, or the CSV's
 dates.  The text, metrics.json and forecast.png show the same forecast after the data: the
 same number of steps, at the same time labels.
+
+When statsforecast is installed (``pip install 'rnnkit[stats]'``) the test table also scores
+AutoARIMA, AutoETS, AutoTheta, Naive and SeasonalNaive on exactly the model's targets and
+origins (``--stats``); ``--backtest N`` adds a rolling-origin evaluation at N origins and
+``--quantiles`` trains quantile forecasts with 80 % intervals.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import typer
 
 from .. import datasets
 from ..data.tables import FILL_POLICIES, fill_missing, read_csv_series
+from ..tasks import stats_baselines
 from ..tasks.forecast import SEASON_RULE, dataset_preset, general_preset, infer_season
 from .options import (
     DryRun,
@@ -87,6 +93,34 @@ def load_series(source: str, column: str | None, features: str | None, date_colu
     return type(series)(series.name, times, values, series.columns), len(targets), note, rows
 
 
+def _stats_choice(stats: str | None, quick: bool) -> tuple[object, str]:
+    """What --stats asks ``evaluate`` for, and the line that says so."""
+    if stats is None:                       # the default: whatever is installed
+        if not stats_baselines.available():
+            return False, ("statistical baselines: none (statsforecast is not installed: "
+                           f"{stats_baselines.INSTALL})")
+        stats = "fast" if quick else "all"
+    which = stats_baselines.resolve_models(stats)
+    if not which:
+        return False, "statistical baselines: none (--stats none)"
+    if not stats_baselines.available():
+        raise ValueError(f"--stats {stats} needs statsforecast: {stats_baselines.INSTALL}")
+    skipped = [m for m in stats_baselines.MODELS if m not in which]
+    return stats, (f"statistical baselines: {', '.join(which)} (statsforecast, on the same "
+                   "targets; fitted once before the first, updated with each new value)"
+                   + (f"; not {', '.join(skipped)} (--stats all)" if stats == "fast" else ""))
+
+
+def _parse_quantiles(text: str | None) -> tuple[float, ...] | None:
+    if not text:
+        return None
+    try:
+        return tuple(float(t) for t in _split(text))
+    except ValueError:
+        raise ValueError(f"--quantiles must be comma-separated levels such as 0.1,0.5,0.9; "
+                         f"got {text!r}") from None
+
+
 def _season(source: str, season: int | None, series, date_column: str | None
             ) -> tuple[int | None, str]:
     """The season and the line that says where it came from."""
@@ -106,6 +140,58 @@ def _season(source: str, season: int | None, series, date_column: str | None
     if value is None:
         return None, f"season: none ({why}; no seasonal-naive baseline; --season N to set one)"
     return value, f"season {value} ({why}; --season to override)"
+
+
+def _print_table(m: dict, model: str, seconds: float) -> None:
+    """The model, the naive baselines and the statistical models on the same targets."""
+    typer.echo(f"{'':24s}{'RMSE':>12s}{'MAE':>12s}{'MAPE %':>10s}{'RMSE scaled':>13s}"
+               f"{'seconds':>9s}")
+    rows = [(model, m, seconds)] + [
+        (k.replace("baseline_", "naive: ").replace("_", " "), v, None)
+        for k, v in m.items() if k.startswith("baseline_")]
+    found = m.get("stats", {})
+    rows += [(f"stats: {name}", r, r.get("seconds")) for name, r in found.items()
+             if not name.startswith("_") and "rmse" in r]
+    for name, r, secs in rows:
+        scaled = f"{r['rmse_scaled']:13.4f}" if "rmse_scaled" in r else f"{'-':>13s}"
+        took = f"{secs:9.1f}" if secs is not None else f"{'-':>9s}"
+        typer.echo(f"{name:24s}{r['rmse']:12.4g}{r['mae']:12.4g}{r['mape']:10.2f}{scaled}"
+                   f"{took}")
+    notes: dict[str, list[str]] = {}            # the same note once, for every model it fits
+    for name, r in found.items():
+        if name.startswith("_"):
+            continue
+        if "rmse" not in r:
+            why = r.get("skipped") or r.get("error")
+            note = f"{'skipped' if 'skipped' in r else 'failed'}: {why}"
+        else:
+            note = r.get("note", "")
+        if note:
+            notes.setdefault(note, []).append(name)
+    for note, names in notes.items():
+        typer.echo(f"(stats: {', '.join(names)}: {note})")
+    if "_note" in found:
+        typer.echo(f"(stats: {found['_note']})")
+
+
+def _print_backtest(bt: dict, tag: str) -> None:
+    how = "a model refitted at each origin" if bt["refit"] else "one model, not refitted"
+    typer.echo(f"\nbacktest{tag}: {bt['origins']} origins over the {bt['part']} part, {how}")
+    stats = [n for n in bt["folds"][0].get("stats_rmse", {}) if n not in ("Naive",)]
+    typer.echo(f"{'origin':>20s}  {'targets':<34s}{'windows':>8s}{'RMSE':>12s}{'MAE':>12s}"
+               f"{'naive RMSE':>12s}" + "".join(f"  {n + ' RMSE':>{len(n) + 5}s}" for n in stats))
+    for fold in bt["folds"]:
+        span = f"{fold['from']} to {fold['to']}"
+        typer.echo(f"{fold['origin']:>20s}  {span:<34s}{fold['windows']:8d}{fold['rmse']:12.4g}"
+                   f"{fold['mae']:12.4g}{fold['naive_rmse']:12.4g}"
+                   + "".join(f"  {fold['stats_rmse'][n]:{len(n) + 5}.4g}" for n in stats))
+    if stats:
+        typer.echo("(statistical models per origin: their forecasts above, on the same "
+                   "windows; fitted once and updated, never refitted)")
+    o = bt["overall"]
+    typer.echo(f"overall: RMSE {o['rmse']:.4g}, MAE {o['mae']:.4g}; RMSE per origin "
+               f"{o['rmse_mean']:.4g} +- {o['rmse_sd']:.2g} (from {o['rmse_min']:.4g} to "
+               f"{o['rmse_max']:.4g})")
 
 
 def forecast(
@@ -159,6 +245,23 @@ def forecast(
     future: Annotated[int | None, typer.Option(
         min=1, help="steps to forecast after the data: printed, in metrics.json and drawn "
         "(default: the preset's; the horizon when --features are given)")] = None,
+    stats: Annotated[str | None, typer.Option(
+        metavar="WHICH", help="statistical baselines on the same test targets: all, fast "
+        "(all but AutoARIMA, the slow one), none, or names from "
+        f"{', '.join(stats_baselines.MODELS)} (comma-separated). Default: all when "
+        "statsforecast is installed "
+        "(fast with --quick); a seasonal AutoARIMA on a long history is skipped unless "
+        "named.")] = None,
+    backtest: Annotated[int | None, typer.Option(
+        min=1, metavar="N", help="rolling-origin evaluation of the test part at N origins, "
+        "per origin and overall")] = None,
+    refit: Annotated[bool, typer.Option(
+        "--refit/--no-refit", help="with --backtest: fit a new model at each origin on the "
+        "rows before it (slower), instead of the one model")] = False,
+    quantiles: Annotated[str | None, typer.Option(
+        metavar="LEVELS", help="train quantile forecasts (pinball loss), e.g. 0.1,0.5,0.9 "
+        "(must hold 0.5, the point forecast): reports interval coverage and pinball loss, "
+        "draws the interval; calibrated on the validation part")] = None,
     seed: Seed = 0,
     out: Out = None,
     quick: Quick = False,
@@ -182,6 +285,10 @@ def forecast(
     if val + test >= 1:
         raise ValueError(f"--val {val:g} + --test {test:g} leave no rows for training; "
                          "their sum must be below 1")
+    if refit and backtest is None:
+        raise ValueError("--refit applies to --backtest N; give --backtest too")
+    levels = _parse_quantiles(quantiles)
+    stats_which, stats_line = _stats_choice(stats, quick)
     out = out if out is not None else DEFAULT_OUT
     out_folder(out)
     preset = dataset_preset(source, horizon) if source in datasets.SERIES else None
@@ -235,7 +342,7 @@ def forecast(
                    horizon=horizon, strategy=strategy, stride=s["stride"],
                    scaler=None if s["scaler"] == "none" else s["scaler"], dropout=dropout,
                    bidirectional=bidirectional, targets=series.columns[:n_targets],
-                   season=season, lr=s["lr"], difference=s["difference"])
+                   season=season, lr=s["lr"], difference=s["difference"], quantiles=levels)
     parts = f.check(series, val=val, test=test)
     goal = ", ".join(series.columns[:n_targets])
     tag = " (quick)" if quick else ""
@@ -261,6 +368,10 @@ def forecast(
             "horizon": f"{horizon} step{'s' if horizon != 1 else ''} per window",
             "season": season_line,
             "future": f"{steps} steps after {series.times[-1]}",
+            "baselines": stats_line.removeprefix("statistical baselines: "),
+            **({"backtest": f"{backtest} origins over the test part, "
+                + ("a model refitted at each" if refit else "one model")} if backtest else {}),
+            **({"quantiles": ", ".join(f"{q:g}" for q in levels)} if levels else {}),
             "would write": f"{out}/metrics.json, forecast.png, training.png, model/"})
         return
     if quick:
@@ -272,6 +383,7 @@ def forecast(
     for why in preset.why:
         typer.echo(f"  {why}")
     typer.echo(season_line)
+    typer.echo(stats_line)
     f.fit(series, epochs=s["epochs"], batch_size=s["batch_size"], val=val, test=test,
           patience=s["patience"] or None, seed=seed, verbose=verbose_level(quiet),
           log_dir=logdir, threads=threads)
@@ -280,19 +392,21 @@ def forecast(
              "season": {"value": season, "source": season_line}, "quick": quick,
              "horizon": horizon, "source": source}
     metrics = f.report(out, future=steps, extra=extra,
-                       label="quick run, not a measurement" if quick else "")
+                       label="quick run, not a measurement" if quick else "",
+                       stats=stats_which, backtest=backtest, refit=refit)
     part = "test" if "test" in metrics else "val"
     m = metrics[part]
     typer.echo(f"\n{part} part{tag}: {m['windows']} windows, horizon {horizon}, "
                f"fit {f.fit_seconds:.1f}s, {f.training_step.split(':')[0].split(' (')[0]} "
                "training step")
-    typer.echo(f"{'':24s}{'RMSE':>12s}{'MAE':>12s}{'MAPE %':>10s}{'RMSE scaled':>13s}")
-    rows = [(f"rnnkit {s['cell'].upper()}{tag}", m)] + [
-        (k.replace("baseline_", "naive: ").replace("_", " "), v)
-        for k, v in m.items() if k.startswith("baseline_")]
-    for name, r in rows:
-        scaled = f"{r['rmse_scaled']:13.4f}" if "rmse_scaled" in r else f"{'-':>13s}"
-        typer.echo(f"{name:24s}{r['rmse']:12.4g}{r['mae']:12.4g}{r['mape']:10.2f}{scaled}")
+    _print_table(m, f"rnnkit {s['cell'].upper()}{tag}", f.fit_seconds)
+    if "coverage" in m:
+        for cover, share in m["coverage"].items():
+            typer.echo(f"{cover} % interval{tag}: covers {100 * share:.1f} % of the {part} "
+                       f"targets; mean pinball loss {m['pinball']:.4g}; intervals "
+                       f"{m['intervals']}")
+    if "backtest" in m:
+        _print_backtest(m["backtest"], tag)
     if "baseline_seasonal_naive" not in m and season is not None:
         typer.echo(f"(no seasonal-naive row: season {season} reaches back past the "
                    f"{part} windows' inputs)")

@@ -45,11 +45,12 @@ def predicted_label(horizon: int) -> str:
 
 def plot_forecast(path: str | Path, forecaster, future: dict, label: str = "") -> dict:
     """Top: actual vs one-step predictions over the whole series, parts shaded.  Bottom: the
-    last stretch and the forecast after the end (first target column).
+    last stretch and the forecast after the end (first target column), with its widest
+    central interval shaded when the forecaster has quantiles ("interval" in the result).
 
     ``future`` is ``forecaster.future(steps)``: exactly those steps are drawn, at their time
     labels.  Returns what was drawn: {"future_steps", "future_from", "future_to", "horizon",
-    "x_labels"} (the bottom axis's tick labels)."""
+    "x_labels"} (the bottom axis's tick labels), and "interval" when a band is drawn."""
     plt = _pyplot()
     data, cfg = forecaster._data, forecaster.config
     j = forecaster.target_idx[0]
@@ -84,6 +85,7 @@ def plot_forecast(path: str | Path, forecaster, future: dict, label: str = "") -
         (drawn,) = ax.plot(t_fut, fut, color="tab:green", marker=".", lw=1.2,
                            label=f"forecast after the data: {steps} step"
                            f"{'s' if steps != 1 else ''} ({span})")
+        band = _band(ax, future, name, n, forecaster)
         _ticks(ax, labels, lo, n)
         ax.set_ylabel(name)
     dated = not future["times"][0].startswith("+")
@@ -100,13 +102,34 @@ def plot_forecast(path: str | Path, forecaster, future: dict, label: str = "") -
     info = {"future_steps": int(len(drawn.get_xdata())), "future_from": future["times"][0],
             "future_to": future["times"][-1], "horizon": cfg.horizon,
             "x_labels": [t.get_text() for t in low.get_xticklabels()]}
+    if band:
+        info["interval"] = band
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return info
 
 
-def plot_training(path: str | Path, history: dict[str, list[float]]) -> None:
-    """Training and validation loss per epoch (log scale)."""
+def _band(ax, future: dict, name: str, n: int, forecaster) -> dict | None:
+    """Shade the widest central interval of the forecast after the data (its first
+    ``horizon`` steps); returns {"coverage", "steps", "label"} or None without quantiles."""
+    intervals = future.get("intervals", {}).get(name)
+    if not intervals:
+        return None
+    cover = max(intervals, key=int)                      # the widest interval, e.g. "80"
+    lower = np.asarray(intervals[cover]["lower"], dtype=np.float64)
+    upper = np.asarray(intervals[cover]["upper"], dtype=np.float64)
+    how = "calibrated on validation" if forecaster.conformal else "not calibrated"
+    label = f"{cover} % interval ({how})"
+    steps = np.arange(n, n + len(lower))
+    ax.fill_between(steps, lower, upper, color="tab:green", alpha=0.2, lw=0, label=label)
+    if len(steps) == 1:              # a band one step wide has no area: draw a bar
+        ax.vlines(steps, lower, upper, color="tab:green", alpha=0.6, lw=3)
+    return {"coverage": int(cover), "steps": len(lower), "label": label}
+
+
+def plot_training(path: str | Path, history: dict[str, list[float]], loss: str = "MSE"
+                  ) -> None:
+    """Training and validation loss per epoch (log scale); ``loss`` names it in the title."""
     plt = _pyplot()
     from matplotlib.ticker import MaxNLocator
     fig, ax = plt.subplots(figsize=(6, 3.5))
@@ -114,7 +137,7 @@ def plot_training(path: str | Path, history: dict[str, list[float]]) -> None:
         if key in history:
             ax.semilogy(np.arange(1, len(history[key]) + 1), history[key], marker=".",
                         label=key.replace("_", " "))
-    ax.set(title="training curve (MSE on scaled values)", xlabel="epoch", ylabel="loss")
+    ax.set(title=f"training curve ({loss} on scaled values)", xlabel="epoch", ylabel="loss")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))       # epochs are whole numbers
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()

@@ -12,6 +12,16 @@ Feeding back needs every input feature to be predicted (targets = all columns).
 ``difference=True`` models the change from one step to the next and adds the forecast
 changes back onto the last known value: a trending series (prices, passenger counts) then
 never leaves the range the scaler saw in training.
+
+``quantiles=(0.1, 0.5, 0.9)`` trains on the pinball loss: the network outputs every level
+for every step, sorted (so they never cross), the median is the point forecast, and each
+central interval (0.1-0.9: 80 %) is widened or narrowed on the validation part by
+split-conformal calibration so that it covers its share of points.
+
+Honest yardsticks in ``evaluate``: naive forecasts always; with ``stats=`` statsforecast's
+AutoARIMA, AutoETS, AutoTheta, Naive and SeasonalNaive on exactly the same targets and
+origins (``stats_baselines``); with ``backtest=N`` a rolling-origin evaluation at N origins,
+refitted at each or not.
 """
 
 from __future__ import annotations
@@ -35,7 +45,7 @@ from ..datasets.series import Series
 from ..training import EarlyStopping, Trainer, set_seed
 
 __all__ = ["Forecaster", "ForecastConfig", "Preset", "dataset_preset", "general_preset",
-           "infer_season", "future_times", "trend_ratio"]
+           "infer_season", "future_times", "trend_ratio", "PinballLoss", "interval_pairs"]
 
 CELLS = {"simple": L.SimpleRNN, "lstm": L.LSTM, "gru": L.GRU}
 STRATEGIES = ("direct", "recursive", "seq2seq")
@@ -60,9 +70,13 @@ class ForecastConfig:
     season: int | None = None          # period for the seasonal-naive baseline, in steps
     lr: float = 1e-3                   # Adam learning rate
     difference: bool = False           # model step-to-step changes, add them back to levels
+    quantiles: tuple[float, ...] | None = None   # train on the pinball loss of these levels
+    #                                    (must hold 0.5, the point forecast); None = MSE
+    calibrate: bool = True             # widen/narrow each (q, 1-q) interval on validation
+    #                                    (split-conformal) so it covers 1-2q of the points
 
     def __post_init__(self) -> None:
-        for name in ("bidirectional", "difference"):       # 'no' would be truthy
+        for name in ("bidirectional", "difference", "calibrate"):   # 'no' would be truthy
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if not isinstance(self.cell, str) or self.cell not in CELLS:
@@ -98,10 +112,100 @@ class ForecastConfig:
             if repeated:
                 raise ValueError(f"targets name {', '.join(map(repr, repeated))} more than once")
             object.__setattr__(self, "targets", targets)
+        if self.quantiles is not None:
+            object.__setattr__(self, "quantiles", _check_quantiles(self.quantiles))
+            if self.strategy != "direct":
+                raise ValueError("quantiles need strategy='direct': feeding a median back "
+                                 f"does not give quantiles of later steps (got "
+                                 f"strategy={self.strategy!r})")
         if self.bidirectional and self.strategy == "seq2seq":
             raise ValueError("bidirectional=True with strategy='seq2seq' would let each step "
                              "see the value it predicts; use direct or recursive")
         make_scaler(self.scaler)
+
+
+def _check_quantiles(quantiles: Any) -> tuple[float, ...]:
+    """Quantile levels as an increasing tuple of numbers in (0, 1) that holds 0.5."""
+    try:
+        qs = tuple(quantiles)
+    except TypeError:
+        raise ValueError(f"quantiles must be a list of levels such as [0.1, 0.5, 0.9], got "
+                         f"{quantiles!r}") from None
+    if not qs or not all(isinstance(q, numbers.Real) and not isinstance(q, bool)
+                         and 0 < q < 1 for q in qs):
+        raise ValueError(f"quantiles must be numbers strictly between 0 and 1, got {quantiles!r}")
+    qs = tuple(float(q) for q in qs)
+    if len(set(qs)) != len(qs):
+        raise ValueError(f"quantiles repeat a level: {quantiles!r}")
+    if 0.5 not in qs:
+        raise ValueError(f"quantiles must hold 0.5 (the median is the point forecast), got "
+                         f"{quantiles!r}")
+    return tuple(sorted(qs))
+
+
+class PinballLoss:
+    r"""Mean pinball (quantile) loss over every quantile level, step and target.
+
+    Math (u = y - y_hat_q, for each level q):
+        rho_q(u) = max(q * u, (q - 1) * u)
+    Its minimiser is the q-quantile of y (Koenker & Bassett, 1978).
+
+    The outputs are sorted along the level axis before the loss: the rearrangement of
+    Chernozhukov, Fernandez-Val & Galichon (2010) moves estimates no farther from the true
+    quantiles, and it makes crossing impossible (predictions are sorted the same way).
+
+    Shapes: y_hat (B, P * Q) with the Q levels last; y (B, P) or (B, P, 1)
+    """
+
+    name = "pinball"
+
+    def __init__(self, quantiles: tuple[float, ...]):
+        self.quantiles = tuple(quantiles)
+
+    def check_predictions(self, y_hat: torch.Tensor) -> None:
+        if y_hat.ndim != 2 or y_hat.shape[1] % len(self.quantiles):
+            raise ValueError(f"pinball: predictions {tuple(y_hat.shape)} do not hold "
+                             f"{len(self.quantiles)} quantiles per target")
+
+    def check_targets(self, pred_shape: tuple, y: torch.Tensor) -> None:
+        want = pred_shape[1] // len(self.quantiles)
+        if y.reshape(len(y), -1).shape[1] != want:
+            raise ValueError(f"pinball: targets {tuple(y.shape)} need {want} values per sample "
+                             f"for predictions {pred_shape} with {len(self.quantiles)} levels")
+
+    def __call__(self, y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        q = torch.tensor(self.quantiles, dtype=y_hat.dtype, device=y_hat.device)
+        pred = y_hat.reshape(len(y_hat), -1, len(q)).sort(dim=-1).values   # (B, P, Q)
+        u = y.reshape(len(y), -1, 1).to(y_hat.dtype) - pred
+        return torch.maximum(q * u, (q - 1) * u).mean()
+
+
+def _pinball(pred: np.ndarray, true: np.ndarray, quantiles: tuple[float, ...]) -> float:
+    """Mean pinball loss of pred (..., Q) against true (...), in the units of true."""
+    q = np.asarray(quantiles)
+    u = true[..., None] - pred
+    return float(np.mean(np.maximum(q * u, (q - 1) * u)))
+
+
+def interval_pairs(quantiles: tuple[float, ...] | None) -> list[tuple[int, int, int]]:
+    """(index of q, index of 1 - q, nominal coverage in %) for every central interval.
+
+    Example:
+        >>> interval_pairs((0.05, 0.1, 0.5, 0.9, 0.95))
+        [(0, 4, 90), (1, 3, 80)]
+    """
+    qs = list(quantiles or ())
+    out = []
+    for i, q in enumerate(qs):
+        for j, p in enumerate(qs):
+            if q < 0.5 and math.isclose(q + p, 1.0):
+                out.append((i, j, round(100 * (1 - 2 * q))))
+    return out
+
+
+def _folds(m: int, n: int) -> list[np.ndarray]:
+    """Indices 0..m-1 cut into n consecutive folds as even as can be."""
+    return np.array_split(np.arange(m), n)
 
 
 def _check_fit_options(epochs: Any, batch_size: Any, patience: Any, seed: Any) -> None:
@@ -361,7 +465,10 @@ class Forecaster:
         self.context: np.ndarray | None = None     # the last `window` rows seen, original units
         self.fit_seconds = math.nan
         self.training_step = "not fitted yet"     # which step fit ran, and why (Trainer)
+        # lower quantile level -> (K, nt) widening of its (q, 1-q) interval, from validation
+        self.conformal: dict[str, list[list[float]]] = {}
         self._data: _Prepared | None = None
+        self._fit_options: dict[str, Any] | None = None     # what fit() ran with (backtest)
 
     # ------------------------------------------------------------------ data
     def _prepare(self, series: Any) -> _Prepared:
@@ -406,6 +513,10 @@ class Forecaster:
                              "command line)")
         return _Prepared(values, np.asarray(times), tuple(columns), name=name)
 
+    def _n_levels(self) -> int:
+        """Outputs per target and step: one per quantile level, or one point forecast."""
+        return len(self.config.quantiles) if self.config.quantiles else 1
+
     def _feeds_back(self) -> bool:
         return self.config.strategy != "direct"
 
@@ -423,7 +534,7 @@ class Forecaster:
             seq = k < cfg.layers - 1 or cfg.strategy == "seq2seq"
             rnn = CELLS[cfg.cell](cfg.units, return_sequences=seq, dropout=cfg.dropout)
             stack.append(L.Bidirectional(rnn) if cfg.bidirectional else rnn)
-        out = nt * (cfg.horizon if cfg.strategy == "direct" else 1)
+        out = nt * (cfg.horizon if cfg.strategy == "direct" else 1) * self._n_levels()
         stack.append(L.Dense(out))
         model = L.Sequential(stack)
         model(torch.zeros(1, cfg.window, n_features))           # build every layer
@@ -514,7 +625,8 @@ class Forecaster:
         set_seed(seed)
         self.model = self._build(rows.shape[1])
         callbacks = [EarlyStopping(patience=patience)] if validation and patience else []
-        trainer = Trainer(self.model, loss="mse", optimizer="adam", lr=cfg.lr)
+        loss = PinballLoss(cfg.quantiles) if cfg.quantiles else "mse"
+        trainer = Trainer(self.model, loss=loss, optimizer="adam", lr=cfg.lr)
         t0 = time.perf_counter()
         hist = trainer.fit(x, self._flat_target(y), epochs=epochs, batch_size=batch_size,
                            validation_data=validation, callbacks=callbacks, seed=seed,
@@ -523,6 +635,11 @@ class Forecaster:
         self.training_step = trainer.step_note
         self.history, self._data = hist.history, data
         self.context = data.values[-self._context_rows():].copy()
+        self._fit_options = {"epochs": epochs, "batch_size": batch_size, "val": val,
+                             "patience": patience, "seed": seed, "threads": threads}
+        self.conformal = {}
+        if cfg.quantiles and cfg.calibrate and "val" in data.parts:
+            self.conformal = self._conformal("val")
         return hist
 
     def _context_rows(self) -> int:
@@ -565,6 +682,8 @@ class Forecaster:
             out = model(x)
             if cfg.strategy == "seq2seq":
                 out = out[:, -1]                                 # the last step's next value
+            if cfg.quantiles:                                    # the median is the point
+                out = self._sorted_levels(out)[..., cfg.quantiles.index(0.5)]
             block = out.reshape(len(x), -1, nt)                  # (B, K or 1, nt)
             blocks.append(block)
             done += block.shape[1]
@@ -576,12 +695,92 @@ class Forecaster:
                 x = torch.cat([x, block], dim=1)[:, -cfg.window:]
         return torch.cat(blocks, dim=1)[:, :steps].numpy().astype(np.float64)
 
-    def predict(self, steps: int | None = None, series: Any = None) -> np.ndarray:
+    def _sorted_levels(self, out: torch.Tensor) -> torch.Tensor:
+        """Raw outputs (B, K·nt·Q) -> (B, K, nt, Q), sorted along Q as the loss sorts them."""
+        nt, q = len(self.target_idx), self._n_levels()
+        return out.reshape(len(out), -1, nt, q).sort(dim=-1).values
+
+    @torch.no_grad()
+    def _quantile_levels(self, x: np.ndarray, origin_levels: np.ndarray,
+                         calibrated: bool = True) -> np.ndarray:
+        """x (M, window, F) scaled -> every quantile (M, K, nt, Q) in original units, ordered
+        along Q, with the validation widening applied (``calibrated``)."""
+        model = self._require_model()
+        model.eval()
+        q = self._sorted_levels(model(torch.as_tensor(x, dtype=torch.float32)))
+        q = np.moveaxis(q.numpy().astype(np.float64), -1, -2)          # (M, K, Q, nt)
+        q = np.moveaxis(self._unscale_targets(q), -2, -1)              # (M, K, nt, Q)
+        if self.config.difference:
+            # cumulative sums of per-step quantiles: exact for the first step, too wide
+            # (comonotone) after it; the validation calibration corrects the width
+            q = origin_levels[:, None, :, None] + np.cumsum(q, axis=1)
+        return self._calibrate(q) if calibrated else q
+
+    def _calibrate(self, q: np.ndarray) -> np.ndarray:
+        """Widen (or narrow) each central interval by its validation correction; lower levels
+        stay at or below the median and upper ones at or above it, then all are sorted."""
+        qs = self.config.quantiles
+        med = q[..., qs.index(0.5)]
+        q = q.copy()
+        for i, j, _ in interval_pairs(qs):
+            c = np.asarray(self.conformal.get(repr(qs[i]), 0.0))      # (K, nt) or 0
+            q[..., i] = np.minimum(q[..., i] - c, med)
+            q[..., j] = np.maximum(q[..., j] + c, med)
+        return np.sort(q, axis=-1)
+
+    def _conformal(self, part: str) -> dict[str, list[list[float]]]:
+        """Split-conformal corrections (conformalized quantile regression, Romano, Patterson
+        & Candes 2019) from ``part``'s windows: for the interval (q, 1-q), the scores
+        E = max(lower - y, y - upper) and the correction is their ceil((n+1)(1-a))/n
+        empirical quantile, a = 2q, per step ahead and target: (K, nt) each."""
+        x, _, origin, y = self._targets(part)
+        raw = self._quantile_levels(self._scale(x), self._data.values[origin][:, self.target_idx],
+                                    calibrated=False)
+        qs, n, out = self.config.quantiles, len(y), {}
+        for i, j, cover in interval_pairs(qs):
+            scores = np.maximum(raw[..., i] - y, y - raw[..., j])      # (M, K, nt)
+            level = min(math.ceil((n + 1) * cover / 100) / n, 1.0)
+            out[repr(qs[i])] = np.quantile(scores, level, axis=0, method="higher").tolist()
+        return out
+
+    def _select_levels(self, quantiles: Any) -> list[int]:
+        """Indices of the trained levels ``quantiles`` asks for (True = all of them)."""
+        qs = self.config.quantiles
+        if not qs:
+            raise ValueError("this Forecaster was trained for point forecasts; pass "
+                             "quantiles=[0.1, 0.5, 0.9] (or similar) to Forecaster() to "
+                             "forecast quantiles")
+        if quantiles is True:
+            return list(range(len(qs)))
+        try:
+            asked = [float(q) for q in quantiles]
+        except (TypeError, ValueError):
+            raise ValueError(f"quantiles must be True or levels from {list(qs)}, got "
+                             f"{quantiles!r}") from None
+        missing = [q for q in asked if not any(math.isclose(q, t) for t in qs)]
+        if missing or not asked:
+            raise ValueError(f"quantiles {missing or asked} were not trained; this model has "
+                             f"{list(qs)}")
+        return [min(range(len(qs)), key=lambda i: abs(qs[i] - q)) for q in asked]
+
+    def predict(self, steps: int | None = None, series: Any = None,
+                quantiles: Any = False) -> np.ndarray:
         """Forecast ``steps`` values (default: horizon) after the end of ``series`` (default:
         the series given to fit, or the context saved with the model), in original units:
-        (steps, number of targets)."""
+        (steps, number of targets).
+
+        ``quantiles=True`` (every trained level) or a list of trained levels returns
+        (steps, number of targets, levels) instead, ordered along the last axis; quantiles
+        reach ``horizon`` steps at most (the model forecasts them at once)."""
         cfg = self.config
         self._require_model()
+        if quantiles is not False and quantiles is not None:
+            pick = self._select_levels(quantiles)
+            steps = cfg.horizon if steps is None else steps
+            if isinstance(steps, numbers.Integral) and not isinstance(steps, bool) \
+                    and steps > cfg.horizon:
+                raise ValueError(f"quantiles reach horizon={cfg.horizon} steps at most, got "
+                                 f"steps={steps}; train with a larger horizon")
         steps = cfg.horizon if steps is None else steps
         if isinstance(steps, (bool, np.bool_)) or not isinstance(steps, numbers.Integral) \
                 or steps < 1:
@@ -604,40 +803,75 @@ class Forecaster:
             raise ValueError(f"need at least {need} rows to forecast from, got {len(values)}")
         recent = values[-need:]
         x = self._scale(np.diff(recent, axis=0) if cfg.difference else recent)[None]
+        if quantiles is not False and quantiles is not None:
+            q = self._quantile_levels(x, recent[-1:, self.target_idx])[0]
+            return q[:steps][..., pick]
         pred = self._unscale_targets(self._forecast_scaled(x, steps))
         return self._levels(pred, recent[-1:, self.target_idx])[0]
 
-    def predict_windows(self, x: Any) -> np.ndarray:
+    def predict_windows(self, x: Any, quantiles: Any = False) -> np.ndarray:
         """Forecasts for given input windows of levels x (M, window [+1 with difference], F)
-        in original units: (M, horizon, number of targets)."""
+        in original units: (M, horizon, number of targets), or with ``quantiles`` (as in
+        ``predict``) (M, horizon, number of targets, levels)."""
         x = np.asarray(x, dtype=np.float64)
         need = self._context_rows()
         if x.ndim != 3 or x.shape[1:] != (need, len(self.columns)):
             raise ValueError(f"windows must be (M, {need}, {len(self.columns)}), got {x.shape}")
         inputs = np.diff(x, axis=1) if self.config.difference else x
+        if quantiles is not False and quantiles is not None:
+            pick = self._select_levels(quantiles)
+            self._require_model()
+            return self._quantile_levels(self._scale(inputs), x[:, -1, self.target_idx]
+                                         )[..., pick]
         pred = self._unscale_targets(self._forecast_scaled(self._scale(inputs),
                                                            self.config.horizon))
         return self._levels(pred, x[:, -1, self.target_idx])
 
     # ------------------------------------------------------------------ evaluation
-    def evaluate(self, part: str = "test") -> dict[str, Any]:
-        """RMSE, MAE, MAPE over every target and horizon step of a part's windows, in
-        original and scaled units, beside naive baselines on the same targets."""
-        data = self._data
+    def _targets(self, part: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """A part's windows: inputs x (M, window, F) unscaled model rows, their targets in
+        model rows (M, K, nt), each window's origin (the row index of its last known level,
+        (M,)) and its level targets y (M, K, nt), rows origin+1 .. origin+K."""
+        data, cfg = self._data, self.config
         if data is None:
             raise ValueError("evaluate() needs the data of a fit() in this session")
         if part not in data.parts:
             held = (f"; fit() ran with {part}=0, so there is no {part} part"
                     if part in ("val", "test") else "")
             raise ValueError(f"part must be one of {', '.join(data.parts)}, got {part!r}{held}")
-        cfg = self.config
         s, e = data.parts[part]
         rows = data.model_rows(cfg.difference)
         x, y_model = make_windows(rows[s:e], cfg.window, cfg.horizon, 1, self.target_idx)
-        # the last known level of each window, and the level targets after it
         origin = s + cfg.window - 1 + int(cfg.difference) + np.arange(len(x))
         k = np.arange(1, cfg.horizon + 1)
         y = data.values[origin[:, None] + k][..., self.target_idx]          # (M, K, nt)
+        return x, y_model, origin, y
+
+    def origins_and_targets(self, part: str = "test") -> tuple[np.ndarray, np.ndarray]:
+        """What ``evaluate(part)`` scores: each window's origin (row index of its last known
+        value, (M,)) and its targets in original units (M, K, nt), rows origin+1..origin+K.
+        Another model scored on these rows is scored on exactly the same targets."""
+        _, _, origin, y = self._targets(part)
+        return origin, y
+
+    def evaluate(self, part: str = "test", *, stats: Any = False, backtest: int | None = None,
+                 refit: bool = False) -> dict[str, Any]:
+        """RMSE, MAE, MAPE over every target and horizon step of a part's windows, in
+        original and scaled units, beside naive baselines on the same targets.
+
+        With quantiles: "pinball" (mean pinball loss, original units) and "coverage" (the
+        share of targets inside each central interval, e.g. {"80": 0.79}).
+
+        ``stats`` (True/"all", "fast" = without AutoARIMA, or model names; needs
+        statsforecast) adds "stats": statsforecast's models scored on exactly these targets
+        and origins, fitted once on every row before the part's first target and updated
+        with each new value (``tasks.stats_baselines``), each with its seconds.
+
+        ``backtest=N`` adds "backtest": the part cut into N consecutive folds, each forecast
+        from its own origin, the model refitted there when ``refit`` (see ``backtest``)."""
+        cfg = self.config
+        x, y_model, origin, y = self._targets(part)
+        data = self._data
         pred_s = self._forecast_scaled(self._scale(x), cfg.horizon)
         pred = self._levels(self._unscale_targets(pred_s), data.values[origin][:, self.target_idx])
         y_s = self._scale_targets(y_model)
@@ -646,15 +880,124 @@ class Forecaster:
                   "mae_scaled": float(np.mean(np.abs(pred_s - y_s)))}
         if cfg.horizon > 1:
             result["rmse_by_step"] = [_rmse(pred[:, j], y[:, j]) for j in range(cfg.horizon)]
-        baselines = {"last_value": np.repeat(data.values[origin][:, None, self.target_idx],
-                                             cfg.horizon, axis=1)}
+        if cfg.quantiles:
+            q = self._quantile_levels(self._scale(x), data.values[origin][:, self.target_idx])
+            result["quantiles"] = list(cfg.quantiles)
+            result["pinball"] = _pinball(q, y, cfg.quantiles)
+            result["coverage"] = {str(c): float(np.mean((y >= q[..., i]) & (y <= q[..., j])))
+                                  for i, j, c in interval_pairs(cfg.quantiles)}
+            result["intervals"] = ("calibrated on the validation part (split conformal)"
+                                   if self.conformal else "as trained (not calibrated)")
+        for name, guess in self._naive(origin).items():
+            result[f"baseline_{name}"] = _metrics(guess, y)
+        forecasts: dict[str, np.ndarray] = {}
+        if stats is not False and stats is not None:
+            result["stats"], forecasts = self._stats(origin, y, stats)
+        if backtest is not None:
+            result["backtest"] = bt = self.backtest(backtest, refit=refit, part=part)
+            for fold, idx in zip(bt["folds"], _folds(len(origin), backtest)):
+                if forecasts:        # the statistical models on the same fold, never refitted
+                    fold["stats_rmse"] = {name: _rmse(f[idx], y[idx])
+                                          for name, f in forecasts.items()}
+        return result
+
+    def _naive(self, origin: np.ndarray) -> dict[str, np.ndarray]:
+        """The naive forecasts (M, K, nt) made at each origin: the last value repeated, and
+        the value one season before each target (when the season reaches no target)."""
+        data, cfg = self._data, self.config
+        k = np.arange(1, cfg.horizon + 1)
+        out = {"last_value": np.repeat(data.values[origin][:, None, self.target_idx],
+                                       cfg.horizon, axis=1)}
         if cfg.season is not None and cfg.season >= 1:
             src = origin[:, None] + k - cfg.season * np.ceil(k / cfg.season).astype(int)
             if (src >= 0).all() and (src <= origin[:, None]).all():     # never the targets
-                baselines["seasonal_naive"] = data.values[src][..., self.target_idx]
-        for name, guess in baselines.items():
-            result[f"baseline_{name}"] = _metrics(guess, y)
-        return result
+                out["seasonal_naive"] = data.values[src][..., self.target_idx]
+        return out
+
+    def _stats(self, origin: np.ndarray, y: np.ndarray, which: Any
+               ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """statsforecast's models on the same origins and targets: ({name: metrics + seconds
+        (+ note)}, {name: {"skipped"}} or {name: {"error"}}, and "_note" on what they read;
+        {name: forecasts (M, K, nt)})."""
+        from . import stats_baselines as sb
+        models = sb.resolve_models(which)
+        sb.require()
+        cfg, data = self.config, self._data
+        named = not (which is True or which in ("all", "fast"))     # names run unguarded
+        found = sb.statistical_forecasts(data.values[:, self.target_idx], origin, cfg.horizon,
+                                         cfg.season, models, guard=not named)
+        out: dict[str, Any] = {}
+        forecasts = {}
+        for name, r in found.items():
+            if "forecasts" not in r:
+                out[name] = r                              # {"skipped"} or {"error"}
+                continue
+            forecasts[name] = r["forecasts"]
+            out[name] = {**_metrics(r["forecasts"], y), "seconds": r["seconds"]}
+            if r["note"]:
+                out[name]["note"] = r["note"]
+        extra = [c for i, c in enumerate(self.columns) if i not in self.target_idx]
+        out["_note"] = ("univariate: each target from its own history, fitted once on the rows "
+                        "before the first target, then updated with each new value"
+                        + (f"; the model also reads {', '.join(extra)}, these do not"
+                           if extra else ""))
+        return out, forecasts
+
+    def backtest(self, origins: int, *, refit: bool = False, part: str = "test"
+                 ) -> dict[str, Any]:
+        """Rolling-origin evaluation: ``part``'s windows cut into ``origins`` consecutive
+        folds.  Fold i starts at origin o_i (the last known row of its first window); with
+        ``refit`` a new model is fitted on the rows up to o_i alone (the same settings, seed
+        and validation fraction, no test part), else the fitted model is used.  Each window
+        reads only the rows up to its own origin.
+
+        Returns {"origins", "refit", "folds": [{"origin", "from", "to", "windows", "rmse",
+        "mae", "mape", "naive_rmse", "forecast" (the K steps forecast at o_i, first target),
+        "fit_seconds"}], "overall": metrics over every fold, with the mean and spread of
+        the folds' RMSE}.  ``evaluate(stats=..., backtest=N)`` adds each fold's
+        "stats_rmse": {model: RMSE} of the statistical models on the same windows."""
+        x, _, origin, y = self._targets(part)
+        if isinstance(origins, bool) or not isinstance(origins, numbers.Integral) \
+                or not 1 <= origins <= len(origin):
+            raise ValueError(f"backtest must be an int from 1 to the {part} part's "
+                             f"{len(origin)} windows, got {origins!r}")
+        if not isinstance(refit, (bool, np.bool_)):
+            raise TypeError(f"refit must be True or False, got {refit!r}")
+        data, need = self._data, self._context_rows()
+        folds, preds = [], []
+        for idx in _folds(len(origin), int(origins)):
+            o = int(origin[idx[0]])
+            model = self._refit_until(o) if refit else self
+            windows = np.stack([data.values[m - need + 1:m + 1] for m in origin[idx]])
+            pred = model.predict_windows(windows)                       # (m, K, nt)
+            naive = np.repeat(data.values[origin[idx]][:, None, self.target_idx],
+                              self.config.horizon, axis=1)
+            preds.append(pred)
+            folds.append({"origin": str(data.times[o]),
+                          "from": str(data.times[o + 1]),
+                          "to": str(data.times[int(origin[idx[-1]]) + self.config.horizon]),
+                          "windows": len(idx), **_metrics(pred, y[idx]),
+                          "naive_rmse": _rmse(naive, y[idx]),
+                          "forecast": pred[0, :, 0].tolist(),
+                          "fit_seconds": model.fit_seconds if refit else 0.0})
+        rmses = [f["rmse"] for f in folds]
+        overall = {**_metrics(np.concatenate(preds), y),
+                   "rmse_mean": float(np.mean(rmses)), "rmse_sd": float(np.std(rmses)),
+                   "rmse_min": min(rmses), "rmse_max": max(rmses)}
+        return {"part": part, "origins": int(origins), "refit": bool(refit), "folds": folds,
+                "overall": overall}
+
+    def _refit_until(self, origin: int) -> Forecaster:
+        """A new Forecaster fitted, as this one was, on rows 0..origin only."""
+        if self._fit_options is None:
+            raise ValueError("backtest(refit=True) needs the fit() of this session")
+        opts, data = self._fit_options, self._data
+        f = Forecaster(self.config)
+        f.fit(Series("backtest", data.times[:origin + 1], data.values[:origin + 1],
+                     data.columns), epochs=opts["epochs"], batch_size=opts["batch_size"],
+              val=opts["val"], test=0.0, patience=opts["patience"], seed=opts["seed"],
+              verbose=0, threads=opts["threads"])
+        return f
 
     def _scale_targets(self, y: np.ndarray) -> np.ndarray:
         if self.scaler is None:
@@ -667,7 +1010,8 @@ class Forecaster:
         extra = {"forecaster": {"config": asdict(self.config), "columns": list(self.columns),
                                 "target_idx": self.target_idx,
                                 "scaler": self.scaler.to_dict() if self.scaler else None,
-                                "context": self.context.tolist(), "history": self.history}}
+                                "context": self.context.tolist(), "history": self.history,
+                                "conformal": self.conformal}}
         save(self._require_model(), path, extra=extra)
 
     @classmethod
@@ -683,6 +1027,7 @@ class Forecaster:
             config = meta["config"]
             config["targets"] = tuple(config["targets"]) if config["targets"] else None
             f = cls(ForecastConfig(**config))
+            f.conformal = {str(k): v for k, v in meta.get("conformal", {}).items()}
         except (KeyError, TypeError, json.JSONDecodeError) as err:
             raise ValueError(f"{meta_path} is not a valid forecaster file ({err})") from None
         f.model = load(path)
@@ -702,37 +1047,50 @@ class Forecaster:
     def future(self, steps: int) -> dict[str, Any]:
         """``steps`` forecasts after the fitted series with their time labels (dates in the
         series' format when it has regular dates, else "+1", "+2", ...):
-        {"steps", "after", "times", "values": {target: [...]}}."""
+        {"steps", "after", "times", "values": {target: [...]}}, and with quantiles
+        "intervals": {target: {"80": {"lower", "upper"}}} over the first horizon steps."""
         if self._data is None:
             raise ValueError("future() needs the data of a fit() in this session")
         values = self.predict(steps=steps)
-        return {"steps": int(steps), "after": str(self._data.times[-1]),
-                "times": future_times(self._data.times, steps),
-                "values": {self.columns[j]: values[:, i].tolist()
-                           for i, j in enumerate(self.target_idx)}}
+        out = {"steps": int(steps), "after": str(self._data.times[-1]),
+               "times": future_times(self._data.times, steps),
+               "values": {self.columns[j]: values[:, i].tolist()
+                          for i, j in enumerate(self.target_idx)}}
+        qs = self.config.quantiles
+        if qs:          # the first `horizon` steps, which the model forecasts at once
+            q = self.predict(steps=min(steps, self.config.horizon), quantiles=True)
+            out["intervals"] = {self.columns[j]: {
+                str(c): {"lower": q[:, t, i].tolist(), "upper": q[:, t, k].tolist()}
+                for i, k, c in interval_pairs(qs)} for t, j in enumerate(self.target_idx)}
+        return out
 
     def report(self, out_dir: str | Path, future: int | None = None,
-               extra: dict[str, Any] | None = None, label: str = "") -> dict[str, Any]:
+               extra: dict[str, Any] | None = None, label: str = "", *, stats: Any = False,
+               backtest: int | None = None, refit: bool = False) -> dict[str, Any]:
         """Write metrics.json, forecast.png and training.png; return the metrics.
 
         ``future`` steps (default ``default_future()``) are forecast after the data once:
         metrics.json's "future" lists them and forecast.png draws the same steps ("plot"
         records what it drew).  ``extra`` entries are added to metrics.json; ``label`` to
-        the plot's title."""
+        the plot's title.  ``stats``, ``backtest`` and ``refit`` go to ``evaluate`` of the
+        last part held out (test, else validation)."""
         from ..plots.forecast import plot_forecast, plot_training
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         metrics = {"config": asdict(self.config), "fit_seconds": self.fit_seconds,
                    "training_step": self.training_step,
                    "epochs_run": len(self.history.get("loss", []))}
-        for part in ("val", "test"):
-            if self._data is not None and part in self._data.parts:
-                metrics[part] = self.evaluate(part)
+        held = [p for p in ("val", "test") if self._data is not None and p in self._data.parts]
+        for part in held:
+            last = part == held[-1]
+            metrics[part] = self.evaluate(part, stats=stats if last else False,
+                                          backtest=backtest if last else None, refit=refit)
         metrics["future"] = ahead = self.future(future or self.default_future())
         drawn = plot_forecast(out / "forecast.png", self, ahead, label=label)
         metrics["plot"] = {"file": "forecast.png", **drawn}
         metrics.update(extra or {})
-        plot_training(out / "training.png", self.history)
+        plot_training(out / "training.png", self.history,
+                      "pinball loss" if self.config.quantiles else "MSE")
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
         return metrics
 

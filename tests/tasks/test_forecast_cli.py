@@ -1,0 +1,60 @@
+"""``rnnkit forecast`` with statistical baselines, backtests and quantiles."""
+
+import json
+import sys
+
+from typer.testing import CliRunner
+
+from rnnkit.cli.main import app
+
+runner = CliRunner()
+
+
+def test_stats_backtest_and_quantiles_are_printed_and_written(tmp_path):
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["forecast", "sine", "--quick", "--quiet", "--season", "21",
+                                 "--stats", "Naive,SeasonalNaive,AutoTheta",
+                                 "--backtest", "3", "--quantiles", "0.1,0.5,0.9",
+                                 "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    text = result.output
+    assert "statistical baselines: Naive, SeasonalNaive, AutoTheta" in text
+    for row in ("stats: Naive", "stats: SeasonalNaive", "stats: AutoTheta", "80 % interval",
+                "backtest (quick): 3 origins", "overall: RMSE"):
+        assert row in text, row
+    m = json.loads((out / "metrics.json").read_text())["test"]
+    assert set(m["stats"]) == {"Naive", "SeasonalNaive", "AutoTheta", "_note"}
+    # the same targets: statsforecast's Naive is rnnkit's last-value baseline
+    assert abs(m["stats"]["Naive"]["rmse"] - m["baseline_last_value"]["rmse"]) < 1e-6
+    assert len(m["backtest"]["folds"]) == 3 and "80" in m["coverage"]
+    plot = json.loads((out / "metrics.json").read_text())["plot"]
+    assert plot["interval"]["coverage"] == 80
+
+
+def test_dry_run_names_the_baselines_and_the_backtest(tmp_path):
+    result = runner.invoke(app, ["forecast", "airline", "--dry-run", "--stats", "fast",
+                                 "--backtest", "4", "--refit", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    assert "AutoETS, AutoTheta, Naive, SeasonalNaive" in result.output
+    assert "not AutoARIMA (--stats all)" in result.output
+    assert "4 origins over the test part, a model refitted at each" in result.output
+
+
+def test_bad_options_are_named(tmp_path):
+    cases = [(["--refit"], "--backtest"), (["--stats", "Prophet"], "'Prophet'"),
+             (["--quantiles", "0.1,x"], "--quantiles"), (["--quantiles", "0.1,0.9"], "0.5")]
+    for extra, words in cases:
+        result = runner.invoke(app, ["forecast", "sine", "--dry-run", *extra,
+                                     "--out", str(tmp_path / "o")])
+        assert result.exit_code == 2 and words in result.output, (extra, result.output)
+
+
+def test_without_statsforecast_the_default_says_how_to_install(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "statsforecast", None)
+    result = runner.invoke(app, ["forecast", "sine", "--dry-run", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "statsforecast is not installed" in result.output
+    assert "rnnkit[stats]" in result.output
+    result = runner.invoke(app, ["forecast", "sine", "--dry-run", "--stats", "all",
+                                 "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "rnnkit[stats]" in result.output
