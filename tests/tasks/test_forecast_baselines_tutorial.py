@@ -22,7 +22,11 @@ def test_quick_run_scores_every_model_on_the_models_targets(monkeypatch, tmp_pat
     systems = [r.system for r in report.rows]
     assert systems == ["airline: rnnkit recommended", "airline: rnnkit hybrid",
                        "airline: AutoETS", "airline: AutoTheta", "airline: Naive",
-                       "airline: SeasonalNaive"]                         # quick: no AutoARIMA
+                       "airline: SeasonalNaive", "airline: rnnkit auto"]  # quick: no AutoARIMA
+    auto = report.row("airline: rnnkit auto")
+    pick = auto.settings.removeprefix("chose ")
+    other = report.row(f"airline: rnnkit {pick}").scores["test RMSE"]
+    assert auto.scores["test RMSE"] == other        # auto is the one it chose, on test too
     # Naive from statsforecast is the last value before each of the model's own targets
     f, series, _ = fb._forecaster(case, quick=True)
     f.fit(series, epochs=1, verbose=0)
@@ -37,12 +41,13 @@ def test_quick_run_scores_every_model_on_the_models_targets(monkeypatch, tmp_pat
     assert "rnnkit hybrid" in header and "AutoARIMA" in header
     row = next(ln for ln in text.splitlines() if ln.startswith("| airline"))
     cells = [c.strip() for c in row.strip("|").split("|")]
-    assert cells[2] != "-" and cells[3] == "-"          # the hybrid; no AutoARIMA (quick)
+    assert "-" not in cells[1:4] and cells[4] == "-"    # hybrid, auto; no AutoARIMA (quick)
     assert sum(c.startswith("**") for c in cells) == 1  # one best RMSE
     assert (tmp_path / "airline" / "metrics.json").exists()
     lines = fb.conclusions(report)
     assert [ln.split(" (")[0] for ln in lines] == ["airline: rnnkit recommended",
-                                                  "airline: rnnkit hybrid"]
+                                                  "airline: rnnkit hybrid",
+                                                  "airline: rnnkit auto"]
 
 
 def test_a_model_is_one_more_entry(monkeypatch):
