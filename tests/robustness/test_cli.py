@@ -237,7 +237,7 @@ def test_classify_out_is_a_file(capsys, a_file):
 
 @pytest.mark.parametrize("args, needle", [
     (["--lr", "-1"], "--lr"),
-    (["--pooling", "max"], "--pooling"),
+    (["--pooling", "median"], "--pooling"),
     (["--cell", "rnn"], "--cell"),
 ])
 def test_classify_bad_options(capsys, args, needle):

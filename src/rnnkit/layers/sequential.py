@@ -134,7 +134,7 @@ class Sequential(nn.Module):
         rows, notes = [], []
         for k, layer in enumerate(self.layers):
             engine = "-"
-            if _takes_mask(layer):
+            if isinstance(layer, (RNN, Bidirectional)):   # the layers that pick an engine
                 engine = layer.last_engine
                 if engine != "native":
                     notes.append(f"layer {k}: {layer.engine_note}")

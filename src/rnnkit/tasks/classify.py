@@ -1,20 +1,37 @@
 """Sequence classification: texts (through a TextVectorizer and an Embedding) or float
 sequences (digits read row by row) to one class, with any cell, bidirectional or not,
-last-state or mean pooling.
+last-state, mean or max pooling.
 
     clf = SequenceClassifier(cell="lstm", units=64, bidirectional=True)
     clf.fit(train_texts, train_labels, epochs=5)          # or (N, T, D) float arrays
-    clf.evaluate(test_texts, test_labels)   # accuracy, per-class precision/recall/F1, confusion
+    clf.evaluate(test_texts, test_labels)   # accuracy, per-class precision/recall/F1, confusion,
+                                            # and the TF-IDF baselines fitted on the same texts
     clf.predict(["a fine film"]); clf.save("runs/reviews"); SequenceClassifier.load(...)
     clf.report("runs/reviews", test_texts, test_labels)   # metrics.json + confusion.png
 
 Two classes use one logit and binary cross-entropy; more use C logits and sparse
 categorical cross-entropy.  Padding never changes a prediction: the Embedding's mask
 reaches the recurrent layer and the pooling.
+
+For texts, ``evaluate`` also scores TF-IDF of word 1-2-grams with a linear SVM and with
+logistic regression (``baselines_text``), fitted on exactly the texts the RNN trained on,
+when scikit-learn is installed: the first thing a practitioner would try on short texts.
+
+What helps an RNN on short texts, as options (each measured against that baseline in
+``rnnkit tutorial run classify-baselines``):
+  * ``pooling="max"`` or ``"mean"`` over a (bidirectional) layer's outputs: every word can
+    reach the classifier directly, not only through the last state;
+  * ``embedding_dropout``: AWD-LSTM's dropout of whole words -- rows of the embedding table,
+    one draw per batch (Merity et al., 2018, section 4.3) -- while training only;
+  * ``pretrain_epochs``: ULMFiT's first step (Howard & Ruder, 2018): the Embedding and the
+    recurrent layer are first trained as a language model on the training texts (a
+    bidirectional layer's backward half as a backward model), then the whole classifier is
+    fine-tuned.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -38,10 +55,14 @@ from ._args import (
     number_field,
     units_field,
 )
+from .baselines_text import BaselinesUnavailable, FittedBaseline, fit_baselines, score_baselines
 
 __all__ = ["SequenceClassifier", "ClassifierConfig", "classification_metrics"]
 
 CELLS = ("simple", "lstm", "gru", "lnlstm")
+POOLINGS = ("last", "mean", "max")
+LM_VOCAB = 5000        # the language model predicts the 5,000 most frequent tokens (the rest
+                       # as [UNK]): a softmax over all 20,000 would cost 4x for rare words
 
 
 @dataclass(frozen=True)
@@ -49,7 +70,7 @@ class ClassifierConfig:
     cell: str = "lstm"
     units: int = 64
     bidirectional: bool = False
-    pooling: str = "last"            # last | mean
+    pooling: str = "last"            # last | mean | max (over the real steps)
     embedding: int = 64              # E, for text input
     max_tokens: int | None = 20000   # vocabulary cap, for text input
     mode: str = "word"               # char | word, for text input
@@ -57,13 +78,15 @@ class ClassifierConfig:
     dropout: float = 0.0
     recurrent_dropout: float = 0.0
     lr: float = 1e-3
+    embedding_dropout: float = 0.0   # text: share of words (embedding rows) dropped per batch
+    pretrain_epochs: int = 0         # text: language-model epochs before classifying (ULMFiT)
 
     def __post_init__(self) -> None:
         fields = {
             "cell": choice_field("cell", self.cell, CELLS),
             "units": units_field("units", self.units),
             "bidirectional": flag_field("bidirectional", self.bidirectional),
-            "pooling": choice_field("pooling", self.pooling, ("last", "mean")),
+            "pooling": choice_field("pooling", self.pooling, POOLINGS),
             "embedding": units_field("embedding", self.embedding),
             "max_tokens": int_field("max_tokens", self.max_tokens, minimum=3, none=True),
             "mode": choice_field("mode", self.mode, ("char", "word")),
@@ -72,9 +95,36 @@ class ClassifierConfig:
             "recurrent_dropout": number_field("recurrent_dropout", self.recurrent_dropout,
                                               low_open=False, high=1.0),
             "lr": number_field("lr", self.lr),
+            "embedding_dropout": number_field("embedding_dropout", self.embedding_dropout,
+                                              low_open=False, high=1.0),
+            "pretrain_epochs": int_field("pretrain_epochs", self.pretrain_epochs, minimum=0),
         }
         for name, value in fields.items():       # NumPy scalars become Python ones
             object.__setattr__(self, name, value)
+
+
+@contextlib.contextmanager
+def _embedding_dropout(model: L.Sequential, rate: float):
+    """While training inside the block, drop whole words: each batch zeroes a random share
+    ``rate`` of the embedding table's rows (every occurrence of those tokens) and scales the
+    rest by 1/(1 - rate), as AWD-LSTM's embedding dropout.  A forward hook, removed on exit,
+    so the saved model is a plain Embedding and prediction is unchanged."""
+    emb = model.layers[0]
+    if not rate or not isinstance(emb, L.Embedding):
+        yield
+        return
+
+    def drop(module, inputs, out):
+        if not module.training:
+            return out
+        keep = torch.bernoulli(out.new_full((module.input_dim,), 1.0 - rate)) / (1.0 - rate)
+        return out * keep[inputs[0].long()].unsqueeze(-1)   # (V,)[ids (B, T)] -> (B, T, 1)
+
+    handle = emb.register_forward_hook(drop)
+    try:
+        yield
+    finally:
+        handle.remove()
 
 
 def classification_metrics(pred: np.ndarray, true: np.ndarray,
@@ -116,6 +166,11 @@ class SequenceClassifier:
         self.model: L.Sequential | None = None
         self.history: dict[str, list[float]] = {}
         self.fit_seconds = 0.0
+        # the texts the RNN trained on, kept (in memory only) for the TF-IDF baselines
+        self._train_texts: list[str] | None = None
+        self._train_ids: np.ndarray | None = None
+        self._seed = 0
+        self._baselines: list[FittedBaseline] | None = None
 
     # ------------------------------------------------------------------ data
     def _is_text(self, x: Any) -> bool:
@@ -193,12 +248,14 @@ class SequenceClassifier:
         stack: list[torch.nn.Module] = []
         if features is None:
             stack.append(L.Embedding(self.vectorizer.size, c.embedding, mask_zero=True))
-        rnn = make(c.units, return_sequences=c.pooling == "mean", dropout=c.dropout,
+        rnn = make(c.units, return_sequences=c.pooling != "last", dropout=c.dropout,
                    recurrent_dropout=c.recurrent_dropout,
                    input_size=c.embedding if features is None else features)
         stack.append(L.Bidirectional(rnn) if c.bidirectional else rnn)
         if c.pooling == "mean":
             stack.append(L.MeanOverTime())
+        elif c.pooling == "max":
+            stack.append(L.GlobalMaxPool1D())
         width = c.units * (2 if c.bidirectional else 1)
         stack.append(L.Dense(1 if len(self.classes) == 2 else len(self.classes),
                              input_size=width))
@@ -214,14 +271,20 @@ class SequenceClassifier:
             patience: int | None = 3, seed: int = 0, verbose: int = 1,
             log_dir: str | Path | None = None, threads: int | None = None) -> dict[str, list]:
         """Train; ``val`` (a share of the training samples, taken after a seeded shuffle)
-        drives early stopping with ``patience``.  ``verbose=1`` prints one line per epoch
-        (a bar on a terminal); ``log_dir`` and ``threads`` go to ``Trainer.fit``.  Returns
-        the history."""
+        drives early stopping with ``patience``.  The language-model epochs of
+        ``pretrain_epochs`` run first, on the same training samples, and count in
+        ``fit_seconds``; their losses are ``history["lm_loss"]``.  ``verbose=1`` prints one
+        line per epoch (a bar on a terminal); ``log_dir`` and ``threads`` go to
+        ``Trainer.fit``.  Returns the history."""
         import rnnkit as rk
         rk.set_seed(seed)
-        self.classes = ()
+        self.classes, self._seed = (), seed
+        self._train_texts = self._train_ids = self._baselines = None
+        c = self.config
+        if not self._is_text(x) and (c.embedding_dropout or c.pretrain_epochs):
+            raise ValueError("embedding_dropout and pretrain_epochs apply to texts only; "
+                             "this input is float sequences (set them to 0)")
         if self._is_text(x):
-            c = self.config
             self.vectorizer = TextVectorizer(mode=c.mode, max_tokens=c.max_tokens).adapt(x)
         else:
             self.vectorizer = None
@@ -234,17 +297,90 @@ class SequenceClassifier:
         n_val = int(round(len(ys) * val)) if val else 0
         tr, va = order[n_val:], order[:n_val]
         target = torch.from_numpy(ys).float() if len(self.classes) == 2 else torch.from_numpy(ys)
+        if self.vectorizer is not None:
+            texts = x.tolist() if isinstance(x, np.ndarray) else list(x)
+            self._train_texts, self._train_ids = [texts[i] for i in tr], ys[tr]
         callbacks = [rk.EarlyStopping(patience=patience)] if (patience and n_val) else []
         t0 = time.perf_counter()
-        hist = self.model.fit(xs[tr], target[tr], epochs=epochs, batch_size=batch_size,
-                              loss=self._loss(), lr=self.config.lr,
-                              metrics=["accuracy"],
-                              validation_data=(xs[va], target[va]) if n_val else None,
-                              callbacks=callbacks, seed=seed, verbose=verbose,
-                              log_dir=log_dir, threads=threads)
+        lm: dict[str, list[float]] = {}
+        with _embedding_dropout(self.model, c.embedding_dropout):
+            if c.pretrain_epochs:
+                lm["lm_loss"] = self._pretrain(xs[tr], batch_size, seed, verbose, threads)
+            hist = self.model.fit(xs[tr], target[tr], epochs=epochs, batch_size=batch_size,
+                                  loss=self._loss(), lr=self.config.lr,
+                                  metrics=["accuracy"],
+                                  validation_data=(xs[va], target[va]) if n_val else None,
+                                  callbacks=callbacks, seed=seed, verbose=verbose,
+                                  log_dir=log_dir, threads=threads)
         self.fit_seconds = time.perf_counter() - t0
-        self.history = hist.history
+        self.history = {**hist.history, **lm}
         return self.history
+
+    def _pretrain(self, ids: torch.Tensor, batch_size: int, seed: int, verbose: int,
+                  threads: int | None) -> list[float]:
+        """ULMFiT's first step: train the Embedding and the recurrent layer as language
+        models on the training texts, then leave their weights in the classifier.
+
+        The forward layer predicts each next token; a bidirectional layer's backward half
+        reads each text reversed within its real span (as it does when classifying) and
+        predicts each previous token.  Each direction has its own output layer over the
+        ``LM_VOCAB`` most frequent tokens, dropped afterwards.  Returns the mean
+        cross-entropy (nats per token) of each epoch.  ``threads`` as in ``fit`` (None:
+        chosen by the model's size).
+        """
+        from ..training.threads import choose_threads, using_threads
+        n = threads or choose_threads(self.model, batch_size, ids).n
+        with using_threads(n):
+            return self._pretrain_steps(ids, batch_size, seed, verbose)
+
+    def _pretrain_steps(self, ids: torch.Tensor, batch_size: int, seed: int,
+                        verbose: int) -> list[float]:
+        from ..layers.recurrent import reverse_sequences
+        emb, enc = self.model.layers[0], self.model.layers[1]
+        rnns = [enc.forward_layer, enc.backward_layer] if isinstance(enc, L.Bidirectional) \
+            else [enc]
+        # sequence-returning twins of the classifier's layers (same parameters, copied back)
+        lms = [type(r).from_config({**r.get_config(), "return_sequences": True,
+                                    "go_backwards": False}) for r in rnns]
+        for lm, r in zip(lms, rnns):
+            lm.load_state_dict(r.state_dict())
+        V = min(self.vectorizer.size, LM_VOCAB)
+        heads = [L.Dense(V, input_size=self.config.units) for _ in lms]
+        params = [*emb.parameters(), *(p for m in lms + heads for p in m.parameters())]
+        # every token is a target, so the gradients are far less noisy than one label per
+        # text: the language model takes a 3x larger step than the classifier
+        opt = torch.optim.Adam(params, lr=self.config.lr * 3)
+        gen = torch.Generator().manual_seed(seed)
+        losses = []
+        self.model.train()
+        for lm in lms:
+            lm.train()
+        for epoch in range(self.config.pretrain_epochs):
+            total, count = 0.0, 0
+            for batch in torch.randperm(len(ids), generator=gen).split(batch_size):
+                x = ids[batch]
+                x = x[:, :int((x != 0).sum(1).max())]          # drop all-padding columns
+                mask = x != 0
+                loss = 0.0
+                for k, (lm, head) in enumerate(zip(lms, heads)):
+                    seq = x if k == 0 else reverse_sequences(x, mask)[0]
+                    out = lm(emb(seq), mask=mask)                           # (B, T, H)
+                    target = torch.where(seq[:, 1:] >= V, 1, seq[:, 1:])    # rare -> [UNK]
+                    logits = head(out[:, :-1])                              # (B, T-1, V)
+                    loss = loss + torch.nn.functional.cross_entropy(
+                        logits.reshape(-1, V), target.reshape(-1), ignore_index=0)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(params, 1.0)
+                opt.step()
+                total, count = total + float(loss.detach()) / len(lms), count + 1
+            losses.append(total / max(count, 1))
+            if verbose:
+                print(f"language model epoch {epoch + 1}/{self.config.pretrain_epochs}: "
+                      f"loss {losses[-1]:.4f}", flush=True)
+        for lm, r in zip(lms, rnns):
+            r.load_state_dict(lm.state_dict())
+        return losses
 
     def _require(self) -> L.Sequential:
         if self.model is None:
@@ -263,11 +399,31 @@ class SequenceClassifier:
         """(N,) class ids (``classes[i]`` names them)."""
         return self.predict_proba(x).argmax(1)
 
-    def evaluate(self, x: Any, y: Any) -> dict[str, Any]:
+    def evaluate(self, x: Any, y: Any, *, baselines: bool = True) -> dict[str, Any]:
+        """Accuracy, per-class and macro precision/recall/F1, confusion matrix; for texts,
+        with ``baselines``, also ``metrics["baselines"]``: the TF-IDF models (fitted once,
+        on the texts this classifier trained on) scored on the same (x, y) -- or
+        ``metrics["baselines_note"]``, one line saying why they are missing."""
         pred, true = self.predict(x), self._labels(y)
         if len(pred) != len(true):
             raise ValueError(f"{len(pred)} samples but {len(true)} labels")
-        return classification_metrics(pred, true, self.classes)
+        metrics = classification_metrics(pred, true, self.classes)
+        if baselines and self.vectorizer is not None:
+            metrics.update(self._baseline_scores(x, true))
+        return metrics
+
+    def _baseline_scores(self, x: Any, true: np.ndarray) -> dict[str, Any]:
+        if self._train_texts is None:
+            return {"baselines_note": "TF-IDF baseline skipped: a loaded classifier does not "
+                                      "keep its training texts (fit() does)"}
+        try:
+            if self._baselines is None:
+                self._baselines = fit_baselines(self._train_texts, self._train_ids,
+                                                seed=self._seed)
+        except BaselinesUnavailable as err:
+            return {"baselines_note": str(err)}
+        texts = x.tolist() if isinstance(x, np.ndarray) else list(x)
+        return {"baselines": score_baselines(self._baselines, texts, true, self.classes)}
 
     # ------------------------------------------------------------------ save / report
     def save(self, path: str | Path) -> None:

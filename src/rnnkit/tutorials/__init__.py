@@ -23,7 +23,7 @@ __all__ = ["Report", "Row", "names", "get", "aliases", "verdict", "QUICK_HEADER"
 _MODULES = {"sunspots": "sunspots", "stocks": "stocks", "weather": "weather",
             "sine-numpy": "sine", "mnist-rows": "mnist_rows",
             "imdb-style": "imdb_style", "shakespeare": "shakespeare",
-            "translation": "translation",
+            "translation": "translation", "classify-baselines": "classify_baselines",
             "forecast-baselines": "forecast_baselines"}
 _ALIASES = {"sine": "sine-numpy"}          # other names that run the same entry
 QUICK_HEADER = ("quick run: a smoke test (one seed, a few epochs, some tutorials on part of "
