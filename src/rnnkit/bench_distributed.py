@@ -103,11 +103,16 @@ def _launch(name: str, nproc: int, steps: int, timeout: float) -> dict:
                "-m", "rnnkit.bench_distributed", name, str(steps), str(out)]
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
         env.pop("WORLD_SIZE", None)
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
-        if proc.returncode != 0 or not out.exists():
-            raise RuntimeError(f"the {nproc}-process launch of {name} failed "
-                               f"(exit {proc.returncode}):\n{proc.stderr[-2000:]}")
-        return json.loads(out.read_text())
+        for attempt in (1, 2):       # a gloo worker aborted once here at exit: rerun once
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=env,
+                                  timeout=timeout)
+            if proc.returncode == 0 and out.exists():
+                result = json.loads(out.read_text())
+                result["attempts"] = attempt
+                return result
+        why = [ln for ln in proc.stderr.splitlines() if "terminate" in ln or "Error" in ln]
+        raise RuntimeError(f"the {nproc}-process launch of {name} failed twice "
+                           f"(exit {proc.returncode}): {'; '.join(why[:5]) or proc.stderr[-1500:]}")
 
 
 def run(counts: list[int], workloads: list[str], steps: int = 6,
@@ -136,9 +141,12 @@ def table(rows: list[dict]) -> str:
         lines.append(f"{r['workload']:<18} {r['processes']:>5} {r['batch_per_process']:>10} "
                      f"{r['s_per_step']:>8.3f} {r['samples_per_s']:>10.1f} "
                      f"{r['efficiency']:>10.2f} {ar:>11}")
+    reruns = [f"{r['workload']} on {r['processes']}" for r in rows if r.get("attempts", 1) > 1]
     params = {r["workload"]: r["parameters"] for r in rows}
     lines.append("parameters: " + ", ".join(f"{k} {v:,} ({v * 4 / 2**20:.1f} MiB of float32 "
                                              "gradients per step)" for k, v in params.items()))
+    if reruns:
+        lines.append("rerun after a failed launch: " + ", ".join(reruns))
     return "\n".join(lines)
 
 

@@ -119,8 +119,6 @@ class Dist:
         their pending collectives instead of leaving them to the timeout."""
         if not (self.created and torch.distributed.is_initialized()):
             return
-        import gc
-        gc.collect()              # the DDP wrapper's reducer holds the group
         try:
             if clean:
                 torch.distributed.barrier()

@@ -304,7 +304,9 @@ class Trainer:
             self._dist = None
             self._net = self.model     # DDP's reducer holds the group: drop it before the group
             if dist is not None:
-                dist.close(clean)
+                import gc
+                gc.collect()           # DDP sits in reference cycles: collect it now, while
+                dist.close(clean)      # the group it holds still exists (else: abort at exit)
 
     def _fit_in(self, dist, x, y, validation_data, cfg, callbacks, verbose, resume, history,
                 shuffle_rng) -> History:
