@@ -53,7 +53,7 @@ sanitize: $(VENV)/.installed-dev  ## engine and training-step tests under Addres
 	  --ignore=tests/training/test_distributed.py
 
 # The multi-process tests alone (torch.distributed.run with gloo: equivalence with one
-# process, loopback nodes, --nproc, the rendezvous timeout, the elastic restart); `make test`
-# runs them too.
+# process, loopback nodes, --nproc, the rendezvous timeout) and the elastic restart; `make
+# test` runs all but the elastic one (its restarted group hung once in a fresh-clone CI run).
 distributed: $(VENV)/.installed-dev  ## the multi-process training tests (gloo on the CPU)
 	$(BIN)/python -m pytest -q -m "distributed or elastic" tests/training/test_distributed.py

@@ -117,13 +117,14 @@ def _kill_tree(pid: int) -> None:
 
 
 def _finish(proc, timeout: float) -> str:
-    """The process's output; on a timeout (or any error) its whole tree is killed."""
+    """The process's output; on a timeout (or any error) its whole tree is killed and its
+    pipes drained and closed (an open pipe would warn in whichever test runs next)."""
     try:
         return proc.communicate(timeout=timeout)[0]
     finally:
         if proc.poll() is None:
             _kill_tree(proc.pid)
-            proc.wait()
+            proc.communicate()
 
 
 def _port() -> int:
@@ -259,7 +260,7 @@ def test_two_launchers_meet_on_loopback(tmp_path):
         for p in procs:
             if p.poll() is None:
                 _kill_tree(p.pid)
-                p.wait()
+                p.communicate()
     assert [p.returncode for p in procs] == [0, 0], outputs
     written = [tmp_path / f"node{k}.safetensors" for k in (0, 1)]
     rank0 = [w for w in written if w.exists()]
@@ -279,7 +280,7 @@ def _cli(args, cwd, env_extra=None, timeout=180):
     finally:
         if proc.poll() is None:
             _kill_tree(proc.pid)
-            proc.wait()
+            proc.communicate()
     return proc.returncode, out, err
 
 
