@@ -148,9 +148,13 @@ def _serve(json_out: Path | None, quick: bool, dry_run: bool) -> None:
             "writes": json_out or "nothing (no --json)"})
         return
     try:
+        import fastapi  # noqa: F401 -- the server's, checked before any process starts
+        import httpx  # noqa: F401 -- the load's clients
+        import uvicorn  # noqa: F401
+
         from ..serve.bench import bench_serve, format_serve_bench
     except ImportError as err:
-        raise ValueError(f"--serve needs the serve extra ({err.name} is missing): "
+        raise ValueError(f"--serve needs the serve extra and httpx ({err.name} is missing): "
                          "pip install 'rnnkit[serve]' httpx") from None
     r = bench_serve(**sizes)
     result(format_serve_bench(r), quick)

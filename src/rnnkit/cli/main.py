@@ -34,8 +34,9 @@ __all__ = ["app", "main", "USER_ERRORS", "EXIT_USAGE", "EXIT_INTERRUPTED"]
 EXIT_USAGE = 2              # bad input: a wrong option, file, column, ...
 EXIT_INTERRUPTED = 130      # Ctrl-C, as shells report SIGINT
 # what bad input raises; json.JSONDecodeError and UnicodeDecodeError are ValueErrors, and
-# FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError are OSErrors
-USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, TypeError, OSError)
+# FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError are OSErrors;
+# an ImportError is an optional extra that is not installed (its message says which)
+USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, TypeError, OSError, ImportError)
 
 
 class _Interrupted(Exception):
