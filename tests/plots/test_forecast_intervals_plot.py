@@ -10,17 +10,6 @@ from rnnkit.tasks import Forecaster
 matplotlib.use("Agg")
 
 
-@pytest.fixture
-def figures(monkeypatch):
-    """The figures the plots draw, kept open to inspect."""
-    import matplotlib.pyplot as plt
-    kept, close = [], plt.close
-    monkeypatch.setattr(plt, "close", lambda fig=None: kept.append(fig))
-    yield kept
-    for fig in kept:
-        close(fig)
-
-
 def test_interval_band_is_drawn_where_the_forecast_is(tmp_path, figures):
     series = rk.datasets.load("sine", length=240, step=0.3, noise=0.2, seed=0)
     f = Forecaster(cell="gru", units=4, window=12, horizon=4, quantiles=[0.1, 0.5, 0.9])

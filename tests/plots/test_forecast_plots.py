@@ -3,7 +3,6 @@ labels that do not overprint each other, whole-number epochs."""
 
 import matplotlib
 import numpy as np
-import pytest
 
 import rnnkit as rk
 from rnnkit.plots import forecast as plots
@@ -18,17 +17,6 @@ def _hourly(n=400):
     times = [str(start + np.timedelta64(int(k), "h")).replace("T", " ")[:16] for k in t]
     values = 20 + 5 * np.sin(2 * np.pi * t / 24)
     return rk.datasets.Series("hourly", np.array(times), values[:, None], ("temp",))
-
-
-@pytest.fixture
-def figures(monkeypatch):
-    """The figures the plots draw, kept open to inspect."""
-    import matplotlib.pyplot as plt
-    kept, close = [], plt.close
-    monkeypatch.setattr(plt, "close", lambda fig=None: kept.append(fig))
-    yield kept
-    for fig in kept:
-        close(fig)
 
 
 def _overlaps(a, b) -> bool:

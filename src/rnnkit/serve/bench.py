@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,16 +33,11 @@ from typing import Any
 
 import numpy as np
 
+from ..training.distributed import free_port  # one helper for every loopback launch
+
 __all__ = ["bench_serve", "format_serve_bench", "serving", "free_port"]
 
 START_SECONDS = 90         # importing torch on a busy machine
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _stop(process: subprocess.Popen) -> None:

@@ -133,14 +133,12 @@ def start(requested: Any) -> Dist | None:
         raise TypeError(f"distributed must be True, False or None, got {requested!r}")
     if requested is False:
         return None
-    initialized = torch.distributed.is_available() and torch.distributed.is_initialized()
-    world = torch.distributed.get_world_size() if initialized else world_from_env()
-    if requested is None and world == 1:
+    if requested is None and world() == 1:
         return None
     if not torch.distributed.is_available():
         raise RuntimeError("this torch build has no torch.distributed")
     created = False
-    if not initialized:
+    if not torch.distributed.is_initialized():
         missing = [k for k in ("MASTER_ADDR", "MASTER_PORT", "RANK") if k not in os.environ]
         if missing:
             raise ValueError(f"distributed training needs the environment torchrun sets "
