@@ -12,23 +12,23 @@ def test_bench_quick_prints_every_system_and_writes_json(tmp_path):
     result = CliRunner().invoke(app, ["bench", "--quick", "--cells", "gru,lstm-rd",
                                       "--json", str(tmp_path / "b.json")])
     assert result.exit_code == 0, result.output
-    for system in ("torch.nn", "naive loop", "rnnkit auto", "rnnkit native", "rnnkit fused",
-                   "rnnkit loop"):
+    for system in ("torch.nn", "naive loop", "rnnkit engine=auto", "rnnkit engine=torch",
+                   "rnnkit engine=rnnkit", "rnnkit engine=loop"):
         assert system in result.output
     data = json.loads((tmp_path / "b.json").read_text())
-    assert {r["system"] for r in data["results"]} >= {"torch.nn", "rnnkit fused"}
+    assert {r["system"] for r in data["results"]} >= {"torch.nn", "rnnkit engine=rnnkit"}
     rd = {r["system"] for r in data["results"] if r["cell"] == "lstm-rd"}
-    assert "rnnkit native" not in rd and "naive loop" in rd     # native has no such option
+    assert "rnnkit engine=torch" not in rd and "naive loop" in rd   # torch has no such option
     assert data["facts"]["gemm_gflops"] > 0 and data["step_latency_us"]
     tutorials = {(r["workload"].split(",")[0], r["system"]) for r in data["tutorials"]}
     assert ("sunspots", "plain PyTorch loop (nn.RNN)") in tutorials
     assert all(r["fit_s"] > 0 for r in data["tutorials"])
     assert "sunspots, Keras recipe" in result.output
-    assert ("sunspots", "rnnkit (auto: compiled training step)") in tutorials
-    assert "rnnkit compiled step" in {r["system"] for r in data["results"] if r["cell"] == "gru"}
-    assert "rnnkit compiled step" not in rd                    # recurrent dropout: not eligible
-    (row,) = data["compiled_step"]
-    assert row["autograd_ms"] > 0 and row["compiled_ms"] > 0 and row["auto_picks"] == "compiled"
+    assert ("sunspots", "rnnkit (auto: C++ training step)") in tutorials
+    assert "rnnkit step=cpp" in {r["system"] for r in data["results"] if r["cell"] == "gru"}
+    assert "rnnkit step=cpp" not in rd                    # recurrent dropout: not eligible
+    (row,) = data["cpp_step"]
+    assert row["autograd_ms"] > 0 and row["cpp_ms"] > 0 and row["auto_picks"] == "cpp"
     assert "training step of fit()" in result.output
     bad = CliRunner().invoke(app, ["bench", "--cells", "transformer"])
     assert bad.exit_code != 0 and "unknown cells" in bad.output

@@ -110,15 +110,15 @@ def _rnnkit(cell: str, D: int, H: int, engine: str):
     return rk.Sequential([layer, rk.Dense(1, input_size=H)])
 
 
-def _compiled_stepper(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Callable[[], None]:
-    """rnnkit's compiled training step (``rnnkit.training.compiled``) on the same model."""
-    from .training.compiled import plan
+def _cpp_stepper(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Callable[[], None]:
+    """rnnkit's C++ training step (``rnnkit.training.cpp_step``) on the same model."""
+    from .training.cpp_step import plan
     from .training.losses import MeanSquaredError
     with torch.no_grad():
         model(x[:1])                                       # build the lazy layers
     opt = torch.optim.Adam(model.parameters(), 1e-3)
     step, _ = plan(model, MeanSquaredError(), opt, x, batch_size=x.shape[0], tbptt=None,
-                   mode="compiled")
+                   mode="cpp")
     return lambda: step(x, y, None, None)
 
 
@@ -155,8 +155,8 @@ def run(configs=("tiny", "small"), cells=CELLS, reps: int = 5, quick: bool = Fal
     from .engines._ext import kernels, status
     torch.manual_seed(0)
     peak = gemm_gflops(512 if quick else 1024)
-    facts = {"machine": machine_line(), "gemm_gflops": peak, "fused": status(), "reps": reps}
-    compiled_ok = kernels() is not None
+    facts = {"machine": machine_line(), "gemm_gflops": peak, "kernels": status(), "reps": reps}
+    cpp_ok = kernels() is not None
     results: list[Result] = []
     for cname in configs:
         B, T, D, H = CONFIGS[cname]
@@ -165,14 +165,13 @@ def run(configs=("tiny", "small"), cells=CELLS, reps: int = 5, quick: bool = Fal
         for cell in cells:
             naive = _NaiveLayerNormLoop(D, H) if cell == "lnlstm" else _NaiveLoop(cell, D, H)
             systems = {"torch.nn": _TorchNet(cell, D, H), "naive loop": naive}
-            engines = ("auto", "fused", "loop") if cell in ("lstm-rd", "lnlstm") else \
-                ("auto", "native", "fused", "loop")      # native has no rd, no layer norm
+            engines = ("auto", "rnnkit", "loop") if cell in ("lstm-rd", "lnlstm") else \
+                ("auto", "torch", "rnnkit", "loop")      # torch has no rd, no layer norm
             for engine in engines:
-                systems[f"rnnkit {engine}"] = _rnnkit(cell, D, H, engine)
+                systems[f"rnnkit engine={engine}"] = _rnnkit(cell, D, H, engine)
             steps = {name: _stepper(m, x, y) for name, m in systems.items()}
-            if cell in ("lstm", "gru", "simple") and cname != "medium" and compiled_ok:
-                steps["rnnkit compiled step"] = _compiled_stepper(_rnnkit(cell, D, H, "auto"),
-                                                                  x, y)
+            if cell in ("lstm", "gru", "simple") and cname != "medium" and cpp_ok:
+                steps["rnnkit step=cpp"] = _cpp_stepper(_rnnkit(cell, D, H, "auto"), x, y)
             inner = 1 if cname == "medium" else 3
             times: dict[str, list[float]] = {name: [] for name in steps}
             for name, step in steps.items():
@@ -197,16 +196,16 @@ def run(configs=("tiny", "small"), cells=CELLS, reps: int = 5, quick: bool = Fal
 STEP_SIZES = [(cell, 32, 50, 8, H) for cell in ("simple", "gru", "lstm") for H in (16, 32, 64)]
 
 
-def compiled_step_rows(reps: int = 5, sizes=STEP_SIZES) -> list[dict]:
-    """Where the compiled training step pays: ms per step of ``fit``'s two step kinds on
+def cpp_step_rows(reps: int = 5, sizes=STEP_SIZES) -> list[dict]:
+    """Where the C++ training step pays: ms per step of ``fit``'s two step kinds on
     models around ``AUTO_MAX_MACS``, and what ``step="auto"`` picks there."""
-    from .training.compiled import AUTO_MAX_MACS
+    from .training.cpp_step import AUTO_MAX_MACS
     rows = []
     for cell, B, T, D, H in sizes:
         torch.manual_seed(0)
         x, y = torch.randn(B, T, D), torch.randn(B, 1)
         steps = {"autograd": _stepper(_rnnkit(cell, D, H, "auto"), x, y),
-                 "compiled": _compiled_stepper(_rnnkit(cell, D, H, "auto"), x, y)}
+                 "cpp": _cpp_stepper(_rnnkit(cell, D, H, "auto"), x, y)}
         times: dict[str, list[float]] = {k: [] for k in steps}
         for fn in steps.values():
             fn()
@@ -219,17 +218,17 @@ def compiled_step_rows(reps: int = 5, sizes=STEP_SIZES) -> list[dict]:
         macs = B * GATES[cell] * H * (D + H)
         med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
         rows.append({"cell": cell, "B": B, "T": T, "D": D, "H": H, "macs": macs,
-                     "autograd_ms": med["autograd"], "compiled_ms": med["compiled"],
-                     "speedup": med["autograd"] / med["compiled"],
-                     "auto_picks": "compiled" if macs <= AUTO_MAX_MACS else "autograd"})
+                     "autograd_ms": med["autograd"], "cpp_ms": med["cpp"],
+                     "speedup": med["autograd"] / med["cpp"],
+                     "auto_picks": "cpp" if macs <= AUTO_MAX_MACS else "autograd"})
     return rows
 
 
-def compiled_step_table(rows: list[dict]) -> str:
-    head = ("cell", "B, T, D, H", "multiply-adds per step", "autograd ms", "compiled ms",
-            "compiled speed-up", "auto picks")
+def cpp_step_table(rows: list[dict]) -> str:
+    head = ("cell", "B, T, D, H", "multiply-adds per step", "autograd ms", "C++ step ms",
+            "C++ step speed-up", "auto picks")
     out = [(r["cell"], f"{r['B']}, {r['T']}, {r['D']}, {r['H']}", f"{r['macs']:,}",
-            f"{r['autograd_ms']:.2f}", f"{r['compiled_ms']:.2f}", f"{r['speedup']:.2f}x",
+            f"{r['autograd_ms']:.2f}", f"{r['cpp_ms']:.2f}", f"{r['speedup']:.2f}x",
             r["auto_picks"]) for r in rows]
     widths = [max(len(x[i]) for x in [head, *out]) for i in range(len(head))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
@@ -304,11 +303,11 @@ def tutorial_rows(quick: bool = False, seed: int = 0) -> list[dict]:
     epochs = 2 if quick else 20
     rows = []
     work = f"sunspots, Keras recipe ({epochs} epochs of batch 1)"
-    for step, system in (("auto", "rnnkit (auto: compiled training step)"),
-                         ("autograd", "rnnkit step='autograd' (fused whole-sequence kernel)")):
+    for step, system in (("auto", "rnnkit (auto: C++ training step)"),
+                         ("autograd", "rnnkit step='autograd' (rnnkit's whole-sequence kernel)")):
         s, tr, te, model = sunspots.tutorial_recipe(seed, epochs=epochs, step=step)
-        if step == "auto" and not model._trainer.step_note.startswith("compiled"):
-            system = f"rnnkit (auto: {model._trainer.step_note[:60]})"
+        if step == "auto" and model._trainer.step_choice.kind != "cpp":
+            system = f"rnnkit (auto: {str(model._trainer.step_choice)[:60]})"
         rows.append({"workload": work, "system": system, "fit_s": s,
                      "metrics": {"train RMSE": tr, "test RMSE": te}})
     s2, tr2, te2 = _plain_torch_sunspots(seed, epochs)

@@ -21,7 +21,7 @@ from .reference.cells import sigmoid
 __all__ = ["Explanation", "explain", "TUTORIAL_WEIGHTS", "HEAD_ACTIVATIONS", "ENGINES",
            "GRADIENT_RULE", "gradient_trend"]
 
-ENGINES = ("loop", "native", "fused")        # every engine the layer has, compared in turn
+ENGINES = ("loop", "torch", "rnnkit")        # every engine the layer has, compared in turn
 MATCH_TOL = 1e-10                            # float64: the engines agree to rounding
 
 # The vanishing/exploding label: the per-step factor by which the gradient shrinks or grows
@@ -167,7 +167,7 @@ def explain(x: np.ndarray, cell: ref.Cell | None = None, params: dict | None = N
     result = Explanation(cell, params, x, _gates(cell, caches), outputs[0],
                          head_activation if has_head else None, output)
     probe = _layer(cell, params, "loop").cell
-    blockers = {"loop": None, "native": cell_blocker(probe), "fused": fused_blocker(probe)}
+    blockers = {"loop": None, "torch": cell_blocker(probe), "rnnkit": fused_blocker(probe)}
     for engine in ENGINES:
         if blockers[engine]:
             result.not_eligible[engine] = blockers[engine]

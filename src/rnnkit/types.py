@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 import torch
 
-__all__ = ["LSTMState", "tree_map", "tree_leaves", "tree_first", "is_namedtuple"]
+__all__ = ["LSTMState", "Choice", "tree_map", "tree_leaves", "tree_first", "is_namedtuple"]
 
 
 class LSTMState(NamedTuple):
@@ -26,6 +26,21 @@ class LSTMState(NamedTuple):
 
     h: torch.Tensor
     c: torch.Tensor
+
+
+class Choice(NamedTuple):
+    """What runs and why: an engine or a training step chosen for a call.
+
+    ``kind`` is a name from a fixed list (``"torch"``, ``"rnnkit"``, ``"loop"`` for engines;
+    ``"cpp"``, ``"autograd"`` for training steps); ``reason`` is prose for people.  Code reads
+    ``kind``; ``summary()`` and the CLI print both; nothing parses ``reason``.
+    """
+
+    kind: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} ({self.reason})"
 
 
 def is_namedtuple(x: Any) -> bool:

@@ -48,4 +48,4 @@ def test_a_subclass_that_changes_the_math_runs_its_own_forward():
     assert describe(Leaky(2, 3)) is None
     layer = rk.RNN(Leaky(2, 3))
     layer(torch.randn(4, 5, 2))
-    assert layer.last_engine == "loop" and Leaky.calls == 5
+    assert layer.engine_choice.kind == "loop" and Leaky.calls == 5

@@ -42,7 +42,7 @@ def test_saved_model_explained_equals_its_prediction(tmp_path):
     assert result.exit_code == 0, result.output
     x = torch.tensor([[[0.5, 1.0], [-1.0, 2.0], [0.25, 0.0]]])
     assert abs(_printed_output(result.output) - model(x).item()) < 1e-6
-    assert "engine=native: h_3 matches" in result.output and "r=[" in result.output
+    assert "engine=torch: h_3 matches" in result.output and "r=[" in result.output
 
 
 def test_weights_file_grad_and_plots(tmp_path):
@@ -110,14 +110,14 @@ def test_heatmaps_number_steps_and_units_from_one(tmp_path):
     assert [int(v) for v in grad_ax.lines[0].get_xdata()] == [1, 2, 3]
 
 
-def test_every_engine_is_compared_fused_included():
+def test_every_engine_is_compared_rnnkit_included():
     result = runner.invoke(app, ["explain", "--cell", "gru", "--units", "3"])
     assert result.exit_code == 0, result.output
-    for engine in ("loop", "native", "fused"):
+    for engine in ("loop", "torch", "rnnkit"):
         assert f"engine={engine}: h_3 matches" in result.output
     result = runner.invoke(app, ["explain"])                    # linear SimpleRNN
-    assert "engine=fused: h_3 matches" in result.output
-    assert "engine=native: not eligible for this cell (SimpleRNNCell(activation='linear')" \
+    assert "engine=rnnkit: h_3 matches" in result.output
+    assert "engine=torch: not eligible for this cell (SimpleRNNCell(activation='linear')" \
         in result.output
 
 

@@ -4,7 +4,7 @@ import re
 from importlib import resources
 
 from rnnkit.engines import codes
-from rnnkit.training import compiled
+from rnnkit.training import cpp_step
 from rnnkit.training.losses import BinaryCrossentropy, SparseCategoricalCrossentropy
 
 
@@ -25,9 +25,9 @@ def test_no_case_label_is_a_bare_number():
 
 
 def test_python_sides_use_the_same_table():
-    assert compiled.ACTS is codes.ACTIVATIONS
-    assert compiled.DENSE == codes.LAYER_KINDS["dense"]
-    assert compiled._loss_kind(SparseCategoricalCrossentropy(from_logits=True)) == \
+    assert cpp_step.ACTS is codes.ACTIVATIONS
+    assert cpp_step.DENSE == codes.LAYER_KINDS["dense"]
+    assert cpp_step._loss_kind(SparseCategoricalCrossentropy(from_logits=True)) == \
         codes.LOSSES[("sparse_categorical_crossentropy", True)]
-    assert compiled._loss_kind(BinaryCrossentropy()) == \
+    assert cpp_step._loss_kind(BinaryCrossentropy()) == \
         codes.LOSSES[("binary_crossentropy", False)]

@@ -6,6 +6,7 @@ import torch
 
 import rnnkit as rk
 from rnnkit.cells import GRUCell
+from rnnkit.types import Choice
 
 
 def _calls_to_cell_forward(monkeypatch) -> list[int]:
@@ -31,21 +32,21 @@ def test_a_cell_breakpoint_fires_during_fit_only_with_the_switch(monkeypatch):
     calls = _calls_to_cell_forward(monkeypatch)
     monkeypatch.delenv("RNNKIT_ENGINE", raising=False)
     model = _fit()
-    assert calls[0] == 0                     # a small GRU: the compiled step, no Python cell
-    assert model._trainer.step_note.startswith("compiled")
+    assert calls[0] == 0                     # a small GRU: the C++ step, no Python cell
+    assert model._trainer.step_choice.kind == "cpp"
     monkeypatch.setenv("RNNKIT_ENGINE", "loop")
     model = _fit()
     assert calls[0] >= 2 * 5                 # two batches of five steps, at least
-    assert "RNNKIT_ENGINE=loop" in model._trainer.step_note
+    assert "RNNKIT_ENGINE=loop" in str(model._trainer.step_choice)
     model(torch.randn(2, 5, 2))
-    assert model.layers[0].engine_note.startswith("RNNKIT_ENGINE=loop")
+    assert model.layers[0].engine_choice.reason.startswith("RNNKIT_ENGINE=loop")
 
 
 def test_the_switch_leaves_an_explicit_engine_alone(monkeypatch):
     monkeypatch.setenv("RNNKIT_ENGINE", "loop")
-    layer = rk.GRU(4, engine="fused")
+    layer = rk.GRU(4, engine="rnnkit")
     layer(torch.randn(2, 3, 2))
-    assert layer.last_engine == "fused"
+    assert layer.engine_choice.kind == "rnnkit"
 
 
 def test_a_bad_switch_value_is_named(monkeypatch):
@@ -59,7 +60,31 @@ def test_readable_does_the_same_for_a_block(monkeypatch):
     monkeypatch.delenv("RNNKIT_ENGINE", raising=False)
     with rk.readable():
         model = _fit()
-    assert calls[0] >= 10 and "RNNKIT_ENGINE=loop" in model._trainer.step_note
+    assert calls[0] >= 10 and "RNNKIT_ENGINE=loop" in str(model._trainer.step_choice)
     seen = calls[0]
     _fit()                                   # outside the block: fast paths again
     assert calls[0] == seen
+
+
+def test_old_engine_and_step_names_still_work_and_warn():
+    with pytest.warns(DeprecationWarning, match="engine='native' is now engine='torch'"):
+        layer = rk.LSTM(4, input_size=3, engine="native")
+    assert layer.engine == "torch" and layer.get_config()["engine"] == "torch"
+    with pytest.warns(DeprecationWarning, match="engine='fused' is now engine='rnnkit'"):
+        assert rk.GRU(4, engine="fused").engine == "rnnkit"
+    layer(torch.randn(2, 5, 3))
+    assert layer.engine_choice == Choice("torch", "engine='torch' requested")
+    model = rk.Sequential([rk.SimpleRNN(3, input_size=1), rk.Dense(1)])
+    with pytest.warns(DeprecationWarning, match="step='compiled' is now step='cpp'"):
+        model.fit(torch.randn(8, 5, 1), torch.randn(8, 1), epochs=1, verbose=0,
+                  step="compiled")
+    assert model._trainer.step_choice.kind == "cpp"
+
+
+def test_choices_are_records_that_print_kind_and_reason():
+    layer = rk.GRU(4, input_size=3, reset_after=False)
+    assert layer.engine_choice is None               # nothing ran yet
+    layer(torch.randn(2, 5, 3))
+    kind, reason = layer.engine_choice
+    assert kind == "rnnkit" and reason.startswith("torch's kernel not eligible")
+    assert str(layer.engine_choice) == f"rnnkit ({reason})"

@@ -96,34 +96,37 @@ def test_torch_gradcheck_on_the_function(kind):
 def test_layer_chooses_fused_where_it_is_faster_and_explains():
     gru = rk.GRU(16, input_size=3)
     gru(torch.randn(2, 4, 3))
-    assert gru.last_engine == "fused" and "faster than native" in gru.engine_note
+    kind, reason = gru.engine_choice
+    assert kind == "rnnkit" and "faster than torch's" in reason
     small = rk.SimpleRNN(16, input_size=3)          # whole-sequence kernel, if it could build
     small(torch.randn(2, 4, 3))
-    assert small.last_engine == ("fused" if kernels() is not None else "native")
+    assert small.engine_choice.kind == ("rnnkit" if kernels() is not None else "torch")
     wide = rk.SimpleRNN(64, input_size=3)            # per-step fused ops, no compiler needed
     wide(torch.randn(2, 4, 3))
-    assert wide.last_engine == "fused"
-    relu_cuda_like = rk.SimpleRNN(64, input_size=3, engine="native")
+    assert wide.engine_choice.kind == "rnnkit"
+    relu_cuda_like = rk.SimpleRNN(64, input_size=3, engine="torch")
     relu_cuda_like(torch.randn(2, 4, 3))
-    assert relu_cuda_like.last_engine == "native"
+    assert relu_cuda_like.engine_choice.kind == "torch"
     sigmoid = rk.SimpleRNN(16, input_size=3, activation="sigmoid")
     sigmoid(torch.randn(2, 4, 3))
-    assert sigmoid.last_engine == "fused" and "torch has only tanh" in sigmoid.engine_note
+    kind, reason = sigmoid.engine_choice
+    assert kind == "rnnkit" and "torch has only tanh" in reason
     lstm = rk.LSTM(16, input_size=3, recurrent_dropout=0.2)
     lstm(torch.randn(2, 4, 3))
-    assert lstm.last_engine == "fused" and "recurrent_dropout" in lstm.engine_note
+    kind, reason = lstm.engine_choice
+    assert kind == "rnnkit" and "recurrent_dropout" in reason
     custom = rk.RNN(rk.StackedCells([rk.LSTMCell(3, 4)]))
     custom(torch.randn(2, 4, 3))
-    assert custom.last_engine == "loop"
-    with pytest.raises(ValueError, match="engine='fused' cannot run this layer: StackedCells"):
-        choose_engine("fused", custom.cell, torch.zeros(1), None)
+    assert custom.engine_choice.kind == "loop"
+    with pytest.raises(ValueError, match="engine='rnnkit' cannot run this layer: StackedCells"):
+        choose_engine("rnnkit", custom.cell, torch.zeros(1), None)
 
 
 def test_engines_agree_inside_a_trained_model():
     torch.manual_seed(0)
     x, y = torch.randn(16, 8, 3), torch.randn(16, 1)
     finals = {}
-    for engine in ("loop", "fused", "native"):
+    for engine in ("loop", "rnnkit", "torch"):
         rk.set_seed(0)                      # same initial weights for every engine
         model = rk.Sequential([rk.GRU(6, input_size=3, engine=engine), rk.Dense(1, input_size=6)])
         model.fit(x, y, epochs=3, batch_size=4, seed=0, verbose=0)
@@ -162,7 +165,7 @@ def test_layernorm_lstm_layer_runs_fused_and_trains():
     x, y = torch.randn(32, 10, 3), torch.randn(32, 1)
     model = rk.Sequential([layer, rk.Dense(1)])
     hist = model.fit(x, y, epochs=15, batch_size=8, seed=0, verbose=0)
-    assert layer.last_engine == "fused"
+    assert layer.engine_choice.kind == "rnnkit"
     assert hist.history["loss"][-1] < 0.8 * hist.history["loss"][0]
 
 

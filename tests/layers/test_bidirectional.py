@@ -14,7 +14,7 @@ def _bi(kind="lstm", **kw):
 
 
 @pytest.mark.parametrize("kind", ["simple", "lstm", "gru"])
-@pytest.mark.parametrize("engine", ["loop", "native"])
+@pytest.mark.parametrize("engine", ["loop", "torch"])
 def test_matches_torch_bidirectional_with_padding(kind, engine):
     layer = _bi(kind, return_sequences=True, return_state=True, engine=engine)
     ref = torch_twin([layer.forward_layer.cell, layer.backward_layer.cell], bidirectional=True)

@@ -31,7 +31,7 @@ def _twin_output(layer, x, lengths=None):
 
 
 @pytest.mark.parametrize("kind", ["simple", "lstm", "gru"])
-@pytest.mark.parametrize("engine", ["loop", "native"])
+@pytest.mark.parametrize("engine", ["loop", "torch"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_parity_with_torch_nn_forward_and_gradients(kind, engine, dtype):
     layer = _layer(kind, dtype, return_sequences=True, return_state=True, engine=engine)
@@ -41,7 +41,7 @@ def test_parity_with_torch_nn_forward_and_gradients(kind, engine, dtype):
     tol = TOL[dtype]
     torch.testing.assert_close(out, out_ref, atol=tol, rtol=0)
     torch.testing.assert_close(state[0], h_ref, atol=tol, rtol=0)
-    assert layer.last_engine == engine
+    assert layer.engine_choice.kind == engine
     (out ** 2).sum().backward()
     grad_x = x.grad.clone()
     x.grad = None
@@ -54,7 +54,7 @@ def test_parity_with_torch_nn_forward_and_gradients(kind, engine, dtype):
 
 
 @pytest.mark.parametrize("kind", ["simple", "lstm", "gru"])
-@pytest.mark.parametrize("engine", ["loop", "native"])
+@pytest.mark.parametrize("engine", ["loop", "torch"])
 def test_parity_with_torch_packed_sequences(kind, engine):
     layer = _layer(kind, return_sequences=True, engine=engine)
     x, lengths = torch.randn(3, 7, 3, dtype=torch.float64), torch.tensor([7, 2, 5])
@@ -63,7 +63,7 @@ def test_parity_with_torch_packed_sequences(kind, engine):
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
-@pytest.mark.parametrize("engine", ["loop", "native"])
+@pytest.mark.parametrize("engine", ["loop", "torch"])
 def test_go_backwards_equals_torch_on_reversed_input(kind, engine):
     layer = _layer(kind, go_backwards=True, return_sequences=True, engine=engine)
     x = torch.randn(2, 5, 3, dtype=torch.float64)
@@ -81,7 +81,7 @@ def test_stacked_layers_equal_two_layer_torch_lstm():
 
 
 @pytest.mark.parametrize("kind", ["simple", "lstm", "gru"])
-@pytest.mark.parametrize("engine", ["loop", "native"])
+@pytest.mark.parametrize("engine", ["loop", "torch"])
 @pytest.mark.parametrize("backwards", [False, True])
 def test_padding_never_changes_a_result(kind, engine, backwards):
     layer = _layer(kind, return_sequences=True, return_state=True, engine=engine,
@@ -104,17 +104,18 @@ def test_interior_and_left_padding_use_loop_and_keep_state():
     x = torch.randn(1, 5, 3, dtype=torch.float64)
     mask = torch.tensor([[False, True, False, True, True]])
     out, h = layer(x, mask=mask)
-    assert layer.last_engine == "fused" and "not right padding" in layer.engine_note
+    kind, reason = layer.engine_choice
+    assert kind == "rnnkit" and "not right padding" in reason
     _, h_ref = layer(x[:, [1, 3, 4]])
     torch.testing.assert_close(h, h_ref, atol=1e-10, rtol=0)
-    with pytest.raises(ValueError, match="engine='native' cannot run this layer: mask is not"):
-        _layer("gru", engine="native")(x, mask=mask)
+    with pytest.raises(ValueError, match="engine='torch' cannot run this layer: mask is not"):
+        _layer("gru", engine="torch")(x, mask=mask)
 
 
 @pytest.mark.parametrize("kind", ["simple", "lstm", "gru"])
 def test_native_keeps_state_of_rows_without_steps(kind):
     """A finished stream in a stateful chunk: the row has no real step at all."""
-    native = _layer(kind, return_state=True, engine="native")
+    native = _layer(kind, return_state=True, engine="torch")
     loop = _layer(kind, return_state=True, engine="loop")
     loop.load_state_dict(native.state_dict())
     x = torch.randn(3, 4, 3, dtype=torch.float64)
@@ -122,7 +123,7 @@ def test_native_keeps_state_of_rows_without_steps(kind):
     h0 = torch.randn(3, 5, dtype=torch.float64)
     init = rk.LSTMState(h0, h0 * 2) if kind == "lstm" else h0
     a, b = native(x, init, mask=mask), loop(x, init, mask=mask)
-    assert native.last_engine == "native"
+    assert native.engine_choice.kind == "torch"
     for p, q in zip(a, b):
         torch.testing.assert_close(p, q, atol=1e-10, rtol=0)
     torch.testing.assert_close(a[1][1], h0[1])        # the empty row kept its state
@@ -153,7 +154,7 @@ def test_initial_state_is_used_and_checked():
 
 
 def test_tbptt_equivalence_stateful_chunks_equal_full_forward():
-    for engine in ("loop", "native"):
+    for engine in ("loop", "torch"):
         full = _layer("lstm", return_sequences=True, engine=engine)
         chunked = _layer("lstm", return_sequences=True, stateful=True, engine=engine)
         chunked.load_state_dict(full.state_dict())
@@ -191,10 +192,11 @@ def test_recurrent_dropout_moves_off_native_only_in_training():
     layer = rk.LSTM(4, input_size=3, recurrent_dropout=0.3)
     x = torch.randn(2, 5, 3)
     layer(x)
-    assert layer.last_engine == "fused" and "recurrent_dropout" in layer.engine_note
+    kind, reason = layer.engine_choice
+    assert kind == "rnnkit" and "recurrent_dropout" in reason
     layer.eval()
     layer(x)
-    assert layer.last_engine == "native"
+    assert layer.engine_choice.kind == "torch"
     with pytest.raises(ValueError, match="needs a cell that supports it"):
         rk.RNN(rk.StackedCells([rk.LSTMCell(3, 4)]), recurrent_dropout=0.2)
 
@@ -207,11 +209,11 @@ def test_recurrent_dropout_moves_off_native_only_in_training():
 def test_engine_auto_falls_back_and_forced_native_names_the_reason(layer, reason):
     auto = layer()
     auto(torch.randn(2, 4, 2))
-    expected = "loop" if "StackedCells" in reason else "fused"
-    assert auto.last_engine == expected and reason in auto.engine_note
+    expected = "loop" if "StackedCells" in reason else "rnnkit"
+    assert auto.engine_choice.kind == expected and reason in auto.engine_choice.reason
     forced = layer()
-    forced.engine = "native"
-    with pytest.raises(ValueError, match="engine='native' cannot run this layer"):
+    forced.engine = "torch"
+    with pytest.raises(ValueError, match="engine='torch' cannot run this layer"):
         forced(torch.randn(2, 4, 2))
 
 
@@ -252,7 +254,8 @@ def test_nested_cell_runs_through_rnn_and_trains():
     assert y1.shape == (8, 10, 5) and y23.shape == (8, 10, 6, 7)
     assert s1.shape == (8, 5) and s23.shape == (8, 6, 7)
     torch.testing.assert_close(s1, y1.sum(1), atol=1e-5, rtol=0)   # states accumulate outputs
-    assert layer.last_engine == "loop" and "NestedCell is not a built-in" in layer.engine_note
+    kind, reason = layer.engine_choice
+    assert kind == "loop" and "NestedCell is not a built-in" in reason
     target = (torch.randn(8, 10, 5), torch.randn(8, 10, 6, 7))
 
     class Model(nn.Module):
@@ -307,7 +310,7 @@ def test_bad_input_gets_a_clear_error(call, exc, match):
 
 @pytest.mark.parametrize("make, match", [
     (lambda: rk.LSTM(0), "units must be a positive int, got 0"),
-    (lambda: rk.LSTM(4, engine="cudnn"), "engine must be one of 'auto', 'loop', 'native'"),
+    (lambda: rk.LSTM(4, engine="cudnn"), "engine must be one of 'auto', 'loop', 'torch'"),
     (lambda: rk.GRU(4, dropout=1.0), r"dropout must be a number in \[0, 1\), got 1.0"),
     (lambda: rk.RNN("lstm"), "cell must be an nn.Module"),
 ])

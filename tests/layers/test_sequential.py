@@ -22,8 +22,8 @@ def test_summary_parameter_counts_equal_keras():
 def test_summary_names_engine_and_why_native_was_not_eligible():
     model = rk.Sequential([rk.GRU(8, reset_after=False, return_sequences=True), rk.LSTM(4)])
     text = model.summary(input_shape=(5, 3), print_fn=None)
-    assert "fused" in text and "native" in text
-    assert ("layer 0: rnnkit fused kernel (native not eligible: GRUCell(reset_after=False) "
+    assert "rnnkit" in text and "torch" in text
+    assert ("layer 0: rnnkit (torch's kernel not eligible: GRUCell(reset_after=False) "
             "has no torch kernel)") in text
     with pytest.raises(ValueError, match="summary\\(\\) needs the input shape"):
         rk.Sequential([rk.LSTM(4)]).summary(print_fn=None)

@@ -82,14 +82,14 @@ def test_gradcheck_truncated_bptt(name, per_step):
 
 
 @pytest.mark.parametrize("name", CELLS)
-@pytest.mark.parametrize("engine", ["loop", "native"])
+@pytest.mark.parametrize("engine", ["loop", "torch"])
 @pytest.mark.parametrize("truncate", [None, 2])
 @pytest.mark.parametrize("masked", [False, True])
 def test_bptt_equals_torch_autograd_through_rnnkit(name, engine, truncate, masked):
     cell = CELLS[name]
     native_ok = cell.kind == "lstm" or (cell.kind == "gru" and cell.reset_after) or (
         cell.kind == "simple" and cell.activation in ("tanh", "relu"))
-    if engine == "native" and not native_ok:
+    if engine == "torch" and not native_ok:
         engine = "loop"        # no torch kernel for this cell: the loop engine is its engine
     params = ref.init_params(cell, 2, 3, K=1, seed=3)
     x, y = _data(T=6, B=3)
@@ -109,7 +109,7 @@ def test_bptt_equals_torch_autograd_through_rnnkit(name, engine, truncate, maske
         for t in range(0, 6, truncate):
             m = None if mask is None else torch.from_numpy(mask[:, t:t + truncate])
             h = layer(xt[:, t:t + truncate], mask=m)[1]
-    assert layer.last_engine == engine
+    assert layer.engine_choice.kind == engine
     loss = torch.nn.functional.mse_loss(head(h), torch.from_numpy(y))
     loss.backward()
     assert abs(loss.item() - loss_ref) < 1e-10

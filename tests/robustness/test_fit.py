@@ -1,6 +1,6 @@
 """Bad data and options given to ``fit``, ``evaluate`` and ``predict``, on both training steps.
 
-The compiled step never touches a layer, so these cases prove the boundary
+The C++ step never touches a layer, so these cases prove the boundary
 (``training/boundary.py``) runs before it: each must be refused with the same message
 whichever step would have run, and no weight may change.
 """
@@ -12,7 +12,7 @@ import torch
 
 import rnnkit as rk
 
-STEPS = ("autograd", "compiled")
+STEPS = ("autograd", "cpp")
 CELLS = {"simple": rk.SimpleRNN, "lstm": rk.LSTM, "gru": rk.GRU}
 
 
@@ -119,12 +119,12 @@ def test_bad_fit_is_refused_before_any_step(case, step):
 
 @pytest.mark.parametrize("cell", list(CELLS))
 @pytest.mark.parametrize("features", [1, 2, 4, 9])
-def test_the_compiled_step_never_trains_on_the_wrong_feature_count(cell, features):
+def test_the_cpp_step_never_trains_on_the_wrong_feature_count(cell, features):
     """The review's case: a model for 3 features trained silently on 7 (and read past
     the end of its input on fewer)."""
     model = _model(cell)
     with pytest.raises(ValueError, match="built for 3 input features"):
-        _fit(model, "compiled", x=torch.randn(8, 5, features))
+        _fit(model, "cpp", x=torch.randn(8, 5, features))
 
 
 EVAL = {

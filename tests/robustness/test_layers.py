@@ -17,7 +17,7 @@ LAYERS = {
     "gru-v1": lambda **kw: rk.GRU(4, reset_after=False, **kw),
     "lnlstm": lambda **kw: rk.LayerNormLSTM(4, **kw),
 }
-ENGINES = ("loop", "native", "fused")
+ENGINES = ("loop", "torch", "rnnkit")
 
 
 def _eligible():

@@ -27,8 +27,8 @@ FAST = settings(max_examples=12, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow])
 
 # ---------------------------------------------------------------- cells and engines
-# Eligibility (rnnkit/engines/select.py): "loop" runs any cell; "fused" any built-in
-# cell; "native" only LSTM, GRU(reset_after=True) and SimpleRNN tanh/relu, and only
+# Eligibility (rnnkit/engines/select.py): "loop" runs any cell; "rnnkit" any built-in
+# cell; "torch" only LSTM, GRU(reset_after=True) and SimpleRNN tanh/relu, and only
 # for right padding.  Ineligible pairs are left out here and checked to raise below.
 CELLS = {
     "simple-tanh": lambda H, **kw: rk.SimpleRNN(H, activation="tanh", **kw),
@@ -41,9 +41,9 @@ CELLS = {
     "lnlstm": lambda H, **kw: rk.LayerNormLSTM(H, **kw),
 }
 NATIVE = {"simple-tanh", "simple-relu", "lstm", "gru-after"}
-ELIGIBLE = [(c, e) for c in CELLS for e in ("loop", "native", "fused")
-            if e != "native" or c in NATIVE]
-INELIGIBLE = [(c, "native") for c in CELLS if c not in NATIVE]
+ELIGIBLE = [(c, e) for c in CELLS for e in ("loop", "torch", "rnnkit")
+            if e != "torch" or c in NATIVE]
+INELIGIBLE = [(c, "torch") for c in CELLS if c not in NATIVE]
 WRAPS = ("forward", "go_backwards", "bidirectional", "bidirectional-of-backwards")
 
 
@@ -95,7 +95,7 @@ def test_padding_never_changes_a_result(cell, engine, batch, D, H, wrap, return_
                                                          dtype=torch.float64))
     padded = layer(x, mask=real) if use_mask else layer(x, lengths=lens)
     out, states = _split(padded)
-    assert layer.last_engine == engine
+    assert layer.engine_choice.kind == engine
     for b, L in enumerate(lengths):
         out_b, states_b = _split(layer(x[b:b + 1, :L]))
         if return_sequences:
@@ -118,7 +118,7 @@ def _interior_mask(draw, B, T):
     return torch.tensor(rows)
 
 
-@pytest.mark.parametrize("cell,engine", [ce for ce in ELIGIBLE if ce[1] != "native"])
+@pytest.mark.parametrize("cell,engine", [ce for ce in ELIGIBLE if ce[1] != "torch"])
 @FAST
 @given(data=st.data(), D=st.integers(1, 3), H=st.integers(1, 4),
        wrap=st.sampled_from(WRAPS), seed=st.integers(0, 2**16))
@@ -131,7 +131,7 @@ def test_interior_masks_skip_steps(cell, engine, data, D, H, wrap, seed):
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(B, T, D, generator=g, dtype=torch.float64) * 2
     out, states = _split(layer(x, mask=mask))
-    assert layer.last_engine == engine
+    assert layer.engine_choice.kind == engine
     for b in range(B):
         m = mask[b]
         out_b, states_b = _split(layer(x[b:b + 1, m]))
@@ -147,14 +147,14 @@ def test_interior_masks_skip_steps(cell, engine, data, D, H, wrap, seed):
 @pytest.mark.parametrize("cell,engine", INELIGIBLE)
 def test_forcing_an_ineligible_engine_names_the_setting(cell, engine):
     layer = _layer(cell, engine, 2, 3, 0)
-    with pytest.raises(ValueError, match="engine='native'"):
+    with pytest.raises(ValueError, match="engine='torch'"):
         layer(torch.zeros(1, 3, 2, dtype=torch.float64))
 
 
 @pytest.mark.parametrize("cell", ["simple-tanh", "lstm", "gru-after"])
 def test_native_refuses_an_interior_mask(cell):
-    layer = _layer(cell, "native", 2, 3, 0, return_sequences=True)
-    with pytest.raises(ValueError, match="engine='native'"):
+    layer = _layer(cell, "torch", 2, 3, 0, return_sequences=True)
+    with pytest.raises(ValueError, match="engine='torch'"):
         layer(torch.zeros(1, 3, 2, dtype=torch.float64), mask=torch.tensor([[True, False, True]]))
 
 
@@ -173,7 +173,7 @@ def test_chunked_stateful_equals_full(cell, engine, data, D, H, seed):
     outs, states = [], None
     for a, b in zip([0, *cuts], [*cuts, T]):
         out, states = _split(layer(x[:, a:b]))
-        assert layer.last_engine == engine
+        assert layer.engine_choice.kind == engine
         outs.append(out)
     _close(torch.cat(outs, 1), full_out, f"outputs, cuts {cuts}")
     for k, (s, s_full) in enumerate(zip(states, full_states)):

@@ -46,7 +46,7 @@ def test_metadata_tells_kind_config_parameters_engines_and_metrics(clients, mode
     assert meta["kind"] == "sequential"
     assert meta["parameters"] == sum(p.numel() for p in model.parameters())
     assert [e["type"] for e in meta["engines"]] == ["LSTM", "GRU"]
-    assert all(e["ran"] in ("native", "fused", "loop") for e in meta["engines"])
+    assert all(e["ran"] in ("torch", "rnnkit", "loop") for e in meta["engines"])
     assert meta["reads"] == {"type": "floats", "shape": "(B, T, D)", "features": 3}
     assert meta["config"]["model"] == "Sequential"
     assert "/sessions" in meta["endpoints"] and meta["sessions"]["available"]

@@ -50,7 +50,7 @@ SCRIPT = textwrap.dedent('''
         with open(out + ".json", "w") as f:
             json.dump(history.history, f)
         with open(out + ".step", "w") as f:
-            f.write(model._trainer.step_note)
+            f.write(str(model._trainer.step_choice))
 ''')
 
 # The four tasks, unchanged: batch_size is per process (the generator's streams are split
@@ -157,10 +157,10 @@ def _weights(path):
 @pytest.mark.distributed
 @pytest.mark.parametrize("case, steps, dtype, tol", [
     ("sequential", ["autograd", "autograd"], "float64", 1e-12),
-    ("sequential", ["compiled", "compiled"], "float64", 1e-12),   # the split C++ step
-    ("sequential", ["compiled", "autograd"], "float64", 1e-12),   # C++ alone = autograd+DDP
+    ("sequential", ["cpp", "cpp"], "float64", 1e-12),   # the split C++ step
+    ("sequential", ["cpp", "autograd"], "float64", 1e-12),   # C++ alone = autograd+DDP
     ("sequential", ["autograd", "autograd"], "float32", 1e-5),
-    ("sequential", ["compiled", "compiled"], "float32", 1e-5),
+    ("sequential", ["cpp", "cpp"], "float32", 1e-5),
     ("tbptt", [], "float64", 1e-12),
     ("classifier", [], "float64", 1e-12),
 ])
@@ -173,7 +173,7 @@ def test_two_processes_equal_one_with_the_global_batch(tmp_path, case, steps, dt
     assert list(a) == list(b)
     for k in a:
         torch.testing.assert_close(b[k], a[k], atol=tol, rtol=0, msg=k)
-    if steps and steps[1] == "compiled":
+    if steps and steps[1] == "cpp":
         assert "one flat all-reduce" in (tmp_path / "two.safetensors.step").read_text()
     _same_history(tmp_path, tol)
 

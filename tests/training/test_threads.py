@@ -58,13 +58,13 @@ def test_work_per_step_counts_gates_times_h_times_d_plus_h():
     assert work_per_step(torch.nn.Linear(5, 4)) == 20    # no recurrent cell: all weights
 
 
-def test_work_equals_the_compiled_steps_macs():
-    """The same count the compiled step reports (training/compiled.py), for each cell."""
+def test_work_equals_the_cpp_steps_macs():
+    """The same count the C++ step reports (training/cpp_step.py), for each cell."""
     x, y = torch.randn(12, 5, 3), torch.randn(12, 2)
     model = rk.Sequential([rk.SimpleRNN(4, return_sequences=True),
                            rk.LSTM(5, return_sequences=True), rk.GRU(3), rk.Dense(2)])
-    model.fit(x, y, epochs=1, batch_size=8, verbose=0, step="compiled")
-    assert model._trainer._compiled.macs == 8 * work_per_step(model)
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0, step="cpp")
+    assert model._trainer._cpp_step.macs == 8 * work_per_step(model)
 
 
 def test_small_models_get_one_thread_big_ones_all(two_threads):
@@ -82,7 +82,7 @@ def test_small_models_get_one_thread_big_ones_all(two_threads):
         1 if 3 * work_per_step(big) <= ONE_THREAD_MAX_MACS else 2)
 
 
-@pytest.mark.parametrize("step", ["autograd", "compiled"])
+@pytest.mark.parametrize("step", ["autograd", "cpp"])
 def test_fit_runs_on_the_choice_and_restores(two_threads, step):
     seen = []
 

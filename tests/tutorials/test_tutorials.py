@@ -29,7 +29,7 @@ def test_sine_quick_run_prints_the_comparison():
     result = runner.invoke(app, ["tutorial", "run", "sine-numpy", "--quick"])
     assert result.exit_code == 0, result.output
     for text in ("article, published", "0.1270", "NumPy, correct BPTT", "rnnkit SimpleRNN, loop",
-                 "rnnkit SimpleRNN, native", "baseline: predict 0", tutorials.QUICK_HEADER):
+                 "rnnkit SimpleRNN, torch", "baseline: predict 0", tutorials.QUICK_HEADER):
         assert text in result.output
     lines = result.output.splitlines()
     assert all("(quick)" in ln for ln in lines if ln.startswith(("NumPy", "rnnkit")))
@@ -39,7 +39,7 @@ def test_sine_quick_run_prints_the_comparison():
         assert note in result.output
     scores = {(r.system, r.settings): r.scores["val RMSE"][0] for r in report.rows}
     loop = scores[("rnnkit SimpleRNN, loop", "tanh, Keras init, Adam 1e-3, batch 10")]
-    native = scores[("rnnkit SimpleRNN, native", "tanh, Keras init, Adam 1e-3, batch 10")]
+    native = scores[("rnnkit SimpleRNN, torch", "tanh, Keras init, Adam 1e-3, batch 10")]
     assert abs(loop - native) < 1e-3              # same seed, same math, two engines
     assert loop < scores[("baseline: predict 0", "-")]
     assert tutorials.get("sine-numpy") is sine
@@ -78,7 +78,7 @@ def _sine_rows(article):
                           ("NumPy, correct BPTT", "article's: sigmoid", {v: article}),
                           ("NumPy, correct BPTT", "tanh, U", {v: 0.2}),
                           ("rnnkit SimpleRNN, loop", "tanh", {v: 0.3}),
-                          ("rnnkit SimpleRNN, native", "tanh", {v: 0.3}),
+                          ("rnnkit SimpleRNN, torch", "tanh", {v: 0.3}),
                           ("baseline: predict 0", "-", {v: 0.705})])
 
 

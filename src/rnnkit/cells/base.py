@@ -80,12 +80,12 @@ class Descriptor:
     """What every fast path needs to know of a built-in cell, said once, by the cell.
 
     The engine choice (``engines/select.py``), torch's kernels (``engines/native.py``), the
-    whole-sequence engine (``engines/fused.py``), the compiled training step
-    (``training/compiled.py``) and the foreign weight layouts (``interop/layouts.py``) read
+    whole-sequence engine (``engines/fused.py``), the C++ training step
+    (``training/cpp_step.py``) and the foreign weight layouts (``interop/layouts.py``) read
     this instead of switching on the cell's type.
 
     kind        "simple", "lstm", "gru" (reset_after=True), "gru_before" or "lnlstm": the
-                key of the per-kind kernels (csrc/gates.h), of the compiled step's layer
+                key of the per-kind kernels (csrc/gates.h), of the C++ step's layer
                 codes (engines/codes.py) and of the interop layouts
     gates       gate blocks stacked in weight_ih / weight_hh (rows = gates x H)
     paired      the state is LSTMState(h, c); else one tensor h

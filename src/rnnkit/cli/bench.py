@@ -26,7 +26,7 @@ def bench(
         help="Also time the tutorial workloads, sunspots and sine (default: on).")] = True,
     steps: Annotated[bool, typer.Option(
         "--steps/--no-steps", show_default=False,
-        help="Also time the compiled training step against autograd around the size where "
+        help="Also time the C++ training step against autograd around the size where "
         "step='auto' switches (default: on).")] = True,
     distributed: Annotated[str | None, typer.Option(
         metavar="LIST", help="Instead, time training on these process counts (e.g. 1,2) "
@@ -73,15 +73,15 @@ def bench(
         plan("rnnkit bench" + (" --quick" if quick else ""), {
             "sizes": sizes, "cells": ", ".join(cell_list), "repetitions": reps,
             "also": ", ".join(["streaming latency"]
-                              + (["the compiled training step"] if steps else [])
+                              + (["the C++ training step"] if steps else [])
                               + (["the tutorial workloads"] if tutorials else [])),
             "writes": json_out or "nothing (no --json)",
         })
         return
     results, facts = B.run(config_list, cell_list, reps, quick=quick)
     latency = B.step_latency(200 if quick else 2000)
-    result(f"{facts['machine']}; GEMM {facts['gemm_gflops']:.0f} GFLOP/s; fused engine: "
-           f"{facts['fused']}", quick)
+    result(f"{facts['machine']}; GEMM {facts['gemm_gflops']:.0f} GFLOP/s; rnnkit's kernels: "
+           f"{facts['kernels']}", quick)
     result(B.table(results), quick)
     result("streaming step, batch 1, LSTM(64) on 32 inputs: "
            + ", ".join(f"{k} {v:.1f} us" for k, v in latency.items()), quick)
@@ -89,17 +89,17 @@ def bench(
     step_rows = []
     if steps and kernels() is not None:
         sizes = B.STEP_SIZES[:1] if quick else B.STEP_SIZES
-        step_rows = B.compiled_step_rows(reps, sizes)
-        result("training step of fit(): compiled (one C++ call) vs autograd (rnnkit "
+        step_rows = B.cpp_step_rows(reps, sizes)
+        result("training step of fit(): step=cpp (one C++ call) vs autograd (rnnkit "
                "engines + torch Adam)", quick)
-        result(B.compiled_step_table(step_rows), quick)
+        result(B.cpp_step_table(step_rows), quick)
     rows = B.tutorial_rows(quick=quick) if tutorials else []
     if rows:
         result(B.tutorial_table(rows), quick)
     if json_out is not None:
         data = B.to_json(results, facts, latency)
         data["tutorials"] = rows
-        data["compiled_step"] = step_rows
+        data["cpp_step"] = step_rows
         data["quick"] = quick
         json_out.write_text(json.dumps(data, indent=2))
         result(f"wrote {json_out}", quick)

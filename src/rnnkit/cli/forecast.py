@@ -397,7 +397,7 @@ def forecast(
     part = "test" if "test" in metrics else "val"
     m = metrics[part]
     typer.echo(f"\n{part} part{tag}: {m['windows']} windows, horizon {horizon}, "
-               f"fit {f.fit_seconds:.1f}s, {f.training_step.split(':')[0].split(' (')[0]} "
+               f"fit {f.fit_seconds:.1f}s, {f.training_step.kind} "
                "training step")
     _print_table(m, f"rnnkit {s['cell'].upper()}{tag}", f.fit_seconds)
     if "coverage" in m:

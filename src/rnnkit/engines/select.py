@@ -1,29 +1,37 @@
 """Which engine runs a layer, and why a faster one was not chosen.
 
-Engines: ``loop`` (the readable time loop, any cell), ``native`` (torch's fused kernels:
-torch.lstm/gru/rnn_tanh/rnn_relu) and ``fused`` (rnnkit's whole-sequence Function with
-hand-derived backward and C++ step kernels, ``engines/fused.py``).
+Engines, named for whose code runs:
+    ``loop``    the readable time loop (``layers/recurrent.py`` calls ``cell.forward`` per step);
+                any cell
+    ``torch``   torch's own recurrent kernels (torch.lstm/gru/rnn_tanh/rnn_relu: oneDNN on
+                the CPU, cuDNN on CUDA)
+    ``rnnkit``  rnnkit's whole-sequence Function: hand-derived backward and C++ step kernels
+                built on ``csrc/gates.h`` (``engines/fused.py``)
+The names before 0.2, ``native`` (now ``torch``) and ``fused`` (now ``rnnkit``), still work
+for this release and warn.
 
-``native`` needs: exactly ``LSTMCell``, ``GRUCell(reset_after=True)`` or ``SimpleRNNCell``
+``torch`` needs: exactly ``LSTMCell``, ``GRUCell(reset_after=True)`` or ``SimpleRNNCell``
 with tanh or relu; one tensor input; no recurrent dropout while training; right padding.
-``fused`` needs: a built-in cell (any activation, both GRU forms, LayerNorm-LSTM), one
+``rnnkit`` needs: a built-in cell (any activation, both GRU forms, LayerNorm-LSTM), one
 tensor input; any mask and recurrent dropout are fine.
 
 ``engine="auto"`` picks by what was measured on a 2-core CPU (``rnnkit bench``, results in
 ``benchmarks/``):
-    LSTM           native (torch uses oneDNN) when eligible, else fused
-    GRU            fused on CPU (torch's GRU has no oneDNN path: 1.5x at the small size,
-                   even at the medium one); native on CUDA; fused when native is not eligible
-    SimpleRNN      fused on CPU: up to 32 units its whole time loop is one C++ call each
+    LSTM           torch (oneDNN) when eligible, else rnnkit
+    GRU            rnnkit on CPU (torch's GRU has no oneDNN path: 1.5x at the small size,
+                   even at the medium one); torch on CUDA; rnnkit when torch is not eligible
+    SimpleRNN      rnnkit on CPU: up to 32 units its whole time loop is one C++ call each
                    way (per-step overhead is everything at the sunspots tutorial's size),
                    above that 1.2-1.3x torch's kernel at the small and medium sizes;
-                   native when the C++ kernels cannot be built (small H) and on CUDA
-    LayerNorm-LSTM fused (torch has no kernel for it)
+                   torch when the C++ kernels cannot be built (small H) and on CUDA
+    LayerNorm-LSTM rnnkit (torch has no kernel for it)
     other cells    loop
-On CUDA, native (cuDNN) is taken whenever eligible.  Under ``torch.compile`` auto skips
-fused (opaque C++ kernels in a Python loop give the compiler nothing to fuse).
+On CUDA, torch's kernel (cuDNN) is taken whenever eligible.  Under ``torch.compile`` auto
+skips rnnkit's kernels (opaque C++ kernels in a Python loop give the compiler nothing to fuse).
 ``RNNKIT_ENGINE=loop`` makes every ``auto`` choose the loop (and ``fit`` choose autograd):
 the one switch to the readable path, for a debugger or a doubt.
+
+Every choice is a ``Choice(kind, reason)`` record (``rnnkit.types``).
 """
 
 from __future__ import annotations
@@ -34,13 +42,25 @@ from contextlib import contextmanager
 import torch
 
 from ..cells.base import describe
+from ..types import Choice
 from ._ext import kernels
 from .fused import SEQ_MAX_H, fused_blocker
 
-__all__ = ["ENGINES", "native_blocker", "fused_blocker", "choose_engine", "forced_engine",
-           "readable"]
+__all__ = ["ENGINES", "engine_name", "native_blocker", "fused_blocker", "choose_engine",
+           "forced_engine", "readable"]
 
-ENGINES = ("auto", "loop", "native", "fused")
+ENGINES = ("auto", "loop", "torch", "rnnkit")
+RENAMED = {"native": "torch", "fused": "rnnkit"}     # the names before 0.2: one more release
+
+
+def engine_name(value: object) -> object:
+    """``value`` with a deprecated engine name mapped to today's, with a warning."""
+    if isinstance(value, str) and value in RENAMED:
+        import warnings
+        warnings.warn(f"engine={value!r} is now engine={RENAMED[value]!r}; the old name goes "
+                      "in the next release", DeprecationWarning, stacklevel=3)
+        return RENAMED[value]
+    return value
 
 
 _READABLE: list[bool] = []     # readable() blocks entered and not yet left
@@ -72,7 +92,7 @@ def forced_engine() -> str | None:
 
 
 def cell_blocker(cell) -> str | None:
-    """Why this cell has no native kernel, or None."""
+    """Why torch has no kernel for this cell, or None."""
     d = describe(cell)
     if d is None:
         return f"{type(cell).__name__} is not a built-in cell"
@@ -81,7 +101,7 @@ def cell_blocker(cell) -> str | None:
 
 def native_blocker(cell, x, mask_is_right_padded: bool,
                    recurrent_dropout_active: bool) -> str | None:
-    """Why ``native`` cannot run this call, or None when it can."""
+    """Why the ``torch`` engine cannot run this call, or None when it can."""
     reason = cell_blocker(cell)
     if reason:
         return reason
@@ -103,37 +123,38 @@ def _prefers_fused(cell, x: torch.Tensor) -> bool:
     return kind == "gru"
 
 
-def choose_engine(requested: str, cell, x, native_reason: str | None) -> tuple[str, str]:
-    """Return ``(engine, note)``; raise if a forced engine cannot run this call."""
+def choose_engine(requested: str, cell, x, native_reason: str | None) -> Choice:
+    """The engine for this call, as ``Choice(kind, reason)``; raise if a forced engine cannot
+    run it.  ``native_reason`` is why torch's kernel cannot (``native_blocker``), or None."""
     fused_reason = fused_blocker(cell) or (None if isinstance(x, torch.Tensor)
                                            else "nested inputs")
     if torch.onnx.is_in_onnx_export():   # only torch's kernels export with a dynamic T
         if native_reason is None:
-            return "native", "ONNX export: torch's kernel becomes an ONNX recurrent op"
-        raise ValueError(f"torch.onnx.export needs torch's native kernel for every recurrent "
+            return Choice("torch", "ONNX export: torch's kernel becomes an ONNX recurrent op")
+        raise ValueError(f"torch.onnx.export needs torch's own kernel for every recurrent "
                          f"layer (anything else is unrolled for one sequence length): "
                          f"{native_reason}. rnnkit.interop.onnx.export (rnnkit convert --to "
                          "FILE.onnx) writes every cell with a dynamic time axis")
     if requested == "auto" and forced_engine() == "loop":
-        return "loop", "RNNKIT_ENGINE=loop (every layer on the readable loop)"
+        return Choice("loop", "RNNKIT_ENGINE=loop (every layer on the readable loop)")
     if requested == "loop":
-        return "loop", "engine='loop' requested"
-    for name, reason in (("native", native_reason), ("fused", fused_reason)):
+        return Choice("loop", "engine='loop' requested")
+    for name, reason in (("torch", native_reason), ("rnnkit", fused_reason)):
         if requested == name and reason:
             raise ValueError(f"engine={name!r} cannot run this layer: {reason}. "
                              "Use engine='auto' or engine='loop', or change that setting.")
-    if requested in ("native", "fused"):
-        return requested, f"engine={requested!r} requested"
+    if requested in ("torch", "rnnkit"):
+        return Choice(requested, f"engine={requested!r} requested")
     if fused_reason is None and torch.compiler.is_compiling():
         fused_reason = "skipped under torch.compile"
     if native_reason is None and (fused_reason is not None or not _prefers_fused(cell, x)):
-        return "native", "torch fused kernel"
+        return Choice("torch", "eligible, and the fastest here")
     if fused_reason is None:
         if native_reason is not None:
-            why = f"native not eligible: {native_reason}"
+            why = f"torch's kernel not eligible: {native_reason}"
         elif describe(cell).kind == "simple" and cell.hidden_size <= SEQ_MAX_H:
-            why = "whole-sequence kernel, faster than native at this size"
+            why = "whole-sequence kernel, faster than torch's at this size"
         else:
-            why = "faster than native here"
-        return "fused", f"rnnkit fused kernel ({why})"
-    return "loop", f"no fast path: {fused_reason}"
+            why = "faster than torch's kernel here"
+        return Choice("rnnkit", why)
+    return Choice("loop", f"no fast path: {fused_reason}")

@@ -16,7 +16,7 @@ from torch import nn
 
 from .._checks import check_choice, resolve_mask
 from ..registry import deserialize, register_serializable, serialize
-from ..types import tree_first
+from ..types import Choice, tree_first
 from .recurrent import RNN, flatten_state, reverse_sequences
 
 __all__ = ["Bidirectional"]
@@ -74,15 +74,12 @@ class Bidirectional(nn.Module):
         return self.forward_layer.return_state
 
     @property
-    def engine_note(self) -> str:
-        f, b = self.forward_layer, self.backward_layer
-        if f.last_engine == b.last_engine:
-            return f"{f.last_engine}: {f.engine_note}"
-        return f"forward {f.last_engine}, backward {b.last_engine}: {b.engine_note}"
-
-    @property
-    def last_engine(self) -> str | None:
-        return self.forward_layer.last_engine
+    def engine_choice(self) -> Choice | None:
+        """The engine of both directions (``"mixed"`` with both reasons when they differ)."""
+        f, b = self.forward_layer.engine_choice, self.backward_layer.engine_choice
+        if f is None or b is None or f.kind == b.kind:
+            return f
+        return Choice("mixed", f"forward {f}, backward {b}")
 
     def compute_mask(self, x: Any, mask: torch.Tensor | None = None):
         return mask if self.return_sequences else None

@@ -31,9 +31,17 @@ from .._checks import (
 )
 from ..cells import GRUCell, LayerNormLSTMCell, LSTMCell, SimpleRNNCell
 from ..cells.base import resolve_activation
-from ..engines import ENGINES, choose_engine, native_blocker, run_fused, run_loop, run_native
+from ..engines import (
+    ENGINES,
+    choose_engine,
+    engine_name,
+    native_blocker,
+    run_fused,
+    run_loop,
+    run_native,
+)
 from ..registry import deserialize, register_serializable, serialize
-from ..types import LSTMState, is_namedtuple, tree_first, tree_leaves, tree_map
+from ..types import Choice, LSTMState, is_namedtuple, tree_first, tree_leaves, tree_map
 
 __all__ = ["RNN", "SimpleRNN", "LSTM", "GRU", "LayerNormLSTM", "reverse_sequences",
            "flatten_state"]
@@ -75,8 +83,9 @@ class RNN(nn.Module):
         dropout: fraction of input features dropped while training, one mask per sequence.
         recurrent_dropout: fraction of h dropped before the recurrent product while
             training, one mask per sequence (the cell must support it).
-        engine: "auto" (the fastest eligible: see ``rnnkit.engines.select``), "loop",
-            "native" (torch's kernels) or "fused" (rnnkit's whole-sequence kernels).
+        engine: "auto" (the fastest eligible: see ``rnnkit.engines.select``), "loop" (the
+            readable time loop), "torch" (torch's kernels) or "rnnkit" (rnnkit's
+            whole-sequence kernels).  ``layer.engine_choice`` says which ran and why.
 
     Call: ``layer(x, initial_state=None, mask=None, lengths=None)``
         x (B, T, D), or a nesting of (B, T, ...) tensors for custom cells;
@@ -85,14 +94,15 @@ class RNN(nn.Module):
     Example:
         >>> layer = RNN(LSTMCell(3, 5), return_sequences=True, return_state=True)
         >>> out, h, c = layer(torch.zeros(2, 7, 3))
-        >>> tuple(out.shape), tuple(h.shape), layer.last_engine
-        ((2, 7, 5), (2, 5), 'native')
+        >>> tuple(out.shape), tuple(h.shape), layer.engine_choice.kind
+        ((2, 7, 5), (2, 5), 'torch')
     """
 
     def __init__(self, cell: nn.Module | None = None, *, return_sequences: bool = False,
                  return_state: bool = False, go_backwards: bool = False, stateful: bool = False,
                  dropout: float = 0.0, recurrent_dropout: float = 0.0, engine: str = "auto"):
         super().__init__()
+        engine = engine_name(engine)
         check_choice("engine", engine, ENGINES)
         if cell is not None and not isinstance(cell, nn.Module):
             raise TypeError(f"cell must be an nn.Module following the cell contract, "
@@ -105,7 +115,7 @@ class RNN(nn.Module):
         self.dropout = check_rate("dropout", dropout)
         self.recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
         self._state: Any = None
-        self.last_engine, self.engine_note = None, "not run yet"
+        self.engine_choice: Choice | None = None     # set by every call
         if cell is not None:
             self._check_cell()
 
@@ -225,10 +235,10 @@ class RNN(nn.Module):
             rec_mask = self._dropout_mask(x.new_empty(B, self.cell.hidden_size),
                                           self.recurrent_dropout)
         blocker = native_blocker(self.cell, x, right_padded, rec_mask is not None)
-        self.last_engine, self.engine_note = choose_engine(self.engine, self.cell, x, blocker)
-        if self.last_engine == "native":
+        self.engine_choice = choose_engine(self.engine, self.cell, x, blocker)
+        if self.engine_choice.kind == "torch":
             outputs, last, state = run_native(self.cell, x, state, lengths)
-        elif self.last_engine == "fused":
+        elif self.engine_choice.kind == "rnnkit":
             outputs, last, state = run_fused(self.cell, x, state, mask, rec_mask)
             if not self.return_sequences:
                 outputs = None
@@ -455,8 +465,8 @@ class GRU(_BuiltinRNN):
 
     Example:
         >>> layer = GRU(8, reset_after=False)
-        >>> tuple(layer(torch.zeros(2, 5, 3)).shape), layer.last_engine
-        ((2, 8), 'fused')
+        >>> tuple(layer(torch.zeros(2, 5, 3)).shape), layer.engine_choice.kind
+        ((2, 8), 'rnnkit')
     """
 
     cell_class = GRUCell
@@ -474,12 +484,12 @@ class GRU(_BuiltinRNN):
 @register_serializable
 class LayerNormLSTM(_BuiltinRNN):
     """LSTM layer with layer normalisation (``LayerNormLSTMCell`` over time); no torch kernel,
-    so ``auto`` runs rnnkit's fused engine. See ``RNN`` for the options.
+    so ``auto`` runs rnnkit's kernels. See ``RNN`` for the options.
 
     Example:
         >>> layer = LayerNormLSTM(8)
-        >>> tuple(layer(torch.zeros(2, 5, 3)).shape), layer.last_engine
-        ((2, 8), 'fused')
+        >>> tuple(layer(torch.zeros(2, 5, 3)).shape), layer.engine_choice.kind
+        ((2, 8), 'rnnkit')
     """
 
     cell_class = LayerNormLSTMCell

@@ -47,7 +47,7 @@ class Sequential(nn.Module):
         >>> print(model.summary(print_fn=None))   # doctest: +NORMALIZE_WHITESPACE
         Sequential   input (None, 12, 1)
         #   layer   output shape   params   engine
-        0   LSTM    (None, 8)      320      native
+        0   LSTM    (None, 8)      320      torch
         1   Dense   (None, 1)      9        -
         Total params: 329 (trainable 329)
     """
@@ -135,9 +135,10 @@ class Sequential(nn.Module):
         for k, layer in enumerate(self.layers):
             engine = "-"
             if isinstance(layer, (RNN, Bidirectional)):   # the layers that pick an engine
-                engine = layer.last_engine
-                if engine != "native":
-                    notes.append(f"layer {k}: {layer.engine_note}")
+                choice = layer.engine_choice
+                engine = choice.kind
+                if choice.kind != "torch":
+                    notes.append(f"layer {k}: {choice}")
             n = sum(p.numel() for p in layer.parameters())
             rows.append((str(k), type(layer).__name__, _shape_text(outputs[k]), f"{n:,}", engine))
         head = ("#", "layer", "output shape", "params", "engine")
@@ -148,8 +149,9 @@ class Sequential(nn.Module):
         text = "\n".join([f"Sequential   input {_shape_text(dummy)}", fmt(head),
                           *map(fmt, rows), f"Total params: {total:,} (trainable {trainable:,})",
                           *notes])
-        if self._trainer is not None and self._trainer.step_note != "not fitted yet":
-            text += f"\ntraining step: {self._trainer.step_note}"
+        step = getattr(self._trainer, "step_choice", None)       # None until fit
+        if step is not None:
+            text += f"\ntraining step: {step}"
         choice = getattr(self._trainer, "thread_choice", None)   # duck-typed: no training import
         if choice is not None:
             text += f"\nthreads: {choice.n} ({choice.reason})"

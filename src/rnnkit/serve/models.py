@@ -232,6 +232,6 @@ def load_served(path: str | Path) -> Served:
                       "one step at a time") if kind == "translator" else stream_blocker(network)
     _warm_up(served)
     served.engines = [{"layer": name, "type": type(m).__name__, "engine": m.engine,
-                       "ran": m.last_engine, "note": m.engine_note}
+                       "ran": m.engine_choice.kind, "note": m.engine_choice.reason}
                       for name, m in network.named_modules() if isinstance(m, RNN)]
     return served

@@ -43,6 +43,7 @@ from ..data.scaling import make_scaler, scaler_from_dict
 from ..data.windowing import make_windows, shifted_windows, split_series
 from ..datasets.series import Series
 from ..training import EarlyStopping, Trainer, set_seed
+from ..types import Choice
 
 __all__ = ["Forecaster", "ForecastConfig", "Preset", "dataset_preset", "general_preset",
            "infer_season", "future_times", "trend_ratio", "PinballLoss", "interval_pairs"]
@@ -464,7 +465,7 @@ class Forecaster:
         self.history: dict[str, list[float]] = {}
         self.context: np.ndarray | None = None     # the last `window` rows seen, original units
         self.fit_seconds = math.nan
-        self.training_step = "not fitted yet"     # which step fit ran, and why (Trainer)
+        self.training_step: Choice | None = None   # which step fit ran, and why (Trainer)
         # lower quantile level -> (K, nt) widening of its (q, 1-q) interval, from validation
         self.conformal: dict[str, list[list[float]]] = {}
         self._data: _Prepared | None = None
@@ -632,7 +633,7 @@ class Forecaster:
                            validation_data=validation, callbacks=callbacks, seed=seed,
                            verbose=verbose, log_dir=log_dir, threads=threads)
         self.fit_seconds = time.perf_counter() - t0
-        self.training_step = trainer.step_note
+        self.training_step = trainer.step_choice
         self.history, self._data = hist.history, data
         self.context = data.values[-self._context_rows():].copy()
         self._fit_options = {"epochs": epochs, "batch_size": batch_size, "val": val,
@@ -1078,7 +1079,8 @@ class Forecaster:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         metrics = {"config": asdict(self.config), "fit_seconds": self.fit_seconds,
-                   "training_step": self.training_step,
+                   "training_step": (self.training_step._asdict()
+                                     if self.training_step is not None else None),
                    "epochs_run": len(self.history.get("loss", []))}
         held = [p for p in ("val", "test") if self._data is not None and p in self._data.parts]
         for part in held:

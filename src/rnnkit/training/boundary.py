@@ -1,7 +1,7 @@
 """The one boundary: data checked against the model and the loss before any training step.
 
 ``Trainer.fit``, ``evaluate`` and the validation data pass through ``check_data`` before a
-step is chosen (``compiled.plan``), so the compiled step, the fused engine and the
+step is chosen (``cpp_step.plan``), so the C++ step, rnnkit's kernels and the
 readable loop all see data that the readable path has accepted:
 
 1. ``x`` and ``y`` are tensors with no NaN or inf (``data.batching.as_tensors``, done by

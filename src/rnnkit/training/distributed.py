@@ -21,7 +21,7 @@ with ``fit(distributed=True)``.  Then:
   others wait at a barrier;
 * a checkpoint records the world size, and resuming on another is refused naming both.
 
-The compiled training step (small models, ``training/compiled.py``) runs distributed too:
+The C++ training step (small models, ``training/cpp_step.py``) runs distributed too:
 its C++ forward and BPTT leave each rank's gradients, one flat all-reduce sums them with the
 loss, and the C++ update runs on the sums.  Autograd steps go through DDP, whose backward
 overlaps its bucketed all-reduce.

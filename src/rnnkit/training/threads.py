@@ -10,7 +10,7 @@ torch's 2 threads beside two other busy processes, and at 0.8 s with one thread.
 
 So ``fit(threads=None)`` measures the work of one step, as multiply-adds per batch and
 time step (every weight of a recurrent cell is one multiply-add per sample and step:
-gates * H * (D + H) for SimpleRNN, LSTM and GRU, the same count ``training/compiled.py``
+gates * H * (D + H) for SimpleRNN, LSTM and GRU, the same count ``training/cpp_step.py``
 calls ``macs``), and runs on one thread up to ``ONE_THREAD_MAX_MACS``, on all of torch's
 threads above.  ``fit(threads=N)`` uses N.  Either way the choice holds during ``fit``
 only; ``trainer.thread_choice`` and ``model.summary()`` say what ran and why.

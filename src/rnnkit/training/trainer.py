@@ -10,7 +10,7 @@ A step, top to bottom (truncated BPTT visible, not hidden):
         optimizer.step(); optimizer.zero_grad()
 
 Small Sequential models skip all of that per batch: ``fit(step="auto")`` runs the same step
-(forward, BPTT, clipping, Adam or SGD) as one C++ call, ``training/compiled.py``.
+(forward, BPTT, clipping, Adam or SGD) as one C++ call, ``training/cpp_step.py``.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from ..types import tree_leaves
 from .boundary import check_data, check_optimizer
 from .callbacks import Callback, History, ProgressBar, TensorBoard
 from .checkpoint import load_checkpoint, save_checkpoint
-from .compiled import STEPS, plan
+from .cpp_step import STEPS, plan, step_name
 from .distributed import start as start_distributed
 from .losses import get_loss
 from .metrics import Metric, get_metric
@@ -101,7 +101,7 @@ class FitConfig:
     clip_value: float | None = None  # clamp every gradient element to [-v, v]
     clip_norm: float | None = None   # rescale gradients to this global L2 norm at most
     tbptt: int | None = None         # truncation length in steps; None = full BPTT
-    step: str = "auto"               # "auto", "compiled" or "autograd" (training/compiled.py)
+    step: str = "auto"               # "auto", "cpp" or "autograd" (training/cpp_step.py)
     threads: int | None = None       # CPU threads during fit; None = by work size (threads.py)
 
     def __post_init__(self) -> None:
@@ -122,6 +122,7 @@ class FitConfig:
                              f"here), got {self.threads}")
         if not isinstance(self.shuffle, (bool, np.bool_)):
             raise TypeError(f"shuffle must be True or False, got {self.shuffle!r}")
+        object.__setattr__(self, "step", step_name(self.step))
         if self.step not in STEPS:
             raise ValueError(f"step must be one of {STEPS}, got {self.step!r}")
 
@@ -224,7 +225,7 @@ class Trainer:
         self.stop_training, self.epochs, self.batches_per_epoch = False, 0, 0
         self.checkpoint_path: Path | None = None
         self.history, self._shuffle_rng = History(), torch.Generator()
-        self._compiled, self.step_note = None, "not fitted yet"
+        self._cpp_step, self.step_choice = None, None     # step_choice: Choice, set by fit
         self.thread_choice: ThreadChoice | None = None    # threads the last fit ran on, why
 
     # ------------------------------------------------------------------ fit
@@ -239,10 +240,10 @@ class Trainer:
         """Train for ``epochs``; returns the History.
 
         ``step``: "autograd" runs every batch through the model, autograd and the optimizer;
-        "compiled" runs the whole step in one C++ call (small Sequential models, see
-        ``rnnkit.training.compiled``; an error says why a model cannot); "auto" (default)
-        takes the compiled step where it qualifies and is faster.  Both give the same
-        weights to rounding; ``trainer.step_note`` says which ran and why.
+        "cpp" runs the whole step in one C++ call (small Sequential models, see
+        ``rnnkit.training.cpp_step``; an error says why a model cannot); "auto" (default)
+        takes the C++ step where it qualifies and is faster.  Both give the same
+        weights to rounding; ``trainer.step_choice`` says which ran and why.
 
         ``checkpoint=path`` writes a resumable file after every epoch.  ``resume=path``
         continues from that file and keeps writing it, reaching the same weights as an
@@ -321,7 +322,7 @@ class Trainer:
             if start > cfg.epochs:
                 raise ValueError(f"{resume} already holds {start} epochs, more than "
                                  f"epochs={cfg.epochs}; ask for at least {start}")
-        self._compiled, self.step_note = plan(self.model, self.loss_fn, self.optimizer, x,
+        self._cpp_step, self.step_choice = plan(self.model, self.loss_fn, self.optimizer, x,
                                               batch_size=cfg.batch_size, tbptt=cfg.tbptt,
                                               mode=cfg.step, dist=dist)
         self.thread_choice = (requested(cfg.threads) if cfg.threads is not None
@@ -386,8 +387,8 @@ class Trainer:
         return history
 
     def _train_batch(self, xb: Any, yb: torch.Tensor, cfg: FitConfig, weight: float = 1.0):
-        if self._compiled is not None:
-            return (*self._compiled(xb, yb, cfg.clip_value, cfg.clip_norm, weight), yb)
+        if self._cpp_step is not None:
+            return (*self._cpp_step(xb, yb, cfg.clip_value, cfg.clip_norm, weight), yb)
         if cfg.tbptt is None:
             return (*self._step(xb, yb, cfg, weight), yb)
         T = xb.shape[1]

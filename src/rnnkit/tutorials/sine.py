@@ -23,7 +23,7 @@ NAME = "sine-numpy"
 TITLE = "Sine from scratch in NumPy: 50 values -> the 51st"
 ARTICLE = ("NumPy, correct BPTT", "article's")          # (system, settings start) of its row
 SENSIBLE = [("NumPy, correct BPTT", "tanh"), ("rnnkit SimpleRNN, loop", ""),
-            ("rnnkit SimpleRNN, native", "")]
+            ("rnnkit SimpleRNN, torch", "")]
 PUBLISHED = {"val_rmse": 0.127}
 
 
@@ -86,8 +86,8 @@ def run(seeds: list[int], quick: bool = False, out=None) -> Report:
          lambda s: _numpy_run(s, n, False)),
         ("rnnkit SimpleRNN, loop", "tanh, Keras init, Adam 1e-3, batch 10",
          lambda s: _rnnkit_run(s, n, "loop")),
-        ("rnnkit SimpleRNN, native", "tanh, Keras init, Adam 1e-3, batch 10",
-         lambda s: _rnnkit_run(s, n, "native")),
+        ("rnnkit SimpleRNN, torch", "tanh, Keras init, Adam 1e-3, batch 10",
+         lambda s: _rnnkit_run(s, n, "torch")),
     ]:
         results = [fn(s) for s in seeds]
         report.rows.append(Row(label, settings, [r[0] for r in results],

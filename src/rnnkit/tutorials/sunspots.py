@@ -51,7 +51,7 @@ def _rmse(p, y) -> float:
 def tutorial_recipe(seed: int, epochs: int = 20, step: str = "auto"):
     """The tutorial's model and training; returns (seconds, train RMSE, test RMSE, model).
 
-    ``step`` as in ``Trainer.fit``: "auto" takes the compiled training step for this model.
+    ``step`` as in ``Trainer.fit``: "auto" takes the C++ training step for this model.
     """
     import torch
 

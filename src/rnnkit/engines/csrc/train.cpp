@@ -7,7 +7,7 @@
 // dispatched: the products are plain loops (no GEMM call: below a few dozen units a BLAS
 // call costs more than the product), and the backward pass is the hand-derived BPTT of
 // rnnkit/reference (the same equations as the fused engine's step kernels).  Python side
-// and the rules for when this runs: rnnkit/training/compiled.py.
+// and the rules for when this runs: rnnkit/training/cpp_step.py.
 //
 // Model spec, 5 ints per layer: kind, input size, units, activation, use_bias (the codes:
 //   rnnkit/engines/codes.py, as KIND_*, ACT_*, LOSS_*; the per-element math: gates.h).

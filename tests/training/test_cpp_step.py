@@ -1,4 +1,4 @@
-"""The compiled training step against autograd: same weights, same state, clear refusals."""
+"""The C++ training step against autograd: same weights, same state, clear refusals."""
 
 import os
 
@@ -8,16 +8,16 @@ import torch
 
 import rnnkit as rk
 from rnnkit.engines._ext import status
-from rnnkit.training import Trainer, TrainingDiverged, compiled
+from rnnkit.training import Trainer, TrainingDiverged, cpp_step
 
 # The step is C++.  Only a user who switched the kernels off skips these; a broken build
-# fails them (step="compiled" then raises, naming the build error).
+# fails them (step="cpp" then raises, naming the build error).
 pytestmark = pytest.mark.skipif(bool(os.environ.get("RNNKIT_NO_EXT")),
                                 reason="RNNKIT_NO_EXT=1: the C++ kernels are switched off")
 
 
 def test_the_kernels_built():
-    assert compiled.kernels() is not None, status()
+    assert cpp_step.kernels() is not None, status()
 
 MODELS = {
     "simple": lambda: rk.Sequential([rk.SimpleRNN(3), rk.Dense(1, activation="tanh")]),
@@ -58,11 +58,11 @@ def _out_units(model):
 
 @pytest.mark.parametrize("name", MODELS)
 @pytest.mark.parametrize("loss, opt, kw", RECIPES)
-def test_compiled_step_equals_autograd_in_float64(name, loss, opt, kw):
+def test_cpp_step_equals_autograd_in_float64(name, loss, opt, kw):
     a, ha = _fit(MODELS[name], "autograd", loss, opt, **kw)
-    b, hb = _fit(MODELS[name], "compiled", loss, opt, **kw)
-    assert b._trainer.step_note.startswith("compiled")
-    assert a._trainer.step_note.startswith("autograd")
+    b, hb = _fit(MODELS[name], "cpp", loss, opt, **kw)
+    assert b._trainer.step_choice.kind == "cpp"
+    assert a._trainer.step_choice.kind == "autograd"
     for p, q in zip(a.parameters(), b.parameters()):
         torch.testing.assert_close(q, p, atol=1e-12, rtol=0)
         torch.testing.assert_close(q.grad, p.grad, atol=1e-12, rtol=0)  # the last step's
@@ -74,7 +74,7 @@ def test_float32_and_weight_decay_and_metrics():
     rk.set_seed(0)
     opt_kw = {"lr": 0.01, "weight_decay": 0.1, "eps": 1e-7}
     runs = []
-    for step in ("autograd", "compiled"):
+    for step in ("autograd", "cpp"):
         rk.set_seed(0)
         model = make()
         x, y = _data(dtype=torch.float32)
@@ -90,7 +90,7 @@ def test_float32_and_weight_decay_and_metrics():
 
 
 def test_adam_state_is_torchs_own_so_checkpoints_resume_either_way(tmp_path):
-    """2 compiled epochs, a checkpoint, 2 more with autograd == 4 autograd epochs."""
+    """2 C++ step epochs, a checkpoint, 2 more with autograd == 4 autograd epochs."""
     x, y = _data()
     full, _ = _fit(MODELS["lstm"], "autograd", epochs=4)
     ckpt = tmp_path / "c.safetensors"
@@ -105,7 +105,7 @@ def test_adam_state_is_torchs_own_so_checkpoints_resume_either_way(tmp_path):
     first(x[:1])
     with pytest.raises(KeyboardInterrupt):
         first.fit(x, _data(out=2)[1], epochs=4, batch_size=4, seed=1, verbose=0,
-                  step="compiled", checkpoint=ckpt, callbacks=[Interrupt()])
+                  step="cpp", checkpoint=ckpt, callbacks=[Interrupt()])
     state = first._trainer.optimizer.state_dict()["state"]
     assert float(state[0]["step"]) == 10 and state[0]["exp_avg"].abs().sum() > 0
     rk.set_seed(0)
@@ -117,17 +117,17 @@ def test_adam_state_is_torchs_own_so_checkpoints_resume_either_way(tmp_path):
         torch.testing.assert_close(q, p, atol=1e-12, rtol=0)
 
 
-def test_auto_picks_compiled_for_small_models_and_says_why_not_otherwise():
+def test_auto_picks_cpp_for_small_models_and_says_why_not_otherwise():
     x, y = _data()
     m = rk.Sequential([rk.GRU(4), rk.Dense(1)])
     m.fit(x, y, epochs=1, verbose=0)
-    assert m._trainer.step_note.startswith("compiled: forward, BPTT and Adam")
+    assert m._trainer.step_choice.reason.startswith("forward, BPTT and Adam")
     big = rk.Sequential([rk.LSTM(64), rk.Dense(1)])
     big.fit(x, y, epochs=1, batch_size=20, verbose=0)
-    assert "multiply-adds per batch and time step > 131,072" in big._trainer.step_note
-    big.fit(x, y, epochs=1, batch_size=20, verbose=0, step="compiled")   # forced: runs
-    assert big._trainer.step_note.startswith("compiled")
-    assert "training step: compiled" in m.summary(print_fn=None)
+    assert "multiply-adds per batch and time step > 131,072" in str(big._trainer.step_choice)
+    big.fit(x, y, epochs=1, batch_size=20, verbose=0, step="cpp")   # forced: runs
+    assert big._trainer.step_choice.kind == "cpp"
+    assert "training step: cpp" in m.summary(print_fn=None)
 
 
 @pytest.mark.parametrize("layers, fit_kw, reason", [
@@ -149,11 +149,11 @@ def test_ineligible_models_train_with_autograd_and_the_note_says_why(layers, fit
     model = rk.Sequential(layers())
     kw = {"loss": "mse", **fit_kw}
     model.fit(x, y, epochs=1, verbose=0, **kw)
-    assert model._trainer.step_note.startswith("autograd (compiled step not eligible")
-    assert reason in model._trainer.step_note
-    with pytest.raises(ValueError, match="step='compiled' cannot train this model: .*"
+    assert model._trainer.step_choice.reason.startswith("C++ step not eligible")
+    assert reason in str(model._trainer.step_choice)
+    with pytest.raises(ValueError, match="step='cpp' cannot train this model: .*"
                                          + reason.replace("(", r"\(").replace(")", r"\)")):
-        rk.Sequential(layers()).fit(x, y, epochs=1, verbose=0, step="compiled", **kw)
+        rk.Sequential(layers()).fit(x, y, epochs=1, verbose=0, step="cpp", **kw)
 
 
 def test_bad_targets_and_divergence_are_reported_as_in_autograd():
@@ -161,28 +161,28 @@ def test_bad_targets_and_divergence_are_reported_as_in_autograd():
     model = rk.Sequential([rk.SimpleRNN(3), rk.Dense(1)])
     with pytest.raises(ValueError, match=r"y: mse: predictions have shape \(20, 1\) but "
                                          r"targets have shape \(20, 2\)"):
-        model.fit(x, torch.zeros(20, 2), epochs=1, batch_size=4, verbose=0, step="compiled")
+        model.fit(x, torch.zeros(20, 2), epochs=1, batch_size=4, verbose=0, step="cpp")
     with pytest.raises(ValueError, match="step must be one of"):
         model.fit(x, y, epochs=1, verbose=0, step="fast")
     with pytest.raises(TrainingDiverged, match="loss became inf at epoch 1, batch 1"):
-        model.fit(x, y * 1e30, epochs=1, verbose=0, step="compiled")
+        model.fit(x, y * 1e30, epochs=1, verbose=0, step="cpp")
 
 
-def test_without_the_kernels_auto_falls_back_and_compiled_explains(monkeypatch):
-    monkeypatch.setattr(compiled, "kernels", lambda: None)
+def test_without_the_kernels_auto_falls_back_and_cpp_explains(monkeypatch):
+    monkeypatch.setattr(cpp_step, "kernels", lambda: None)
     x, y = _data(dtype=torch.float32)
     model = rk.Sequential([rk.SimpleRNN(3), rk.Dense(1)])
     model.fit(x, y, epochs=1, verbose=0)
-    assert "the C++ kernels are unavailable" in model._trainer.step_note
+    assert "the C++ kernels are unavailable" in str(model._trainer.step_choice)
     with pytest.raises(ValueError, match="C\\+\\+ kernels are unavailable"):
-        model.fit(x, y, epochs=1, verbose=0, step="compiled")
+        model.fit(x, y, epochs=1, verbose=0, step="cpp")
 
 
-def test_the_sunspots_recipe_runs_compiled_and_matches_autograd():
+def test_the_sunspots_recipe_runs_cpp_and_matches_autograd():
     from rnnkit.tutorials import sunspots
     _, tr_a, te_a, ma = sunspots.tutorial_recipe(0, epochs=2, step="autograd")
     _, tr_c, te_c, mc = sunspots.tutorial_recipe(0, epochs=2)
-    assert mc._trainer.step_note.startswith("compiled")
+    assert mc._trainer.step_choice.kind == "cpp"
     assert te_c == pytest.approx(te_a, rel=1e-4) and tr_c == pytest.approx(tr_a, rel=1e-4)
 
 
@@ -192,7 +192,7 @@ def test_trainer_on_a_plain_module_uses_autograd():
     t = Trainer(net)
     t.fit(x, y, epochs=1, verbose=0)
     assert "model is a torch.nn.modules.container.Sequential, not an rnnkit Sequential" \
-        in t.step_note
+        in str(t.step_choice)
 
 
 def test_hooks_keep_autograd_so_they_still_run():
@@ -202,12 +202,12 @@ def test_hooks_keep_autograd_so_they_still_run():
     seen = []
     handle = model.layers[0].register_forward_hook(lambda m, a, out: seen.append(1))
     model.fit(x, y, epochs=1, batch_size=10, verbose=0)
-    assert "hooks on layers.0 (they would not run)" in model._trainer.step_note
+    assert "hooks on layers.0 (they would not run)" in str(model._trainer.step_choice)
     assert len(seen) == 3      # the boundary's probe (training/boundary.py), then 2 batches
     handle.remove()
     model.layers[1].weight.register_hook(lambda g: g * 0)
     model.fit(x, y, epochs=1, batch_size=10, verbose=0)
-    assert "gradient hooks on parameters" in model._trainer.step_note
+    assert "gradient hooks on parameters" in str(model._trainer.step_choice)
 
 
 def test_a_learning_rate_changed_between_epochs_is_used():
@@ -216,7 +216,7 @@ def test_a_learning_rate_changed_between_epochs_is_used():
             for g in trainer.optimizer.param_groups:
                 g["lr"] *= 0.5
     runs = []
-    for step in ("autograd", "compiled"):
+    for step in ("autograd", "cpp"):
         rk.set_seed(0)
         model = MODELS["lstm"]()
         x, y = _data(out=2)
@@ -233,7 +233,7 @@ def test_half_precision_stays_on_autograd():
     model = rk.Sequential([rk.GRU(3), rk.Dense(1)])
     model(x[:1])
     model.fit(x, y, epochs=1, batch_size=10, verbose=0)
-    assert "float32 or float64" in model._trainer.step_note
+    assert "float32 or float64" in str(model._trainer.step_choice)
 
 
 def test_batches_split_over_threads_give_the_same_step():
@@ -246,7 +246,7 @@ def test_batches_split_over_threads_give_the_same_step():
     threads = torch.get_num_threads()
     finals = {}
     try:
-        for n, step in ((1, "autograd"), (1, "compiled"), (2, "compiled"), (3, "compiled")):
+        for n, step in ((1, "autograd"), (1, "cpp"), (2, "cpp"), (3, "cpp")):
             torch.set_num_threads(threads)   # the same init every time (it uses BLAS)
             rk.set_seed(0)
             model = make()
@@ -278,7 +278,7 @@ def test_random_stacks_match_autograd(trial):
             kind, H = r.choice(["simple", "lstm", "gru"]), r.choice([1, 2, 5, 9, 33])
             kw = {"use_bias": r.random() < 0.8, "return_sequences": k < n_rnn - 1}
             if kind == "simple":
-                layers.append(rk.SimpleRNN(H, activation=r.choice(list(compiled.ACTS)), **kw))
+                layers.append(rk.SimpleRNN(H, activation=r.choice(list(cpp_step.ACTS)), **kw))
             else:
                 layers.append((rk.LSTM if kind == "lstm" else rk.GRU)(H, **kw))
         for _ in range(n_dense):
@@ -291,7 +291,7 @@ def test_random_stacks_match_autograd(trial):
     loss, opt = rng.choice(["mse", "mae"]), rng.choice(["adam", "sgd"])
     clip = rng.choice([{}, {"clip_norm": 0.1}, {"clip_value": 0.05}])
     models = []
-    for step in ("autograd", "compiled"):
+    for step in ("autograd", "cpp"):
         rk.set_seed(trial)
         model = make()
         y = torch.randn(3 * B, model(x[:1]).shape[-1], generator=torch.Generator().manual_seed(9),
@@ -317,7 +317,7 @@ def test_classification_losses_match_autograd(head, loss):
     classes = torch.randint(0, 2 if binary else 4, (24,), generator=g)
     y = classes.double() if binary else classes
     runs = []
-    for step in ("autograd", "compiled"):
+    for step in ("autograd", "cpp"):
         rk.set_seed(0)
         model = rk.Sequential([rk.GRU(5), rk.Dense(6, activation="tanh"), head()])
         model(x[:1])
@@ -325,7 +325,7 @@ def test_classification_losses_match_autograd(head, loss):
                          metrics=["accuracy"], step=step)
         runs.append((model, hist))
     (a, ha), (b, hb) = runs
-    assert b._trainer.step_note.startswith("compiled")
+    assert b._trainer.step_choice.kind == "cpp"
     for p, q in zip(a.parameters(), b.parameters()):
         torch.testing.assert_close(q, p, atol=1e-12, rtol=0)
     np.testing.assert_allclose(hb.history["loss"], ha.history["loss"], rtol=1e-12)
@@ -338,6 +338,6 @@ def test_class_targets_are_checked_as_the_loss_checks_them():
     loss = rk.training.losses.SparseCategoricalCrossentropy(from_logits=True)
     with pytest.raises(ValueError, match=r"class 3 outside \[0, 2\]"):
         model.fit(x, torch.tensor([0, 1, 2, 3, 0, 1, 2, 0]), loss=loss, verbose=0,
-                  step="compiled")
+                  step="cpp")
     with pytest.raises(ValueError, match="targets must be class indices, got fractions"):
-        model.fit(x, torch.full((8,), 0.5), loss=loss, verbose=0, step="compiled")
+        model.fit(x, torch.full((8,), 0.5), loss=loss, verbose=0, step="cpp")

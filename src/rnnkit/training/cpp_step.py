@@ -1,4 +1,6 @@
-"""The compiled training step: a whole optimizer step of a small model in one C++ call.
+"""The C++ training step (``step="cpp"``): a whole optimizer step of a small model in one
+C++ call.  (Before 0.2 it was called the "compiled" step; that name still works for this
+release and warns.  Nothing here is ``torch.compile``.)
 
 For a model like the sunspots tutorial's (SimpleRNN(3) + Dense(1), batch 1) a step is a
 few hundred multiply-adds, and the framework work around them -- module calls, the autograd
@@ -26,7 +28,7 @@ the loss in a single flat buffer, and the clipping and update run in C++ on the 
 ``step="auto"`` also asks the model to be small: the loops call no GEMM, so above
 ``AUTO_MAX_MACS`` multiply-adds per batch and time step (recurrent layers, forward) autograd
 with rnnkit's engines is faster (the crossover is measured by ``rnnkit bench``'s training
-step table).  ``step="compiled"`` runs it at any size, or says why it cannot.
+step table).  ``step="cpp"`` runs it at any size, or says why it cannot.
 """
 
 from __future__ import annotations
@@ -41,18 +43,29 @@ from torch import nn
 from ..cells.base import describe
 from ..engines import codes
 from ..engines._ext import kernels
+from ..types import Choice
 from .threads import work_per_step
 
-__all__ = ["CompiledStep", "plan", "STEPS", "AUTO_MAX_MACS"]
+__all__ = ["CppStep", "plan", "step_name", "STEPS", "AUTO_MAX_MACS"]
 
-STEPS = ("auto", "compiled", "autograd")
+STEPS = ("auto", "cpp", "autograd")
+
+
+def step_name(value: object) -> object:
+    """``value`` with the deprecated ``"compiled"`` mapped to ``"cpp"``, with a warning."""
+    if value == "compiled":
+        import warnings
+        warnings.warn("step='compiled' is now step='cpp'; the old name goes in the next "
+                      "release", DeprecationWarning, stacklevel=3)
+        return "cpp"
+    return value
 AUTO_MAX_MACS = 131072    # per batch and time step: the crossover measured, see module doc
 ACTS = codes.ACTIVATIONS
 DENSE = codes.LAYER_KINDS["dense"]
 SOFTMAX = codes.SOFTMAX   # Dense only
 
 
-class CompiledStep:
+class CppStep:
     """``step(x, y) -> (loss, grad_norm, y_hat)``: one optimizer step, weights updated."""
 
     def __init__(self, spec: list[int], params: list[torch.Tensor], optimizer,
@@ -218,15 +231,15 @@ def _params(layer: nn.Module) -> list[torch.Tensor]:
 
 
 def plan(model: nn.Module, loss_fn: Callable, optimizer, x: Any, *, batch_size: int,
-         tbptt: int | None, mode: str, dist=None) -> tuple[CompiledStep | None, str]:
-    """``(step, note)``: the compiled step and why, or None and why not.  With ``dist``
+         tbptt: int | None, mode: str, dist=None) -> tuple[CppStep | None, Choice]:
+    """``(step, choice)``: the C++ step and why, or None and why not.  With ``dist``
     (the trainer's process group) the step all-reduces its gradients itself."""
     from ..layers import RNN, Sequential
     if mode == "autograd":
-        return None, "autograd (step='autograd' requested)"
+        return None, Choice("autograd", "step='autograd' requested")
     from ..engines.select import forced_engine
     if mode == "auto" and forced_engine() == "loop":
-        return None, "autograd (RNNKIT_ENGINE=loop: the readable path everywhere)"
+        return None, Choice("autograd", "RNNKIT_ENGINE=loop: the readable path everywhere")
     reasons: list[str] = []
     spec: list[int] = []
     params: list[torch.Tensor] = []
@@ -279,7 +292,7 @@ def plan(model: nn.Module, loss_fn: Callable, optimizer, x: Any, *, batch_size: 
                                                                          torch.float64):
         reasons.append("input is not one (B, T, D) float32 or float64 tensor")
     elif x.device.type != "cpu":
-        reasons.append(f"input on {x.device.type} (the compiled step is for the CPU)")
+        reasons.append(f"input on {x.device.type} (the C++ step is for the CPU)")
     elif any(p.dtype != x.dtype or p.device.type != "cpu" or not p.is_contiguous()
              or not p.requires_grad for p in params):
         reasons.append("parameters that are frozen, non-contiguous or of another dtype")
@@ -291,14 +304,14 @@ def plan(model: nn.Module, loss_fn: Callable, optimizer, x: Any, *, batch_size: 
         reasons.append(f"{macs:,} multiply-adds per batch and time step > {AUTO_MAX_MACS:,}, "
                        "where autograd with BLAS is faster")
     if reasons:
-        if mode == "compiled":
-            raise ValueError("step='compiled' cannot train this model: " + "; ".join(reasons)
+        if mode == "cpp":
+            raise ValueError("step='cpp' cannot train this model: " + "; ".join(reasons)
                              + ". Use step='auto' or 'autograd'.")
-        return None, "autograd (compiled step not eligible: " + "; ".join(reasons) + ")"
-    note = (f"compiled: forward, BPTT and {type(optimizer).__name__} in one C++ call per "
+        return None, Choice("autograd", "C++ step not eligible: " + "; ".join(reasons))
+    note = (f"forward, BPTT and {type(optimizer).__name__} in one C++ call per "
             f"batch ({macs:,} multiply-adds per batch and time step)")
     if dist is not None:
-        note = (f"compiled: forward and BPTT in C++, one flat all-reduce of the gradients "
+        note = (f"forward and BPTT in C++, one flat all-reduce of the gradients "
                 f"over {dist.world} processes, then {type(optimizer).__name__} in C++ "
                 f"({macs:,} multiply-adds per batch and time step)")
-    return CompiledStep(spec, params, optimizer, kind, macs, note, dist), note
+    return CppStep(spec, params, optimizer, kind, macs, note, dist), Choice("cpp", note)
