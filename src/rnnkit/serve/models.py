@@ -232,6 +232,7 @@ def load_served(path: str | Path) -> Served:
                       "one step at a time") if kind == "translator" else stream_blocker(network)
     _warm_up(served)
     served.engines = [{"layer": name, "type": type(m).__name__, "engine": m.engine,
-                       "ran": m.engine_choice.kind, "note": m.engine_choice.reason}
+                       "ran": m.engine_choice.kind if m.engine_choice else None,
+                       "note": m.engine_choice.reason if m.engine_choice else "not run yet"}
                       for name, m in network.named_modules() if isinstance(m, RNN)]
     return served
