@@ -14,7 +14,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 from ..cells.base import describe
 from ..types import LSTMState, tree_map
 
-__all__ = ["run_native", "native_op"]
+__all__ = ["run_native", "native_op", "native_step"]
 
 
 def native_op(cell) -> str:
@@ -22,6 +22,27 @@ def native_op(cell) -> str:
     op = describe(cell).torch_op
     assert op is not None, "select.native_blocker lets only cells with a torch op here"
     return op
+
+
+def native_step(cell, x_t: torch.Tensor, state):
+    """One step of a built-in cell on torch's single-step kernel (``torch.lstm_cell`` and
+    friends, chosen by the descriptor's ``torch_op``): ``(y_t, state)``, or None when the
+    cell has no torch op (then its ``forward`` runs)."""
+    d = describe(cell)
+    if d is None or d.torch_op is None:
+        return None
+    if d.torch_op == "lstm":
+        b = cell.bias if cell.use_bias else None
+        h, c = torch.lstm_cell(x_t, state, cell.weight_ih, cell.weight_hh, b, None)
+        return h, LSTMState(h, c)
+    if d.torch_op == "gru":                           # reset_after: two biases, as torch's
+        b_ih, b_hh = (cell.bias_ih, cell.bias_hh) if cell.use_bias else (None, None)
+        h = torch.gru_cell(x_t, state, cell.weight_ih, cell.weight_hh, b_ih, b_hh)
+        return h, h
+    op = {"rnn_tanh": torch.rnn_tanh_cell, "rnn_relu": torch.rnn_relu_cell}[d.torch_op]
+    h = op(x_t, state, cell.weight_ih, cell.weight_hh, cell.bias if cell.use_bias else None,
+           None)
+    return h, h
 
 
 def _flat_weights(cell) -> list[torch.Tensor]:

@@ -30,6 +30,7 @@ from .._checks import (
     resolve_mask,
 )
 from ..cells import GRUCell, LayerNormLSTMCell, LSTMCell, SimpleRNNCell
+from ..cells.base import describe as descriptor_of
 from ..cells.base import resolve_activation
 from ..engines import (
     ENGINES,
@@ -40,6 +41,7 @@ from ..engines import (
     run_loop,
     run_native,
 )
+from ..engines.native import native_step
 from ..registry import deserialize, register_serializable, serialize
 from ..types import Choice, LSTMState, is_namedtuple, tree_first, tree_leaves, tree_map
 
@@ -187,22 +189,8 @@ class RNN(nn.Module):
         return y, state
 
     def _step_kernel(self, x_t: torch.Tensor, state: Any):
-        cell = self.cell
-        kind = type(cell)
-        if kind is LSTMCell:
-            b = cell.bias if cell.use_bias else None
-            h, c = torch.lstm_cell(x_t, state, cell.weight_ih, cell.weight_hh, b, None)
-            return h, LSTMState(h, c)
-        if kind is GRUCell and cell.reset_after:
-            b_ih, b_hh = (cell.bias_ih, cell.bias_hh) if cell.use_bias else (None, None)
-            h = torch.gru_cell(x_t, state, cell.weight_ih, cell.weight_hh, b_ih, b_hh)
-            return h, h
-        if kind is SimpleRNNCell and cell.activation_name in ("tanh", "relu"):
-            op = torch.rnn_tanh_cell if cell.activation_name == "tanh" else torch.rnn_relu_cell
-            h = op(x_t, state, cell.weight_ih, cell.weight_hh,
-                   cell.bias if cell.use_bias else None, None)
-            return h, h
-        return cell(x_t, state)
+        done = native_step(self.cell, x_t, state)       # torch's one-step kernel, if any
+        return done if done is not None else self.cell(x_t, state)
 
     def compute_mask(self, x: Any, mask: torch.Tensor | None = None):
         """The mask for the next layer: unchanged for sequences, none after the last step."""
@@ -288,11 +276,11 @@ class RNN(nn.Module):
         if last is not None and given is last[0] and _stamp(given) == last[1]:
             return given
         cell = self.cell
-        if isinstance(cell, (LSTMCell, GRUCell, SimpleRNNCell)):
-            parts = tuple(given) if isinstance(cell, LSTMCell) and \
-                isinstance(given, LSTMState) else (given,)
+        d = descriptor_of(cell)                 # a built-in cell: h, or LSTMState(h, c)
+        if d is not None:
+            parts = tuple(given) if d.paired and isinstance(given, LSTMState) else (given,)
             want = (x_t.shape[0], cell.hidden_size)
-            if len(parts) == (2 if isinstance(cell, LSTMCell) else 1) and all(
+            if len(parts) == (2 if d.paired else 1) and all(
                     isinstance(p, torch.Tensor) and p.shape == want and p.dtype == x_t.dtype
                     for p in parts):
                 for p in parts:

@@ -30,14 +30,19 @@ def init_params(cell: Cell, D: int, H: int, K: int | None = None, seed: int = 0,
 
 
 def from_layer(layer: Any) -> tuple[Cell, dict[str, np.ndarray]]:
-    """(Cell spec, float64 params) of an rnnkit SimpleRNN/LSTM/GRU layer or built-in cell."""
+    """(Cell spec, float64 params) of an rnnkit SimpleRNN/LSTM/GRU layer or built-in cell.
+
+    The cell's descriptor (``cells/base.py``) says which kind it is; only a class that
+    declares one itself counts, as in ``describe`` (a subclass may change the math)."""
     cell = getattr(layer, "cell", layer)
     name = type(cell).__name__
-    kinds = {"SimpleRNNCell": "simple", "LSTMCell": "lstm", "GRUCell": "gru"}
-    if name not in kinds:
+    kind = cell.descriptor().kind if "descriptor" in type(cell).__dict__ else None
+    kinds = {"simple": ("simple", True), "lstm": ("lstm", True), "gru": ("gru", True),
+             "gru_before": ("gru", False)}
+    if kind not in kinds:
         raise ValueError(f"the reference covers SimpleRNNCell, LSTMCell and GRUCell, got {name}")
-    spec = Cell(kinds[name], activation=getattr(cell, "activation_name", "tanh"),
-                reset_after=getattr(cell, "reset_after", True))
+    spec = Cell(kinds[kind][0], activation=getattr(cell, "activation_name", "tanh"),
+                reset_after=kinds[kind][1])
     if spec.kind == "simple" and spec.activation not in ("tanh", "relu", "sigmoid", "linear"):
         raise ValueError(f"the reference has no activation {spec.activation!r}")
     params = {k: v.detach().cpu().double().numpy().copy() for k, v in cell.named_parameters()}
