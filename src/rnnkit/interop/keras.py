@@ -426,22 +426,23 @@ def _keras():
 
 
 def _keras_rnn(keras, layer, **extra):
-    import rnnkit as rk
-    kind = type(layer.cell)
+    from ..cells.base import describe
+    d = describe(layer.cell)                   # the built-in cells' kinds have Keras twins
+    kind = d.kind if d is not None else None
     kw = dict(use_bias=layer.cell.use_bias, return_sequences=layer.return_sequences,
               go_backwards=layer.go_backwards, stateful=layer.stateful, dropout=layer.dropout,
               recurrent_dropout=layer.recurrent_dropout, **extra)
-    if kind is rk.SimpleRNNCell:
+    if kind == "simple":
         if layer.cell.activation_name not in ("tanh", "relu", "sigmoid", "linear"):
             raise ValueError(f"SimpleRNN(activation={layer.cell.activation_name!r}) has no "
                              "Keras twin")
         return keras.layers.SimpleRNN(layer.cell.hidden_size,
                                       activation=layer.cell.activation_name, **kw)
-    if kind is rk.LSTMCell:
+    if kind == "lstm":
         return keras.layers.LSTM(layer.cell.hidden_size, **kw)
-    if kind is rk.GRUCell:
+    if kind in ("gru", "gru_before"):
         return keras.layers.GRU(layer.cell.hidden_size, reset_after=layer.cell.reset_after, **kw)
-    raise ValueError(f"{kind.__name__} has no Keras twin")
+    raise ValueError(f"{type(layer.cell).__name__} has no Keras twin")
 
 
 def to_keras(model):
