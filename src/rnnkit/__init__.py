@@ -23,11 +23,11 @@ from .layers import (
                     LayerNormLSTM,
                     Masking,
                     MeanOverTime,
-                    Sequential,
                     SimpleRNN,
 )
+from .model import Sequential, load
 from .registry import register_serializable
-from .saving import load, save
+from .saving import save
 from .training import (
                     Callback,
                     EarlyStopping,

@@ -16,6 +16,10 @@ Reading trusts nothing in the file:
   before checksums existed still load;
 * ``check_finite`` refuses weights holding NaN or infinity, naming the file and tensor.
 
+Shared by model folders (``rnnkit.saving``) and training checkpoints
+(``rnnkit.training.checkpoint``): the format header check (``check_header``, one
+``FORMAT_VERSION``), ``load_state_checked`` and ``in_stored_dtype``.
+
 This module imports nothing from rnnkit: saving, checkpoints, tasks and the CLI use it.
 """
 
@@ -38,14 +42,16 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 __all__ = ["MAX_JSON_BYTES", "MAX_TEXT_BYTES", "MAX_HEADER_BYTES", "CHECKSUM_KEY",
-           "write_bytes", "write_json", "open_checked", "read_bytes", "read_text", "read_json",
-           "write_tensors", "read_tensors", "tensor_checksum", "check_finite",
-           "created_mode"]
+           "FORMAT_VERSION", "write_bytes", "write_json", "open_checked", "read_bytes",
+           "read_text", "read_json", "write_tensors", "read_tensors", "tensor_checksum",
+           "check_finite", "check_header", "check_path", "check_built", "load_state_checked",
+           "in_stored_dtype", "created_mode"]
 
 MAX_JSON_BYTES = 8 << 20        # config.json, vocabularies, task metadata, --weights files
 MAX_TEXT_BYTES = 256 << 20      # text corpora: sentence pairs, a --text file
 MAX_HEADER_BYTES = 100 << 20    # a safetensors header (the safetensors library's own limit)
 CHECKSUM_KEY = "rnnkit.sha256"  # safetensors metadata key of the tensors' SHA-256
+FORMAT_VERSION = 1              # of model folders and checkpoints alike; bump both together
 
 _KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device"),
           (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO"),
@@ -316,3 +322,66 @@ def check_finite(tensors: dict[str, torch.Tensor], source: str) -> None:
                 raise ValueError(f"{source}: tensor {name!r} holds {bad} NaN or infinite "
                                  f"value(s) of {t.numel()}; these are not usable weights")
 
+
+
+def check_header(meta: dict[str, Any], expected: str, source: str) -> None:
+    """Refuse metadata whose ``format`` is not ``expected`` or whose ``version`` is not
+    ``FORMAT_VERSION``, naming ``source``."""
+    if meta.get("format") != expected:
+        raise ValueError(f"{source} is not an {expected} file (format={meta.get('format')!r})")
+    if meta.get("version") != FORMAT_VERSION:
+        raise ValueError(f"{source} has format version {meta.get('version')!r}; this rnnkit "
+                         f"reads version {FORMAT_VERSION}")
+
+
+def load_state_checked(module: torch.nn.Module, tensors: dict[str, torch.Tensor],
+                       source: str) -> None:
+    """Copy ``tensors`` into ``module`` after checking names and shapes exactly and that
+    every value is finite."""
+    own = module.state_dict()
+    missing, unexpected = sorted(set(own) - set(tensors)), sorted(set(tensors) - set(own))
+    if missing or unexpected:
+        raise ValueError(f"{source} does not match the model: missing {missing[:5]}"
+                         f"{'...' if len(missing) > 5 else ''}, unexpected {unexpected[:5]}"
+                         f"{'...' if len(unexpected) > 5 else ''}")
+    for name, value in tensors.items():
+        if value.shape != own[name].shape:
+            raise ValueError(f"{source}: {name} has shape {tuple(value.shape)}, "
+                             f"the model expects {tuple(own[name].shape)}")
+        if value.is_floating_point() != own[name].is_floating_point():
+            raise ValueError(f"{source}: {name} is stored as {value.dtype}, the model "
+                             f"holds {own[name].dtype} there")
+    check_finite(tensors, source)
+    module.load_state_dict({k: v.to(own[k].dtype) for k, v in tensors.items()})
+
+
+def in_stored_dtype(model: torch.nn.Module, tensors: dict[str, torch.Tensor]) -> None:
+    """Move a freshly built model to the floating dtype its saved weights have (a float64
+    model comes back float64), when they all share one."""
+    kinds = {v.dtype for v in tensors.values() if v.is_floating_point()}
+    if len(kinds) == 1:
+        model.to(kinds.pop())
+
+
+def check_built(model: torch.nn.Module) -> None:
+    """Refuse a model with a layer whose sizes are not known yet (``built`` is False)."""
+    for m in model.modules():
+        if getattr(m, "built", True) is False:
+            raise ValueError(f"{type(m).__name__} is not built yet: call the model on data "
+                             "once (or give input_size=) before saving")
+
+
+# ---------------------------------------------------------------- paths
+def check_path(path: Path, what: str) -> Path:
+    """Refuse, before any work, a path no folder can be made at: a NUL byte, a part longer
+    than the file system allows, or a file where a parent folder must be."""
+    if "\x00" in str(path):
+        raise ValueError(f"{what} {str(path)!r} holds a NUL byte")
+    if any(len(os.fsencode(part)) > 255 for part in path.parts):
+        raise ValueError(f"{what} {path}: a name in it is longer than 255 bytes")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"{what} {path}: {parent} is a file, not a folder")
+            break
+    return path

@@ -15,6 +15,8 @@ folder that is not an rnnkit model folder, is refused unless ``overwrite=True``.
 Loading reads JSON and safetensors only (nothing executes; see ``rnnkit.io``), checks the
 config against size limits before anything is allocated, builds only registered classes,
 checks every key, shape and checksum, refuses NaN/inf weights, and names what is wrong.
+``rnnkit.load`` (``rnnkit.model.load``) reads these folders and training checkpoints too;
+this module knows nothing of training.
 """
 
 from __future__ import annotations
@@ -30,8 +32,14 @@ from typing import Any
 import torch
 
 from .io import (
+    FORMAT_VERSION,
+    check_built,
     check_finite,
+    check_header,
+    check_path,
     created_mode,
+    in_stored_dtype,
+    load_state_checked,
     read_json,
     read_tensors,
     tensor_checksum,
@@ -40,43 +48,18 @@ from .io import (
 )
 from .registry import deserialize, serialize
 
-__all__ = ["save", "load", "write_tensors", "read_tensors", "load_state_checked"]
+# check_path, write_tensors, read_tensors, load_state_checked: rnnkit.io's, kept here too
+__all__ = ["save", "load", "model_spec", "checked_path", "check_target", "check_path",
+           "write_tensors", "read_tensors", "load_state_checked"]
 
-FORMAT, VERSION = "rnnkit-model", 1
+FORMAT, VERSION = "rnnkit-model", FORMAT_VERSION
 CONFIG, WEIGHTS = "config.json", "weights.safetensors"
 _EXTRA_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
-def load_state_checked(module: torch.nn.Module, tensors: dict[str, torch.Tensor],
-                       source: str) -> None:
-    """Copy ``tensors`` into ``module`` after checking names and shapes exactly and that
-    every value is finite."""
-    own = module.state_dict()
-    missing, unexpected = sorted(set(own) - set(tensors)), sorted(set(tensors) - set(own))
-    if missing or unexpected:
-        raise ValueError(f"{source} does not match the model: missing {missing[:5]}"
-                         f"{'...' if len(missing) > 5 else ''}, unexpected {unexpected[:5]}"
-                         f"{'...' if len(unexpected) > 5 else ''}")
-    for name, value in tensors.items():
-        if value.shape != own[name].shape:
-            raise ValueError(f"{source}: {name} has shape {tuple(value.shape)}, "
-                             f"the model expects {tuple(own[name].shape)}")
-        if value.is_floating_point() != own[name].is_floating_point():
-            raise ValueError(f"{source}: {name} is stored as {value.dtype}, the model "
-                             f"holds {own[name].dtype} there")
-    check_finite(tensors, source)
-    module.load_state_dict({k: v.to(own[k].dtype) for k, v in tensors.items()})
-
-
-def _check_built(model: torch.nn.Module) -> None:
-    for m in model.modules():
-        if getattr(m, "built", True) is False:
-            raise ValueError(f"{type(m).__name__} is not built yet: call the model on data "
-                             "once (or give input_size=) before saving")
-
-
 def model_spec(model: torch.nn.Module) -> dict[str, Any]:
-    _check_built(model)
+    """The ``{"class", "config"}`` a saved config.json holds for ``model`` (built first)."""
+    check_built(model)
     return serialize(model)
 
 
@@ -89,25 +72,11 @@ def _is_model_folder(folder: Path) -> dict[str, Any] | None:
     return meta if isinstance(meta, dict) and meta.get("format") == FORMAT else None
 
 
-def _path(path: Any, who: str) -> Path:
+def checked_path(path: Any, who: str) -> Path:
+    """``path`` as a Path, after the type and ``check_path`` checks; ``who`` is save or load."""
     if not isinstance(path, (str, os.PathLike)) or str(path) == "":
         raise TypeError(f"{who} takes a folder path (str or os.PathLike), got {path!r}")
     return check_path(Path(path), f"the {who} path")
-
-
-def check_path(path: Path, what: str) -> Path:
-    """Refuse, before any work, a path no folder can be made at: a NUL byte, a part longer
-    than the file system allows, or a file where a parent folder must be."""
-    if "\x00" in str(path):
-        raise ValueError(f"{what} {str(path)!r} holds a NUL byte")
-    if any(len(os.fsencode(part)) > 255 for part in path.parts):
-        raise ValueError(f"{what} {path}: a name in it is longer than 255 bytes")
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise ValueError(f"{what} {path}: {parent} is a file, not a folder")
-            break
-    return path
 
 
 def check_target(target: Path, own: bool, what: str, overwrite: bool = False) -> None:
@@ -129,7 +98,7 @@ def save(model: torch.nn.Module, path: str | os.PathLike, extra: dict[str, Any] 
     Only the files it writes are replaced; a file at ``path``, or a non-empty folder that
     is not an rnnkit model folder, is refused unless ``overwrite=True`` (which still keeps
     the other files there)."""
-    target = _path(path, "save")
+    target = checked_path(path, "save")
     if not isinstance(overwrite, bool):
         raise TypeError(f"overwrite must be True or False, got {overwrite!r}")
     if not isinstance(model, torch.nn.Module):
@@ -181,28 +150,20 @@ def save(model: torch.nn.Module, path: str | os.PathLike, extra: dict[str, Any] 
         raise
 
 
-def _check_header(meta: dict[str, Any], expected: str, source: str) -> None:
-    if meta.get("format") != expected:
-        raise ValueError(f"{source} is not an {expected} file (format={meta.get('format')!r})")
-    if meta.get("version") != VERSION:
-        raise ValueError(f"{source} has format version {meta.get('version')!r}; this rnnkit "
-                         f"reads version {VERSION}")
-
-
 def load(path: str | os.PathLike) -> torch.nn.Module:
-    """Load a model saved by ``save`` (a folder) or a training checkpoint (.safetensors)."""
-    path = _path(path, "load")
+    """Load a model folder written by ``save`` (``rnnkit.load`` also reads checkpoints)."""
+    path = checked_path(path, "load")
     if path.name == CONFIG and path.is_file():
         raise ValueError(f"{path}: pass the model folder ({path.parent}), not its {CONFIG}")
     if path.is_file():
-        from .training.checkpoint import load_model_from_checkpoint
-        return load_model_from_checkpoint(path)
+        raise ValueError(f"{path} is a file; a saved model is a folder (a training "
+                         "checkpoint loads with rnnkit.load)")
     if not path.is_dir():
         raise ValueError(f"{path}: no saved model there (expected a folder with {CONFIG})")
     meta = read_json(path / CONFIG, "an rnnkit model config")
     if not isinstance(meta, dict):
         raise ValueError(f"{path / CONFIG} must hold a JSON object")
-    _check_header(meta, FORMAT, str(path / CONFIG))
+    check_header(meta, FORMAT, str(path / CONFIG))
     if "model" not in meta:
         raise ValueError(f"{path / CONFIG} lacks 'model' (the model's class and config)")
     model = deserialize(meta["model"], str(path / CONFIG))
@@ -215,10 +176,3 @@ def load(path: str | os.PathLike) -> torch.nn.Module:
                          "with (their SHA-256 differ): the folder mixes two saves")
     return model
 
-
-def in_stored_dtype(model: torch.nn.Module, tensors: dict[str, torch.Tensor]) -> None:
-    """Move a freshly built model to the floating dtype its saved weights have (a float64
-    model comes back float64), when they all share one."""
-    kinds = {v.dtype for v in tensors.values() if v.is_floating_point()}
-    if len(kinds) == 1:
-        model.to(kinds.pop())

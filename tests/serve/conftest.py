@@ -7,7 +7,8 @@ import pytest
 import torch
 
 import rnnkit as rk
-from rnnkit.layers import GRU, LSTM, Bidirectional, Dense, Sequential
+from rnnkit.layers import GRU, LSTM, Bidirectional, Dense
+from rnnkit.model import Sequential
 
 TEXT = ("the quick brown fox jumps over the lazy dog. " * 12)
 PAIRS = [("one", "un"), ("two", "deux"), ("three", "trois"), ("one two", "un deux"),

@@ -1,13 +1,23 @@
 """Layers: RNN(cell) and its conveniences, Bidirectional, Embedding, Dense, pooling over time,
-Sequential."""
+LayerStack (``rnnkit.Sequential`` is a LayerStack that trains: ``rnnkit/model.py``)."""
 
 from .bidirectional import Bidirectional
 from .dense import Dense, Dropout, Masking, MeanOverTime
 from .embedding import Embedding
 from .pooling import GlobalAveragePool1D, GlobalMaxPool1D
 from .recurrent import GRU, LSTM, RNN, LayerNormLSTM, SimpleRNN
-from .sequential import Sequential
+from .sequential import LayerStack
 
 __all__ = ["RNN", "SimpleRNN", "LSTM", "GRU", "LayerNormLSTM", "Bidirectional", "Embedding",
            "Dense", "Dropout", "Masking", "MeanOverTime", "GlobalMaxPool1D",
-           "GlobalAveragePool1D", "Sequential"]
+           "GlobalAveragePool1D", "LayerStack"]
+
+
+def __getattr__(name: str):
+    # Transitional alias, the one import from layers upward (tests/test_imports.py lists it):
+    # rnnkit.layers.Sequential is rnnkit.Sequential until tasks/ and training/cpp_step.py
+    # name rnnkit.model.Sequential.  Lazy, so importing layers never imports training.
+    if name == "Sequential":
+        from ..model import Sequential
+        return Sequential
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

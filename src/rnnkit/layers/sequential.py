@@ -1,8 +1,11 @@
-"""Sequential: layers in order, the padding mask carried from layer to layer, and summary().
+"""LayerStack: layers in order, the padding mask carried from layer to layer, and summary().
 
 Mask flow: a layer with ``compute_mask(x, mask)`` decides the mask after it (Embedding
 with ``mask_zero`` creates one, an RNN with ``return_sequences=False`` ends it); any other
 module keeps the mask while its output keeps the (B, T) leading axes.
+
+Layers know no training: ``rnnkit.Sequential`` (``rnnkit/model.py``, above both layers and
+training) is this stack plus ``fit``/``evaluate``/``predict``/``save``.
 """
 
 from __future__ import annotations
@@ -14,13 +17,13 @@ import torch
 from torch import nn
 
 from .._checks import resolve_mask
-from ..registry import deserialize, register_serializable, serialize
+from ..registry import deserialize, serialize
 from ..types import tree_first
 from .bidirectional import Bidirectional
 from .embedding import Embedding
 from .recurrent import RNN
 
-__all__ = ["Sequential"]
+__all__ = ["LayerStack"]
 
 
 def _takes_mask(layer: nn.Module) -> bool:
@@ -33,19 +36,19 @@ def _shape_text(y: Any) -> str:
     return "[" + ", ".join(_shape_text(a) for a in y) + "]"
 
 
-@register_serializable
-class Sequential(nn.Module):
-    """A stack of layers applied in order; ``fit``/``evaluate``/``predict``/``save`` built in.
+class LayerStack(nn.Module):
+    """A stack of layers applied in order, with the padding mask carried between them.
 
     Call: ``model(x, mask=None, lengths=None)``; x (B, T, D) floats or (B, T) token ids.
+    ``rnnkit.Sequential`` adds training and saving to it.
 
     Example:
         >>> from rnnkit.layers import LSTM, Dense
-        >>> model = Sequential([LSTM(8), Dense(1, activation="tanh")])
-        >>> tuple(model(torch.zeros(4, 12, 1)).shape)
+        >>> stack = LayerStack([LSTM(8), Dense(1, activation="tanh")])
+        >>> tuple(stack(torch.zeros(4, 12, 1)).shape)
         (4, 1)
-        >>> print(model.summary(print_fn=None))   # doctest: +NORMALIZE_WHITESPACE
-        Sequential   input (None, 12, 1)
+        >>> print(stack.summary(print_fn=None))   # doctest: +NORMALIZE_WHITESPACE
+        LayerStack   input (None, 12, 1)
         #   layer   output shape   params   engine
         0   LSTM    (None, 8)      320      torch
         1   Dense   (None, 1)      9        -
@@ -55,25 +58,26 @@ class Sequential(nn.Module):
     def __init__(self, layers: Sequence[nn.Module]):
         super().__init__()
         if isinstance(layers, nn.Module) or not isinstance(layers, (list, tuple)):
-            raise TypeError(f"Sequential takes a list of layers, got {type(layers).__name__}"
-                            " (write Sequential([layer, ...]))")
+            raise TypeError(f"{type(self).__name__} takes a list of layers, got "
+                            f"{type(layers).__name__} (write {type(self).__name__}([layer, ...]))")
         if not layers:
-            raise ValueError("Sequential needs at least one layer, got an empty list")
+            raise ValueError(f"{type(self).__name__} needs at least one layer, got an empty "
+                             "list")
         layers = list(layers)
         for k, layer in enumerate(layers):
             if not isinstance(layer, nn.Module):
                 raise TypeError(f"layer {k} must be an nn.Module, got {type(layer).__name__}")
             if getattr(layer, "return_state", False):
                 raise ValueError(f"layer {k} ({type(layer).__name__}) has return_state=True; "
-                                 "Sequential passes one tensor from layer to layer")
+                                 f"{type(self).__name__} passes one tensor from layer to "
+                                 "layer")
         self.layers = nn.ModuleList(layers)
         self.input_shape: tuple | None = None     # (T, D) or (T,), recorded on each call
-        self._trainer = None
 
     def forward(self, x: Any, mask: Any = None, lengths: Any = None):
         if isinstance(x, torch.Tensor):
             if x.dim() < 2:
-                raise ValueError(f"Sequential expects (B, T, D) or (B, T) input, "
+                raise ValueError(f"{type(self).__name__} expects (B, T, D) or (B, T) input, "
                                  f"got shape {tuple(x.shape)}")
             self.input_shape = tuple(x.shape[1:])
         if mask is not None or lengths is not None:
@@ -146,57 +150,23 @@ class Sequential(nn.Module):
         fmt = lambda r: "".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
         total = sum(p.numel() for p in self.parameters())
         trainable = sum(p.numel() for p in self.parameters() if p.requires_grad)
-        text = "\n".join([f"Sequential   input {_shape_text(dummy)}", fmt(head),
+        text = "\n".join([f"{type(self).__name__}   input {_shape_text(dummy)}", fmt(head),
                           *map(fmt, rows), f"Total params: {total:,} (trainable {trainable:,})",
-                          *notes])
-        step = getattr(self._trainer, "step_choice", None)       # None until fit
-        if step is not None:
-            text += f"\ntraining step: {step}"
-        choice = getattr(self._trainer, "thread_choice", None)   # duck-typed: no training import
-        if choice is not None:
-            text += f"\nthreads: {choice.n} ({choice.reason})"
+                          *notes, *self._summary_notes()])
         if print_fn is not None:
             print_fn(text)
         return text
 
-    # ----------------------------------------------------------------- training API
-    def fit(self, x: Any, y: Any, *, loss: Any = "mse", optimizer: Any = "adam",
-            metrics: Sequence[Any] = (), lr: float | None = None, **fit_kwargs: Any):
-        """Train; see ``rnnkit.training.Trainer`` and its ``fit`` for every option.
-
-        Returns a History.  ``lr`` sets the learning rate of an optimizer given by name;
-        ``log_dir=`` writes TensorBoard logs and ``threads=`` sets the CPU threads (None:
-        chosen by the work per step), as ``Trainer.fit``.
-        """
-        from ..training import Trainer
-        self._trainer = Trainer(self, loss=loss, optimizer=optimizer, metrics=metrics, lr=lr)
-        return self._trainer.fit(x, y, **fit_kwargs)
-
-    def evaluate(self, x: Any, y: Any, *, loss: Any = None, metrics: Sequence[Any] | None = None,
-                 batch_size: int = 256) -> dict[str, float]:
-        """Loss and metrics on (x, y); defaults to those of the last ``fit``."""
-        from ..training import Trainer
-        trainer = self._trainer
-        if trainer is None or loss is not None or metrics is not None:
-            trainer = Trainer(self, loss=loss or (trainer.loss_name if trainer else "mse"),
-                              optimizer=None, metrics=metrics or ())
-        return trainer.evaluate(x, y, batch_size=batch_size)
-
-    def predict(self, x: Any, *, batch_size: int = 256) -> torch.Tensor:
-        from ..training import Trainer
-        return (self._trainer or Trainer(self, optimizer=None)).predict(x, batch_size=batch_size)
-
-    def save(self, path: str, overwrite: bool = False) -> None:
-        """Write a folder with config.json + weights.safetensors (see ``rnnkit.saving``)."""
-        from ..saving import save
-        save(self, path, overwrite=overwrite)
+    def _summary_notes(self) -> list[str]:
+        """Lines after the table; a subclass adds its own (``rnnkit.Sequential``: training)."""
+        return []
 
     def get_config(self) -> dict[str, Any]:
         return {"layers": [serialize(layer) for layer in self.layers],
                 "input_shape": list(self.input_shape) if self.input_shape else None}
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Sequential:
+    def from_config(cls, config: dict[str, Any]) -> LayerStack:
         model = cls([deserialize(spec) for spec in config["layers"]])
         shape = config.get("input_shape")
         model.input_shape = tuple(shape) if shape else None

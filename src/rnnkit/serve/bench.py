@@ -92,7 +92,8 @@ def _default_model(folder: Path, features: int = 4, units: int = 32) -> Path:
     """A small LSTM regressor, as a sensor stream would use: LSTM(32) -> Dense(1)."""
     import torch
 
-    from ..layers import LSTM, Dense, Sequential
+    from ..layers import LSTM, Dense
+    from ..model import Sequential
     torch.manual_seed(0)
     model = Sequential([LSTM(units, input_size=features), Dense(1, input_size=units)])
     model(torch.zeros(1, 8, features))

@@ -23,7 +23,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..layers import RNN, Bidirectional, Dense, Dropout, Embedding, Sequential
+from ..layers import RNN, Bidirectional, Dense, Dropout, Embedding
+from ..model import Sequential
 
 __all__ = ["Served", "load_served", "detect_kind", "KINDS", "stream_blocker", "step_network",
            "jsonable"]
@@ -159,7 +160,7 @@ class Served:
 def _load_task(kind: str, path: Path) -> tuple[Any, nn.Module, dict[str, Any], dict]:
     from dataclasses import asdict
 
-    from ..saving import load
+    from ..model import load
     if kind == "sequential":
         return None, load(path), {}, {}
     from ..tasks import Forecaster, SequenceClassifier, TextGenerator, Translator

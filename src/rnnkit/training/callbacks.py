@@ -188,7 +188,7 @@ class TensorBoard(Callback):
             raise ImportError(TENSORBOARD_HINT) from err
         if not isinstance(log_dir, (str, Path)):
             raise TypeError(f"log_dir must be a str or Path, got {type(log_dir).__name__}")
-        from ..saving import check_path
+        from ..io import check_path
         self._writer_class, self.log_dir = SummaryWriter, check_path(Path(log_dir), "log_dir")
         if self.log_dir.exists() and not self.log_dir.is_dir():
             raise ValueError(f"log_dir {self.log_dir} is a file; give a folder")

@@ -16,9 +16,16 @@ from typing import Any
 
 import torch
 
-from ..io import read_tensors, write_tensors
-from ..registry import deserialize
-from ..saving import VERSION, _check_header, in_stored_dtype, load_state_checked
+from ..io import (
+    FORMAT_VERSION,
+    check_built,
+    check_header,
+    in_stored_dtype,
+    load_state_checked,
+    read_tensors,
+    write_tensors,
+)
+from ..registry import deserialize, serialize
 
 __all__ = ["save_checkpoint", "load_checkpoint", "load_model_from_checkpoint"]
 
@@ -42,11 +49,11 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module, optimizer: torch.o
     tensors["rng.torch"] = torch.get_rng_state()
     tensors["rng.shuffle"] = shuffle_rng.get_state()
     try:
-        from ..saving import model_spec
-        spec = model_spec(model)
+        check_built(model)
+        spec = serialize(model)
     except (ValueError, NotImplementedError):
         spec = None                   # a hand-written nn.Module: resumable, not loadable alone
-    meta = {"format": FORMAT, "version": VERSION, "model": spec, "epoch": epoch,
+    meta = {"format": FORMAT, "version": FORMAT_VERSION, "model": spec, "epoch": epoch,
             "history": history, "optimizer": type(optimizer).__name__,
             "param_groups": opt["param_groups"], "optim_scalars": scalars, "run": run}
     write_tensors(Path(path), tensors, {"rnnkit": json.dumps(meta)})
@@ -84,8 +91,8 @@ def _check_same_model(path: Path, recorded: Any, model: torch.nn.Module) -> None
     if recorded is None:
         return
     try:
-        from ..saving import model_spec
-        current = json.loads(json.dumps(model_spec(model)))
+        check_built(model)
+        current = json.loads(json.dumps(serialize(model)))
     except (ValueError, NotImplementedError, TypeError):
         return                                     # a hand-written module: weights decide
     found = _first_difference(recorded, current)
@@ -117,7 +124,7 @@ def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         raise ValueError(f"{path} is a safetensors file but not an rnnkit checkpoint") from None
     if not isinstance(meta, dict):
         raise ValueError(f"{path}: checkpoint metadata must be a JSON object")
-    _check_header(meta, FORMAT, str(path))
+    check_header(meta, FORMAT, str(path))
     return tensors, meta
 
 
@@ -182,6 +189,7 @@ def load_checkpoint(path: str | Path, model: torch.nn.Module,
 
 
 def load_model_from_checkpoint(path: Path) -> torch.nn.Module:
+    """The model a checkpoint was written for, with its weights (``rnnkit.load`` uses it)."""
     tensors, meta = _read(path)
     if _need(meta, "model", path) is None:
         raise ValueError(f"{path} holds the weights of a hand-written module without a config; "
