@@ -3,9 +3,10 @@
 from .classify import ClassifierConfig, SequenceClassifier
 from .forecast import ForecastConfig, Forecaster
 from .generate import GeneratorConfig, TextGenerator
+from .global_forecast import GlobalConfig, GlobalForecaster
 from .hybrid import HybridConfig, HybridForecaster
 from .translate import Translator, TranslatorConfig
 
 __all__ = ["Forecaster", "ForecastConfig", "SequenceClassifier", "ClassifierConfig",
            "TextGenerator", "GeneratorConfig", "Translator", "TranslatorConfig",
-           "HybridForecaster", "HybridConfig"]
+           "HybridForecaster", "HybridConfig", "GlobalForecaster", "GlobalConfig"]
