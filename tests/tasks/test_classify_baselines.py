@@ -1,7 +1,9 @@
 """The TF-IDF baselines beside SequenceClassifier, and the options that help RNNs on short
 texts (max pooling, embedding dropout, language-model pretraining)."""
 
+import copy
 import json
+import math
 import sys
 
 import numpy as np
@@ -16,7 +18,7 @@ from typer.testing import CliRunner
 
 from rnnkit.cli.main import app
 from rnnkit.tasks import SequenceClassifier
-from rnnkit.tasks.classify import ClassifierConfig, _embedding_dropout
+from rnnkit.tasks.classify import ClassifierConfig
 
 WORDS = {1: ["good", "fine", "warm", "witty", "bright"], 0: ["dull", "flat", "cold", "slow",
                                                             "grim"]}
@@ -113,19 +115,46 @@ def test_cli_prints_the_baseline_rows_or_the_missing_extra_line(monkeypatch):
 def test_embedding_dropout_drops_whole_words_while_training_only():
     clf, x, y = _fitted(embedding_dropout=0.5)
     emb = clf.model.layers[0]
-    assert not emb._forward_hooks                        # removed after fit: a plain Embedding
+    assert emb.dropout == 0.5 and clf.model.layers[1].weight_dropout == 0.0
+    np.testing.assert_array_equal(clf.predict_proba(x[:20]), clf.predict_proba(x[:20]))
     ids = torch.tensor([[2, 3, 2, 3, 2, 3, 4, 5, 4, 5]] * 4)
-    plain = emb(ids)
+    plain = torch.nn.functional.embedding(ids, emb.weight).detach()
     torch.manual_seed(0)
-    with _embedding_dropout(clf.model, 0.5):
-        emb.train()
-        dropped = emb(ids)
-        emb.eval()
-        torch.testing.assert_close(emb(ids), plain)      # no dropout at prediction
+    emb.train()
+    dropped = emb(ids).detach()
+    emb.eval()
     ratio = (dropped / plain)[..., 0]                     # 0 or 2 per occurrence
     assert set(torch.unique(ratio.round(decimals=4)).tolist()) <= {0.0, 2.0}
     for token in (2, 3, 4, 5):                            # one draw per word, not per place
         assert torch.unique(ratio[ids == token].round(decimals=4)).numel() == 1
+
+
+def test_weight_dropout_reaches_both_directions_is_off_at_prediction_and_is_saved(tmp_path):
+    clf, x, y = _fitted(weight_dropout=0.5, embedding_dropout=0.1, bidirectional=True,
+                        pooling="mean")
+    bi = clf.model.layers[1]
+    assert bi.forward_layer.weight_dropout == bi.backward_layer.weight_dropout == 0.5
+    assert isinstance(bi.forward_layer.cell.weight_hh, torch.nn.Parameter)
+    np.testing.assert_array_equal(clf.predict_proba(x[:30]), clf.predict_proba(x[:30]))
+    clf.save(tmp_path / "m")
+    back = SequenceClassifier.load(tmp_path / "m")
+    assert back.config.weight_dropout == 0.5 and back.config.embedding_dropout == 0.1
+    assert back.model.layers[1].backward_layer.weight_dropout == 0.5
+    assert back.model.layers[0].dropout == 0.1
+    np.testing.assert_array_equal(back.predict_proba(x[:30]), clf.predict_proba(x[:30]))
+
+
+def test_weight_dropout_on_float_sequences_trains_with_the_mask():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(64, 6, 3)).astype("float32"), [0, 1] * 32
+    runs = {}
+    for rate in (0.0, 0.5):
+        clf = SequenceClassifier(cell="gru", units=8, weight_dropout=rate)
+        clf.fit(x, y, epochs=1, val=0.0, seed=0, verbose=0)
+        runs[rate] = clf.model.layers[0].cell.weight_hh.detach()
+        if rate:          # the C++ step has no weight drop: autograd runs the masked matrix
+            assert clf.model._trainer.step_choice.kind == "autograd"
+    assert not torch.allclose(runs[0.0], runs[0.5])       # same seed: the masks made the change
 
 
 def test_language_model_pretraining_learns_and_feeds_the_classifier():
@@ -143,13 +172,110 @@ def test_language_model_pretraining_learns_and_feeds_the_classifier():
                               atol=1e-3)
 
 
+def _spy_on_pretraining(monkeypatch):
+    """Record the encoder before and after the language-model epochs, the ids they were
+    given, every batch the Embedding saw meanwhile, and the weights fine-tuning starts from."""
+    from rnnkit import layers as L
+    seen = {"batches": []}
+    pretrain, fit = SequenceClassifier._pretrain_steps, L.Sequential.fit
+
+    def pretrain_spy(self, ids, *args):
+        seen["ids"], seen["before"] = ids.clone(), copy.deepcopy(self.model.state_dict())
+        hook = self.model.layers[0].register_forward_hook(
+            lambda m, inp, out: seen["batches"].append(inp[0].clone()))
+        try:
+            return pretrain(self, ids, *args)
+        finally:
+            hook.remove()
+            seen["after"] = copy.deepcopy(self.model.state_dict())
+
+    def fit_spy(model, *args, **kwargs):
+        seen["start"] = copy.deepcopy(model.state_dict())
+        return fit(model, *args, **kwargs)
+
+    monkeypatch.setattr(SequenceClassifier, "_pretrain_steps", pretrain_spy)
+    monkeypatch.setattr(L.Sequential, "fit", fit_spy)
+    return seen
+
+
+def test_fine_tuning_starts_from_the_pretrained_encoder(monkeypatch):
+    seen = _spy_on_pretraining(monkeypatch)
+    x, y = _texts(64, seed=1)
+    clf = SequenceClassifier(cell="gru", units=8, embedding=8, lr=1e-2, bidirectional=True,
+                             pooling="max", pretrain_epochs=2)
+    clf.fit(x, y, epochs=1, batch_size=32, val=0.25, seed=0, verbose=0)
+    encoder = [k for k in seen["after"] if not k.startswith("layers.3.")]   # not the head
+    assert any(k.startswith("layers.1.backward_layer.") for k in encoder)
+    for key in encoder:
+        assert torch.equal(seen["start"][key], seen["after"][key]), key  # fine-tuning's start
+        assert not torch.equal(seen["after"][key], seen["before"][key]), key  # the LM moved it
+
+
+def test_pretraining_reads_the_training_part_only(monkeypatch):
+    seen = _spy_on_pretraining(monkeypatch)
+    x, y = _texts(80, seed=1)
+    test_x = ["grim grim grim cold story"] * 10              # never passed to fit
+    clf = SequenceClassifier(cell="gru", units=8, embedding=8, pretrain_epochs=2)
+    clf.fit(x, y, epochs=1, batch_size=16, val=0.25, seed=5, verbose=0)
+    clf.evaluate(test_x, [0] * 10)
+    order = np.random.default_rng(5).permutation(len(y))   # fit's split: val first, then train
+    train, val = order[20:], order[:20]
+    want = clf._inputs([x[i] for i in train])
+    torch.testing.assert_close(seen["ids"], want, atol=0, rtol=0)
+    # every batch the Embedding read is a training row; each row once per epoch
+    rows = lambda t: sorted(tuple(r[r != 0].tolist()) for r in t)   # noqa: E731
+    read = rows(torch.cat([torch.nn.functional.pad(b, (0, want.shape[1] - b.shape[1]))
+                           for b in seen["batches"]]))
+    assert read == sorted(rows(want) * 2)
+    assert not set(rows(clf._inputs([x[i] for i in val]))) <= set(read)   # val rows left out
+    assert len(seen["batches"]) == 2 * math.ceil(60 / 16)   # and nothing after fit (evaluate)
+
+
+def test_ulmfit_fine_tuning_unfreezes_one_group_per_epoch_at_discriminative_rates(monkeypatch):
+    from rnnkit.tasks import classify
+    states, rates = [], []
+    begin = classify._GradualUnfreezing.on_epoch_begin
+
+    def spy(self, trainer, epoch):
+        states.append(copy.deepcopy(trainer.model.state_dict()))
+        rates.append([g["lr"] for g in trainer.optimizer.param_groups])
+        begin(self, trainer, epoch)
+
+    monkeypatch.setattr(classify._GradualUnfreezing, "on_epoch_begin", spy)
+    x, y = _texts(64, seed=1)
+    clf = SequenceClassifier(cell="gru", units=8, embedding=8, lr=1e-2, pooling="mean",
+                             pretrain_epochs=1, finetune="ulmfit")
+    clf.fit(x, y, epochs=4, batch_size=16, val=0.0, seed=0, verbose=0)
+    states.append(copy.deepcopy(clf.model.state_dict()))
+    assert rates[0] == pytest.approx([1e-2, 1e-2 / 2.6, 1e-2 / 2.6 ** 2])
+
+    def moved(k, prefix):
+        return any(not torch.equal(states[k][n], states[k + 1][n]) for n in states[k]
+                   if n.startswith(prefix))
+
+    # layers: 0 Embedding, 1 GRU, 2 mean pooling, 3 Dense (the head)
+    assert [moved(k, "layers.3.") for k in range(4)] == [True] * 4
+    assert [moved(k, "layers.1.") for k in range(4)] == [False, True, True, True]
+    assert [moved(k, "layers.0.") for k in range(4)] == [False, False, True, True]
+    assert all(p.requires_grad for p in clf.model.parameters())     # none left frozen
+
+
 def test_bad_options_are_named():
     with pytest.raises(ValueError, match="pooling must be one of 'last', 'mean', 'max'"):
         ClassifierConfig(pooling="median")
     with pytest.raises(ValueError, match="embedding_dropout"):
         ClassifierConfig(embedding_dropout=1.0)
+    for rate in (1.0, -0.1, float("nan")):
+        with pytest.raises(ValueError, match=r"weight_dropout must be a finite number in \[0, 1\)"):
+            ClassifierConfig(weight_dropout=rate)
+    with pytest.raises(TypeError, match="weight_dropout must be a finite number"):
+        ClassifierConfig(weight_dropout="0.5")
     with pytest.raises(ValueError, match="pretrain_epochs"):
         ClassifierConfig(pretrain_epochs=-1)
+    with pytest.raises(ValueError, match="finetune='ulmfit' fine-tunes a pretrained encoder"):
+        ClassifierConfig(finetune="ulmfit")
+    with pytest.raises(ValueError, match="finetune must be one of 'all', 'ulmfit'"):
+        ClassifierConfig(finetune="slow", pretrain_epochs=1)
     with pytest.raises(ValueError, match="apply to texts only"):
         SequenceClassifier(embedding_dropout=0.1).fit(np.zeros((8, 3, 2)), [0, 1] * 4,
                                                       epochs=1, verbose=0)
@@ -167,6 +293,14 @@ def test_the_table_conclusion_is_computed_from_its_rows():
     rows[2].scores["test accuracy"] = [0.796]
     said = classify_baselines.conclusions(Report("t", ["test accuracy"], rows))
     assert said[0].startswith("Best RNN, rnnkit BiGRU, max pooling (0.7960), ties with")
+
+
+def test_every_table_row_is_a_valid_classifier():
+    from rnnkit.tutorials import classify_baselines
+    systems = [system for system, _, _ in classify_baselines.VARIANTS]
+    assert len(set(systems)) == len(systems)
+    for _, _, options in classify_baselines.VARIANTS:
+        ClassifierConfig(**options)
 
 
 def test_classifiers_on_the_same_split_share_one_baseline_fit():

@@ -13,6 +13,7 @@ each sequence within its real span (padding stays at the end, as Flax's
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -85,6 +86,11 @@ class RNN(nn.Module):
         dropout: fraction of input features dropped while training, one mask per sequence.
         recurrent_dropout: fraction of h dropped before the recurrent product while
             training, one mask per sequence (the cell must support it).
+        weight_dropout: fraction of the recurrent matrix ``cell.weight_hh`` dropped while
+            training, one mask per call shared by every sequence and step (DropConnect, as
+            AWD-LSTM's weight drop; Merity et al., 2018, section 2).  The mask multiplies
+            the weight before the engine runs, so every engine applies it and gradients
+            reach the Parameter; the Parameter itself is never changed.
         engine: "auto" (the fastest eligible: see ``rnnkit.engines.select``), "loop" (the
             readable time loop), "torch" (torch's kernels) or "rnnkit" (rnnkit's
             whole-sequence kernels).  ``layer.engine_choice`` says which ran and why.
@@ -102,7 +108,8 @@ class RNN(nn.Module):
 
     def __init__(self, cell: nn.Module | None = None, *, return_sequences: bool = False,
                  return_state: bool = False, go_backwards: bool = False, stateful: bool = False,
-                 dropout: float = 0.0, recurrent_dropout: float = 0.0, engine: str = "auto"):
+                 dropout: float = 0.0, recurrent_dropout: float = 0.0, engine: str = "auto",
+                 weight_dropout: float = 0.0):
         super().__init__()
         engine = engine_name(engine)
         check_choice("engine", engine, ENGINES)
@@ -116,6 +123,7 @@ class RNN(nn.Module):
         self.stateful, self.engine = check_flag("stateful", stateful), engine
         self.dropout = check_rate("dropout", dropout)
         self.recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
+        self.weight_dropout = check_rate("weight_dropout", weight_dropout)
         self._state: Any = None
         self.engine_choice: Choice | None = None     # set by every call
         if cell is not None:
@@ -130,6 +138,10 @@ class RNN(nn.Module):
         if self.recurrent_dropout and not getattr(self.cell, "supports_recurrent_dropout", False):
             raise ValueError(f"recurrent_dropout needs a cell that supports it; "
                              f"{type(self.cell).__name__} does not")
+        if self.weight_dropout and not isinstance(getattr(cell, "weight_hh", None),
+                                                  nn.Parameter):
+            raise ValueError(f"weight_dropout needs a cell with a recurrent matrix weight_hh "
+                             f"(a Parameter); {type(cell).__name__} has none")
 
     @property
     def built(self) -> bool:
@@ -224,15 +236,16 @@ class RNN(nn.Module):
                                           self.recurrent_dropout)
         blocker = native_blocker(self.cell, x, right_padded, rec_mask is not None)
         self.engine_choice = choose_engine(self.engine, self.cell, x, blocker)
-        if self.engine_choice.kind == "torch":
-            outputs, last, state = run_native(self.cell, x, state, lengths)
-        elif self.engine_choice.kind == "rnnkit":
-            outputs, last, state = run_fused(self.cell, x, state, mask, rec_mask)
-            if not self.return_sequences:
-                outputs = None
-        else:
-            outputs, last, state = run_loop(self.cell, x, state, mask, rec_mask,
-                                            keep_outputs=self.return_sequences)
+        with _weight_dropped(self.cell, self.weight_dropout if self.training else 0.0):
+            if self.engine_choice.kind == "torch":
+                outputs, last, state = run_native(self.cell, x, state, lengths)
+            elif self.engine_choice.kind == "rnnkit":
+                outputs, last, state = run_fused(self.cell, x, state, mask, rec_mask)
+                if not self.return_sequences:
+                    outputs = None
+            else:
+                outputs, last, state = run_loop(self.cell, x, state, mask, rec_mask,
+                                                keep_outputs=self.return_sequences)
         if self.stateful:
             self._state = tree_map(lambda s: s.detach(), state)
         return (outputs if self.return_sequences else last), state
@@ -311,7 +324,7 @@ class RNN(nn.Module):
         return {"return_sequences": self.return_sequences, "return_state": self.return_state,
                 "go_backwards": self.go_backwards, "stateful": self.stateful,
                 "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
-                "engine": self.engine}
+                "weight_dropout": self.weight_dropout, "engine": self.engine}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> RNN:
@@ -322,6 +335,22 @@ class RNN(nn.Module):
         opts = [k for k in ("return_sequences", "return_state", "go_backwards", "stateful")
                 if getattr(self, k)]
         return ", ".join(opts + [f"engine={self.engine!r}"])
+
+
+@contextlib.contextmanager
+def _weight_dropped(cell: nn.Module, rate: float):
+    """Inside the block ``cell.weight_hh`` is the Parameter times a fresh dropout mask (kept
+    entries scaled by 1/(1 - rate)), a plain tensor in the graph, so gradients flow back to
+    the Parameter; on exit the Parameter is put back.  ``rate`` 0: nothing changes."""
+    if not rate:
+        yield
+        return
+    w = cell._parameters["weight_hh"]
+    cell._parameters["weight_hh"] = w * RNN._dropout_mask(w, rate)    # (G·H, H) DropConnect
+    try:
+        yield
+    finally:
+        cell._parameters["weight_hh"] = w
 
 
 def _stamp(state: Any) -> tuple:
@@ -416,12 +445,14 @@ class SimpleRNN(_BuiltinRNN):
     def __init__(self, units: int, activation: str | Callable = "tanh", use_bias: bool = True,
                  *, input_size: int | None = None, return_sequences: bool = False,
                  return_state: bool = False, go_backwards: bool = False, stateful: bool = False,
-                 dropout: float = 0.0, recurrent_dropout: float = 0.0, engine: str = "auto"):
+                 dropout: float = 0.0, recurrent_dropout: float = 0.0, engine: str = "auto",
+                 weight_dropout: float = 0.0):
         resolve_activation(activation)      # a bad name fails here, not at the first call
         super().__init__(units, input_size, {"activation": activation, "use_bias": use_bias},
                          dict(return_sequences=return_sequences, return_state=return_state,
                               go_backwards=go_backwards, stateful=stateful, dropout=dropout,
-                              recurrent_dropout=recurrent_dropout, engine=engine))
+                              recurrent_dropout=recurrent_dropout, engine=engine,
+                              weight_dropout=weight_dropout))
 
 
 @register_serializable
@@ -439,12 +470,14 @@ class LSTM(_BuiltinRNN):
     def __init__(self, units: int, use_bias: bool = True, unit_forget_bias: bool = True,
                  *, input_size: int | None = None, return_sequences: bool = False,
                  return_state: bool = False, go_backwards: bool = False, stateful: bool = False,
-                 dropout: float = 0.0, recurrent_dropout: float = 0.0, engine: str = "auto"):
+                 dropout: float = 0.0, recurrent_dropout: float = 0.0, engine: str = "auto",
+                 weight_dropout: float = 0.0):
         super().__init__(units, input_size,
                          {"use_bias": use_bias, "unit_forget_bias": unit_forget_bias},
                          dict(return_sequences=return_sequences, return_state=return_state,
                               go_backwards=go_backwards, stateful=stateful, dropout=dropout,
-                              recurrent_dropout=recurrent_dropout, engine=engine))
+                              recurrent_dropout=recurrent_dropout, engine=engine,
+                              weight_dropout=weight_dropout))
 
 
 @register_serializable
@@ -462,11 +495,13 @@ class GRU(_BuiltinRNN):
     def __init__(self, units: int, use_bias: bool = True, reset_after: bool = True,
                  *, input_size: int | None = None, return_sequences: bool = False,
                  return_state: bool = False, go_backwards: bool = False, stateful: bool = False,
-                 dropout: float = 0.0, recurrent_dropout: float = 0.0, engine: str = "auto"):
+                 dropout: float = 0.0, recurrent_dropout: float = 0.0, engine: str = "auto",
+                 weight_dropout: float = 0.0):
         super().__init__(units, input_size, {"use_bias": use_bias, "reset_after": reset_after},
                          dict(return_sequences=return_sequences, return_state=return_state,
                               go_backwards=go_backwards, stateful=stateful, dropout=dropout,
-                              recurrent_dropout=recurrent_dropout, engine=engine))
+                              recurrent_dropout=recurrent_dropout, engine=engine,
+                              weight_dropout=weight_dropout))
 
 
 @register_serializable
@@ -486,9 +521,11 @@ class LayerNormLSTM(_BuiltinRNN):
                  eps: float = 1e-5, *, input_size: int | None = None,
                  return_sequences: bool = False, return_state: bool = False,
                  go_backwards: bool = False, stateful: bool = False, dropout: float = 0.0,
-                 recurrent_dropout: float = 0.0, engine: str = "auto"):
+                 recurrent_dropout: float = 0.0, engine: str = "auto",
+                 weight_dropout: float = 0.0):
         super().__init__(units, input_size,
                          {"use_bias": use_bias, "unit_forget_bias": unit_forget_bias, "eps": eps},
                          dict(return_sequences=return_sequences, return_state=return_state,
                               go_backwards=go_backwards, stateful=stateful, dropout=dropout,
-                              recurrent_dropout=recurrent_dropout, engine=engine))
+                              recurrent_dropout=recurrent_dropout, engine=engine,
+                              weight_dropout=weight_dropout))

@@ -22,16 +22,22 @@ What helps an RNN on short texts, as options (each measured against that baselin
   * ``pooling="max"`` or ``"mean"`` over a (bidirectional) layer's outputs: every word can
     reach the classifier directly, not only through the last state;
   * ``embedding_dropout``: AWD-LSTM's dropout of whole words -- rows of the embedding table,
-    one draw per batch (Merity et al., 2018, section 4.3) -- while training only;
+    one draw per batch (Merity et al., 2018, section 4.3) -- while training only
+    (``Embedding(dropout=...)``);
+  * ``weight_dropout``: AWD-LSTM's weight drop, DropConnect on the recurrent matrix
+    ``weight_hh``, one mask per batch (section 2), while training only
+    (``GRU(weight_dropout=...)``, any engine);
   * ``pretrain_epochs``: ULMFiT's first step (Howard & Ruder, 2018): the Embedding and the
     recurrent layer are first trained as a language model on the training texts (a
     bidirectional layer's backward half as a backward model), then the whole classifier is
-    fine-tuned.
+    fine-tuned -- or, with ``finetune="ulmfit"``, fine-tuned as ULMFiT does (sections
+    3.2-3.3): discriminative learning rates (each layer down 2.6x smaller than the one above)
+    and gradual unfreezing (epoch 1 trains the head only, epoch 2 also the recurrent layer,
+    then the Embedding too).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import time
@@ -45,6 +51,7 @@ import torch
 
 from .. import layers as L
 from ..data.text import TextVectorizer
+from ..training.callbacks import Callback
 from ..training.losses import BinaryCrossentropy, SparseCategoricalCrossentropy
 from ._args import (
     check_share,
@@ -61,6 +68,8 @@ __all__ = ["SequenceClassifier", "ClassifierConfig", "classification_metrics"]
 
 CELLS = ("simple", "lstm", "gru", "lnlstm")
 POOLINGS = ("last", "mean", "max")
+FINETUNES = ("all", "ulmfit")
+DISCRIMINATIVE = 2.6   # ULMFiT's ratio of the learning rates of adjacent layers (section 3.2)
 LM_VOCAB = 5000        # the language model predicts the 5,000 most frequent tokens (the rest
                        # as [UNK]): a softmax over all 20,000 would cost 4x for rare words
 
@@ -79,7 +88,10 @@ class ClassifierConfig:
     recurrent_dropout: float = 0.0
     lr: float = 1e-3
     embedding_dropout: float = 0.0   # text: share of words (embedding rows) dropped per batch
+    weight_dropout: float = 0.0      # share of the recurrent matrix weight_hh dropped per batch
     pretrain_epochs: int = 0         # text: language-model epochs before classifying (ULMFiT)
+    finetune: str = "all"            # all | ulmfit (after pretraining: discriminative learning
+                                     # rates and gradual unfreezing)
 
     def __post_init__(self) -> None:
         fields = {
@@ -97,34 +109,33 @@ class ClassifierConfig:
             "lr": number_field("lr", self.lr),
             "embedding_dropout": number_field("embedding_dropout", self.embedding_dropout,
                                               low_open=False, high=1.0),
+            "weight_dropout": number_field("weight_dropout", self.weight_dropout,
+                                           low_open=False, high=1.0),
             "pretrain_epochs": int_field("pretrain_epochs", self.pretrain_epochs, minimum=0),
+            "finetune": choice_field("finetune", self.finetune, FINETUNES),
         }
         for name, value in fields.items():       # NumPy scalars become Python ones
             object.__setattr__(self, name, value)
+        if self.finetune == "ulmfit" and not self.pretrain_epochs:
+            raise ValueError("finetune='ulmfit' fine-tunes a pretrained encoder: set "
+                             "pretrain_epochs >= 1 (got 0), or use finetune='all'")
 
 
-@contextlib.contextmanager
-def _embedding_dropout(model: L.Sequential, rate: float):
-    """While training inside the block, drop whole words: each batch zeroes a random share
-    ``rate`` of the embedding table's rows (every occurrence of those tokens) and scales the
-    rest by 1/(1 - rate), as AWD-LSTM's embedding dropout.  A forward hook, removed on exit,
-    so the saved model is a plain Embedding and prediction is unchanged."""
-    emb = model.layers[0]
-    if not rate or not isinstance(emb, L.Embedding):
-        yield
-        return
+class _GradualUnfreezing(Callback):
+    """ULMFiT's gradual unfreezing (Howard & Ruder, 2018, section 3.3): epoch k (from 0)
+    trains parameter groups 0..k, head first; every group is trainable again at the end."""
 
-    def drop(module, inputs, out):
-        if not module.training:
-            return out
-        keep = torch.bernoulli(out.new_full((module.input_dim,), 1.0 - rate)) / (1.0 - rate)
-        return out * keep[inputs[0].long()].unsqueeze(-1)   # (V,)[ids (B, T)] -> (B, T, 1)
+    def __init__(self, groups: list[list[torch.nn.Parameter]]):
+        self.groups = groups
 
-    handle = emb.register_forward_hook(drop)
-    try:
-        yield
-    finally:
-        handle.remove()
+    def on_epoch_begin(self, trainer, epoch: int) -> None:
+        for depth, params in enumerate(self.groups):
+            for p in params:
+                p.requires_grad_(depth <= epoch)
+
+    def on_train_end(self, trainer) -> None:
+        for p in (p for g in self.groups for p in g):
+            p.requires_grad_(True)
 
 
 def classification_metrics(pred: np.ndarray, true: np.ndarray,
@@ -247,9 +258,10 @@ class SequenceClassifier:
                 "lnlstm": L.LayerNormLSTM}[c.cell]
         stack: list[torch.nn.Module] = []
         if features is None:
-            stack.append(L.Embedding(self.vectorizer.size, c.embedding, mask_zero=True))
+            stack.append(L.Embedding(self.vectorizer.size, c.embedding, mask_zero=True,
+                                     dropout=c.embedding_dropout))
         rnn = make(c.units, return_sequences=c.pooling != "last", dropout=c.dropout,
-                   recurrent_dropout=c.recurrent_dropout,
+                   recurrent_dropout=c.recurrent_dropout, weight_dropout=c.weight_dropout,
                    input_size=c.embedding if features is None else features)
         stack.append(L.Bidirectional(rnn) if c.bidirectional else rnn)
         if c.pooling == "mean":
@@ -273,9 +285,10 @@ class SequenceClassifier:
         """Train; ``val`` (a share of the training samples, taken after a seeded shuffle)
         drives early stopping with ``patience``.  The language-model epochs of
         ``pretrain_epochs`` run first, on the same training samples, and count in
-        ``fit_seconds``; their losses are ``history["lm_loss"]``.  ``verbose=1`` prints one
-        line per epoch (a bar on a terminal); ``log_dir`` and ``threads`` go to
-        ``Trainer.fit``.  Returns the history."""
+        ``fit_seconds``; their losses are ``history["lm_loss"]``; ``finetune="ulmfit"`` then
+        trains the head alone in the first epoch and unfreezes one layer per epoch.
+        ``verbose=1`` prints one line per epoch (a bar on a terminal); ``log_dir`` and
+        ``threads`` go to ``Trainer.fit``.  Returns the history."""
         import rnnkit as rk
         rk.set_seed(seed)
         self.classes, self._seed = (), seed
@@ -303,18 +316,38 @@ class SequenceClassifier:
         callbacks = [rk.EarlyStopping(patience=patience)] if (patience and n_val) else []
         t0 = time.perf_counter()
         lm: dict[str, list[float]] = {}
-        with _embedding_dropout(self.model, c.embedding_dropout):
-            if c.pretrain_epochs:
-                lm["lm_loss"] = self._pretrain(xs[tr], batch_size, seed, verbose, threads)
+        if c.pretrain_epochs:
+            lm["lm_loss"] = self._pretrain(xs[tr], batch_size, seed, verbose, threads)
+        optimizer, lr = "adam", c.lr
+        if c.finetune == "ulmfit":
+            optimizer, unfreeze = self._ulmfit_optimizer()
+            lr, callbacks = None, [unfreeze, *callbacks]
+        try:
             hist = self.model.fit(xs[tr], target[tr], epochs=epochs, batch_size=batch_size,
-                                  loss=self._loss(), lr=self.config.lr,
+                                  loss=self._loss(), optimizer=optimizer, lr=lr,
                                   metrics=["accuracy"],
                                   validation_data=(xs[va], target[va]) if n_val else None,
                                   callbacks=callbacks, seed=seed, verbose=verbose,
-                                  log_dir=log_dir, threads=threads)
+                                  log_dir=log_dir, threads=threads,
+                                  # the C++ step has no weight drop: it would train without it
+                                  step="autograd" if c.weight_dropout else "auto")
+        finally:
+            if c.finetune == "ulmfit":            # never leave a layer frozen
+                self.model.requires_grad_(True)
         self.fit_seconds = time.perf_counter() - t0
         self.history = {**hist.history, **lm}
         return self.history
+
+    def _ulmfit_optimizer(self) -> tuple[torch.optim.Optimizer, _GradualUnfreezing]:
+        """Adam over three groups, head first -- the layers after the encoder, the recurrent
+        layer, the Embedding -- at lr, lr/2.6 and lr/2.6**2, and the callback that unfreezes
+        one group per epoch."""
+        layers = self.model.layers
+        groups = [[p for m in layers[2:] for p in m.parameters()],
+                  list(layers[1].parameters()), list(layers[0].parameters())]
+        opt = torch.optim.Adam([{"params": g, "lr": self.config.lr / DISCRIMINATIVE ** k}
+                                for k, g in enumerate(groups)])
+        return opt, _GradualUnfreezing(groups)
 
     def _pretrain(self, ids: torch.Tensor, batch_size: int, seed: int, verbose: int,
                   threads: int | None) -> list[float]:

@@ -201,10 +201,11 @@ def _layer_spec(k: int, layer: nn.Module, last_rnn: bool) -> list[int] | str:
         if not d.fused:
             return f"layer {k}: a custom activation"
         act = ACTS[getattr(cell, "activation_name", "tanh")]
-        for flag in ("go_backwards", "stateful", "return_state", "dropout", "recurrent_dropout"):
+        for flag in ("go_backwards", "stateful", "return_state", "dropout", "recurrent_dropout",
+                     "weight_dropout"):
             if getattr(layer, flag):
                 return f"layer {k}: {flag}={getattr(layer, flag)}"
-        if layer.engine not in ("auto", "fused"):
+        if layer.engine not in ("auto", "rnnkit"):
             return f"layer {k}: engine={layer.engine!r} requested"
         if layer.return_sequences == last_rnn:
             return (f"layer {k}: return_sequences={layer.return_sequences} (only the last "

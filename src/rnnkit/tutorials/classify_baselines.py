@@ -5,7 +5,9 @@ training part less the tenth they hold out for early stopping.  The TF-IDF basel
 (word 1-2-grams, a linear SVM and logistic regression; scikit-learn) are fitted on exactly
 the texts the RNNs trained on and scored on the same test texts.  The variants are what is
 known to help RNNs on short texts: a bidirectional layer with max or mean pooling over time,
-AWD-LSTM's embedding dropout, and ULMFiT's language-model pretraining of the encoder.
+AWD-LSTM's embedding dropout and weight-dropped recurrent matrix, and ULMFiT's
+language-model pretraining of the encoder, fine-tuned plainly or with ULMFiT's schedule
+(discriminative learning rates, gradual unfreezing).
 Each row trains at most 4 epochs, stopping after 1 without improvement on the held-out
 tenth and keeping its best epoch's weights, to stay near a minute per row on two cores.
 The GRU row ends at the same weights as `rnnkit classify reviews` (8 epochs, patience 3):
@@ -40,6 +42,17 @@ VARIANTS = [
     ("rnnkit BiGRU, max + LM pretraining", "encoder first trained 1 epoch as a language "
      "model (both directions) on the training texts", dict(cell="gru", bidirectional=True,
                                                            pooling="max", pretrain_epochs=1)),
+    ("rnnkit BiGRU, mean + weight drop", "mean pooling; AWD-LSTM's DropConnect on weight_hh "
+     "0.5 (one mask per batch)", dict(cell="gru", bidirectional=True, pooling="mean",
+                                      weight_dropout=0.5)),
+    ("rnnkit BiGRU, mean + AWD dropouts", "mean pooling; embedding dropout 0.1, input "
+     "dropout 0.65, weight drop 0.5", dict(cell="gru", bidirectional=True, pooling="mean",
+                                           embedding_dropout=0.1, dropout=0.65,
+                                           weight_dropout=0.5)),
+    ("rnnkit BiGRU, mean + LM + ULMFiT tuning", "1 language-model epoch, then ULMFiT's "
+     "fine-tuning: learning rates /2.6 per layer down, one layer unfrozen per epoch",
+     dict(cell="gru", bidirectional=True, pooling="mean", pretrain_epochs=1,
+          finetune="ulmfit")),
 ]
 METRICS = ["test accuracy", "macro F1"]
 
