@@ -88,6 +88,13 @@ def classify(
     pretrain_epochs: Annotated[int, typer.Option(
         min=0, metavar="N", help="Texts: first train the encoder N epochs as a language "
                                  "model on the training texts (ULMFiT).")] = 0,
+    weight_dropout: Annotated[float, typer.Option(
+        metavar="RATE", help="Share of the recurrent matrix dropped per batch while "
+                             "training (AWD-LSTM's weight drop).")] = 0.0,
+    finetune: Annotated[str, typer.Option(
+        metavar="all|ulmfit", help="After --pretrain-epochs: train every layer at once, or "
+                                   "as ULMFiT does (lower rates below, one layer unfrozen "
+                                   "per epoch).")] = "all",
     lr: Annotated[float | None, typer.Option(
         metavar="RATE", help="Adam learning rate (default: per dataset).")] = None,
     compare: Annotated[bool, typer.Option(
@@ -138,7 +145,8 @@ def classify(
     from ..tasks import SequenceClassifier
     settings = dict(units=units, bidirectional=bidirectional, pooling=pooling, lr=lr,
                     max_length=60, embedding_dropout=embedding_dropout,
-                    pretrain_epochs=pretrain_epochs)
+                    pretrain_epochs=pretrain_epochs, weight_dropout=weight_dropout,
+                    finetune=finetune)
     for c in cells:     # every setting checked by the classifier itself, before any training
         SequenceClassifier(cell=c, **settings)
     if dry_run:
@@ -150,7 +158,9 @@ def classify(
                      + (f", embedding dropout {embedding_dropout:g}" if embedding_dropout
                         else "")
                      + (f", {pretrain_epochs} language-model epochs first" if pretrain_epochs
-                        else ""),
+                        else "")
+                     + (f", weight drop {weight_dropout:g}" if weight_dropout else "")
+                     + (", ULMFiT fine-tuning" if finetune == "ulmfit" else ""),
             "baselines": _baseline_plan(dataset),
             "epochs": f"at most {epochs} (early stopping after {d['patience']} without "
                       "improvement on a tenth of the training samples)",
