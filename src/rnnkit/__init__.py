@@ -5,6 +5,7 @@ from .cells import (
                     GRUCell,
                     LayerNormLSTMCell,
                     LSTMCell,
+                    PeepholeLSTMCell,
                     RecurrentCell,
                     SimpleRNNCell,
                     StackedCells,
@@ -44,7 +45,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "LSTMState",
-    "RecurrentCell", "SimpleRNNCell", "LSTMCell", "GRUCell", "LayerNormLSTMCell", "StackedCells",
+    "RecurrentCell", "SimpleRNNCell", "LSTMCell", "GRUCell", "LayerNormLSTMCell",
+    "PeepholeLSTMCell", "StackedCells",
     "RNN", "SimpleRNN", "LSTM", "GRU", "LayerNormLSTM", "Bidirectional", "Embedding", "Dense",
     "Dropout", "Masking", "MeanOverTime", "GlobalMaxPool1D", "GlobalAveragePool1D", "Sequential",
     "Trainer", "TrainingDiverged", "Callback", "History", "EarlyStopping", "ModelCheckpoint",

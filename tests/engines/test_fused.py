@@ -1,11 +1,14 @@
-"""The fused engine against the readable loop: values and hand-derived gradients."""
+"""The rnnkit engine (engines/fused.py) against the readable loop: values and hand-derived
+gradients, for every kernel object of the driver."""
 
 import pytest
 import torch
 
 import rnnkit as rk
+from rnnkit.cells import PeepholeLSTMCell
+from rnnkit.cells.base import describe
 from rnnkit.engines._ext import kernels, status
-from rnnkit.engines.fused import _Fused, run_fused
+from rnnkit.engines.fused import KERNELS, _WholeSequence, run_fused
 from rnnkit.engines.loop import run_loop
 from rnnkit.engines.select import choose_engine
 
@@ -14,6 +17,8 @@ CELLS = {
     "lstm-nobias": lambda: rk.LSTMCell(3, 5, use_bias=False),
     "lnlstm": lambda: rk.LayerNormLSTMCell(3, 5),
     "lnlstm-nobias": lambda: rk.LayerNormLSTMCell(3, 5, use_bias=False, eps=1e-3),
+    "peephole": lambda: PeepholeLSTMCell(3, 5),
+    "peephole-nobias": lambda: PeepholeLSTMCell(3, 5, use_bias=False),
     "gru": lambda: rk.GRUCell(3, 5),
     "gru-nobias": lambda: rk.GRUCell(3, 5, use_bias=False),
     "gru-reset-before": lambda: rk.GRUCell(3, 5, reset_after=False),
@@ -63,7 +68,7 @@ def test_fused_equals_loop_values_and_gradients(name, masked, rec, dtype, tol):
         torch.testing.assert_close(a, b, atol=tol * 10, rtol=0)
 
 
-@pytest.mark.parametrize("name", ["lstm", "gru", "lnlstm"])
+@pytest.mark.parametrize("name", ["lstm", "gru", "lnlstm", "peephole"])
 def test_pytorch_fallback_equals_kernels(name, monkeypatch):
     import rnnkit.engines.fused as fused
     with_kernels = _run_both(CELLS[name], torch.float64, True, True)[0]
@@ -73,23 +78,47 @@ def test_pytorch_fallback_equals_kernels(name, monkeypatch):
         torch.testing.assert_close(a, b, atol=1e-12, rtol=0)
 
 
-@pytest.mark.parametrize("kind", ["lstm", "gru", "gru_before", "simple"])
-def test_torch_gradcheck_on_the_function(kind):
+# one small cell per kernel object; "simple-steps" forces SimpleRNN's per-step path
+GRADCHECK = {
+    "simple": lambda: rk.SimpleRNNCell(2, 3),
+    "simple-steps": lambda: rk.SimpleRNNCell(2, 3),
+    "lstm": lambda: rk.LSTMCell(2, 3),
+    "peephole": lambda: PeepholeLSTMCell(2, 3),
+    "lnlstm": lambda: rk.LayerNormLSTMCell(2, 3),
+    "gru": lambda: rk.GRUCell(2, 3),
+    "gru_before": lambda: rk.GRUCell(2, 3, reset_after=False),
+}
+
+
+def test_every_built_in_kind_has_a_kernel_object():
+    assert {describe(make()).kind for make in GRADCHECK.values()} == set(KERNELS)
+
+
+@pytest.mark.parametrize("name", GRADCHECK)
+@pytest.mark.parametrize("rec", [False, True])
+def test_torch_gradcheck_on_the_driver(name, rec, monkeypatch):
+    """torch's numeric gradcheck of the whole-sequence Function, every input at once:
+    x, the initial state(s) and every weight the kernel object names."""
+    import rnnkit.engines.fused as fused
+    if name == "simple-steps":
+        monkeypatch.setattr(fused, "SEQ_MAX_H", 0)
     torch.manual_seed(1)
-    G = {"lstm": 4, "gru": 3, "gru_before": 3, "simple": 1}[kind]
+    cell = GRADCHECK[name]().double()
+    kernel = KERNELS[describe(cell).kind](cell)
     B, T, D, H = 2, 3, 2, 3
     d = dict(dtype=torch.float64, requires_grad=True)
-    x, h0, c0 = torch.randn(B, T, D, **d), torch.randn(B, H, **d), torch.randn(B, H, **d)
-    w_ih, w_hh = torch.randn(G * H, D, **d) * 0.5, torch.randn(G * H, H, **d) * 0.5
-    b_ih = torch.randn(G * H, **d)
-    b_hh = torch.randn(G * H, **d) if kind == "gru" else None
+    weights = [None if w is None else (torch.randn_like(w) * 0.5).requires_grad_()
+               for w in kernel.weights(cell)]
+    states = [torch.randn(B, H, **d) for _ in range(2 if kernel.paired else 1)]
     mask = torch.tensor([[True, True, True], [True, False, True]])
-    c0_in = c0 if kind == "lstm" else torch.zeros(B, H, dtype=torch.float64)
-    args = (kind, "tanh", x, h0, c0_in, w_ih, w_hh, b_ih, b_hh, mask, None)
-    if b_hh is not None:
-        fn, inputs = (lambda *a: _Fused.apply(kind, "tanh", *a, mask, None)), args[2:9]
-    else:
-        fn, inputs = (lambda *a: _Fused.apply(kind, "tanh", *a, None, mask, None)), args[2:8]
+    q = torch.tensor([[2.0, 0.0, 2.0], [0.0, 2.0, 2.0]], dtype=torch.float64) if rec else None
+    inputs = [torch.randn(B, T, D, **d), *states, *(w for w in weights if w is not None)]
+
+    def fn(x, *rest):
+        h0, c0 = (rest[0], rest[1]) if kernel.paired else (rest[0], None)
+        given = iter(rest[len(states):])
+        ws = [None if w is None else next(given) for w in weights]
+        return _WholeSequence.apply(kernel, x, h0, c0, mask, q, *ws)
     assert torch.autograd.gradcheck(fn, inputs, eps=1e-6, atol=1e-6)
 
 
@@ -141,22 +170,6 @@ def test_extension_status_is_reported():
     assert (kernels() is None) == status().startswith("PyTorch ops")
 
 
-def test_torch_gradcheck_on_the_layernorm_lstm_function():
-    torch.manual_seed(2)
-    B, T, D, H = 2, 3, 2, 3
-    d = dict(dtype=torch.float64, requires_grad=True)
-    x, h0, c0 = torch.randn(B, T, D, **d), torch.randn(B, H, **d), torch.randn(B, H, **d)
-    w_ih, w_hh = torch.randn(4 * H, D, **d), torch.randn(4 * H, H, **d)
-    b = torch.randn(4 * H, **d)
-    ln = [torch.randn(n, **d) for n in (4 * H, 4 * H, 4 * H, 4 * H, H, H)]
-    mask = torch.tensor([[True, True, True], [True, False, True]])
-    q = torch.tensor([[2.0, 0.0, 2.0], [0.0, 2.0, 2.0]], dtype=torch.float64)
-
-    def fn(*a):
-        return _Fused.apply("lnlstm", 1e-5, *a[:6], None, mask, q, *a[6:])
-    assert torch.autograd.gradcheck(fn, (x, h0, c0, w_ih, w_hh, b, *ln), eps=1e-6, atol=1e-6)
-
-
 def test_layernorm_lstm_layer_runs_fused_and_trains():
     torch.manual_seed(0)
     layer = rk.LayerNormLSTM(8, input_size=3)
@@ -169,7 +182,8 @@ def test_layernorm_lstm_layer_runs_fused_and_trains():
     assert hist.history["loss"][-1] < 0.8 * hist.history["loss"][0]
 
 
-@pytest.mark.parametrize("name", ["lstm", "gru", "lnlstm", "simple-tanh", "simple-wide"])
+@pytest.mark.parametrize("name", ["lstm", "gru", "lnlstm", "peephole", "simple-tanh",
+                                  "simple-wide"])
 def test_bfloat16_runs_the_pytorch_ops_path_and_agrees_with_the_loop(name):
     """The C++ kernels take float32/float64; other dtypes run the same Function in ops."""
     torch.manual_seed(0)

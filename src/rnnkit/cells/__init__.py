@@ -5,7 +5,8 @@ from .elman import SimpleRNNCell
 from .gru import GRUCell
 from .lnlstm import LayerNormLSTMCell
 from .lstm import LSTMCell
+from .peephole import PeepholeLSTMCell
 from .stacked import StackedCells
 
 __all__ = ["RecurrentCell", "SimpleRNNCell", "LSTMCell", "GRUCell", "LayerNormLSTMCell",
-           "StackedCells"]
+           "PeepholeLSTMCell", "StackedCells"]

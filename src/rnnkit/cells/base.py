@@ -84,9 +84,10 @@ class Descriptor:
     (``training/cpp_step.py``) and the foreign weight layouts (``interop/layouts.py``) read
     this instead of switching on the cell's type.
 
-    kind        "simple", "lstm", "gru" (reset_after=True), "gru_before" or "lnlstm": the
-                key of the per-kind kernels (csrc/gates.h), of the C++ step's layer
-                codes (engines/codes.py) and of the interop layouts
+    kind        "simple", "lstm", "peephole", "gru" (reset_after=True), "gru_before" or
+                "lnlstm": the key of the rnnkit engine's kernel objects (engines/fused.py
+                KERNELS, math in csrc/gates.h), of the C++ step's layer codes
+                (engines/codes.py) and of the interop layouts
     gates       gate blocks stacked in weight_ih / weight_hh (rows = gates x H)
     paired      the state is LSTMState(h, c); else one tensor h
     torch_op    the torch function that runs the whole layer ("lstm", "gru", "rnn_tanh",

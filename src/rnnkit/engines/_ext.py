@@ -24,9 +24,9 @@ __all__ = ["kernels", "status"]
 
 _lock = threading.Lock()
 _state: dict[str, object] = {}
-FUNCTIONS = ["lstm_fwd_step", "lstm_bwd_step", "gru_fwd_step", "gru_bwd_step",
-             "lnlstm_fwd_step", "lnlstm_bwd_step", "ln_bwd_rows", "simple_seq_fwd",
-             "simple_seq_bwd", "train_step", "apply_update"]
+FUNCTIONS = ["lstm_fwd_step", "lstm_bwd_step", "peephole_fwd_step", "peephole_bwd_step",
+             "gru_fwd_step", "gru_bwd_step", "lnlstm_fwd_step", "lnlstm_bwd_step",
+             "ln_bwd_rows", "simple_seq_fwd", "simple_seq_bwd", "train_step", "apply_update"]
 
 
 def _build():

@@ -1,21 +1,29 @@
-r"""Whole-sequence kernels with hand-derived gradients (a ``torch.autograd.Function``).
+r"""rnnkit's whole-sequence engine: one generic driver, one small kernel object per cell kind.
 
-Forward: the input projection of all T steps is one GEMM, ``X W_ih^T + b``, written into
-the buffer that then holds each step's activated gates; the time loop does only
-``h W_hh^T`` (accumulated in place) plus the gate arithmetic.
-Backward: one walk back through time for dh (and dc), writing each step's gate gradients
-into one (T, B, G·H) buffer; then dW_ih, dW_hh and the bias gradients are single GEMMs and
-reductions over all steps, and dX one GEMM -- the shape of cuDNN's RNN backward.
+The driver, ``_WholeSequence`` (a ``torch.autograd.Function``), walks time.  What it shares
+across kinds: the states h_0..h_T (and c_0..c_T), masks (a masked step keeps the state and
+outputs zeros), the per-sequence recurrent-dropout mask q on h, initial states with
+gradients.  What a kind adds is a kernel object, found by ``describe(cell).kind`` in
+``KERNELS`` (as haste keeps one file per layer):
 
-The gate arithmetic of a step is one C++ kernel (``csrc/kernels.cpp``, its math in
-``csrc/gates.h``, compiled on first use) for LSTM, LayerNorm-LSTM and GRU(reset_after=True);
-without a compiler, and for SimpleRNN and GRU(reset_after=False), it is a few PyTorch ops.
-LayerNorm-LSTM normalises the input projections of all steps at once, before the loop, and
-back-propagates through that normalisation after it. Supported: masks (a masked step keeps
-the state and outputs zeros), a per-sequence recurrent-dropout mask ``q`` on h, initial
-states with gradients.
-The readable cells in ``rnnkit.cells`` are the specification; ``tests/engines/test_fused.py``
-holds this file to them.
+    weights(cell)                 the tensors to differentiate: W_ih, W_hh, then the rest
+    allocate(ws)                  X W_ih^T (+ b) for all T steps in one GEMM, per-step buffers
+    forward_step(ws, t, hr)       step t from hr = h_{t-1} (* q): writes h_t (and c_t)
+    allocate_grads(ws)            dz (T, B, G·H), and dzh where the recurrent side differs
+    backward_step(ws, t, dh, dc, out) -> (d_hr, d_h)
+                                  step t's gate gradients into ws.dz[t]; returns the gradient
+                                  reaching hr and any reaching h_{t-1} directly; dc becomes
+                                  the gradient reaching c_{t-1}
+    weight_grads(ws, need_dx, need_dw_ih) -> (dx, weight gradients)
+                                  GEMMs and reductions over all T·B rows at once, the shape
+                                  of cuDNN's RNN backward
+    whole_sequence(ws)            True when the kind's forward_sequence/backward_sequence
+                                  run the whole time loop themselves (SimpleRNN, small H)
+
+A step's arithmetic is one C++ kernel (``csrc/kernels.cpp``, its math in ``csrc/gates.h``,
+compiled on first use) for float32/float64 on the CPU, else a few PyTorch ops (no
+compiler, half precision, other devices).  The readable cells in ``rnnkit.cells`` are the
+specification; ``tests/engines/test_fused.py`` holds this file to them.
 """
 
 from __future__ import annotations
@@ -27,40 +35,17 @@ from ..types import LSTMState
 from ._ext import kernels
 from .codes import ACTIVATIONS
 
-__all__ = ["run_fused", "fused_blocker"]
+__all__ = ["run_fused", "fused_blocker", "KERNELS", "Kernel"]
 
-_ACT = {  # activation, written into out=, and its derivative from (pre-activation a, output y)
-    "tanh": (lambda a, out: torch.tanh(a, out=out), lambda a, y: 1 - y * y),
-    "relu": (lambda a, out: torch.clamp_min(a, 0, out=out), lambda a, y: (a > 0).to(y.dtype)),
-    "sigmoid": (lambda a, out: torch.sigmoid(a, out=out), lambda a, y: y * (1 - y)),
-    "linear": (lambda a, out: out.copy_(a), lambda a, y: torch.ones_like(y)),
-}
-_KERNEL_KINDS = ("lstm", "gru", "lnlstm")
-_LSTM_KINDS = ("lstm", "lnlstm")
 SEQ_MAX_H = 32      # SimpleRNN up to this H runs its whole time loop in one C++ call
-_ACT_CODE = ACTIVATIONS     # the C++ codes (engines/codes.py)
 
 
 def _cpu_kernels(x: torch.Tensor):
     """The C++ module for float32/float64 CPU tensors (its kernels take those two), else None:
-    half precision and other devices run the same Function in PyTorch ops."""
+    half precision and other devices run the same driver in PyTorch ops."""
     if x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64):
         return kernels()
     return None
-
-
-def _seq_kernels(kind: str, x: torch.Tensor, H: int):
-    """The C++ module when this call runs as one whole-sequence kernel, else None."""
-    if kind == "simple" and H <= SEQ_MAX_H:
-        return _cpu_kernels(x)
-    return None
-
-
-def fused_blocker(cell) -> str | None:
-    d = describe(cell)
-    if d is None:
-        return f"{type(cell).__name__} is not a built-in cell"
-    return None if d.fused else d.not_fused
 
 
 def _project(x: torch.Tensor, w_ih: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
@@ -70,8 +55,379 @@ def _project(x: torch.Tensor, w_ih: torch.Tensor, b: torch.Tensor | None) -> tor
     return out.view(x.shape[1], x.shape[0], -1)
 
 
-# ---------------------------------------------------------------- one step, forward (ops)
-# The C++ kernels do the same in one pass; these run without a compiler.
+def _flat(t: torch.Tensor) -> torch.Tensor:
+    return t.reshape(-1, t.shape[-1])                             # (T, B, n) -> (T·B, n)
+
+
+def _bias(cell, name: str) -> torch.Tensor | None:
+    return getattr(cell, name) if cell.use_bias else None
+
+
+class Workspace:
+    """One call's tensors: x, the weights ``w``, q, the C++ module ``K`` (or None), and
+    time-first buffers added with ``add(name=tensor)``: the whole tensor is ``ws.whole[name]``
+    (saved for backward), its per-step views ``ws.<name>`` (``ws.gates[t]``, made on first
+    use).  The driver adds ``h`` (T+1, B, H) and, for a paired kind, ``c``."""
+
+    def __init__(self, x: torch.Tensor, weights: tuple, q: torch.Tensor | None, K):
+        self.x, self.w, self.q, self.K = x, weights, q, K
+        self.B, self.T, self.H = x.shape[0], x.shape[1], weights[1].shape[1]
+        self.w_hh_t = weights[1].t()
+        self.whole: dict[str, torch.Tensor | None] = {}
+
+    def add(self, **tensors: torch.Tensor | None) -> None:
+        for name, value in tensors.items():
+            self.whole[name] = value
+            self.__dict__.pop(name, None)                         # views of an older one
+
+    def __getattr__(self, name: str):          # only for names not set yet: per-step views
+        whole = self.__dict__.get("whole", {})
+        if name not in whole:
+            raise AttributeError(name)
+        steps = None if whole[name] is None else whole[name].unbind(0)
+        setattr(self, name, steps)
+        return steps
+
+
+class _WholeSequence(torch.autograd.Function):
+    """Inputs (kernel, x, h0, c0, mask, q, *weights); c0 is None unless ``kernel.paired``.
+    Outputs y (B, T, H), h_T, and c_T for a paired kernel."""
+
+    @staticmethod
+    def forward(ctx, kernel, x, h0, c0, mask, q, *weights):
+        ctx.set_materialize_grads(False)
+        ws = Workspace(x, weights, q, _cpu_kernels(x))
+        T, B, H = ws.T, ws.B, ws.H
+        hs = x.new_empty(T + 1, B, H)                             # h_0 .. h_T
+        hs[0] = h0
+        ws.add(h=hs)
+        if kernel.paired:
+            cs = x.new_empty(T + 1, B, H)                         # c_0 .. c_T
+            cs[0] = c0
+            ws.add(c=cs)
+        kernel.allocate(ws)
+        if kernel.whole_sequence(ws):
+            kernel.forward_sequence(ws, mask)
+        else:
+            _walk_forward(kernel, ws, mask)
+        ctx.kernel, ctx.names, ctx.n_weights = kernel, tuple(ws.whole), len(weights)
+        ctx.save_for_backward(x, mask, q, *weights, *ws.whole.values())
+        ys = hs[1:] if mask is None else hs[1:] * mask.t().unsqueeze(-1)
+        out = (ys.transpose(0, 1), hs[T].clone())
+        return out + (cs[T].clone(),) if kernel.paired else out
+
+    @staticmethod
+    def backward(ctx, dy, dh_T, dc_T=None):
+        kernel = ctx.kernel
+        x, mask, q, *rest = ctx.saved_tensors
+        ws = Workspace(x, tuple(rest[:ctx.n_weights]), q, _cpu_kernels(x))
+        ws.add(**dict(zip(ctx.names, rest[ctx.n_weights:])))
+        kernel.allocate_grads(ws)
+        dh = dh_T.clone() if dh_T is not None else x.new_zeros(ws.B, ws.H)
+        dc = None
+        if kernel.paired:
+            dc = dc_T.clone() if dc_T is not None else x.new_zeros(ws.B, ws.H)
+        if kernel.whole_sequence(ws):
+            kernel.backward_sequence(ws, dy, dh)
+        else:
+            dh, dc = _walk_backward(kernel, ws, dy, dh, dc, mask)
+        dx, dw = kernel.weight_grads(ws, ctx.needs_input_grad[1], ctx.needs_input_grad[6])
+        return (None, dx, dh, dc, None, None, *dw)
+
+
+def _walk_forward(kernel: Kernel, ws: Workspace, mask: torch.Tensor | None) -> None:
+    masks = mask.t().unsqueeze(-1).unbind(0) if mask is not None else None   # T x (B, 1)
+    hr_buf = ws.x.new_empty(ws.B, ws.H) if ws.q is not None else None
+    h, c = ws.h, (ws.c if kernel.paired else None)
+    for t in range(ws.T):
+        hr = h[t] if ws.q is None else torch.mul(h[t], ws.q, out=hr_buf)
+        kernel.forward_step(ws, t, hr)
+        if masks is not None:                                     # masked: keep the state
+            torch.where(masks[t], h[t + 1], h[t], out=h[t + 1])
+            if c is not None:
+                torch.where(masks[t], c[t + 1], c[t], out=c[t + 1])
+
+
+def _walk_backward(kernel: Kernel, ws: Workspace, dy, dh, dc, mask):
+    """BPTT: dh, dc reach h_T, c_T on entry and h_0, c_0 on return."""
+    dY = dy.transpose(0, 1).unbind(0) if dy is not None else None   # T x (B, H)
+    masks = mask.t().unsqueeze(-1).unbind(0) if mask is not None else None
+    for t in reversed(range(ws.T)):
+        if masks is None:                                         # h_t feeds y_t and step t+1
+            if dY is not None:
+                dh.add_(dY[t])
+            dh_t, dc_t = dh, dc
+        else:                                                     # masked rows: state passes
+            m = masks[t]
+            dh_pass, dh_t = dh * ~m, (dh if dY is None else dh + dY[t]) * m
+            dc_pass, dc_t = (dc * ~m, dc * m) if dc is not None else (None, None)
+        d_hr, d_h = kernel.backward_step(ws, t, dh_t, dc_t, out=dh)   # dc_t -> d c_{t-1}
+        dh = d_hr if ws.q is None else d_hr * ws.q                # hr = h * q met W_hh
+        if d_h is not None:
+            dh = dh + d_h
+        if masks is not None:
+            dh = dh + dh_pass
+            if dc is not None:
+                dc = dc_t + dc_pass
+    return dh, dc
+
+
+def _input_grads(ws: Workspace, d: torch.Tensor, need_dx: bool, need_dw: bool):
+    """dX (B, T, D) and dW_ih from d = the gradient of X W_ih^T (T, B, G·H): two GEMMs."""
+    flat = _flat(d)
+    dx = (flat @ ws.w[0]).view(ws.T, ws.B, -1).transpose(0, 1) if need_dx else None
+    dw = flat.t() @ _flat(ws.x.transpose(0, 1)) if need_dw else None
+    return dx, dw
+
+
+def _h_rec(ws: Workspace) -> torch.Tensor:
+    """h_0 .. h_{T-1} as they met W_hh (times q): (T·B, H)."""
+    h = ws.whole["h"][:-1]
+    return _flat(h if ws.q is None else h * ws.q)
+
+
+# ---------------------------------------------------------------- the kernel objects
+class Kernel:
+    """One cell kind's share of the engine (see the module docstring).  The defaults fit
+    gates = X W_ih^T + b + h W_hh^T, one bias, with one gradient ``dz`` for both sides."""
+
+    paired = False          # the state is LSTMState(h, c)
+
+    def __init__(self, cell) -> None:               # options only; weights come per call
+        pass
+
+    def weights(self, cell) -> tuple:
+        return cell.weight_ih, cell.weight_hh, _bias(cell, "bias")
+
+    def allocate(self, ws: Workspace) -> None:
+        ws.add(gates=_project(ws.x, ws.w[0], ws.w[2]))           # becomes the activated gates
+
+    def allocate_grads(self, ws: Workspace) -> None:
+        ws.add(dz=torch.empty_like(ws.whole["gates"]))
+
+    def whole_sequence(self, ws: Workspace) -> bool:
+        """True when ``forward_sequence``/``backward_sequence`` run the time loop instead."""
+        return False
+
+    def weight_grads(self, ws: Workspace, need_dx: bool, need_dw_ih: bool):
+        dz = ws.whole["dz"]
+        dx, dw_ih = _input_grads(ws, dz, need_dx, need_dw_ih)
+        flat = _flat(dz)
+        db = flat.sum(0) if ws.w[2] is not None else None
+        return dx, (dw_ih, flat.t() @ _h_rec(ws), db)
+
+
+_ACT = {  # activation, written into out=, and its derivative from (pre-activation a, output y)
+    "tanh": (lambda a, out: torch.tanh(a, out=out), lambda a, y: 1 - y * y),
+    "relu": (lambda a, out: torch.clamp_min(a, 0, out=out), lambda a, y: (a > 0).to(y.dtype)),
+    "sigmoid": (lambda a, out: torch.sigmoid(a, out=out), lambda a, y: y * (1 - y)),
+    "linear": (lambda a, out: out.copy_(a), lambda a, y: torch.ones_like(y)),
+}
+
+
+class SimpleKernel(Kernel):
+    """h' = act(a), a = W_ih x + b + W_hh h (cells/elman.py).  Up to SEQ_MAX_H units the
+    time loop itself is C++ (simple_seq_fwd / simple_seq_bwd), masks and q included."""
+
+    def __init__(self, cell) -> None:
+        self.act = cell.activation_name
+
+    def forward_step(self, ws, t, hr):
+        a = ws.gates[t]
+        a.addmm_(hr, ws.w_hh_t)                                   # pre-activation a
+        _ACT[self.act][0](a, ws.h[t + 1])                         # h' = act(a)
+
+    def backward_step(self, ws, t, dh, dc, out):
+        torch.mul(dh, _ACT[self.act][1](ws.gates[t], ws.h[t + 1]), out=ws.dz[t])
+        return torch.mm(ws.dz[t], ws.w[1], out=out), None
+
+    def whole_sequence(self, ws):
+        return ws.K is not None and ws.H <= SEQ_MAX_H
+
+    def forward_sequence(self, ws, mask):
+        a, none = ws.whole["gates"], ws.x.new_empty(0)
+        ws.add(mask_tb=mask.t().contiguous() if mask is not None else none.bool())   # (T, B)
+        ws.K.simple_seq_fwd(a, ws.w[1].contiguous(), none if ws.q is None else ws.q.contiguous(),
+                            ws.whole["mask_tb"], ACTIVATIONS[self.act], a, ws.whole["h"])
+
+    def backward_sequence(self, ws, dy, dh):
+        none = ws.x.new_empty(0)
+        ws.K.simple_seq_bwd(ws.whole["gates"], ws.whole["h"], ws.w[1].contiguous(),
+                            none if ws.q is None else ws.q.contiguous(), ws.whole["mask_tb"],
+                            ACTIVATIONS[self.act],
+                            none if dy is None else dy.transpose(0, 1).contiguous(), dh,
+                            ws.whole["dz"])
+
+
+class LSTMKernel(Kernel):
+    """c' = f c + i g, h' = o tanh(c') (cells/lstm.py); C++ lstm_fwd_step / lstm_bwd_step."""
+
+    paired = True
+
+    def forward_step(self, ws, t, hr):
+        z = ws.gates[t]
+        z.addmm_(hr, ws.w_hh_t)                                   # + W_hh h
+        (ws.K.lstm_fwd_step if ws.K else _lstm_fwd)(z, ws.c[t], ws.c[t + 1], ws.h[t + 1])
+
+    def backward_step(self, ws, t, dh, dc, out):
+        (ws.K.lstm_bwd_step if ws.K else _lstm_bwd)(ws.gates[t], ws.c[t], dh, dc, ws.dz[t], dc)
+        return torch.mm(ws.dz[t], ws.w[1], out=out), None
+
+
+class PeepholeKernel(LSTMKernel):
+    """The LSTM with i, f reading c and o reading c' (cells/peephole.py); C++
+    peephole_fwd_step / peephole_bwd_step."""
+
+    def weights(self, cell):
+        return (*super().weights(cell), cell.weight_ci, cell.weight_cf, cell.weight_co)
+
+    def forward_step(self, ws, t, hr):
+        z = ws.gates[t]
+        z.addmm_(hr, ws.w_hh_t)                                   # + W_hh h
+        (ws.K.peephole_fwd_step if ws.K else _peephole_fwd)(
+            z, *ws.w[3:], ws.c[t], ws.c[t + 1], ws.h[t + 1])
+
+    def backward_step(self, ws, t, dh, dc, out):
+        (ws.K.peephole_bwd_step if ws.K else _peephole_bwd)(
+            ws.gates[t], *ws.w[3:], ws.c[t], dh, dc, ws.dz[t], dc)
+        return torch.mm(ws.dz[t], ws.w[1], out=out), None
+
+    def weight_grads(self, ws, need_dx, need_dw_ih):
+        dx, grads = super().weight_grads(ws, need_dx, need_dw_ih)
+        H, dz, c = ws.H, ws.whole["dz"], ws.whole["c"]
+        dw_ci = (dz[..., :H] * c[:-1]).sum((0, 1))                # a_i = ... + w_ci * c
+        dw_cf = (dz[..., H:2 * H] * c[:-1]).sum((0, 1))           # a_f = ... + w_cf * c
+        dw_co = (dz[..., 3 * H:] * c[1:]).sum((0, 1))             # a_o = ... + w_co * c'
+        return dx, (*grads, dw_ci, dw_cf, dw_co)
+
+
+class LayerNormLSTMKernel(Kernel):
+    """z = LN_ih(W_ih x) + LN_hh(W_hh h) + b, h' = o tanh(LN_c(c')) (cells/lnlstm.py).
+    LN_ih of all steps runs before the loop, and its backward after it."""
+
+    paired = True
+
+    def __init__(self, cell) -> None:
+        self.eps = cell.eps
+
+    def weights(self, cell):
+        return (*super().weights(cell), cell.norm_ih.weight, cell.norm_ih.bias,
+                cell.norm_hh.weight, cell.norm_hh.bias, cell.norm_c.weight, cell.norm_c.bias)
+
+    def allocate(self, ws):
+        T, B, H, w = ws.T, ws.B, ws.H, ws.w
+        nx, _, rstd_x = torch.native_layer_norm(_project(ws.x, w[0], None), (4 * H,),
+                                                None, None, self.eps)
+        gates = torch.addcmul(w[4], nx, w[3])                     # LN_ih(W_ih x)
+        if w[2] is not None:
+            gates += w[2]
+        new = ws.x.new_empty
+        ws.add(gates=gates, nx=nx, rstd_x=rstd_x,
+               hproj=new(T, B, 4 * H),                            # W_hh h, then normalised
+               rh=new(T, B), rc=new(T, B), nc=new(T, B, H))       # 1/std of LN_hh, LN_c; LN_c(c')
+
+    def forward_step(self, ws, t, hr):
+        torch.mm(hr, ws.w_hh_t, out=ws.hproj[t])
+        (ws.K.lnlstm_fwd_step if ws.K else _lnlstm_fwd)(
+            ws.gates[t], ws.hproj[t], *ws.w[5:], ws.c[t], ws.c[t + 1], ws.nc[t], ws.rh[t],
+            ws.rc[t], ws.h[t + 1], self.eps)
+
+    def allocate_grads(self, ws):
+        super().allocate_grads(ws)
+        ws.add(dzh=torch.empty_like(ws.whole["gates"]))           # d(W_hh h)
+        H = ws.H         # sums over steps: d gamma_hh, d beta (= d b), d gamma_c, d beta_c
+        ws.acc = (ws.x.new_zeros(4 * H), ws.x.new_zeros(4 * H), ws.x.new_zeros(H),
+                  ws.x.new_zeros(H))
+
+    def backward_step(self, ws, t, dh, dc, out):
+        w = ws.w
+        (ws.K.lnlstm_bwd_step if ws.K else _lnlstm_bwd)(
+            ws.gates[t], ws.c[t], ws.hproj[t], ws.rh[t], ws.nc[t], ws.rc[t], w[5], w[7], w[8],
+            dh, dc, ws.dz[t], ws.dzh[t], *ws.acc)
+        return torch.mm(ws.dzh[t], w[1], out=out), None
+
+    def weight_grads(self, ws, need_dx, need_dw_ih):
+        dgh, dbeta, dgc, dbc = ws.acc                             # d beta_ih = d beta_hh = d b
+        dz = ws.whole["dz"]
+        dgx = torch.zeros_like(dgh)
+        (ws.K.ln_bwd_rows if ws.K else _ln_bwd_rows)(
+            _flat(dz), _flat(ws.whole["nx"]), ws.whole["rstd_x"].reshape(-1), ws.w[3], dgx)
+        dx, dw_ih = _input_grads(ws, dz, need_dx, need_dw_ih)    # dz is now d(W_ih x)
+        dw_hh = _flat(ws.whole["dzh"]).t() @ _h_rec(ws)
+        db = dbeta.clone() if ws.w[2] is not None else None
+        return dx, (dw_ih, dw_hh, db, dgx, dbeta, dgh, dbeta.clone(), dgc, dbc)
+
+
+class GRUKernel(Kernel):
+    """reset_after=True: n = tanh(W_in x + b_in + r (W_hn h + b_hn)) (cells/gru.py); C++
+    gru_fwd_step / gru_bwd_step.  The recurrent side has its own gradient ``dzh``."""
+
+    def weights(self, cell):
+        return cell.weight_ih, cell.weight_hh, _bias(cell, "bias_ih"), _bias(cell, "bias_hh")
+
+    def allocate(self, ws):
+        super().allocate(ws)                                      # gates: W_ih x + b_ih
+        ws.add(hproj=ws.x.new_empty(ws.T, ws.B, 3 * ws.H))       # W_hh h + b_hh, for dr
+
+    def forward_step(self, ws, t, hr):
+        zh, b_hh = ws.hproj[t], ws.w[3]
+        if b_hh is None:
+            torch.mm(hr, ws.w_hh_t, out=zh)
+        else:
+            torch.addmm(b_hh, hr, ws.w_hh_t, out=zh)
+        (ws.K.gru_fwd_step if ws.K else _gru_fwd)(ws.gates[t], zh, ws.h[t], ws.gates[t],
+                                                  ws.h[t + 1])
+
+    def allocate_grads(self, ws):
+        super().allocate_grads(ws)
+        ws.add(dzh=torch.empty_like(ws.whole["gates"]))
+        ws.dh_direct = ws.x.new_empty(ws.B, ws.H)                 # through z h
+
+    def backward_step(self, ws, t, dh, dc, out):
+        (ws.K.gru_bwd_step if ws.K else _gru_bwd)(ws.gates[t], ws.hproj[t], ws.h[t], dh,
+                                                  ws.dz[t], ws.dzh[t], ws.dh_direct)
+        return torch.mm(ws.dzh[t], ws.w[1], out=out), ws.dh_direct
+
+    def weight_grads(self, ws, need_dx, need_dw_ih):
+        dz, dzh = ws.whole["dz"], _flat(ws.whole["dzh"])
+        dx, dw_ih = _input_grads(ws, dz, need_dx, need_dw_ih)
+        db_ih = _flat(dz).sum(0) if ws.w[2] is not None else None
+        db_hh = dzh.sum(0) if ws.w[3] is not None else None
+        return dx, (dw_ih, dzh.t() @ _h_rec(ws), db_ih, db_hh)
+
+
+class GRUBeforeKernel(Kernel):
+    """reset_after=False: n = tanh(W_in x + b_n + W_hn (r h)) (cells/gru.py); PyTorch ops
+    only (the product with r h sits inside the step)."""
+
+    def allocate(self, ws):
+        super().allocate(ws)
+        ws.add(rh=ws.x.new_empty(ws.T, ws.B, ws.H))               # r * hr, for dW_hn
+
+    def forward_step(self, ws, t, hr):
+        _gru_before_fwd(ws.gates[t], hr, ws.w_hh_t, ws.h[t], ws.h[t + 1], ws.rh[t])
+
+    def backward_step(self, ws, t, dh, dc, out):
+        hr = ws.h[t] if ws.q is None else ws.h[t] * ws.q
+        d_h = dh * ws.gates[t][:, ws.H:2 * ws.H]                  # h' = ... + z h
+        return _gru_before_bwd(ws.gates[t], hr, ws.h[t], dh, ws.dz[t], ws.w[1]), d_h
+
+    def weight_grads(self, ws, need_dx, need_dw_ih):
+        H, dz = ws.H, _flat(ws.whole["dz"])
+        dx, dw_ih = _input_grads(ws, ws.whole["dz"], need_dx, need_dw_ih)
+        dw_hh = torch.cat([dz[:, :2 * H].t() @ _h_rec(ws),        # [d(r,z)^T hr ; dn^T (r hr)]
+                           dz[:, 2 * H:].t() @ _flat(ws.whole["rh"])])
+        return dx, (dw_ih, dw_hh, dz.sum(0) if ws.w[2] is not None else None)
+
+
+KERNELS: dict[str, type[Kernel]] = {
+    "simple": SimpleKernel, "lstm": LSTMKernel, "peephole": PeepholeKernel,
+    "lnlstm": LayerNormLSTMKernel, "gru": GRUKernel, "gru_before": GRUBeforeKernel,
+}
+
+
+# ---------------------------------------------------------------- one step in PyTorch ops
+# What the C++ kernels do in one pass; these run without a compiler and for other dtypes.
 def _lstm_fwd(z, c_prev, c_out, h_out):
     H = c_prev.shape[1]
     g = z[:, 2 * H:3 * H].tanh()
@@ -80,6 +436,40 @@ def _lstm_fwd(z, c_prev, c_out, h_out):
     i, f, g, o = z.chunk(4, 1)
     torch.addcmul(f * c_prev, i, g, out=c_out)                    # c' = f c + i g
     torch.mul(o, c_out.tanh(), out=h_out)                         # h' = o tanh(c')
+
+
+def _lstm_bwd(a, c_prev, dh, dc, dz, dc_prev):                     # dc_prev may be dc
+    H = c_prev.shape[1]
+    i, f, g, o = a.chunk(4, 1)
+    tc = torch.addcmul(f * c_prev, i, g).tanh_()
+    dct = torch.addcmul(dc, dh * o, 1 - tc * tc)                  # through h' = o tanh(c')
+    torch.mul(dct * g, i * (1 - i), out=dz[:, :H])                # sigmoid' = s (1 - s)
+    torch.mul(dct * c_prev, f * (1 - f), out=dz[:, H:2 * H])
+    torch.mul(dct * i, 1 - g * g, out=dz[:, 2 * H:3 * H])         # tanh' = 1 - t^2
+    torch.mul(dh * tc, o * (1 - o), out=dz[:, 3 * H:])
+    torch.mul(dct, f, out=dc_prev)
+
+
+def _peephole_fwd(z, w_ci, w_cf, w_co, c_prev, c_out, h_out):
+    i, f, g, o = z.chunk(4, 1)                                    # views: become the gates
+    torch.sigmoid(torch.addcmul(i, w_ci, c_prev), out=i)          # i = sigmoid(a_i + w_ci c)
+    torch.sigmoid(torch.addcmul(f, w_cf, c_prev), out=f)          # f = sigmoid(a_f + w_cf c)
+    g.tanh_()
+    torch.addcmul(f * c_prev, i, g, out=c_out)                    # c' = f c + i g
+    torch.sigmoid(torch.addcmul(o, w_co, c_out), out=o)           # o = sigmoid(a_o + w_co c')
+    torch.mul(o, c_out.tanh(), out=h_out)                         # h' = o tanh(c')
+
+
+def _peephole_bwd(a, w_ci, w_cf, w_co, c_prev, dh, dc, dz, dc_prev):   # dc_prev may be dc
+    H = c_prev.shape[1]
+    i, f, g, o = a.chunk(4, 1)
+    tc = torch.addcmul(f * c_prev, i, g).tanh_()
+    torch.mul(dh * tc, o * (1 - o), out=dz[:, 3 * H:])
+    dct = dc + dh * o * (1 - tc * tc) + dz[:, 3 * H:] * w_co      # c' feeds h', o, step t+1
+    torch.mul(dct * g, i * (1 - i), out=dz[:, :H])
+    torch.mul(dct * c_prev, f * (1 - f), out=dz[:, H:2 * H])
+    torch.mul(dct * i, 1 - g * g, out=dz[:, 2 * H:3 * H])
+    torch.addcmul(dct * f + dz[:, :H] * w_ci, dz[:, H:2 * H], w_cf, out=dc_prev)  # c feeds i, f
 
 
 def _lnlstm_fwd(z, ah, gh, bh, gc, bc, c_prev, c_out, nc, rh, rc, h_out, eps):
@@ -93,247 +483,6 @@ def _lnlstm_fwd(z, ah, gh, bh, gc, bc, c_prev, c_out, nc, rh, rc, h_out, eps):
     nc.copy_(n)
     rc.copy_(r.view(-1))
     torch.mul(z[:, 3 * H:], torch.addcmul(bc, n, gc).tanh(), out=h_out)   # o tanh(LN_c(c'))
-
-
-def _gru_fwd(zx, zh, h_prev, a, h_out):                            # a may be zx itself
-    H = h_prev.shape[1]
-    torch.sigmoid(zx[:, :2 * H] + zh[:, :2 * H], out=a[:, :2 * H])  # r, z
-    r, z, n = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
-    torch.tanh(torch.addcmul(zx[:, 2 * H:], r, zh[:, 2 * H:]), out=n)
-    torch.addcmul(n, z, h_prev - n, out=h_out)                    # (1 - z) n + z h
-
-
-def _gru_before_fwd(a, hr, w_hh_t, h_prev, h_out, rh):             # a holds W_ih x + b
-    H = h_prev.shape[1]
-    torch.sigmoid(torch.addmm(a[:, :2 * H], hr, w_hh_t[:, :2 * H]), out=a[:, :2 * H])
-    r, z, n = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
-    torch.mul(r, hr, out=rh)                                      # r * h, for dW_hn
-    torch.tanh(torch.addmm(n, rh, w_hh_t[:, 2 * H:]), out=n)
-    torch.addcmul(n, z, h_prev - n, out=h_out)
-
-
-class _Fused(torch.autograd.Function):
-    """Inputs: (kind, opt, x, h0, c0, w_ih, w_hh, b_ih, b_hh, mask, q, ln) where ``opt``
-    is the activation (SimpleRNN) or the LN eps (LayerNorm-LSTM) and ``ln`` the six
-    LayerNorm parameters (gamma, beta of ih, hh, c) or None.
-    Outputs: y (B, T, H), h_T, c_T (c_T is a zeros placeholder without an LSTM)."""
-
-    @staticmethod
-    def forward(ctx, kind, opt, x, h0, c0, w_ih, w_hh, b_ih, b_hh, mask, q,
-                gx=None, bx=None, gh=None, bh=None, gc=None, bc=None):
-        ctx.set_materialize_grads(False)
-        T, B, H = x.shape[1], x.shape[0], w_hh.shape[1]
-        ctx.seq = _seq_kernels(kind, x, H) is not None
-        if ctx.seq:
-            return _seq_forward(ctx, opt, x, h0, w_ih, w_hh, b_ih, mask, q)
-        K = _cpu_kernels(x) if kind in _KERNEL_KINDS else None
-        w_hh_t = w_hh.t()
-        masks = mask.t().unsqueeze(-1).unbind(0) if mask is not None else None  # T x (B, 1)
-        hs = x.new_empty(T + 1, B, H)                             # h_0 .. h_T
-        hs[0] = h0
-        Hs = hs.unbind(0)
-        cs = nx = rstd_x = aux = rh = rc = ncs = None
-        if kind == "lnlstm":                                      # LN_ih of all steps at once
-            nx, _, rstd_x = torch.native_layer_norm(_project(x, w_ih, None), (4 * H,),
-                                                    None, None, opt)
-            gates = torch.addcmul(bx, nx, gx)
-            if b_ih is not None:
-                gates += b_ih
-            aux = x.new_empty(T, B, 4 * H)                        # W_hh h, then normalised
-            rh, rc, ncs = x.new_empty(T, B), x.new_empty(T, B), x.new_empty(T, B, H)
-            AUX, RH, RC, NC = aux.unbind(0), rh.unbind(0), rc.unbind(0), ncs.unbind(0)
-        else:
-            gates = _project(x, w_ih, b_ih)                       # becomes the activated gates
-            if kind == "gru":
-                aux = x.new_empty(T, B, 3 * H)                    # W_hh h + b_hh, for dr
-            elif kind == "gru_before":
-                aux = x.new_empty(T, B, H)                        # r * h
-            AUX = aux.unbind(0) if aux is not None else None
-        Gs = gates.unbind(0)
-        if kind in _LSTM_KINDS:
-            cs = x.new_empty(T + 1, B, H)
-            cs[0] = c0
-            Cs = cs.unbind(0)
-        hr_buf = x.new_empty(B, H) if q is not None else None
-        for t in range(T):
-            hr = Hs[t] if q is None else torch.mul(Hs[t], q, out=hr_buf)
-            if kind == "lstm":
-                Gs[t].addmm_(hr, w_hh_t)
-                (K.lstm_fwd_step if K else _lstm_fwd)(Gs[t], Cs[t], Cs[t + 1], Hs[t + 1])
-            elif kind == "lnlstm":
-                torch.mm(hr, w_hh_t, out=AUX[t])
-                (K.lnlstm_fwd_step if K else _lnlstm_fwd)(
-                    Gs[t], AUX[t], gh, bh, gc, bc, Cs[t], Cs[t + 1], NC[t], RH[t], RC[t],
-                    Hs[t + 1], opt)
-            elif kind == "gru":
-                if b_hh is None:
-                    torch.mm(hr, w_hh_t, out=AUX[t])
-                else:
-                    torch.addmm(b_hh, hr, w_hh_t, out=AUX[t])     # W_hh h + b_hh
-                (K.gru_fwd_step if K else _gru_fwd)(Gs[t], AUX[t], Hs[t], Gs[t], Hs[t + 1])
-            elif kind == "gru_before":
-                _gru_before_fwd(Gs[t], hr, w_hh_t, Hs[t], Hs[t + 1], AUX[t])
-            else:
-                Gs[t].addmm_(hr, w_hh_t)                          # pre-activation a
-                _ACT[opt][0](Gs[t], Hs[t + 1])                    # h' = act(a)
-            if masks is not None:                                 # masked: keep the state
-                torch.where(masks[t], Hs[t + 1], Hs[t], out=Hs[t + 1])
-                if cs is not None:
-                    torch.where(masks[t], Cs[t + 1], Cs[t], out=Cs[t + 1])
-        ys = hs[1:] if mask is None else hs[1:] * mask.t().unsqueeze(-1)
-        ctx.kind, ctx.opt, ctx.has_b = kind, opt, (b_ih is not None, b_hh is not None)
-        ctx.save_for_backward(x, w_ih, w_hh, hs, cs, gates, aux, mask, q,
-                              nx, rstd_x, rh, rc, ncs, gx, gh, gc, bc)
-        c_out = cs[T] if cs is not None else torch.zeros_like(h0)
-        return ys.transpose(0, 1), hs[T].clone(), c_out.clone()
-
-    @staticmethod
-    def backward(ctx, dy, dh_T, dc_T):
-        if ctx.seq:
-            return _seq_backward(ctx, dy, dh_T)
-        (x, w_ih, w_hh, hs, cs, gates, aux, mask, q,
-         nx, rstd_x, rh, rc, ncs, gx, gh, gc, bc) = ctx.saved_tensors
-        kind, opt = ctx.kind, ctx.opt
-        T, B, H = x.shape[1], x.shape[0], w_hh.shape[1]
-        K = _cpu_kernels(x) if kind in _KERNEL_KINDS else None
-        dY = dy.transpose(0, 1).unbind(0) if dy is not None else None   # T x (B, H)
-        masks = mask.t().unsqueeze(-1).unbind(0) if mask is not None else None
-        Gs, Hs = gates.unbind(0), hs.unbind(0)
-        dz = torch.empty_like(gates)                              # gate grads, input side
-        DZ = dz.unbind(0)
-        dzh = DZH = acc = None                                    # recurrent side, if other
-        if kind in ("gru", "gru_before", "lnlstm"):
-            dzh = torch.empty_like(gates)
-            DZH = dzh.unbind(0)
-        if kind == "lnlstm":         # d gamma_hh, d beta (= d b), d gamma_c, d beta_c
-            acc = (x.new_zeros(4 * H), x.new_zeros(4 * H), x.new_zeros(H), x.new_zeros(H))
-            AUX, RH, RC, NC = aux.unbind(0), rh.unbind(0), rc.unbind(0), ncs.unbind(0)
-        elif kind == "gru":
-            AUX = aux.unbind(0)
-        Cs = cs.unbind(0) if cs is not None else None
-        dh = dh_T.clone() if dh_T is not None else x.new_zeros(B, H)
-        dc = None
-        if kind in _LSTM_KINDS:
-            dc = dc_T.clone() if dc_T is not None else x.new_zeros(B, H)
-        dh_direct = torch.empty_like(dh) if kind == "gru" else None
-        for t in reversed(range(T)):
-            if masks is None:                                     # h' feeds y_t and step t+1
-                if dY is not None:
-                    dh.add_(dY[t])
-                dh_new, dc_new = dh, dc
-            else:                                                 # masked: the state passes
-                m = masks[t]
-                dh_pass = dh * ~m
-                dh_new = (dh if dY is None else dh + dY[t]) * m
-                if dc is not None:
-                    dc_pass, dc_new = dc * ~m, dc * m
-            if kind == "lstm":                                    # dc_new becomes dc_prev
-                (K.lstm_bwd_step if K else _lstm_bwd)(Gs[t], Cs[t], dh_new, dc_new, DZ[t],
-                                                      dc_new)
-                dh = torch.mm(DZ[t], w_hh, out=dh) if masks is None else DZ[t] @ w_hh
-            elif kind == "lnlstm":
-                (K.lnlstm_bwd_step if K else _lnlstm_bwd)(
-                    Gs[t], Cs[t], AUX[t], RH[t], NC[t], RC[t], gh, gc, bc, dh_new, dc_new,
-                    DZ[t], DZH[t], *acc)
-                dh = torch.mm(DZH[t], w_hh, out=dh) if masks is None else DZH[t] @ w_hh
-            elif kind == "gru":
-                (K.gru_bwd_step if K else _gru_bwd)(Gs[t], AUX[t], Hs[t], dh_new, DZ[t],
-                                                    DZH[t], dh_direct)
-                dh = DZH[t] @ w_hh
-            elif kind == "gru_before":
-                hr = Hs[t] if q is None else Hs[t] * q
-                dh_direct = dh_new * Gs[t][:, H:2 * H]
-                dh = _gru_before_bwd(Gs[t], hr, Hs[t], dh_new, DZ[t], DZH[t], w_hh)
-            else:
-                torch.mul(dh_new, _ACT[opt][1](Gs[t], Hs[t + 1]), out=DZ[t])
-                dh = torch.mm(DZ[t], w_hh, out=dh) if masks is None else DZ[t] @ w_hh
-            if q is not None:
-                dh = dh * q
-            if kind in ("gru", "gru_before"):
-                dh = dh + dh_direct
-            if masks is not None:
-                dh = dh + dh_pass
-                if dc is not None:
-                    dc = dc_new + dc_pass
-            elif dc is not None:
-                dc = dc_new
-        return _weight_grads(ctx, x, w_ih, hs, dz, dzh, q, nx, rstd_x, gx, aux, acc, K, dh, dc)
-
-
-def _seq_forward(ctx, act, x, h0, w_ih, w_hh, b_ih, mask, q):
-    """SimpleRNN with small H: the whole time loop in one C++ call each way."""
-    T, B, H = x.shape[1], x.shape[0], w_hh.shape[1]
-    gates = _project(x, w_ih, b_ih)                               # becomes the pre-activations
-    hs = x.new_empty(T + 1, B, H)
-    hs[0] = h0
-    none = x.new_empty(0)
-    mask_tb = mask.t().contiguous() if mask is not None else none.bool()
-    kernels().simple_seq_fwd(gates, w_hh.contiguous(), none if q is None else q.contiguous(),
-                             mask_tb, _ACT_CODE[act], gates, hs)
-    ys = hs[1:] if mask is None else hs[1:] * mask.t().unsqueeze(-1)
-    ctx.kind, ctx.opt, ctx.has_b = "simple", act, (b_ih is not None, False)
-    ctx.save_for_backward(x, w_ih, w_hh, hs, gates, mask_tb, q)
-    return ys.transpose(0, 1), hs[T].clone(), torch.zeros_like(h0)
-
-
-def _seq_backward(ctx, dy, dh_T):
-    x, w_ih, w_hh, hs, gates, mask_tb, q = ctx.saved_tensors
-    B, H = x.shape[0], w_hh.shape[1]
-    none = x.new_empty(0)
-    dh = dh_T.clone() if dh_T is not None else x.new_zeros(B, H)
-    dz = torch.empty_like(gates)
-    kernels().simple_seq_bwd(gates, hs, w_hh.contiguous(), none if q is None else q.contiguous(),
-                             mask_tb, _ACT_CODE[ctx.opt],
-                             none if dy is None else dy.transpose(0, 1).contiguous(), dh, dz)
-    return _weight_grads(ctx, x, w_ih, hs, dz, None, q, None, None, None, None, None, None, dh,
-                         None)
-
-
-def _weight_grads(ctx, x, w_ih, hs, dz, dzh, q, nx, rstd_x, gx, aux, acc, K, dh, dc):
-    """Everything that is not recurrent, as GEMMs and reductions over all T·B rows."""
-    kind, (has_b_ih, has_b_hh) = ctx.kind, ctx.has_b
-    T, B, GH = dz.shape
-    H = hs.shape[2]
-    TB = T * B
-    h_rec = hs[:-1] if q is None else hs[:-1] * q                 # what met W_hh
-    h_rec = h_rec.reshape(TB, H)
-    flat = dz.reshape(TB, GH)
-    ln_grads = (None,) * 6
-    if kind == "lnlstm":          # the LN_hh and LN_c parts were summed during the walk back
-        dgh, dbeta, dgc, dbc = acc                                # d beta_ih = d beta_hh = d b
-        db_ih = dbeta.clone() if has_b_ih else None
-        dgx = torch.zeros_like(dgh)
-        (K.ln_bwd_rows if K else _ln_bwd_rows)(flat, nx.reshape(TB, GH), rstd_x.reshape(TB),
-                                               gx, dgx)           # flat: now d(W_ih x)
-        ln_grads = (dgx, dbeta, dgh, dbeta.clone(), dgc, dbc)
-    else:
-        db_ih = flat.sum(0) if has_b_ih else None
-    dx = dw_ih = None
-    if ctx.needs_input_grad[2]:
-        dx = (flat @ w_ih).view(T, B, -1).transpose(0, 1)         # (B, T, D)
-    if ctx.needs_input_grad[5]:
-        dw_ih = flat.t() @ x.transpose(0, 1).reshape(TB, -1)
-    rec = (dzh if dzh is not None else dz).reshape(TB, GH)        # grads of W_hh h (+ b_hh)
-    if kind == "gru_before":    # dW_hh = [d(r,z)^T h ; d(n)^T (r*h)]
-        dw_hh = torch.cat([rec[:, :2 * H].t() @ h_rec, rec[:, 2 * H:].t() @ aux.reshape(TB, H)])
-    else:
-        dw_hh = rec.t() @ h_rec
-    db_hh = rec.sum(0) if has_b_hh else None
-    dc0 = dc if kind in _LSTM_KINDS else None
-    return (None, None, dx, dh, dc0, dw_ih, dw_hh, db_ih, db_hh, None, None, *ln_grads)
-
-
-# ---------------------------------------------------------------- one step, backward (ops)
-def _lstm_bwd(a, c_prev, dh, dc, dz, dc_prev):                     # dc_prev may be dc
-    H = c_prev.shape[1]
-    i, f, g, o = a.chunk(4, 1)
-    tc = torch.addcmul(f * c_prev, i, g).tanh_()
-    dct = torch.addcmul(dc, dh * o, 1 - tc * tc)                  # through h' = o tanh(c')
-    torch.mul(dct * g, i * (1 - i), out=dz[:, :H])                # sigmoid' = s (1 - s)
-    torch.mul(dct * c_prev, f * (1 - f), out=dz[:, H:2 * H])
-    torch.mul(dct * i, 1 - g * g, out=dz[:, 2 * H:3 * H])         # tanh' = 1 - t^2
-    torch.mul(dh * tc, o * (1 - o), out=dz[:, 3 * H:])
-    torch.mul(dct, f, out=dc_prev)
 
 
 def _ln_bwd(dn, n, rstd):
@@ -364,6 +513,14 @@ def _lnlstm_bwd(a, c_prev, nh, rh, nc, rc, gh, gc, bc, dh, dc, dz, dah, dgh, dbz
     dah.copy_(_ln_bwd(dz * gh, nh, rh))
 
 
+def _gru_fwd(zx, zh, h_prev, a, h_out):                            # a may be zx itself
+    H = h_prev.shape[1]
+    torch.sigmoid(zx[:, :2 * H] + zh[:, :2 * H], out=a[:, :2 * H])  # r, z
+    r, z, n = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
+    torch.tanh(torch.addcmul(zx[:, 2 * H:], r, zh[:, 2 * H:]), out=n)
+    torch.addcmul(n, z, h_prev - n, out=h_out)                    # (1 - z) n + z h
+
+
 def _gru_bwd(a, zh, h_prev, dh, dzx, dzh, dh_direct):
     H = h_prev.shape[1]
     r, z, n = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
@@ -376,38 +533,44 @@ def _gru_bwd(a, zh, h_prev, dh, dzx, dzh, dh_direct):
     torch.mul(dh, z, out=dh_direct)
 
 
-def _gru_before_bwd(a, hr, h_prev, dh, dzx, dzh, w_hh):
+def _gru_before_fwd(a, hr, w_hh_t, h_prev, h_out, rh):             # a holds W_ih x + b
+    H = h_prev.shape[1]
+    torch.sigmoid(torch.addmm(a[:, :2 * H], hr, w_hh_t[:, :2 * H]), out=a[:, :2 * H])
+    r, z, n = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
+    torch.mul(r, hr, out=rh)                                      # r * h, for dW_hn
+    torch.tanh(torch.addmm(n, rh, w_hh_t[:, 2 * H:]), out=n)
+    torch.addcmul(n, z, h_prev - n, out=h_out)
+
+
+def _gru_before_bwd(a, hr, h_prev, dh, dz, w_hh):
+    """Writes dz (the same for both projections) and returns the gradient reaching hr."""
     H = h_prev.shape[1]
     r, z, n = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
     dan = dh * (1 - z) * (1 - n * n)
     d_rh = dan @ w_hh[2 * H:]                                     # n = tanh(... + (r h) W_hn^T)
-    dzx[:, :H] = d_rh * hr * r * (1 - r)
-    dzx[:, H:2 * H] = dh * (h_prev - n) * z * (1 - z)
-    dzx[:, 2 * H:] = dan
-    dzh[:, :2 * H] = dzx[:, :2 * H]
-    dzh[:, 2 * H:] = dan
-    return dzx[:, :2 * H] @ w_hh[:2 * H] + d_rh * r
+    dz[:, :H] = d_rh * hr * r * (1 - r)
+    dz[:, H:2 * H] = dh * (h_prev - n) * z * (1 - z)
+    dz[:, 2 * H:] = dan
+    return dz[:, :2 * H] @ w_hh[:2 * H] + d_rh * r
+
+
+# ---------------------------------------------------------------- entry points
+def fused_blocker(cell) -> str | None:
+    """Why rnnkit's kernels cannot run this cell, or None."""
+    d = describe(cell)
+    if d is None:
+        return f"{type(cell).__name__} is not a built-in cell"
+    if not d.fused:
+        return d.not_fused
+    return None if d.kind in KERNELS else f"no rnnkit kernel for kind {d.kind!r}"
 
 
 def run_fused(cell, x: torch.Tensor, state, mask: torch.Tensor | None = None,
               recurrent_mask: torch.Tensor | None = None):
     """Same contract as ``run_loop`` for a built-in cell and a plain tensor input."""
-    opt, b_hh, ln = None, None, ()
-    b_ih = getattr(cell, "bias", None) if cell.use_bias else None
-    kind = describe(cell).kind
-    if describe(cell).paired:
-        h0, c0 = state
-        if kind == "lnlstm":
-            opt = cell.eps
-            ln = (cell.norm_ih.weight, cell.norm_ih.bias, cell.norm_hh.weight,
-                  cell.norm_hh.bias, cell.norm_c.weight, cell.norm_c.bias)
-    else:
-        h0, c0 = state, torch.zeros_like(state)
-        if kind == "gru":
-            b_ih, b_hh = (cell.bias_ih, cell.bias_hh) if cell.use_bias else (None, None)
-        elif kind == "simple":
-            opt = cell.activation_name
-    y, h, c = _Fused.apply(kind, opt, x, h0, c0, cell.weight_ih, cell.weight_hh, b_ih, b_hh,
-                           mask, recurrent_mask, *ln)
+    kernel = KERNELS[describe(cell).kind](cell)
+    h0, c0 = state if kernel.paired else (state, None)
+    y, h, *c = _WholeSequence.apply(kernel, x, h0, c0, mask, recurrent_mask,
+                                    *kernel.weights(cell))
     last = h if mask is None else h * mask.any(1, keepdim=True)   # zero if no real step
-    return y, last, (LSTMState(h, c) if kind in _LSTM_KINDS else h)
+    return y, last, (LSTMState(h, c[0]) if kernel.paired else h)

@@ -7,6 +7,8 @@ from .cells import (
                     gru_step_forward,
                     lstm_step_backward,
                     lstm_step_forward,
+                    peephole_step_backward,
+                    peephole_step_forward,
                     simple_step_backward,
                     simple_step_forward,
 )
@@ -17,5 +19,6 @@ from .train import fit, predict
 
 __all__ = ["Cell", "forward", "backward", "loss_and_grads", "clip_grads", "gradcheck",
            "simple_step_forward", "simple_step_backward", "lstm_step_forward",
-           "lstm_step_backward", "gru_step_forward", "gru_step_backward", "SGD", "Adam",
+           "lstm_step_backward", "peephole_step_forward", "peephole_step_backward",
+           "gru_step_forward", "gru_step_backward", "SGD", "Adam",
            "init_params", "from_layer", "fit", "predict"]

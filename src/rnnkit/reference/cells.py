@@ -21,7 +21,8 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["ACTIVATIONS", "sigmoid", "simple_step_forward", "simple_step_backward",
-           "lstm_step_forward", "lstm_step_backward", "gru_step_forward", "gru_step_backward"]
+           "lstm_step_forward", "lstm_step_backward", "peephole_step_forward",
+           "peephole_step_backward", "gru_step_forward", "gru_step_backward"]
 
 
 def sigmoid(a: np.ndarray) -> np.ndarray:
@@ -95,6 +96,41 @@ def lstm_step_backward(d_out, d_state_next, cache):
     dx = dz @ params["weight_ih"]
     dh_prev = dz @ params["weight_hh"]
     grads = _param_grads(params, dz, x, dz, h, ("bias",))
+    return dx, (dh_prev, dc_prev), grads
+
+
+# ---------------------------------------------------------------- peephole LSTM
+def peephole_step_forward(x, state, params):
+    h, c = state
+    z = x @ params["weight_ih"].T + h @ params["weight_hh"].T + _bias(params)  # (B, 4H)
+    zi, zf, zg, zo = np.split(z, 4, axis=1)
+    i = sigmoid(zi + params["weight_ci"] * c)                                  # peeks at c
+    f = sigmoid(zf + params["weight_cf"] * c)                                  # peeks at c
+    g = np.tanh(zg)
+    c_next = f * c + i * g                                                     # c' = f c + i g
+    o = sigmoid(zo + params["weight_co"] * c_next)                             # peeks at c'
+    tc = np.tanh(c_next)
+    h_next = o * tc                                                            # h' = o tanh(c')
+    cache = (x, h, c, c_next, i, f, g, o, tc, params)
+    return h_next, (h_next, c_next), cache
+
+
+def peephole_step_backward(d_out, d_state_next, cache):
+    x, h, c, c_next, i, f, g, o, tc, params = cache
+    dh_next, dc_next = d_state_next
+    dh = d_out + dh_next                           # h' feeds the output and step t+1
+    da_o = dh * tc * o * (1 - o)                   # h' = o tanh(c'), o = sigmoid(a_o)
+    dc = dc_next + dh * o * (1 - tc * tc) + da_o * params["weight_co"]  # c' feeds step t+1, h', o
+    da_i = dc * g * i * (1 - i)                    # c' = f c + i g
+    da_f = dc * c * f * (1 - f)
+    da_g = dc * i * (1 - g * g)
+    dc_prev = dc * f + da_i * params["weight_ci"] + da_f * params["weight_cf"]  # c feeds c', i, f
+    dz = np.concatenate([da_i, da_f, da_g, da_o], axis=1)
+    dx = dz @ params["weight_ih"]
+    dh_prev = dz @ params["weight_hh"]
+    grads = _param_grads(params, dz, x, dz, h, ("bias",))
+    grads.update(weight_ci=(da_i * c).sum(0), weight_cf=(da_f * c).sum(0),
+                 weight_co=(da_o * c_next).sum(0))
     return dx, (dh_prev, dc_prev), grads
 
 

@@ -10,7 +10,7 @@ from .sequence import Cell
 
 __all__ = ["init_params", "from_layer"]
 
-GATES = {"simple": 1, "lstm": 4, "gru": 3}
+GATES = {"simple": 1, "lstm": 4, "peephole": 4, "gru": 3}
 
 
 def init_params(cell: Cell, D: int, H: int, K: int | None = None, seed: int = 0,
@@ -24,6 +24,8 @@ def init_params(cell: Cell, D: int, H: int, K: int | None = None, seed: int = 0,
         params.update(bias_ih=u(G * H), bias_hh=u(G * H))
     else:
         params["bias"] = u(G * H)
+    if cell.kind == "peephole":
+        params.update(weight_ci=u(H), weight_cf=u(H), weight_co=u(H))
     if K:
         params.update({"head.weight": u(K, H), "head.bias": u(K)})
     return params
@@ -38,9 +40,10 @@ def from_layer(layer: Any) -> tuple[Cell, dict[str, np.ndarray]]:
     name = type(cell).__name__
     kind = cell.descriptor().kind if "descriptor" in type(cell).__dict__ else None
     kinds = {"simple": ("simple", True), "lstm": ("lstm", True), "gru": ("gru", True),
-             "gru_before": ("gru", False)}
+             "gru_before": ("gru", False), "peephole": ("peephole", True)}
     if kind not in kinds:
-        raise ValueError(f"the reference covers SimpleRNNCell, LSTMCell and GRUCell, got {name}")
+        raise ValueError("the reference covers SimpleRNNCell, LSTMCell, PeepholeLSTMCell and "
+                         f"GRUCell, got {name}")
     spec = Cell(kinds[kind][0], activation=getattr(cell, "activation_name", "tanh"),
                 reset_after=kinds[kind][1])
     if spec.kind == "simple" and spec.activation not in ("tanh", "relu", "sigmoid", "linear"):

@@ -21,6 +21,8 @@ from .cells import (
     gru_step_forward,
     lstm_step_backward,
     lstm_step_forward,
+    peephole_step_backward,
+    peephole_step_forward,
     simple_step_backward,
     simple_step_forward,
 )
@@ -28,33 +30,39 @@ from .cells import (
 __all__ = ["Cell", "forward", "backward", "loss_and_grads", "clip_grads", "gradcheck"]
 
 
+KINDS = ("simple", "lstm", "peephole", "gru")
+PAIRED = ("lstm", "peephole")       # state (h, c)
+
+
 @dataclass(frozen=True)
 class Cell:
-    """Which cell: kind "simple" | "lstm" | "gru", plus its options."""
+    """Which cell: kind "simple" | "lstm" | "peephole" | "gru", plus its options."""
 
     kind: str
     activation: str = "tanh"        # simple only
     reset_after: bool = True        # gru only
 
     def __post_init__(self) -> None:
-        if self.kind not in ("simple", "lstm", "gru"):
-            raise ValueError(f"kind must be 'simple', 'lstm' or 'gru', got {self.kind!r}")
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
 
     def step_forward(self, x, state, params):
         if self.kind == "simple":
             return simple_step_forward(x, state, params, self.activation)
         if self.kind == "lstm":
             return lstm_step_forward(x, state, params)
+        if self.kind == "peephole":
+            return peephole_step_forward(x, state, params)
         return gru_step_forward(x, state, params, self.reset_after)
 
     def step_backward(self, d_out, d_state, cache):
         step = {"simple": simple_step_backward, "lstm": lstm_step_backward,
-                "gru": gru_step_backward}[self.kind]
+                "peephole": peephole_step_backward, "gru": gru_step_backward}[self.kind]
         return step(d_out, d_state, cache)
 
     def zero_state(self, B: int, H: int, dtype=np.float64):
         h = np.zeros((B, H), dtype)
-        return (h, h.copy()) if self.kind == "lstm" else h
+        return (h, h.copy()) if self.kind in PAIRED else h
 
 
 def _map(fn: Callable, state, *rest):

@@ -40,6 +40,8 @@ template <typename T> inline void lstm_gates(T& i, T& f, T& g, T& o) {
 }
 // c' = f c + i g
 template <typename T> inline T lstm_cell(T i, T f, T g, T c_prev) { return f * c_prev + i * g; }
+// h' = o tanh(c')
+template <typename T> inline T lstm_hidden(T o, T c) { return o * std::tanh(c); }
 
 // Backward through c' = f c + i g, given dc_total, the whole gradient reaching c': writes the
 // gradients of the pre-activations of i, f, g and returns the gradient reaching c.
@@ -61,6 +63,29 @@ template <typename T> inline T lstm_grad(T i, T f, T g, T o, T c_prev, T tc, T d
                                          T& dpre_i, T& dpre_f, T& dpre_g, T& dpre_o) {
   const T dc_total = dc + lstm_out_grad(o, tc, dh, dpre_o);
   return lstm_cell_grad(i, f, g, c_prev, dc_total, dpre_i, dpre_f, dpre_g);
+}
+
+// ---------------------------------------------------------------- peephole LSTM (i, f, g, o)
+// Gers & Schmidhuber (2000): i and f also read c, o reads c', through per-unit weights.
+// In place: the pre-activations (without the peepholes) become the gates.  Returns c'.
+template <typename T> inline T peephole_step(T& i, T& f, T& g, T& o, T c_prev, T w_ci, T w_cf,
+                                             T w_co) {
+  i = sigmoid(i + w_ci * c_prev);
+  f = sigmoid(f + w_cf * c_prev);
+  g = std::tanh(g);
+  const T c = lstm_cell(i, f, g, c_prev);                      // c' = f c + i g
+  o = sigmoid(o + w_co * c);
+  return c;
+}
+// Backward: tc = tanh(c'), dh and dc the gradients reaching h' and c'.  Writes the four
+// pre-activation gradients and returns the gradient reaching c.
+template <typename T> inline T peephole_grad(T i, T f, T g, T o, T c_prev, T tc, T w_ci,
+                                             T w_cf, T w_co, T dh, T dc, T& dpre_i, T& dpre_f,
+                                             T& dpre_g, T& dpre_o) {
+  const T through_h = lstm_out_grad(o, tc, dh, dpre_o);
+  const T dc_total = dc + through_h + dpre_o * w_co;           // c' feeds h', o and step t+1
+  const T dc_prev = lstm_cell_grad(i, f, g, c_prev, dc_total, dpre_i, dpre_f, dpre_g);
+  return dc_prev + dpre_i * w_ci + dpre_f * w_cf;              // c feeds c', i and f
 }
 
 // ---------------------------------------------------------------- GRU, reset_after=True (r, z, n)

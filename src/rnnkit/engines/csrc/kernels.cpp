@@ -105,6 +105,81 @@ void lstm_bwd_step(at::Tensor gates, at::Tensor c_prev, at::Tensor dh, at::Tenso
   });
 }
 
+// Peephole LSTM (rnnkit/cells/peephole.py).  z (B, 4H): W_ih x + W_hh h + b in, gates
+// i, f, g, o out (in place); w_ci, w_cf, w_co (H) the peephole weights.
+void peephole_fwd_step(at::Tensor z, at::Tensor w_ci, at::Tensor w_cf, at::Tensor w_co,
+                       at::Tensor c_prev, at::Tensor c_out, at::Tensor h_out) {
+  const int64_t B = c_prev.size(0), H = c_prev.size(1);
+  const char* fn = "peephole_fwd_step";
+  const auto dt = rk::floating(z, fn, "z");
+  rk::rank(c_prev, fn, "c_prev", 2);
+  rk::expect(z, fn, "z", dt, {B, 4 * H});
+  for (auto& [t, n] : {std::pair{w_ci, "w_ci"}, {w_cf, "w_cf"}, {w_co, "w_co"}})
+    rk::expect(t, fn, n, dt, {H});
+  for (auto& [t, n] : {std::pair{c_prev, "c_prev"}, {c_out, "c_out"}, {h_out, "h_out"}})
+    rk::expect(t, fn, n, dt, {B, H});
+  AT_DISPATCH_FLOATING_TYPES(z.scalar_type(), "peephole_fwd_step", [&] {
+    scalar_t* zp = z.data_ptr<scalar_t>();
+    const scalar_t* pi = w_ci.data_ptr<scalar_t>();
+    const scalar_t* pf = w_cf.data_ptr<scalar_t>();
+    const scalar_t* po = w_co.data_ptr<scalar_t>();
+    const scalar_t* cp = c_prev.data_ptr<scalar_t>();
+    scalar_t* co = c_out.data_ptr<scalar_t>();
+    scalar_t* ho = h_out.data_ptr<scalar_t>();
+    for (int64_t b = 0; b < B; ++b) {
+      scalar_t* zr = zp + b * 4 * H;
+      _Pragma("omp simd")
+      for (int64_t j = 0; j < H; ++j) {
+        scalar_t i = zr[j], f = zr[H + j], g = zr[2 * H + j], o = zr[3 * H + j];
+        const scalar_t c = gates::peephole_step(i, f, g, o, cp[b * H + j], pi[j], pf[j], po[j]);
+        zr[j] = i; zr[H + j] = f; zr[2 * H + j] = g; zr[3 * H + j] = o;
+        co[b * H + j] = c;
+        ho[b * H + j] = o * std::tanh(c);                          // h' = o tanh(c')
+      }
+    }
+  });
+}
+
+// gates (B, 4H) activated; dh, dc: gradients reaching h', c'.  Writes dz (B, 4H) and dc_prev
+// (which may be dc).
+void peephole_bwd_step(at::Tensor gates, at::Tensor w_ci, at::Tensor w_cf, at::Tensor w_co,
+                       at::Tensor c_prev, at::Tensor dh, at::Tensor dc, at::Tensor dz,
+                       at::Tensor dc_prev) {
+  const int64_t B = c_prev.size(0), H = c_prev.size(1);
+  const char* fn = "peephole_bwd_step";
+  const auto dt = rk::floating(gates, fn, "gates");
+  rk::rank(c_prev, fn, "c_prev", 2);
+  rk::expect(gates, fn, "gates", dt, {B, 4 * H});
+  rk::expect(dz, fn, "dz", dt, {B, 4 * H});
+  for (auto& [t, n] : {std::pair{w_ci, "w_ci"}, {w_cf, "w_cf"}, {w_co, "w_co"}})
+    rk::expect(t, fn, n, dt, {H});
+  for (auto& [t, n] : {std::pair{c_prev, "c_prev"}, {dh, "dh"}, {dc, "dc"}, {dc_prev, "dc_prev"}})
+    rk::expect(t, fn, n, dt, {B, H});
+  AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "peephole_bwd_step", [&] {
+    const scalar_t* ap = gates.data_ptr<scalar_t>();
+    const scalar_t* pi = w_ci.data_ptr<scalar_t>();
+    const scalar_t* pf = w_cf.data_ptr<scalar_t>();
+    const scalar_t* po = w_co.data_ptr<scalar_t>();
+    const scalar_t* cp = c_prev.data_ptr<scalar_t>();
+    const scalar_t* dhp = dh.data_ptr<scalar_t>();
+    const scalar_t* dcp = dc.data_ptr<scalar_t>();
+    scalar_t* dzp = dz.data_ptr<scalar_t>();
+    scalar_t* dcop = dc_prev.data_ptr<scalar_t>();
+    for (int64_t b = 0; b < B; ++b) {
+      const scalar_t* a = ap + b * 4 * H;
+      scalar_t* d = dzp + b * 4 * H;
+      _Pragma("omp simd")
+      for (int64_t j = 0; j < H; ++j) {
+        const int64_t k = b * H + j;
+        const scalar_t i = a[j], f = a[H + j], g = a[2 * H + j], o = a[3 * H + j];
+        const scalar_t tc = std::tanh(gates::lstm_cell(i, f, g, cp[k]));
+        dcop[k] = gates::peephole_grad(i, f, g, o, cp[k], tc, pi[j], pf[j], po[j], dhp[k],
+                                       dcp[k], d[j], d[H + j], d[2 * H + j], d[3 * H + j]);
+      }
+    }
+  });
+}
+
 // GRU, reset_after=True.  zx (B, 3H) = W_ih x + b_ih, zh (B, 3H) = W_hh h + b_hh.
 // Writes gates r, z, n (B, 3H) and h'.
 void gru_fwd_step(at::Tensor zx, at::Tensor zh, at::Tensor h_prev, at::Tensor gates,
