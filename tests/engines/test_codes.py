@@ -31,3 +31,23 @@ def test_python_sides_use_the_same_table():
         codes.LOSSES[("sparse_categorical_crossentropy", True)]
     assert cpp_step._loss_kind(BinaryCrossentropy()) == \
         codes.LOSSES[("binary_crossentropy", False)]
+
+
+def test_the_step_records_cross_in_their_field_order():
+    """LayerSpec and StepConfig: the generated C++ struct has the tuple's fields, and its
+    unpack reads each from the position the tuple puts it in."""
+    cpp = codes.cpp_constants()
+    for record in (codes.LayerSpec, codes.StepConfig):
+        body = cpp.split(f"struct {record.__name__} {{")[1].split("\n};")[0]
+        declared = re.findall(r"^  (?:double|int|bool) (\w+);$", body, flags=re.M)
+        read = re.findall(r"r\.(\w+) = .*v\[(\d+)\]", body)
+        assert declared == list(record._fields)
+        assert read == [(name, str(k)) for k, name in enumerate(record._fields)]
+        assert f"size = {len(record._fields)};" in body
+
+
+def test_train_cpp_spells_no_position_of_a_record():
+    """The C++ step reads the spec and the config only through the generated unpack."""
+    train = resources.files("rnnkit.engines").joinpath("csrc", "train.cpp").read_text()
+    assert not re.search(r"\b(?:spec|config|values|hyper)\[", train)
+    assert "unpack(" in train

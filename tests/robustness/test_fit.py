@@ -127,6 +127,43 @@ def test_the_cpp_step_never_trains_on_the_wrong_feature_count(cell, features):
         _fit(model, "cpp", x=torch.randn(8, 5, features))
 
 
+# Inputs the autograd path accepts: the C++ step must train on them to the same weights
+# (fit's tensors were converted once, at the boundary, for both).
+ACCEPTED = {
+    "targets (B,) for one output": (dict(y=Y[:, 0]), {}),
+    "integer targets for mse": (dict(y=torch.randint(0, 3, (8, 1))), {}),
+    "bool labels for bce": (dict(y=torch.tensor([[True], [False]] * 4),
+                                 loss="binary_crossentropy"), dict(activation="sigmoid")),
+    "bool class labels": (dict(y=torch.tensor([True, False] * 4),
+                               loss="sparse_categorical_crossentropy"),
+                          dict(out=3, activation="softmax")),
+    "int32 class labels": (dict(y=torch.tensor([0, 1, 2, 0] * 2, dtype=torch.int32),
+                                loss="sparse_categorical_crossentropy"),
+                           dict(out=3, activation="softmax")),
+    "class labels (B, 1)": (dict(y=torch.tensor([[0], [2]] * 4),
+                                 loss="sparse_categorical_crossentropy"),
+                            dict(out=3, activation="softmax")),
+    "x not contiguous": (dict(x=torch.randn(8, 3, 5).transpose(1, 2)), {}),
+    "float64 data for a float32 model": (dict(x=X.double(), y=Y.double()), {}),
+    "numpy data": (dict(x=X.numpy(), y=Y.numpy()), {}),
+    "batch larger than the data": (dict(batch_size=100), {}),
+}
+
+
+@pytest.mark.parametrize("case", list(ACCEPTED))
+def test_what_autograd_accepts_the_cpp_step_trains_on_alike(case):
+    kw, model_kw = ACCEPTED[case]
+    models = []
+    for step in STEPS:
+        torch.manual_seed(0)
+        model = _model(**model_kw)
+        _fit(model, step, **dict(kw))
+        assert model._trainer.step_choice.kind == step
+        models.append(model)
+    for p, q in zip(*(m.parameters() for m in models)):
+        torch.testing.assert_close(q, p, atol=1e-6, rtol=1e-5)
+
+
 EVAL = {
     "evaluate features": (lambda m: m.evaluate(torch.randn(4, 5, 2), torch.randn(4, 1)),
                           ValueError, r"x \(4, 5, 2\) does not fit the model"),

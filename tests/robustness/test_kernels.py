@@ -8,7 +8,9 @@ read or write past a buffer (``make sanitize`` runs this file under AddressSanit
 import pytest
 import torch
 
+from rnnkit.engines import codes
 from rnnkit.engines._ext import kernels
+from rnnkit.engines.codes import LayerSpec, StepConfig
 
 B, H, T = 2, 3, 4
 G = 4 * H
@@ -20,6 +22,11 @@ SIGNATURES = {
                       ("h_out", (B, H))],
     "lstm_bwd_step": [("gates", (B, 4 * H)), ("c_prev", (B, H)), ("dh", (B, H)),
                       ("dc", (B, H)), ("dz", (B, 4 * H)), ("dc_prev", (B, H))],
+    "peephole_fwd_step": [("z", (B, 4 * H)), ("w_ci", (H,)), ("w_cf", (H,)), ("w_co", (H,)),
+                          ("c_prev", (B, H)), ("c_out", (B, H)), ("h_out", (B, H))],
+    "peephole_bwd_step": [("gates", (B, 4 * H)), ("w_ci", (H,)), ("w_cf", (H,)), ("w_co", (H,)),
+                          ("c_prev", (B, H)), ("dh", (B, H)), ("dc", (B, H)), ("dz", (B, 4 * H)),
+                          ("dc_prev", (B, H))],
     "gru_fwd_step": [("zx", (B, 3 * H)), ("zh", (B, 3 * H)), ("h_prev", (B, H)),
                      ("gates", (B, 3 * H)), ("h_out", (B, H))],
     "gru_bwd_step": [("gates", (B, 3 * H)), ("zh", (B, 3 * H)), ("h_prev", (B, H)),
@@ -44,8 +51,10 @@ SIGNATURES = {
 }
 
 
-SIZES_FROM = {"lstm_fwd_step": "c_prev", "lstm_bwd_step": "c_prev", "gru_fwd_step": "h_prev",
-              "gru_bwd_step": "h_prev", "lnlstm_fwd_step": "c_prev", "lnlstm_bwd_step": "c_prev",
+SIZES_FROM = {"lstm_fwd_step": "c_prev", "lstm_bwd_step": "c_prev",
+              "peephole_fwd_step": "c_prev", "peephole_bwd_step": "c_prev",
+              "gru_fwd_step": "h_prev", "gru_bwd_step": "h_prev", "lnlstm_fwd_step": "c_prev",
+              "lnlstm_bwd_step": "c_prev",
               "ln_bwd_rows": "d", "simple_seq_fwd": "zx", "simple_seq_bwd": "a"}
 
 
@@ -105,14 +114,42 @@ def test_a_bad_argument_is_refused_by_name(K, fn, k, name, fault):
 
 def _train_args(D=3, units=4, out=1):
     """SimpleRNN(units) + Dense(out), SGD, MSE: the smallest valid train_step call."""
-    spec = [0, D, units, 0, 1, 3, units, out, 3, 1]
+    layers = [LayerSpec(kind=codes.LAYER_KINDS["simple"], inputs=D, units=units,
+                        activation=codes.ACTIVATIONS["tanh"], bias=True),
+              LayerSpec(kind=codes.LAYER_KINDS["dense"], inputs=units, units=out,
+                        activation=codes.ACTIVATIONS["linear"], bias=True)]
     params = [torch.zeros(units, D, dtype=F64), torch.zeros(units, units, dtype=F64),
               torch.zeros(units, dtype=F64), torch.zeros(out, units, dtype=F64),
               torch.zeros(out, dtype=F64)]
     grads = [torch.zeros_like(p) for p in params]
-    hyper = [0.01, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
-    return [torch.zeros(5, 6, D, dtype=F64), torch.zeros(5, out, dtype=F64), spec, params,
-            grads, [], [], [], hyper]
+    config = StepConfig(lr=0.01, beta1=0.0, beta2=0.0, eps=0.0, weight_decay=0.0,
+                        clip_value=0.0, clip_norm=0.0, adam=False,
+                        loss=codes.LOSSES[("mse", False)], grads_only=False)
+    return [torch.zeros(5, 6, D, dtype=F64), torch.zeros(5, out, dtype=F64),
+            [v for layer in layers for v in layer], params, grads, [], [], [], config]
+
+
+def _layer(args, k, **change):
+    """args with layer k of the flat spec changed by field name."""
+    n = len(LayerSpec._fields)
+    layers = [LayerSpec(*args[2][i:i + n]) for i in range(0, len(args[2]), n)]
+    layers[k] = layers[k]._replace(**change)
+    args[2] = [v for layer in layers for v in layer]
+
+
+def _config(args, at=8, **change):
+    args[at] = args[at]._replace(**change)
+
+
+def _adam_state(args, broken=None):
+    """Adam on, with its state for every parameter; ``broken``: (which, k, tensor)."""
+    _config(args, adam=True)
+    state = [[torch.zeros_like(p) for p in args[3]], [torch.zeros_like(p) for p in args[3]],
+             [torch.zeros(()) for _ in args[3]]]
+    if broken is not None:
+        which, k, tensor = broken
+        state[which][k] = tensor
+    args[5:8] = state
 
 
 TRAIN_FAULTS = {
@@ -124,23 +161,56 @@ TRAIN_FAULTS = {
                 "x must be float32 or float64"),
     "x empty": (lambda a: a.__setitem__(0, torch.zeros(0, 6, 3, dtype=F64)),
                 "x must have samples"),
-    "y count": (lambda a: a.__setitem__(1, torch.zeros(4, 1, dtype=F64)), "y must be"),
-    "y dtype": (lambda a: a.__setitem__(1, torch.zeros(5, 1)), "y must be"),
+    "x layout": (lambda a: a.__setitem__(0, torch.zeros(5, 3, 6, dtype=F64).transpose(1, 2)),
+                 "x must be contiguous"),
+    "x device": (lambda a: a.__setitem__(0, torch.zeros(5, 6, 3, dtype=F64, device="meta")),
+                 "x must be a CPU tensor"),
+    "y count": (lambda a: a.__setitem__(1, torch.zeros(4, 1, dtype=F64)), "y has shape"),
+    "y flat": (lambda a: a.__setitem__(1, torch.zeros(10, dtype=F64)), "y has shape"),
+    "y dtype": (lambda a: a.__setitem__(1, torch.zeros(5, 1)), "y has dtype"),
+    "y layout": (lambda a: a.__setitem__(1, torch.zeros(5, 2, dtype=F64)[:, :1]),
+                 "y must be contiguous"),
     "weight shape": (lambda a: a[3].__setitem__(1, torch.zeros(4, 5, dtype=F64)), "parameter"),
+    "weight device": (lambda a: a[3].__setitem__(3, torch.zeros(1, 4, dtype=F64,
+                                                                device="meta")),
+                      "a parameter must be a CPU tensor"),
     "grad shape": (lambda a: a[4].__setitem__(0, torch.zeros(4, 2, dtype=F64)), "gradient"),
     "param count": (lambda a: a[3].pop(), "spec wants 5 parameters"),
-    "spec length": (lambda a: a[2].pop(), "5 codes a layer"),
-    "chained sizes": (lambda a: a[2].__setitem__(6, 9), "takes 9 inputs"),
-    "activation code": (lambda a: a[2].__setitem__(3, 7), "invalid codes"),
-    "layer kind": (lambda a: a[2].__setitem__(0, 9), "invalid codes"),
-    "hyper length": (lambda a: a[8].pop(), "hyper must hold 9"),
-    "loss code": (lambda a: a[8].__setitem__(8, 6.0), "unknown loss code"),
-    "adam without state": (lambda a: a[8].__setitem__(7, 1.0), "Adam moments"),
+    "spec length": (lambda a: a[2].pop(), "5 values a layer"),
+    "chained sizes": (lambda a: _layer(a, 1, inputs=9), "takes 9 inputs"),
+    "activation code": (lambda a: _layer(a, 0, activation=7), "layer 0 has invalid codes"),
+    "softmax in a recurrent layer": (lambda a: _layer(a, 0, activation=codes.SOFTMAX),
+                                     "layer 0 has invalid codes"),
+    "layer kind": (lambda a: _layer(a, 0, kind=9), "invalid codes"),
+    "no recurrent layer": (lambda a: _layer(a, 0, kind=codes.LAYER_KINDS["dense"]),
+                           "layer 0 must be recurrent"),
+    "recurrent after dense": (lambda a: a[2].extend(LayerSpec(0, 1, 2, 0, True)),
+                              "layer 2 is recurrent after a Dense"),
+    "config length": (lambda a: a.__setitem__(8, tuple(a[8])[:-1]), "config must hold 10"),
+    "loss code": (lambda a: _config(a, loss=6), "unknown loss code"),
+    "adam without state": (lambda a: _config(a, adam=True), "Adam state for 0"),
+    "adam moment shape": (lambda a: _adam_state(a, (0, 1, torch.zeros(4, 3, dtype=F64))),
+                          "Adam's exp_avg has shape"),
+    "adam step count": (lambda a: _adam_state(a, (2, 0, torch.zeros(2))),
+                        "Adam step must be one float number"),
 }
 
 
 def test_train_step_runs_on_valid_arguments(K):
     K.train_step(*_train_args())
+    args = _train_args()
+    _adam_state(args)
+    K.train_step(*args)
+
+
+def test_train_step_takes_flat_targets_only_for_one_output(K):
+    args = _train_args(out=1)
+    args[1] = torch.zeros(5, dtype=F64)                 # (B,): one target a sample
+    K.train_step(*args)
+    args = _train_args(out=2)
+    args[1] = torch.zeros(5, dtype=F64)
+    with pytest.raises(RuntimeError, match=r"train_step: y has shape \[5\], expected \[5, 2\]"):
+        K.train_step(*args)
 
 
 @pytest.mark.parametrize("fault", list(TRAIN_FAULTS))
@@ -153,7 +223,7 @@ def test_train_step_refuses(K, fault):
 
 
 def _update_args():
-    """apply_update's arguments for _train_args' model: params, grads, Adam state, hyper."""
+    """apply_update's arguments for _train_args' model: params, grads, Adam state, config."""
     a = _train_args()
     return [a[3], a[4], [], [], [], a[8]]
 
@@ -163,8 +233,8 @@ UPDATE_FAULTS = {
     "grad dtype": (lambda a: a[1].__setitem__(0, torch.zeros(4, 3)), "gradient"),
     "grad count": (lambda a: a[1].pop(), "5 parameters and 4 gradients"),
     "no parameters": (lambda a: (a[0].clear(), a[1].clear()), "0 parameters"),
-    "hyper length": (lambda a: a[5].pop(), "hyper must hold 9"),
-    "adam without state": (lambda a: a[5].__setitem__(7, 1.0), "Adam state for 0"),
+    "config length": (lambda a: a.__setitem__(5, tuple(a[5])[:-1]), "config must hold 10"),
+    "adam without state": (lambda a: _config(a, at=5, adam=True), "Adam state for 0"),
     "param not contiguous": (lambda a: a[0].__setitem__(1, torch.zeros(4, 8, dtype=F64)[:, ::2]),
                              "parameter"),
 }
@@ -181,9 +251,10 @@ def test_apply_update_matches_the_whole_step(K):
             p.normal_(generator=g)
     split[3] = [p.clone() for p in whole[3]]
     split[0], split[1] = whole[0].clone(), whole[1].clone()
-    whole[8][6] = split[8][6] = 0.5                        # clip by norm
+    for args in (whole, split):
+        _config(args, clip_norm=0.5)
     K.train_step(*whole)
-    _, loss, _ = K.train_step(*split[:8], [*split[8], 1.0])
+    _, loss, _ = K.train_step(*split[:8], split[8]._replace(grads_only=True))
     assert all(not torch.equal(p, q) for p, q in zip(whole[3], split[3]))   # not updated yet
     K.apply_update(split[3], split[4], [], [], [], split[8])
     for p, q in zip(whole[3], split[3]):

@@ -341,3 +341,30 @@ def test_class_targets_are_checked_as_the_loss_checks_them():
                   step="cpp")
     with pytest.raises(ValueError, match="targets must be class indices, got fractions"):
         model.fit(x, torch.full((8,), 0.5), loss=loss, verbose=0, step="cpp")
+
+
+def test_the_step_is_described_by_named_records():
+    """plan() turns the model into LayerSpec records and the optimizer's group into a
+    StepConfig, field by field (engines/codes.py: the C++ reads them in the same order)."""
+    from rnnkit.engines import codes
+    from rnnkit.engines.codes import LayerSpec, StepConfig
+    from rnnkit.training.losses import SparseCategoricalCrossentropy
+    model = rk.Sequential([rk.GRU(3), rk.Dense(2, activation="softmax")])
+    model(torch.zeros(1, 4, 5))
+    opt = torch.optim.Adam(model.parameters(), lr=0.02, betas=(0.8, 0.9), eps=1e-6,
+                           weight_decay=0.1)
+    step, choice = cpp_step.plan(model, SparseCategoricalCrossentropy(), opt,
+                                 torch.zeros(4, 4, 5), batch_size=4, tbptt=None, mode="cpp")
+    assert choice.kind == "cpp"
+    assert step.layers == [
+        LayerSpec(kind=codes.LAYER_KINDS["gru"], inputs=5, units=3,
+                  activation=codes.ACTIVATIONS["tanh"], bias=True),
+        LayerSpec(kind=codes.LAYER_KINDS["dense"], inputs=3, units=2,
+                  activation=codes.SOFTMAX, bias=True)]
+    assert step.config(0.5, None) == StepConfig(
+        lr=0.02, beta1=0.8, beta2=0.9, eps=1e-6, weight_decay=0.1, clip_value=0.5,
+        clip_norm=0.0, adam=True, loss=codes.LOSSES[("sparse_categorical_crossentropy", False)],
+        grads_only=False)
+    opt.param_groups[0]["lr"] = 0.001                      # read at every step
+    assert step.config(None, 2.0, grads_only=True)[:1] == (0.001,)
+    assert step.config(None, 2.0, grads_only=True).clip_norm == 2.0

@@ -10,6 +10,13 @@ the Adam or SGD update as plain loops over the weights, in place, with the optim
 state tensors (so checkpoints, resuming and switching between the two paths just work).
 A big enough batch is split over ``torch.get_num_threads()`` threads (1.4-1.8x with two
 here), each sample's forward and BPTT being independent until the gradients are summed.
+What crosses to C++ is named: one ``LayerSpec`` per layer and a ``StepConfig`` per step
+(``engines/codes.py``, whose table also writes the C++ structs that read them).
+
+The data was validated once by ``fit`` (``training/boundary.py``: the model's own checks on
+a probe, the loss's target checks) before this step is chosen, so it trains only on what
+the autograd path accepts; the C++ entry checks device, dtype, exact shape and layout of
+every tensor it indexes.
 
 It runs when ``Trainer.fit(step=...)`` allows it and the model qualifies (``plan`` names
 what does not):
@@ -43,6 +50,7 @@ from torch import nn
 from ..cells.base import describe
 from ..engines import codes
 from ..engines._ext import kernels
+from ..engines.codes import LayerSpec, StepConfig
 from ..types import Choice
 from .threads import work_per_step
 
@@ -68,11 +76,12 @@ SOFTMAX = codes.SOFTMAX   # Dense only
 class CppStep:
     """``step(x, y) -> (loss, grad_norm, y_hat)``: one optimizer step, weights updated."""
 
-    def __init__(self, spec: list[int], params: list[torch.Tensor], optimizer,
+    def __init__(self, layers: list[LayerSpec], params: list[torch.Tensor], optimizer,
                  loss_kind: int, macs: int, note: str, dist=None):
-        self.spec, self.params, self.optimizer, self.dist = spec, params, optimizer, dist
+        self.layers, self.params, self.optimizer, self.dist = layers, params, optimizer, dist
         self.loss_kind, self.macs, self.note = loss_kind, macs, note
-        self.out_units = spec[-3]
+        self.spec = [value for layer in layers for value in layer]   # the C++ side's flat form
+        self.out_units = layers[-1].units
         for p in params:     # the step writes each gradient into p.grad, as autograd would
             if p.grad is None or p.grad.shape != p.shape or not p.grad.is_contiguous():
                 p.grad = torch.zeros_like(p, memory_format=torch.contiguous_format)
@@ -86,6 +95,8 @@ class CppStep:
                        [optimizer.state[p]["step"] for p in params]) if self.adam else ([], [], [])
         self.group = group
         self._flat: torch.Tensor | None = None     # the distributed step's all-reduce buffer
+        cpp = kernels()                            # (plan made sure there are some)
+        self._train_step, self._apply_update = cpp.train_step, cpp.apply_update
 
     def _init_adam_state(self) -> None:
         """Create Adam's state the way torch.optim.Adam does on its first step."""
@@ -99,30 +110,44 @@ class CppStep:
                 state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
                 state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
 
+    def config(self, clip_value: float | None, clip_norm: float | None,
+               grads_only: bool = False) -> StepConfig:
+        """This step's settings, read from the optimizer now (a callback may change lr)."""
+        g = self.group
+        beta1, beta2 = g.get("betas", (0.0, 0.0))
+        return StepConfig(lr=g["lr"], beta1=beta1, beta2=beta2, eps=g.get("eps", 0.0),
+                          weight_decay=g.get("weight_decay", 0.0), clip_value=clip_value or 0.0,
+                          clip_norm=clip_norm or 0.0, adam=self.adam, loss=self.loss_kind,
+                          grads_only=grads_only)
+
     def __call__(self, x: torch.Tensor, y: torch.Tensor, clip_value: float | None,
                  clip_norm: float | None, weight: float = 1.0):
-        g = self.group
-        betas = g.get("betas", (0.0, 0.0))
-        hyper = [float(g["lr"]), float(betas[0]), float(betas[1]), float(g.get("eps", 0.0)),
-                 float(g.get("weight_decay", 0.0)), float(clip_value or 0.0),
-                 float(clip_norm or 0.0), 1.0 if self.adam else 0.0, float(self.loss_kind)]
         # the targets were checked once, against the model and the loss, before this step
-        # was chosen (training/boundary.py); the C++ entry checks every size it indexes
-        x = x.contiguous()
-        y = y.to(x.dtype).contiguous()
+        # was chosen (training/boundary.py); the C++ entry checks every size it indexes.
+        # Each conversion runs only when needed: at batch 1 one torch call is a tenth of
+        # the step.
+        if y.dtype != x.dtype:
+            y = y.to(x.dtype)
+        if y.dim() > 2:                   # (B, 1, 1): the C++ takes (B, n) or (B,)
+            y = y.reshape(len(y), -1)
+        if not y.is_contiguous():
+            y = y.contiguous()
+        if not x.is_contiguous():
+            x = x.contiguous()
         if self.dist is not None:
-            return self._distributed(x, y, hyper, clip_norm, weight)
-        y_hat, loss, norm = kernels().train_step(x, y, self.spec, self.params, self.grads,
-                                                 *self._state, hyper)
+            return self._distributed(x, y, clip_value, clip_norm, weight)
+        y_hat, loss, norm = self._train_step(x, y, self.spec, self.params, self.grads,
+                                             *self._state, self.config(clip_value, clip_norm))
         return loss, (norm if clip_norm is not None else None), y_hat
 
-    def _distributed(self, x, y, hyper, clip_norm, weight):
+    def _distributed(self, x, y, clip_value, clip_norm, weight):
         """The step split in three: this rank's gradients from C++, then ONE all-reduce of
         every gradient and the loss packed in a flat buffer (weighted by this rank's share,
         as the autograd path weights its loss), then clipping and the update in C++.  Every
         rank updates from the same sums, so the weights stay equal without a broadcast."""
-        y_hat, loss, _ = kernels().train_step(x, y, self.spec, self.params, self.grads,
-                                              *self._state, [*hyper, 1.0])
+        config = self.config(clip_value, clip_norm, grads_only=True)
+        y_hat, loss, _ = self._train_step(x, y, self.spec, self.params, self.grads,
+                                          *self._state, config)
         flat = self._flat
         if flat is None:
             n = sum(p.numel() for p in self.params)
@@ -144,7 +169,7 @@ class CppStep:
             k = grad.numel()
             grad.view(-1).copy_(flat[at:at + k])
             at += k
-        norm = kernels().apply_update(self.params, self.grads, *self._state, hyper)
+        norm = self._apply_update(self.params, self.grads, *self._state, config)
         return loss, (norm if clip_norm is not None else None), y_hat
 
 
@@ -188,7 +213,7 @@ def _optimizer_blocker(opt) -> str | None:
     return f"optimizer {type(opt).__name__} (only Adam and SGD)"
 
 
-def _layer_spec(k: int, layer: nn.Module, last_rnn: bool) -> list[int] | str:
+def _layer_spec(k: int, layer: nn.Module, last_rnn: bool) -> LayerSpec | str:
     from ..layers import RNN, Dense
     if isinstance(layer, RNN):
         cell = layer.cell
@@ -210,14 +235,14 @@ def _layer_spec(k: int, layer: nn.Module, last_rnn: bool) -> list[int] | str:
         if layer.return_sequences == last_rnn:
             return (f"layer {k}: return_sequences={layer.return_sequences} (only the last "
                     "recurrent layer returns its final state, the others sequences)")
-        return [kind, cell.input_size, cell.hidden_size, act, int(cell.use_bias)]
+        return LayerSpec(kind=kind, inputs=cell.input_size, units=cell.hidden_size,
+                         activation=act, bias=bool(cell.use_bias))
     if type(layer) is Dense:
-        if layer.activation == "softmax":
-            return [DENSE, layer.weight.shape[1], layer.units, SOFTMAX, int(layer.use_bias)]
-        if layer.activation not in ACTS:
+        act = SOFTMAX if layer.activation == "softmax" else ACTS.get(layer.activation)
+        if act is None:
             return f"layer {k}: Dense(activation={layer.activation!r})"
-        return [DENSE, layer.weight.shape[1], layer.units, ACTS[layer.activation],
-                int(layer.use_bias)]
+        return LayerSpec(kind=DENSE, inputs=layer.weight.shape[1], units=layer.units,
+                         activation=act, bias=bool(layer.use_bias))
     return f"layer {k}: {type(layer).__name__}"
 
 
@@ -242,7 +267,7 @@ def plan(model: nn.Module, loss_fn: Callable, optimizer, x: Any, *, batch_size: 
     if mode == "auto" and forced_engine() == "loop":
         return None, Choice("autograd", "RNNKIT_ENGINE=loop: the readable path everywhere")
     reasons: list[str] = []
-    spec: list[int] = []
+    specs: list[LayerSpec] = []
     params: list[torch.Tensor] = []
     macs = 0
     if type(model) is not Sequential:
@@ -258,15 +283,15 @@ def plan(model: nn.Module, loss_fn: Callable, optimizer, x: Any, *, batch_size: 
             reasons.append("no recurrent layer first")
         for k, layer in enumerate(layers):
             if k >= n_rnn and isinstance(layer, RNN):
-                s: list[int] | str = f"layer {k}: a recurrent layer after a non-recurrent one"
+                s: LayerSpec | str = f"layer {k}: a recurrent layer after a non-recurrent one"
             else:
                 s = _layer_spec(k, layer, last_rnn=k == n_rnn - 1)
             if isinstance(s, str):
                 reasons.append(s)
                 continue
-            spec += s
+            specs.append(s)
             params += _params(layer)
-            if s[0] != DENSE:
+            if s.kind != DENSE:
                 macs += work_per_step(layer)
         for name, m in model.named_modules():
             if m._forward_hooks or m._forward_pre_hooks or m._backward_hooks:
@@ -315,4 +340,4 @@ def plan(model: nn.Module, loss_fn: Callable, optimizer, x: Any, *, batch_size: 
         note = (f"forward and BPTT in C++, one flat all-reduce of the gradients "
                 f"over {dist.world} processes, then {type(optimizer).__name__} in C++ "
                 f"({macs:,} multiply-adds per batch and time step)")
-    return CppStep(spec, params, optimizer, kind, macs, note, dist), Choice("cpp", note)
+    return CppStep(specs, params, optimizer, kind, macs, note, dist), Choice("cpp", note)

@@ -144,10 +144,9 @@ class SparseCategoricalCrossentropy(_Loss):
 
     def __call__(self, y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         C = y_hat.shape[-1]
-        if y.dtype.is_floating_point:
-            if not bool((y == y.round()).all()):
-                raise ValueError(f"{self.name}: targets must be class indices, got fractions")
-            y = y.long()
+        if y.dtype.is_floating_point and not bool((y == y.round()).all()):
+            raise ValueError(f"{self.name}: targets must be class indices, got fractions")
+        y = y.long()            # also bool or int32 labels, which torch's losses refuse
         want = tuple(y_hat.shape[:-1])
         if tuple(y.shape) != want and tuple(y.shape) != (*want, 1):
             raise ValueError(f"{self.name}: scores {tuple(y_hat.shape)} do not match class "
