@@ -175,9 +175,9 @@ def test_language_model_pretraining_learns_and_feeds_the_classifier():
 def _spy_on_pretraining(monkeypatch):
     """Record the encoder before and after the language-model epochs, the ids they were
     given, every batch the Embedding saw meanwhile, and the weights fine-tuning starts from."""
-    from rnnkit import layers as L
+    import rnnkit as rk
     seen = {"batches": []}
-    pretrain, fit = SequenceClassifier._pretrain_steps, L.Sequential.fit
+    pretrain, fit = SequenceClassifier._pretrain_steps, rk.Sequential.fit
 
     def pretrain_spy(self, ids, *args):
         seen["ids"], seen["before"] = ids.clone(), copy.deepcopy(self.model.state_dict())
@@ -194,7 +194,7 @@ def _spy_on_pretraining(monkeypatch):
         return fit(model, *args, **kwargs)
 
     monkeypatch.setattr(SequenceClassifier, "_pretrain_steps", pretrain_spy)
-    monkeypatch.setattr(L.Sequential, "fit", fit_spy)
+    monkeypatch.setattr(rk.Sequential, "fit", fit_spy)
     return seen
 
 

@@ -12,12 +12,3 @@ __all__ = ["RNN", "SimpleRNN", "LSTM", "GRU", "LayerNormLSTM", "Bidirectional", 
            "Dense", "Dropout", "Masking", "MeanOverTime", "GlobalMaxPool1D",
            "GlobalAveragePool1D", "LayerStack"]
 
-
-def __getattr__(name: str):
-    # Transitional alias, the one import from layers upward (tests/test_imports.py lists it):
-    # rnnkit.layers.Sequential is rnnkit.Sequential until tasks/ and training/cpp_step.py
-    # name rnnkit.model.Sequential.  Lazy, so importing layers never imports training.
-    if name == "Sequential":
-        from ..model import Sequential
-        return Sequential
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -51,6 +51,7 @@ import torch
 
 from .. import layers as L
 from ..data.text import TextVectorizer
+from ..model import Sequential
 from ..training.callbacks import Callback
 from ..training.losses import BinaryCrossentropy, SparseCategoricalCrossentropy
 from ._args import (
@@ -174,7 +175,7 @@ class SequenceClassifier:
         self.config = config or ClassifierConfig(**options)
         self.vectorizer: TextVectorizer | None = None
         self.classes: tuple[str, ...] = ()
-        self.model: L.Sequential | None = None
+        self.model: Sequential | None = None
         self.history: dict[str, list[float]] = {}
         self.fit_seconds = 0.0
         # the texts the RNN trained on, kept (in memory only) for the TF-IDF baselines
@@ -252,7 +253,7 @@ class SequenceClassifier:
                              f"{list(self.classes)})") from None
 
     # ------------------------------------------------------------------ model
-    def _build(self, features: int | None) -> L.Sequential:
+    def _build(self, features: int | None) -> Sequential:
         c = self.config
         make = {"simple": L.SimpleRNN, "lstm": L.LSTM, "gru": L.GRU,
                 "lnlstm": L.LayerNormLSTM}[c.cell]
@@ -271,7 +272,7 @@ class SequenceClassifier:
         width = c.units * (2 if c.bidirectional else 1)
         stack.append(L.Dense(1 if len(self.classes) == 2 else len(self.classes),
                              input_size=width))
-        return L.Sequential(stack)
+        return Sequential(stack)
 
     def _loss(self):
         if len(self.classes) == 2:
@@ -415,7 +416,7 @@ class SequenceClassifier:
             r.load_state_dict(lm.state_dict())
         return losses
 
-    def _require(self) -> L.Sequential:
+    def _require(self) -> Sequential:
         if self.model is None:
             raise ValueError("the classifier is not trained: call fit() or load()")
         return self.model
@@ -500,7 +501,7 @@ class SequenceClassifier:
     def _check_loaded(self, path: Path) -> None:
         """classifier.json, vocab.json and the saved model must describe one classifier."""
         model, weights = self._require(), path / "weights.safetensors"
-        first = model.layers[0] if isinstance(model, L.Sequential) and len(model.layers) \
+        first = model.layers[0] if isinstance(model, Sequential) and len(model.layers) \
             else None
         reads_text = isinstance(first, L.Embedding)
         if reads_text and self.vectorizer is None:
@@ -513,7 +514,7 @@ class SequenceClassifier:
             raise ValueError(f"{path / 'vocab.json'} holds {self.vectorizer.size} tokens but "
                              f"the Embedding in {weights} has {first.input_dim} rows; the "
                              "files come from different models")
-        last = model.layers[-1] if isinstance(model, L.Sequential) else None
+        last = model.layers[-1] if isinstance(model, Sequential) else None
         outputs = getattr(last, "units", None)
         n = len(self.classes)
         if outputs != (1 if n == 2 else n):

@@ -42,6 +42,7 @@ from .. import layers as L
 from ..data.scaling import make_scaler, scaler_from_dict
 from ..data.windowing import make_windows, shifted_windows, split_series
 from ..datasets.series import Series
+from ..model import Sequential
 from ..training import EarlyStopping, Trainer, set_seed
 from ..types import Choice
 
@@ -458,7 +459,7 @@ class Forecaster:
         self.config = config if config is not None else ForecastConfig(**options)
         if config is not None and options:
             raise ValueError("pass a ForecastConfig or keyword options, not both")
-        self.model: L.Sequential | None = None
+        self.model: Sequential | None = None
         self.scaler = None
         self.columns: tuple[str, ...] = ()
         self.target_idx: list[int] = []
@@ -528,7 +529,7 @@ class Forecaster:
         return make_windows(scaled, cfg.window, horizon, stride, self.target_idx)
 
     # ------------------------------------------------------------------ model
-    def _build(self, n_features: int) -> L.Sequential:
+    def _build(self, n_features: int) -> Sequential:
         cfg, nt = self.config, len(self.target_idx)
         stack: list[torch.nn.Module] = []
         for k in range(cfg.layers):
@@ -537,7 +538,7 @@ class Forecaster:
             stack.append(L.Bidirectional(rnn) if cfg.bidirectional else rnn)
         out = nt * (cfg.horizon if cfg.strategy == "direct" else 1) * self._n_levels()
         stack.append(L.Dense(out))
-        model = L.Sequential(stack)
+        model = Sequential(stack)
         model(torch.zeros(1, cfg.window, n_features))           # build every layer
         return model
 
@@ -667,7 +668,7 @@ class Forecaster:
         return self.scaler.subset(self.target_idx).inverse_transform(y)
 
     # ------------------------------------------------------------------ forecasting
-    def _require_model(self) -> L.Sequential:
+    def _require_model(self) -> Sequential:
         if self.model is None:
             raise ValueError("this Forecaster is not trained yet: call fit() or load()")
         return self.model

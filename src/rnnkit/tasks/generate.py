@@ -28,6 +28,7 @@ import torch
 
 from .. import layers as L
 from ..data.text import TextVectorizer
+from ..model import Sequential
 from ..training.callbacks import Callback
 from ..training.losses import SparseCategoricalCrossentropy
 from ._args import (
@@ -115,12 +116,12 @@ class TextGenerator:
     def __init__(self, config: GeneratorConfig | None = None, **options: Any):
         self.config = config or GeneratorConfig(**options)
         self.vectorizer: TextVectorizer | None = None
-        self.model: L.Sequential | None = None
+        self.model: Sequential | None = None
         self.history: dict[str, list[float]] = {}
         self.fit_seconds, self.trained_tokens = 0.0, 0
 
     # ------------------------------------------------------------------ model
-    def _build(self, stateful: bool) -> L.Sequential:
+    def _build(self, stateful: bool) -> Sequential:
         c = self.config
         make = {"simple": L.SimpleRNN, "lstm": L.LSTM, "gru": L.GRU,
                 "lnlstm": L.LayerNormLSTM}[c.cell]
@@ -131,7 +132,7 @@ class TextGenerator:
                               stateful=stateful, dropout=c.dropout))
             size = c.units
         stack.append(L.Dense(self.vectorizer.size, input_size=size))
-        return L.Sequential(stack)
+        return Sequential(stack)
 
     def _streams(self, ids: np.ndarray, rows: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(rows, n) inputs and the (rows, n) next tokens: the stream cut into rows."""
@@ -192,7 +193,7 @@ class TextGenerator:
         self.trained_tokens = int(x.numel())
         return self.history
 
-    def _require(self) -> L.Sequential:
+    def _require(self) -> Sequential:
         if self.model is None or self.vectorizer is None:
             raise ValueError("the generator is not trained: call fit() or load()")
         return self.model
@@ -302,7 +303,7 @@ class TextGenerator:
             raise ValueError(f"{vocab} holds no token beyond [PAD] and [UNK]: nothing to "
                              "generate")
         model = self._require()
-        first = model.layers[0] if isinstance(model, L.Sequential) and len(model.layers) \
+        first = model.layers[0] if isinstance(model, Sequential) and len(model.layers) \
             else None
         if not isinstance(first, L.Embedding):
             raise ValueError(f"{weights} does not hold a text generator (its model does not "

@@ -34,6 +34,7 @@ from .. import layers as L
 from ..data.scaling import StandardScaler, make_scaler, scaler_from_dict
 from ..data.windowing import make_windows, split_series
 from ..datasets.series import Series
+from ..model import Sequential
 from ..training import EarlyStopping, Trainer, set_seed
 from .forecast import (
     CELLS,
@@ -120,7 +121,7 @@ class GlobalNet(nn.Module):
     Shapes: x (B, T, D), ids (B,) -> ``net``([x, e_ids]) with input (B, T, D + k)
     """
 
-    def __init__(self, net: L.Sequential, n_series: int, id_embedding: int):
+    def __init__(self, net: Sequential, n_series: int, id_embedding: int):
         super().__init__()
         self.net = net
         self.ids = nn.Embedding(n_series, id_embedding)
@@ -345,7 +346,7 @@ class GlobalForecaster:
         stack: list[nn.Module] = [CELLS[cfg.cell](cfg.units, dropout=cfg.dropout,
                                                   return_sequences=i < cfg.layers - 1)
                                   for i in range(cfg.layers)]
-        net = L.Sequential([*stack, L.Dense(len(self.target_idx) * cfg.horizon)])
+        net = Sequential([*stack, L.Dense(len(self.target_idx) * cfg.horizon)])
         net(torch.zeros(1, cfg.window, n_features + k))            # build every layer
         # without ids the model is the per-series Forecaster's (and trains as fast)
         return GlobalNet(net, len(self.ids), k) if k else net

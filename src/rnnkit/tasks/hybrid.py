@@ -49,6 +49,7 @@ from torch import nn
 from .. import layers as L
 from ..data.windowing import split_series
 from ..datasets.series import Series
+from ..model import Sequential
 from ..training import set_seed
 from .forecast import Forecaster
 
@@ -259,7 +260,7 @@ class HybridForecaster:
         if config is not None and options:
             raise ValueError("pass a HybridConfig or keyword options, not both")
         self.config = config if config is not None else HybridConfig(**options)
-        self.model: L.Sequential | None = None
+        self.model: Sequential | None = None
         self.smoothing: Smoothing | None = None
         self.multiplicative = True
         self.column = ""
@@ -340,9 +341,9 @@ class HybridForecaster:
         return z * self.smoothing.scale + level + season
 
     # ------------------------------------------------------------------ model
-    def _build(self) -> L.Sequential:
+    def _build(self) -> Sequential:
         cfg = self.config
-        model = L.Sequential([CELLS[cfg.cell](cfg.units), L.Dense(cfg.horizon)])
+        model = Sequential([CELLS[cfg.cell](cfg.units), L.Dense(cfg.horizon)])
         model(torch.zeros(1, cfg.window, 1))                             # build every layer
         return model.to(torch.float64)        # as the smoothing: log-ratios stay exact
 

@@ -260,7 +260,7 @@ def plan(model: nn.Module, loss_fn: Callable, optimizer, x: Any, *, batch_size: 
          tbptt: int | None, mode: str, dist=None) -> tuple[CppStep | None, Choice]:
     """``(step, choice)``: the C++ step and why, or None and why not.  With ``dist``
     (the trainer's process group) the step all-reduces its gradients itself."""
-    from ..layers import RNN, Sequential
+    from ..layers import RNN, LayerStack
     if mode == "autograd":
         return None, Choice("autograd", "step='autograd' requested")
     from ..engines.select import forced_engine
@@ -270,7 +270,7 @@ def plan(model: nn.Module, loss_fn: Callable, optimizer, x: Any, *, batch_size: 
     specs: list[LayerSpec] = []
     params: list[torch.Tensor] = []
     macs = 0
-    if type(model) is not Sequential:
+    if not isinstance(model, LayerStack) or type(model).forward is not LayerStack.forward:
         kind = type(model)
         reasons.append(f"model is a {kind.__module__}.{kind.__qualname__}, not an rnnkit "
                        "Sequential")
