@@ -54,6 +54,6 @@ sanitize: $(VENV)/.installed-dev  ## engine and training-step tests under Addres
 
 # The multi-process tests alone (torch.distributed.run with gloo: equivalence with one
 # process, loopback nodes, --nproc, the rendezvous timeout) and the elastic restart; `make
-# test` runs all but the elastic one (its restarted group hung once in a fresh-clone CI run).
+# test` runs them too, among the rest.
 distributed: $(VENV)/.installed-dev  ## the multi-process training tests (gloo on the CPU)
 	$(BIN)/python -m pytest -q -m "distributed or elastic" tests/training/test_distributed.py

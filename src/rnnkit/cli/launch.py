@@ -68,8 +68,13 @@ def launch(opts: dict[str, str], rest: list[str]) -> int:
                          "options choose the processes)")
     nproc = _int("--nproc", opts["--nproc"])
     nnodes = _int("--nnodes", opts.get("--nnodes", "1"))
-    args = [f"--nproc-per-node={nproc}", f"--nnodes={nnodes}",
-            f"--max-restarts={_int('--max-restarts', opts.get('--max-restarts', '0'))}"]
+    restarts = _int("--max-restarts", opts.get("--max-restarts", "0"))
+    args = [f"--nproc-per-node={nproc}", f"--nnodes={nnodes}", f"--max-restarts={restarts}"]
+    if nnodes > 1 and restarts > 0:
+        # a fresh store for every attempt: in the one store the agents otherwise keep, a
+        # restarted rank can read its dead peer's address (on one machine the workers
+        # prefix their keys with the attempt instead: training.distributed._bootstrap_store)
+        os.environ.setdefault("TORCH_DISABLE_SHARE_RDZV_TCP_STORE", "1")
     endpoint = opts.get("--rdzv-endpoint")
     if endpoint is not None:
         host, _, port = endpoint.rpartition(":")

@@ -19,7 +19,11 @@ with ``fit(distributed=True)``.  Then:
   rank (a wall-clock limit) stops every rank after the same epoch;
 * only rank 0 prints progress and writes checkpoints, TensorBoard events and reports; the
   others wait at a barrier;
-* a checkpoint records the world size, and resuming on another is refused naming both.
+* a checkpoint records the world size, and resuming on another is refused naming both;
+* a group restarted by torchrun's agent (``--max-restarts``) meets under keys of its own
+  attempt (``_bootstrap_store``): the agent keeps one store for every attempt, and a new
+  rank reading the address its killed predecessor left there failed with gloo's
+  "Connection refused", or hung until the timeout.
 
 The C++ training step (small models, ``training/cpp_step.py``) runs distributed too:
 its C++ forward and BPTT leave each rank's gradients, one flat all-reduce sums them with the
@@ -126,6 +130,27 @@ class Dist:
             torch.distributed.destroy_process_group()
 
 
+def _bootstrap_store(timeout: datetime.timedelta) -> Any:
+    """The store a group restarted by torchrun's agent meets in, or None for the default.
+
+    Since torch 2.5 the agent hosts one TCPStore for the whole run and hands the same
+    ``MASTER_PORT`` to every attempt, while ``init_process_group`` keys each rank's gloo or
+    NCCL address by rank alone; so the keys of a killed attempt are still there when the
+    next one starts, and a new rank can read its dead peer's address first.  Every worker
+    on one machine has the same ``TORCHELASTIC_RESTART_COUNT``, so the keys get that
+    attempt's prefix.  Across machines the agents count restarts apart (a node whose
+    workers did not fail restarts them without counting), so there the store stays as it
+    is: ``rnnkit ... --nnodes N --max-restarts k`` has the agents make a fresh store for
+    every attempt instead (``TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1``)."""
+    if (os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True"
+            or os.environ.get("GROUP_WORLD_SIZE", "1") != "1"):
+        return None
+    store = torch.distributed.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]),
+                                       world_from_env(), is_master=False, timeout=timeout)
+    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+    return torch.distributed.PrefixStore(f"rnnkit/attempt{attempt}", store)
+
+
 def start(requested: Any) -> Dist | None:
     """The group to train in: None for one process (``requested`` False, or None with
     ``WORLD_SIZE`` 1), else a ``Dist``, starting the process group when needed."""
@@ -145,7 +170,12 @@ def start(requested: Any) -> Dist | None:
                              f"({', '.join(missing)} missing): start it with torchrun or "
                              "rnnkit ... --nproc N")
         backend = "nccl" if torch.cuda.is_available() else "gloo"
-        torch.distributed.init_process_group(
-            backend, timeout=datetime.timedelta(seconds=TIMEOUT_S))
+        timeout = datetime.timedelta(seconds=TIMEOUT_S)
+        store = _bootstrap_store(timeout)
+        if store is None:
+            torch.distributed.init_process_group(backend, timeout=timeout)
+        else:
+            torch.distributed.init_process_group(backend, store=store, rank=int(
+                os.environ["RANK"]), world_size=world_from_env(), timeout=timeout)
         created = True
     return Dist(torch.distributed.get_rank(), torch.distributed.get_world_size(), created)
