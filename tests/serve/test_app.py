@@ -33,6 +33,18 @@ def test_each_folder_is_recognised_by_its_files(model_dirs):
         assert detect_kind(model_dirs[name]) == kind
 
 
+def test_a_hybrid_forecaster_is_refused_with_the_way_out(tmp_path):
+    import numpy as np
+
+    from rnnkit.tasks import HybridForecaster
+    t = np.arange(96, dtype=np.float64)
+    hybrid = HybridForecaster(window=12, season=12, units=4)
+    hybrid.fit(100 + t + 10 * np.sin(2 * np.pi * t / 12), epochs=1, verbose=0)
+    hybrid.save(tmp_path / "m")
+    with pytest.raises(ValueError, match="HybridForecaster .* Refit with --strategy direct"):
+        load_served(tmp_path / "m")
+
+
 def test_a_folder_without_a_model_is_refused_by_name(tmp_path):
     with pytest.raises(ValueError, match="no saved rnnkit model"):
         load_served(tmp_path)

@@ -116,12 +116,13 @@ def test_cli_forecast_dataset_and_csv(tmp_path):
     out = tmp_path / "run"
     result = runner.invoke(app, ["forecast", str(csv), "--column", "Close", "--features",
                                  "Volume", "--date-column", "Date", "--window", "10",
-                                 "--epochs", "2", "--units", "4", "--out", str(out)])
+                                 "--epochs", "2", "--units", "4", "--strategy", "direct",
+                                 "--out", str(out)])
     assert result.exit_code == 0, result.output
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["test"]["windows"] > 0 and (out / "forecast.png").exists()
-    assert metrics["training_step"].startswith("compiled: ")     # a 4-unit model qualifies
-    assert "compiled training step" in result.output
+    assert metrics["training_step"]["kind"] == "cpp"          # a 4-unit model qualifies
+    assert "cpp training step" in result.output
     assert (out / "training.png").exists() and (out / "model" / "weights.safetensors").exists()
 
 
@@ -208,7 +209,7 @@ def test_cli_csv_preset_season_and_horizons_agree(tmp_path):
     out = tmp_path / "run"
     result = runner.invoke(app, ["forecast", str(csv), "--column", "Sales", "--date-column",
                                  "Month", "--quick", "--quiet", "--threads", "1",
-                                 "--out", str(out)])
+                                 "--strategy", "direct", "--out", str(out)])
     assert result.exit_code == 0, result.output
     text = result.output
     assert "preset: general (GRU(32), window 24, stride 1, differenced" in text

@@ -2,7 +2,10 @@
 
 Every setting left out comes from a preset, printed on the first lines: a shipped series
 gets the README's recommended settings for it, a CSV (and the generated sine) a general
-preset sized by its season.  The season comes from --season, the dataset, or the CSV's
+preset sized by its season.  ``--strategy auto`` (the default) also fits the ES-RNN hybrid
+(``tasks.hybrid.hybrid_preset``) and keeps whichever forecasts the validation part better
+(``tasks.forecast_auto.AutoForecaster``); the output says which, why, and every
+candidate's validation score.  The season comes from --season, the dataset, or the CSV's
 dates.  The text, metrics.json and forecast.png show the same forecast after the data: the
 same number of steps, at the same time labels.
 
@@ -14,6 +17,7 @@ origins (``--stats``); ``--backtest N`` adds a rolling-origin evaluation at N or
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -24,6 +28,7 @@ from .. import datasets
 from ..data.tables import FILL_POLICIES, fill_missing, read_csv_series
 from ..tasks import stats_baselines
 from ..tasks.forecast import SEASON_RULE, dataset_preset, general_preset, infer_season
+from ..tasks.hybrid import hybrid_preset
 from .options import (
     DryRun,
     Epochs,
@@ -45,6 +50,7 @@ SEASON_WHY = {"sunspots": "the ~11-year solar cycle, in months", "airline": "mon
               "sine": "a generated wave"}
 QUICK_ROWS, QUICK_UNITS, QUICK_EPOCHS = 500, 8, 2
 OVERRIDES = "--cell/--units/--window"   # what the preset line names; every option overrides
+STRATEGIES = ("auto", "direct", "recursive", "seq2seq")
 
 
 def _split(text: str | None) -> list[str]:
@@ -144,7 +150,7 @@ def _season(source: str, season: int | None, series, date_column: str | None
 
 def _print_table(m: dict, model: str, seconds: float) -> None:
     """The model, the naive baselines and the statistical models on the same targets."""
-    typer.echo(f"{'':24s}{'RMSE':>12s}{'MAE':>12s}{'MAPE %':>10s}{'RMSE scaled':>13s}"
+    typer.echo(f"{'':28s}{'RMSE':>12s}{'MAE':>12s}{'MAPE %':>10s}{'RMSE scaled':>13s}"
                f"{'seconds':>9s}")
     rows = [(model, m, seconds)] + [
         (k.replace("baseline_", "naive: ").replace("_", " "), v, None)
@@ -155,7 +161,7 @@ def _print_table(m: dict, model: str, seconds: float) -> None:
     for name, r, secs in rows:
         scaled = f"{r['rmse_scaled']:13.4f}" if "rmse_scaled" in r else f"{'-':>13s}"
         took = f"{secs:9.1f}" if secs is not None else f"{'-':>9s}"
-        typer.echo(f"{name:24s}{r['rmse']:12.4g}{r['mae']:12.4g}{r['mape']:10.2f}{scaled}"
+        typer.echo(f"{name:28s}{r['rmse']:12.4g}{r['mae']:12.4g}{r['mape']:10.2f}{scaled}"
                    f"{took}")
     notes: dict[str, list[str]] = {}            # the same note once, for every model it fits
     for name, r in found.items():
@@ -172,6 +178,18 @@ def _print_table(m: dict, model: str, seconds: float) -> None:
         typer.echo(f"(stats: {', '.join(names)}: {note})")
     if "_note" in found:
         typer.echo(f"(stats: {found['_note']})")
+
+
+def _print_choice(auto, tag: str) -> None:
+    """What --strategy auto chose and why, and every candidate's validation score."""
+    typer.echo(f"\nauto chose {auto.choice.kind}{tag}: {auto.choice.reason}")
+    typer.echo(f"{'candidate':12s}{'val RMSE':>12s}{'val MAE':>12s}{'fit s':>8s}  settings")
+    for name, v in auto.validation.items():
+        if "skipped" in v:
+            typer.echo(f"{name:12s}{'-':>12s}{'-':>12s}{'-':>8s}  not fitted: {v['skipped']}")
+        else:
+            typer.echo(f"{name:12s}{v['rmse']:12.4g}{v['mae']:12.4g}{v['fit_seconds']:8.1f}  "
+                       f"{v['settings']}")
 
 
 def _print_backtest(bt: dict, tag: str) -> None:
@@ -216,7 +234,10 @@ def forecast(
     window: Annotated[int | None, typer.Option(min=1, help="input steps per sample (default: "
                                                "the preset's)")] = None,
     horizon: Annotated[int, typer.Option(min=1, help="steps predicted per sample")] = 1,
-    strategy: Annotated[str, typer.Option(help="direct | recursive | seq2seq")] = "direct",
+    strategy: Annotated[str, typer.Option(
+        help="auto | direct | recursive | seq2seq. auto (the default) fits the preset's RNN "
+        "and the ES-RNN hybrid (and the RNN recursive at --horizon 2 or more) and keeps the "
+        "one with the lowest validation RMSE; the output says which and why")] = "auto",
     stride: Annotated[int | None, typer.Option(min=1, help="step between training windows")]
     = None,
     scaler: Annotated[str | None, typer.Option(help="minmax | standard | none (default: the "
@@ -275,8 +296,14 @@ def forecast(
     model to --out (default runs/forecast).
 
     Settings not given come from a preset: the README's recommended ones for a shipped
-    series, a general one for a CSV; the first lines say which, and why."""
+    series, a general one for a CSV; the first lines say which, and why.  By default
+    (--strategy auto) the RNN and an ES-RNN hybrid are both fitted and the one with the
+    lower validation RMSE is kept; the test part is never read to choose."""
     from ..tasks import Forecaster
+    from ..tasks.forecast_auto import AutoForecaster
+    if strategy not in STRATEGIES:
+        raise ValueError(f"--strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
+    auto = strategy == "auto"
     if fill is not None and fill not in FILL_POLICIES:
         raise ValueError(f"--fill must be one of {', '.join(FILL_POLICIES)}, got {fill!r}")
     if val == 0 and test == 0:
@@ -287,6 +314,9 @@ def forecast(
                          "their sum must be below 1")
     if refit and backtest is None:
         raise ValueError("--refit applies to --backtest N; give --backtest too")
+    if auto and val == 0:
+        raise ValueError("--strategy auto chooses on the validation part, and --val 0 leaves "
+                         "none; give --val a fraction such as 0.15, or --strategy direct")
     levels = _parse_quantiles(quantiles)
     stats_which, stats_line = _stats_choice(stats, quick)
     out = out if out is not None else DEFAULT_OUT
@@ -339,19 +369,38 @@ def forecast(
                          f"but --features adds {', '.join(series.columns[n_targets:])}; use "
                          f"--future {horizon} or a larger --horizon")
     f = Forecaster(cell=s["cell"], units=s["units"], layers=layers, window=s["window"],
-                   horizon=horizon, strategy=strategy, stride=s["stride"],
+                   horizon=horizon, strategy="direct" if auto else strategy, stride=s["stride"],
                    scaler=None if s["scaler"] == "none" else s["scaler"], dropout=dropout,
                    bidirectional=bidirectional, targets=series.columns[:n_targets],
                    season=season, lr=s["lr"], difference=s["difference"], quantiles=levels)
     parts = f.check(series, val=val, test=test)
+    hybrid = None
+    if auto:
+        hybrid = hybrid_preset(source if source in datasets.SERIES else "general",
+                               season=season, window=s["window"], horizon=horizon,
+                               rows=len(series.values), val=val, test=test)
+        if quick and hybrid.config.units > QUICK_UNITS:
+            hybrid = replace(hybrid, config=replace(hybrid.config, units=QUICK_UNITS))
+        if (quick or epochs is not None) and s["epochs"] < hybrid.epochs:   # --epochs caps both
+            hybrid = replace(hybrid, epochs=s["epochs"])
     goal = ", ".join(series.columns[:n_targets])
     tag = " (quick)" if quick else ""
     preset_line = (f"preset: {preset.name} ({preset.describe()}); "
                    + (f"changed: {', '.join(changed)}" if changed
                       else f"override with {OVERRIDES}"))
     model = (f"{s['cell'].upper()}({s['units']}) x{layers}, window {s['window']}, stride "
-             f"{s['stride']}, {strategy}" + (", differenced" if s["difference"] else "")
+             f"{s['stride']}, {'direct' if auto else strategy}"
+             + (", differenced" if s["difference"] else "")
              + f", scaler {s['scaler'] or 'none'}, lr {s['lr']:g}")
+    left_out = ("--quantiles" if levels else "several targets" if n_targets > 1 else None)
+    both = horizon > 1 and not has_features and not levels     # recursive differs from direct
+    auto_line = (f"strategy auto: fits the RNN{' (direct and recursive)' if both else ''}"
+                 + (f" (the ES-RNN hybrid is left out: {left_out} need the RNN)" if left_out
+                    else f" and the ES-RNN hybrid ({hybrid.describe()}; "
+                    f"{'; '.join(hybrid.why)})")
+                 + ", keeps the lowest validation RMSE; --strategy direct for the RNN alone"
+                 if auto else f"strategy {strategy} (the RNN alone; --strategy auto to choose "
+                 "between it and the ES-RNN hybrid on validation)")
     training = (f"at most {_plural(s['epochs'], 'epoch')} of batch {s['batch_size']}, "
                 + (f"early stopping (patience {s['patience']})" if s["patience"]
                    else "no early stopping"))
@@ -364,7 +413,8 @@ def forecast(
             **({"preset why": "; ".join(preset.why)} if preset.why else {}),
             "parts": "; ".join(f"{p} {v['rows']} rows ({v['from']} to {v['to']}), "
                                f"{v['windows']} windows" for p, v in parts.items()),
-            "model": model, "training": training,
+            "model": model, "strategy": auto_line.removeprefix("strategy "),
+            "training": training,
             "horizon": f"{horizon} step{'s' if horizon != 1 else ''} per window",
             "season": season_line,
             "future": f"{steps} steps after {series.times[-1]}",
@@ -384,22 +434,35 @@ def forecast(
         typer.echo(f"  {why}")
     typer.echo(season_line)
     typer.echo(stats_line)
-    f.fit(series, epochs=s["epochs"], batch_size=s["batch_size"], val=val, test=test,
-          patience=s["patience"] or None, seed=seed, verbose=verbose_level(quiet),
-          log_dir=logdir, threads=threads)
+    typer.echo(auto_line)
+    runner = AutoForecaster(f.config, hybrid) if auto else f
+    runner.fit(series, epochs=s["epochs"], batch_size=s["batch_size"], val=val, test=test,
+               patience=s["patience"] or None, seed=seed, verbose=verbose_level(quiet),
+               log_dir=logdir, threads=threads)
     extra = {"preset": {"name": preset.name, "settings": preset.describe(),
                         "why": list(preset.why), "changed": changed},
              "season": {"value": season, "source": season_line}, "quick": quick,
              "horizon": horizon, "source": source}
-    metrics = f.report(out, future=steps, extra=extra,
-                       label="quick run, not a measurement" if quick else "",
-                       stats=stats_which, backtest=backtest, refit=refit)
+    if auto:
+        extra["hybrid_preset"] = {"settings": hybrid.describe(), "why": list(hybrid.why)}
+        _print_choice(runner, tag)
+    metrics = runner.report(out, future=steps, extra=extra,
+                            label="quick run, not a measurement" if quick else "",
+                            stats=stats_which, backtest=backtest, refit=refit)
     part = "test" if "test" in metrics else "val"
     m = metrics[part]
+    f = runner.chosen if auto else f
+    if isinstance(f, Forecaster):
+        name = f"{f.config.cell.upper()}" + (f" {f.config.strategy}" if auto and
+                                             f.config.strategy != "direct" else "")
+        how = f"{f.training_step.kind} training step"
+    else:
+        name, how = "hybrid", "the hybrid's own training loop"
     typer.echo(f"\n{part} part{tag}: {m['windows']} windows, horizon {horizon}, "
-               f"fit {f.fit_seconds:.1f}s, {f.training_step.kind} "
-               "training step")
-    _print_table(m, f"rnnkit {s['cell'].upper()}{tag}", f.fit_seconds)
+               f"fit {f.fit_seconds:.1f}s"
+               + (f" ({runner.fit_seconds:.1f}s with every candidate)" if auto else "")
+               + f", {how}")
+    _print_table(m, f"rnnkit {'auto: ' if auto else ''}{name}{tag}", f.fit_seconds)
     if "coverage" in m:
         for cover, share in m["coverage"].items():
             typer.echo(f"{cover} % interval{tag}: covers {100 * share:.1f} % of the {part} "
@@ -416,6 +479,6 @@ def forecast(
         typer.echo(f"{col}{tag}, next {ahead['steps']} step{'s' if ahead['steps'] != 1 else ''}"
                    f" after {ahead['after']} ({span}): "
                    + ", ".join(f"{v:.4g}" for v in values))
-    f.save(out / "model")
+    runner.save(out / "model")
     typer.echo(f"wrote {out}/metrics.json, forecast.png ({metrics['plot']['future_steps']} "
                f"forecast steps drawn), training.png and {out}/model")

@@ -49,6 +49,11 @@ def detect_kind(path: Path) -> str:
         raise ValueError(f"{path}: no such folder")
     if (path / "translator.json").is_file():
         return "translator"
+    if (path / "hybrid.json").is_file():
+        raise ValueError(f"{path} holds a HybridForecaster (the ES-RNN hybrid, which "
+                         "`rnnkit forecast`'s default --strategy auto may choose); rnnkit serve "
+                         "does not serve the hybrid yet: its smoothing runs outside the "
+                         "network. Refit with --strategy direct to serve a Forecaster")
     found = [kind for name, kind in TASK_FILES.items() if (path / name).is_file()]
     if len(found) > 1:
         raise ValueError(f"{path} holds the settings of several tasks ({', '.join(found)}); "

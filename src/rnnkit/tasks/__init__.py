@@ -2,6 +2,7 @@
 
 from .classify import ClassifierConfig, SequenceClassifier
 from .forecast import ForecastConfig, Forecaster
+from .forecast_auto import AutoForecaster
 from .generate import GeneratorConfig, TextGenerator
 from .global_forecast import GlobalConfig, GlobalForecaster
 from .hybrid import HybridConfig, HybridForecaster
@@ -9,4 +10,5 @@ from .translate import Translator, TranslatorConfig
 
 __all__ = ["Forecaster", "ForecastConfig", "SequenceClassifier", "ClassifierConfig",
            "TextGenerator", "GeneratorConfig", "Translator", "TranslatorConfig",
-           "HybridForecaster", "HybridConfig", "GlobalForecaster", "GlobalConfig"]
+           "HybridForecaster", "HybridConfig", "GlobalForecaster", "GlobalConfig",
+           "AutoForecaster"]

@@ -53,7 +53,7 @@ from ..model import Sequential
 from ..training import set_seed
 from .forecast import Forecaster
 
-__all__ = ["HybridForecaster", "HybridConfig", "Smoothing"]
+__all__ = ["HybridForecaster", "HybridConfig", "HybridPreset", "Smoothing", "hybrid_preset"]
 
 CELLS = {"simple": L.SimpleRNN, "lstm": L.LSTM, "gru": L.GRU}
 SEASONALITIES = ("auto", "multiplicative", "additive")
@@ -112,6 +112,74 @@ class HybridConfig:
     def period(self) -> int:
         """The season in steps, 0 when there is none."""
         return self.season if self.season is not None and self.season > 1 else 0
+
+
+# ---------------------------------------------------------------------- presets
+@dataclass(frozen=True)
+class HybridPreset:
+    """A hybrid's settings and training for a series; ``why`` says how they were chosen."""
+
+    config: HybridConfig
+    epochs: int = 100                  # at most; the epoch with the best validation RMSE is kept
+    batch_size: int = 32
+    patience: int = 20                 # epochs without a better validation RMSE before stopping
+    why: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """One line: "GRU(16) on ES-normalised windows of 24, season 12 (multiplicative) ..."."""
+        cfg = self.config
+        how = ("multiplicative if every value is > 0, else additive"
+               if cfg.seasonality == "auto" else cfg.seasonality)
+        season = f"season {cfg.season} ({how})" if cfg.period else "level only (no season)"
+        return (f"{cfg.cell.upper()}({cfg.units}) on exponential-smoothing-normalised windows "
+                f"of {cfg.window}, {season}, {cfg.loss} loss, lr {cfg.lr:g}, batch "
+                f"{self.batch_size}, best validation epoch of at most {self.epochs} (patience "
+                f"{self.patience})")
+
+
+# settings per shipped series, chosen on the validation part only
+# (benchmarks/hybrid_airline.py --grid; stocks, weather and sine were not searched)
+SHIPPED = {
+    "sunspots": (dict(season=None, seasonality="additive", units=16, window=24, loss="mae"),
+                 60, 32),
+    "airline": (dict(season=12, units=16, window=24, loss="mse"), 200, 32),
+    "stocks": (dict(season=None, units=16, window=20, loss="mse"), 30, 32),
+    "weather": (dict(season=24, seasonality="additive", units=32, window=48, loss="mse"), 20,
+                128),
+    "sine": (dict(season=None, seasonality="additive", units=16, window=24, loss="mse"), 30,
+             32),
+}
+
+
+def hybrid_preset(name: str, *, season: int | None, window: int, horizon: int = 1,
+                  rows: int | None = None, target: str | None = None,
+                  split_rows: str = "levels", val: float = 0.15, test: float = 0.15
+                  ) -> HybridPreset:
+    """The hybrid for a series: a shipped series' own settings (``SHIPPED``), else GRU(16)
+    on ``window`` steps with the series' ``season`` when the training part holds two of them
+    beside a window (the level only otherwise), seasonality multiplicative when every
+    value is > 0, at most 100 epochs.  ``rows`` is the series' length (for the season
+    rule); ``split_rows`` as in ``HybridConfig`` (``"changes"`` beside a differenced
+    Forecaster, so both score the same targets)."""
+    common = dict(horizon=horizon, target=target, split_rows=split_rows)
+    if name in SHIPPED:
+        opts, epochs, batch = SHIPPED[name]
+        return HybridPreset(HybridConfig(**opts, **common), epochs=epochs, batch_size=batch,
+                            why=(f"the {name} dataset's settings (chosen on its validation "
+                                 "part)",))
+    why = [f"window {window} (the RNN's)"]
+    train = int((rows or 0) * (1 - val - test))
+    period = season if season is not None and season > 1 else None
+    if period is not None and rows is not None and 2 * period + window > train:
+        why.append(f"no season: the {train} training rows hold fewer than two seasons of "
+                   f"{period} beside a window of {window}")
+        period = None
+    elif period is not None:
+        why.append(f"season {period}, multiplicative when every value is > 0, else additive")
+    else:
+        why.append("no season: the level only")
+    return HybridPreset(HybridConfig(units=16, window=window, season=period, **common),
+                        why=tuple(why))
 
 
 # ---------------------------------------------------------------------- smoothing

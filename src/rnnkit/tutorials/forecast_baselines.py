@@ -106,35 +106,25 @@ def _recommended(case: Case, seed: int, quick: bool):
     return f, preset
 
 
-# the hybrid's settings per series: chosen on the validation part only
-# (benchmarks/hybrid_airline.py --grid; stocks, weather and sine were not searched)
-HYBRID = {
-    "sunspots": dict(season=None, seasonality="additive", units=16, window=24, loss="mae",
-                     epochs=60),
-    "airline": dict(season=12, units=16, window=24, loss="mse", epochs=200),
-    "stocks": dict(season=None, units=16, window=20, loss="mse", epochs=30),
-    "weather": dict(season=24, seasonality="additive", units=32, window=48, loss="mse",
-                    epochs=20, batch_size=128),
-    "sine": dict(season=None, seasonality="additive", units=16, window=24, loss="mse",
-                 epochs=30),
-}
-
-
 def _hybrid(case: Case, seed: int, origins: np.ndarray, y: np.ndarray) -> Scores | None:
     """rnnkit's ES-RNN hybrid (``tasks/hybrid.py``) forecasting ``y`` (M, K, 1) from
-    ``origins``, on the recommended Forecaster's split (its test targets checked equal)."""
+    ``origins``, on the recommended Forecaster's split (its test targets checked equal),
+    with the series' settings from ``tasks.hybrid.hybrid_preset`` (``SHIPPED``)."""
     import time
 
     from ..tasks import HybridForecaster
+    from ..tasks.hybrid import hybrid_preset
     series, preset = _series(case)
-    opts = dict(HYBRID[case.name])
-    epochs, batch_size = opts.pop("epochs"), opts.pop("batch_size", 32)
+    spec = hybrid_preset(case.name, season=case.season, window=preset.window,
+                         horizon=case.horizon, rows=len(series.values), target=case.column,
+                         split_rows="changes" if preset.difference else "levels")
+    epochs, batch_size = spec.epochs, spec.batch_size
     if case.rows is not None:                       # a quick run
         epochs = min(epochs, QUICK_EPOCHS)
-    h = HybridForecaster(**opts, horizon=case.horizon, target=case.column,
-                         split_rows="changes" if preset.difference else "levels")
+    h = HybridForecaster(spec.config)
     t0 = time.perf_counter()
-    h.fit(series, epochs=capped_epochs(epochs), batch_size=batch_size, seed=seed, verbose=0)
+    h.fit(series, epochs=capped_epochs(epochs), batch_size=batch_size, patience=spec.patience,
+          seed=seed, verbose=0)
     seconds = time.perf_counter() - t0
     true = h.targets("test")
     if true.shape != y[..., 0].shape or not np.allclose(true, y[..., 0]):

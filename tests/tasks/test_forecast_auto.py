@@ -1,0 +1,198 @@
+"""``strategy="auto"`` (``tasks/forecast_auto.py``): the choice reads the validation part
+only, says what it chose and why, and the chosen model predicts, saves, loads and reports;
+``rnnkit forecast`` uses it by default."""
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from rnnkit.cli.main import app
+from rnnkit.tasks.forecast import ForecastConfig
+from rnnkit.tasks.forecast_auto import AUTO_FILE, AutoForecaster
+from rnnkit.tasks.hybrid import HybridForecaster, hybrid_preset
+
+runner = CliRunner()
+
+
+def _seasonal(n=150, seed=0):
+    """A trending, multiplicative-seasonal, positive series (airline-like)."""
+    t = np.arange(n, dtype=np.float64)
+    noise = np.random.default_rng(seed).normal(0, 0.02, n)
+    return (100 + 2 * t) * (1 + 0.25 * np.sin(2 * np.pi * t / 12)) * (1 + noise)
+
+
+def _hybrid(horizon=1, epochs=3):
+    """The general hybrid preset, trained for a few epochs only."""
+    return replace(hybrid_preset("y", season=12, window=12, horizon=horizon, rows=150),
+                   epochs=epochs)
+
+
+def _auto(rnn_lr=3e-3, horizon=1, **rnn):
+    cfg = ForecastConfig(cell="gru", units=4, window=12, horizon=horizon, lr=rnn_lr,
+                         season=12, **rnn)
+    return AutoForecaster(cfg, _hybrid(horizon))
+
+
+def _fit(auto, y, epochs=3):
+    return auto.fit(y, epochs=epochs, batch_size=16, verbose=0, seed=0)
+
+
+def test_the_choice_never_reads_the_test_part():
+    y = _seasonal()
+    first = _auto()
+    _fit(first, y)
+    origin, _ = first.origins_and_targets("test")
+    poisoned = y.copy()        # every test value replaced by positive noise 10x the series
+    poisoned[origin[0] + 1:] = np.random.default_rng(1).uniform(1, 10 * y.max(),
+                                                                len(y) - origin[0] - 1)
+    second = _auto()
+    _fit(second, poisoned)
+    assert second.choice == first.choice
+    for name, score in first.validation.items():              # the same to the last bit
+        timeless = {k: v for k, v in score.items() if k != "fit_seconds"}
+        assert {k: second.validation[name][k] for k in timeless} == timeless, name
+    assert {"rnn", "hybrid"} <= {n for n, v in first.validation.items() if "rmse" in v}
+    # the test part did change: the same chosen model scores very differently there
+    assert second.evaluate("test")["rmse"] > 3 * first.evaluate("test")["rmse"]
+
+
+def test_evaluate_report_and_save_carry_the_record(tmp_path):
+    y = _seasonal()
+    # an RNN that cannot learn (lr 1e-7) beside the hybrid: the choice is the hybrid
+    auto = _auto(rnn_lr=1e-7)
+    _fit(auto, y)
+    assert auto.kind == "hybrid" and auto.choice.reason.startswith("lowest validation RMSE")
+    assert set(auto.validation) == {"rnn", "hybrid", "recursive"}
+    assert auto.validation["hybrid"]["rmse"] < auto.validation["rnn"]["rmse"]
+    assert "horizon 1" in auto.validation["recursive"]["skipped"]
+    m = auto.evaluate("test", stats=["Naive"], backtest=3)
+    rec = m["auto"]
+    assert rec["kind"] == "hybrid" and rec["validation"] == auto.validation
+    assert rec["validation_part"]["targets"] == auto.validation["hybrid"]["targets"]
+    # the hybrid's own scores on the Forecaster's targets; naive and Naive line up
+    assert m["rmse"] == pytest.approx(auto.chosen.evaluate("test")["rmse"], rel=1e-9)
+    assert m["rmse"] == pytest.approx(rec["scores_on_test"]["hybrid"]["rmse"], rel=1e-9)
+    assert m["stats"]["Naive"]["rmse"] == pytest.approx(m["baseline_last_value"]["rmse"])
+    assert m["backtest"]["overall"]["rmse"] == pytest.approx(m["rmse"])
+    assert len(m["backtest"]["folds"]) == 3
+    refit = auto.evaluate("test", backtest=2, refit=True)["backtest"]
+    assert refit["refit"] and all(f["fit_seconds"] > 0 for f in refit["folds"])
+    metrics = auto.report(tmp_path / "r", future=5)
+    written = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert written["auto"]["kind"] == written["test"]["auto"]["kind"] == "hybrid"
+    assert len(metrics["future"]["values"]["x0"]) == 5
+    assert (tmp_path / "r" / "forecast.png").is_file()
+    auto.save(tmp_path / "m")
+    back = AutoForecaster.load(tmp_path / "m")
+    assert back.choice == auto.choice and back.validation == auto.validation
+    np.testing.assert_allclose(back.predict(steps=4), auto.predict(steps=4))
+    assert isinstance(back.chosen, HybridForecaster)
+    with pytest.raises(ValueError, match="hybrid was chosen"):
+        auto.predict(steps=1, quantiles=True)
+
+
+def test_the_rnn_alone_and_a_resave_over_another_kind(tmp_path):
+    y = _seasonal()
+    hybrid = _auto(rnn_lr=1e-7)
+    _fit(hybrid, y, epochs=1)
+    hybrid.save(tmp_path / "m")
+    rnn = AutoForecaster(ForecastConfig(cell="gru", units=4, window=12), None)
+    _fit(rnn, y, epochs=1)
+    assert rnn.kind == "rnn" and rnn.validation["hybrid"] == {
+        "skipped": "not asked for (hybrid=None)"}
+    assert rnn.choice.reason.startswith("the only candidate")
+    rnn.save(tmp_path / "m")                  # over the hybrid: its files must go
+    assert not (tmp_path / "m" / "hybrid.json").exists()
+    back = AutoForecaster.load(tmp_path / "m")
+    assert back.kind == "rnn"
+    np.testing.assert_allclose(back.predict(steps=3), rnn.predict(steps=3))
+    assert rnn.evaluate("val")["auto"]["kind"] == "rnn"
+
+
+def test_horizon_two_adds_the_recursive_rnn_unless_it_cannot_feed_back():
+    y = _seasonal()
+    auto = _auto(horizon=2)
+    _fit(auto, y, epochs=1)
+    assert {"rnn", "recursive", "hybrid"} <= {n for n, v in auto.validation.items()
+                                              if "rmse" in v}
+    assert auto.evaluate("test")["windows"] == len(auto.origins_and_targets("test")[0])
+    two = np.stack([y, np.roll(y, 1)], axis=1)             # an extra input column
+    cfg = ForecastConfig(cell="gru", units=4, window=12, horizon=2, targets=("x0",))
+    auto = AutoForecaster(cfg, _hybrid(horizon=2, epochs=1))
+    _fit(auto, two, epochs=1)
+    assert "fed back" in auto.validation["recursive"]["skipped"]
+    assert "rmse" in auto.validation["hybrid"]
+    q = AutoForecaster(ForecastConfig(units=4, window=12, quantiles=(0.1, 0.5, 0.9)),
+                       _hybrid())
+    _fit(q, y, epochs=1)
+    assert q.kind == "rnn" and "quantiles" in q.validation["hybrid"]["skipped"]
+    assert q.predict(steps=1, quantiles=True).shape == (1, 1, 3)
+
+
+def test_bad_input_is_named():
+    cfg = ForecastConfig(units=4, window=12)
+    cases = [
+        (lambda: AutoForecaster(ForecastConfig(strategy="recursive")), "strategy='direct'"),
+        (lambda: AutoForecaster({"cell": "gru"}), "rnn must be a ForecastConfig"),
+        (lambda: AutoForecaster(cfg, {"units": 4}), "hybrid must be a HybridPreset"),
+        (lambda: AutoForecaster(cfg, hybrid_preset("y", season=None, window=12, horizon=3)),
+         "horizon"),
+        (lambda: AutoForecaster(cfg, None).fit(_seasonal(), val=0.0), "validation part"),
+        (lambda: AutoForecaster(cfg, None).predict(), "not fitted"),
+        (lambda: AutoForecaster(cfg, None).evaluate(), "not fitted"),
+    ]
+    for make, words in cases:
+        with pytest.raises(ValueError, match=words):
+            make()
+    with pytest.raises(TypeError, match="recursive"):
+        AutoForecaster(cfg, None, recursive="yes")
+
+
+def test_load_refuses_a_folder_without_a_choice(tmp_path):
+    (tmp_path / "m").mkdir()
+    with pytest.raises(ValueError, match=AUTO_FILE):
+        AutoForecaster.load(tmp_path / "m")
+    (tmp_path / "m" / AUTO_FILE).write_text(json.dumps({"kind": "prophet"}))
+    with pytest.raises(ValueError, match="kind must be one of"):
+        AutoForecaster.load(tmp_path / "m")
+
+
+def test_the_cli_default_is_auto_on_a_csv(tmp_path):
+    y = _seasonal(120)
+    dates = [f"{1990 + i // 12}-{i % 12 + 1:02d}" for i in range(len(y))]
+    path = tmp_path / "series.csv"
+    path.write_text("date,y\n" + "".join(f"{d},{v:.3f}\n" for d, v in zip(dates, y)))
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["forecast", str(path), "--column", "y", "--date-column",
+                                 "date", "--quick", "--quiet", "--stats", "none",
+                                 "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    text = result.output
+    assert "strategy auto: fits the RNN and the ES-RNN hybrid" in text
+    assert "auto chose " in text and "lowest validation RMSE" in text
+    for row in ("rnn ", "hybrid ", "recursive "):
+        assert any(line.startswith(row) for line in text.splitlines()), row
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["auto"]["kind"] in ("rnn", "hybrid")
+    assert metrics["test"]["auto"]["validation"] == metrics["auto"]["validation"]
+    assert f"rnnkit auto: {'hybrid' if metrics['auto']['kind'] == 'hybrid' else 'GRU'}" in text
+    back = AutoForecaster.load(out / "model")
+    assert back.choice.kind == metrics["auto"]["kind"]
+
+
+def test_the_cli_names_bad_strategy_and_auto_without_validation(tmp_path):
+    for extra, words in ((["--strategy", "best"], "--strategy must be one of auto"),
+                         (["--val", "0"], "--strategy auto chooses on the validation part")):
+        result = runner.invoke(app, ["forecast", "sine", "--dry-run", *extra,
+                                     "--out", str(tmp_path / "o")])
+        assert result.exit_code == 2 and words in result.output, (extra, result.output)
+    result = runner.invoke(app, ["forecast", "sine", "--dry-run", "--strategy", "direct",
+                                 "--val", "0", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    assert "direct (the RNN alone" in result.output
+    result = runner.invoke(app, ["forecast", "airline", "--dry-run", "--out",
+                                 str(tmp_path / "o")])
+    assert "auto: fits the RNN and the ES-RNN hybrid" in result.output
