@@ -8,6 +8,13 @@ recurrent dropout 0.25, against torch.nn.LSTM without it (torch has none) and a 
 LSTMCell loop that applies the same mask.  Cell "lnlstm" is ``rk.LayerNormLSTM`` against
 torch.nn.LSTM (which has no layer norm) and the loop users write by hand with
 nn.Linear + nn.LayerNorm.
+
+``precisions=("fp32", "bf16")`` adds, beside the fp32 rows of the same run, "rnnkit
+engine=auto bf16" (the step under ``torch.autocast(bfloat16)``, as ``fit(precision="bf16")``
+runs it: bf16 products, fp32 states, loss and Adam) and "torch.nn autocast bf16"; their
+ratios are to fp32 torch.nn, their GEMM share to a bf16 GEMM peak measured in the same
+run.  Config "textgen" (only when named) is the text generator's tutorial size:
+Embedding(70, 256) + GRU(1024) + Dense(70), 64 streams x 100 steps, cross-entropy.
 """
 
 from __future__ import annotations
@@ -22,6 +29,9 @@ import torch
 from torch import nn
 
 CONFIGS = {"tiny": (1, 12, 1, 3), "small": (32, 100, 32, 128), "medium": (64, 100, 256, 512)}
+TEXTGEN = (64, 100, 256, 1024)   # streams, steps, embedding, GRU units: the tutorial size
+VOCAB = 70                       # characters of the text generator's tutorial corpus
+PRECISIONS = ("fp32", "bf16")
 CELLS = ("lstm", "gru", "simple", "lstm-rd", "lnlstm")
 GATES = {"lstm": 4, "gru": 3, "simple": 1, "lstm-rd": 4, "lnlstm": 4}
 RECURRENT_DROPOUT = 0.25    # "lstm-rd": an LSTM with variational dropout on h while training
@@ -37,7 +47,8 @@ class Result:
     ms_max: float
     timesteps_per_s: float
     vs_torch: float      # torch.nn time / this time (> 1 is faster)
-    gemm_share: float    # achieved GFLOP/s / measured GEMM GFLOP/s
+    gemm_share: float    # achieved GFLOP/s / measured GEMM GFLOP/s (bf16 rows: bf16 GEMM)
+    precision: str = "fp32"
 
 
 class _TorchNet(nn.Module):
@@ -122,19 +133,25 @@ def _cpp_stepper(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Callable
     return lambda: step(x, y, None, None)
 
 
-def _stepper(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Callable[[], None]:
+def _stepper(model: nn.Module, x: torch.Tensor, y: torch.Tensor, bf16: bool = False,
+             loss_fn: Callable | None = None) -> Callable[[], None]:
+    """One training step; ``bf16``: the forward under a bfloat16 autocast and the loss in
+    fp32, as ``fit(precision="bf16")`` (master weights and Adam stay fp32)."""
     opt = torch.optim.Adam(model.parameters(), 1e-3)
+    loss_fn = loss_fn or (lambda out, target: ((out - target) ** 2).mean())
 
     def step():
         opt.zero_grad(set_to_none=True)
-        loss = ((model(x) - y) ** 2).mean()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            out = model(x)
+        loss = loss_fn(out.float(), y)
         loss.backward()
         opt.step()
     return step
 
 
-def gemm_gflops(n: int = 1024, reps: int = 5) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
+def gemm_gflops(n: int = 1024, reps: int = 5, dtype: torch.dtype = torch.float32) -> float:
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
     a @ b
     times = []
     for _ in range(reps):
@@ -149,16 +166,107 @@ def machine_line() -> str:
             f"torch {torch.__version__}, python {platform.python_version()}")
 
 
+def _time(steps: dict[str, Callable[[], None]], reps: int, inner: int) -> dict[str, list]:
+    """Seconds per call of every step: one warm-up, then ``reps`` interleaved rounds."""
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    for step in steps.values():
+        step()                                                    # warm-up
+    for _ in range(reps):                                         # interleaved repetitions
+        for name, step in steps.items():
+            t0 = time.perf_counter()
+            for _ in range(inner):
+                step()
+            times[name].append((time.perf_counter() - t0) / inner)
+    return times
+
+
+def _results(cname: str, cell: str, times: dict, work: float, peaks: dict,
+             bf16_names: set) -> list[Result]:
+    """Rows with ratios to fp32 torch.nn; ``work`` = B·T and FLOP per step."""
+    steps_bt, flop = work
+    base = statistics.median(times["torch.nn"])
+    rows = []
+    for name, ts in times.items():
+        med = statistics.median(ts)
+        precision = "bf16" if name in bf16_names else "fp32"
+        rows.append(Result(cname, cell, name, med * 1e3, min(ts) * 1e3, max(ts) * 1e3,
+                           steps_bt / med, base / med, flop / med / 1e9 / peaks[precision],
+                           precision))
+    return rows
+
+
+def _textgen(system: str) -> tuple[nn.Module, Callable]:
+    """The tutorial-size text generator as torch.nn or rnnkit; (model, loss)."""
+    _, _, E, H = TEXTGEN
+    if system == "torch.nn":
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.emb, self.rnn = nn.Embedding(VOCAB, E), nn.GRU(E, H, batch_first=True)
+                self.out = nn.Linear(H, VOCAB)
+
+            def forward(self, x):
+                return self.out(self.rnn(self.emb(x))[0])
+        model: nn.Module = Net()
+    else:
+        import rnnkit as rk
+        model = rk.Sequential([rk.Embedding(VOCAB, E),
+                               rk.GRU(H, input_size=E, return_sequences=True),
+                               rk.Dense(VOCAB, input_size=H)])
+
+    def loss(logits, y):        # (B, T, V) against (B, T) ids
+        return nn.functional.cross_entropy(logits.reshape(-1, VOCAB), y.reshape(-1))
+    return model, loss
+
+
+def textgen_results(reps: int, precisions=PRECISIONS, peaks: dict | None = None) -> list[Result]:
+    """One training step of the tutorial-size text generator, every system in one run."""
+    B, T, E, H = TEXTGEN
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randint(0, VOCAB, (B, T), generator=g), torch.randint(0, VOCAB, (B, T),
+                                                                       generator=g)
+    peaks = peaks or {p: gemm_gflops(1024, dtype=_DTYPES[p]) for p in precisions}
+    steps, bf16_names = {}, set()
+    for precision in precisions:
+        bf16 = precision == "bf16"
+        for system in ("torch.nn", "rnnkit engine=auto"):
+            name = system if not bf16 else ("torch.nn autocast bf16" if system == "torch.nn"
+                                            else f"{system} bf16")
+            torch.manual_seed(0)
+            model, loss = _textgen(system)
+            steps[name] = _stepper(model, x, y, bf16, loss)
+            if bf16:
+                bf16_names.add(name)
+    # GRU: 3 gate blocks of (E + H) x H, forward + backward (x3), plus Dense(V)
+    flop = 3 * 2 * B * T * (3 * (E + H) * H + H * VOCAB)
+    return _results("textgen", "gru", _time(steps, reps, 1), (B * T, flop), peaks, bf16_names)
+
+
+_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+
+
 def run(configs=("tiny", "small"), cells=CELLS, reps: int = 5, quick: bool = False,
-        progress: Callable[[str], None] | None = None) -> tuple[list[Result], dict]:
-    """Time every system on every (config, cell); returns results and run facts."""
+        progress: Callable[[str], None] | None = None,
+        precisions=("fp32",)) -> tuple[list[Result], dict]:
+    """Time every system on every (config, cell); returns results and run facts.
+    ``precisions`` ("fp32", "bf16"): which rows of rnnkit's engine=auto to add."""
     from .engines._ext import kernels, status
     torch.manual_seed(0)
-    peak = gemm_gflops(512 if quick else 1024)
+    n = 512 if quick else 1024
+    peaks = {p: gemm_gflops(n, dtype=_DTYPES[p]) for p in ("fp32", *precisions)}
+    peak = peaks["fp32"]
     facts = {"machine": machine_line(), "gemm_gflops": peak, "kernels": status(), "reps": reps}
+    if "bf16" in precisions:
+        facts["gemm_gflops_bf16"] = peaks["bf16"]
     cpp_ok = kernels() is not None
     results: list[Result] = []
     for cname in configs:
+        if cname == "textgen":
+            results += textgen_results(reps, ("fp32", *[p for p in precisions if p != "fp32"]),
+                                       peaks)
+            if progress:
+                progress("textgen done")
+            continue
         B, T, D, H = CONFIGS[cname]
         x, y = torch.randn(B, T, D), torch.randn(B, 1)
         flop = 3 * 2 * B * T * (D + H) * H   # per gate block; x3 for forward + backward
@@ -170,24 +278,19 @@ def run(configs=("tiny", "small"), cells=CELLS, reps: int = 5, quick: bool = Fal
             for engine in engines:
                 systems[f"rnnkit engine={engine}"] = _rnnkit(cell, D, H, engine)
             steps = {name: _stepper(m, x, y) for name, m in systems.items()}
+            bf16_names = set()
+            if "bf16" in precisions:                  # beside the fp32 rows, same run
+                bf16_names = {"rnnkit engine=auto bf16", "torch.nn autocast bf16"}
+                steps["rnnkit engine=auto bf16"] = _stepper(_rnnkit(cell, D, H, "auto"), x, y,
+                                                            bf16=True)
+                steps["torch.nn autocast bf16"] = _stepper(_TorchNet(cell, D, H), x, y,
+                                                           bf16=True)
             if cell in ("lstm", "gru", "simple") and cname != "medium" and cpp_ok:
                 steps["rnnkit step=cpp"] = _cpp_stepper(_rnnkit(cell, D, H, "auto"), x, y)
             inner = 1 if cname == "medium" else 3
-            times: dict[str, list[float]] = {name: [] for name in steps}
-            for name, step in steps.items():
-                step()                                            # warm-up
-            for _ in range(reps):                                 # interleaved repetitions
-                for name, step in steps.items():
-                    t0 = time.perf_counter()
-                    for _ in range(inner):
-                        step()
-                    times[name].append((time.perf_counter() - t0) / inner)
-            base = statistics.median(times["torch.nn"])
-            for name, ts in times.items():
-                med = statistics.median(ts)
-                results.append(Result(cname, cell, name, med * 1e3, min(ts) * 1e3,
-                                      max(ts) * 1e3, B * T / med, base / med,
-                                      flop * GATES[cell] / med / 1e9 / peak))
+            times = _time(steps, reps, inner)
+            results += _results(cname, cell, times, (B * T, flop * GATES[cell]), peaks,
+                                bf16_names)
             if progress:
                 progress(f"{cname} {cell} done")
     return results, facts

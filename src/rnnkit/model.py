@@ -17,6 +17,7 @@ import torch
 
 from . import saving
 from .layers.sequential import LayerStack
+from .precision import fit_scope
 from .registry import register_serializable
 from .training import Trainer
 from .training.checkpoint import load_model_from_checkpoint
@@ -53,8 +54,9 @@ class Sequential(LayerStack):
         """Train; see ``rnnkit.training.Trainer`` and its ``fit`` for every option.
 
         Returns a History.  ``lr`` sets the learning rate of an optimizer given by name;
-        ``log_dir=`` writes TensorBoard logs and ``threads=`` sets the CPU threads (None:
-        chosen by the work per step), as ``Trainer.fit``.
+        ``log_dir=`` writes TensorBoard logs, ``threads=`` sets the CPU threads (None:
+        chosen by the work per step) and ``precision=`` ("fp32", "bf16", "auto") the GEMM
+        dtype, as ``Trainer.fit``.
         """
         self._trainer = Trainer(self, loss=loss, optimizer=optimizer, metrics=metrics, lr=lr)
         return self._trainer.fit(x, y, **fit_kwargs)
@@ -68,18 +70,32 @@ class Sequential(LayerStack):
                               optimizer=None, metrics=metrics or ())
         return trainer.evaluate(x, y, batch_size=batch_size)
 
-    def predict(self, x: Any, *, batch_size: int = 256) -> torch.Tensor:
-        """The model's outputs on x, in batches, without gradients."""
-        return (self._trainer or Trainer(self, optimizer=None)).predict(x, batch_size=batch_size)
+    def predict(self, x: Any, *, batch_size: int = 256, precision: str = "fp32") -> torch.Tensor:
+        """The model's outputs on x, in batches, without gradients; ``precision`` "bf16" or
+        "auto" runs the GEMMs in bfloat16, as ``fit(precision=...)``."""
+        return (self._trainer or Trainer(self, optimizer=None)).predict(x, batch_size=batch_size,
+                                                                         precision=precision)
 
     def save(self, path: str | os.PathLike, overwrite: bool = False) -> None:
         """Write a folder with config.json + weights.safetensors (see ``rnnkit.saving``)."""
         saving.save(self, path, overwrite=overwrite)
 
+    def summary(self, input_shape: tuple | None = None, print_fn=print) -> str:
+        """``LayerStack.summary``; after a fit, the layers run at that fit's precision, so
+        the engine column shows what trained."""
+        trainer = self._trainer
+        p = next(self.parameters(), None)
+        with fit_scope(getattr(trainer, "precision_choice", None),
+                       getattr(trainer, "_precision", "fp32"),
+                       p.device.type if p is not None else "cpu"):
+            return super().summary(input_shape, print_fn)
+
     def _summary_notes(self) -> list[str]:
         trainer, notes = self._trainer, []
         if trainer is not None and trainer.step_choice is not None:      # None until fit
             notes.append(f"training step: {trainer.step_choice}")
+        if trainer is not None and getattr(trainer, "precision_choice", None) is not None:
+            notes.append(f"precision: {trainer.precision_choice}")
         if trainer is not None and trainer.thread_choice is not None:
             notes.append(f"threads: {trainer.thread_choice.n} ({trainer.thread_choice.reason})")
         return notes

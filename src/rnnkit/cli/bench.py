@@ -13,10 +13,16 @@ from .options import DryRun, Quick, out_file, plan, result
 
 def bench(
     configs: Annotated[str, typer.Option(
-        metavar="LIST", help="Comma-separated sizes: tiny, small, medium.")] = "tiny,small",
+        metavar="LIST", help="Comma-separated sizes: tiny, small, medium; textgen (only when "
+        "named) is the text generator's tutorial size, Embedding 256 + GRU 1024, 64 streams x "
+        "100 steps, vocabulary 70.")] = "tiny,small",
     cells: Annotated[str, typer.Option(
         metavar="LIST", help="Comma-separated cells: lstm, gru, simple, lstm-rd (LSTM with "
         "recurrent dropout), lnlstm (LayerNorm-LSTM).")] = "lstm,gru,simple,lstm-rd,lnlstm",
+    precision: Annotated[str, typer.Option(
+        metavar="LIST", help="Comma-separated precisions: fp32, bf16. bf16 adds rows 'rnnkit "
+        "engine=auto bf16' and 'torch.nn autocast bf16' beside the fp32 ones (ratios to fp32 "
+        "torch.nn) and a bf16 GEMM peak measured in the same run.")] = "fp32",
     reps: Annotated[int, typer.Option(
         min=1, metavar="N", help="Interleaved repetitions per system.")] = 5,
     json_out: Annotated[Path | None, typer.Option(
@@ -57,8 +63,10 @@ def bench(
     from .. import bench as B
     config_list = ["tiny"] if quick else [c.strip() for c in configs.split(",") if c.strip()]
     cell_list = [c.strip() for c in cells.split(",") if c.strip()]
-    for name, given, known in (("configs", config_list, B.CONFIGS), ("cells", cell_list,
-                                                                     B.CELLS)):
+    precision_list = [p.strip() for p in precision.split(",") if p.strip()]
+    for name, given, known in (("configs", config_list, (*B.CONFIGS, "textgen")),
+                               ("cells", cell_list, B.CELLS),
+                               ("precision", precision_list, B.PRECISIONS)):
         bad = [c for c in given if c not in known]
         if bad:
             raise ValueError(f"--{name} names unknown {name} {bad}; choose from "
@@ -68,20 +76,24 @@ def bench(
     out_file(json_out, "--json")
     reps = 2 if quick else reps
     if dry_run:
-        sizes = ", ".join(f"{c} (B, T, D, H = {', '.join(map(str, B.CONFIGS[c]))})"
+        sizes = ", ".join(f"{c} (B, T, D, H = {', '.join(map(str, B.CONFIGS.get(c, B.TEXTGEN)))})"
                           for c in config_list)
         plan("rnnkit bench" + (" --quick" if quick else ""), {
             "sizes": sizes, "cells": ", ".join(cell_list), "repetitions": reps,
+            "precisions": ", ".join(precision_list),
             "also": ", ".join(["streaming latency"]
                               + (["the C++ training step"] if steps else [])
                               + (["the tutorial workloads"] if tutorials else [])),
             "writes": json_out or "nothing (no --json)",
         })
         return
-    results, facts = B.run(config_list, cell_list, reps, quick=quick)
+    results, facts = B.run(config_list, cell_list, reps, quick=quick,
+                           precisions=tuple(precision_list))
     latency = B.step_latency(200 if quick else 2000)
-    result(f"{facts['machine']}; GEMM {facts['gemm_gflops']:.0f} GFLOP/s; rnnkit's kernels: "
-           f"{facts['kernels']}", quick)
+    bf16_peak = (f", bf16 {facts['gemm_gflops_bf16']:.0f}" if "gemm_gflops_bf16" in facts
+                 else "")
+    result(f"{facts['machine']}; GEMM {facts['gemm_gflops']:.0f}{bf16_peak} GFLOP/s; rnnkit's "
+           f"kernels: {facts['kernels']}", quick)
     result(B.table(results), quick)
     result("streaming step, batch 1, LSTM(64) on 32 inputs: "
            + ", ".join(f"{k} {v:.1f} us" for k, v in latency.items()), quick)

@@ -13,6 +13,8 @@ in ``forecast``, ``classify``, ``generate``, ``translate`` and ``tutorial run``.
                    ``rnnkit.training.threads``)
     --quiet        no progress bar and no per-epoch lines; results only
     --logdir DIR   TensorBoard event files (pip install 'rnnkit[tensorboard]')
+    --precision P  fp32, bf16 or auto: the GEMMs' dtype (``rnnkit.precision``); a command
+                   passes it to ``fit(precision=...)``
 
 Boolean options come in pairs written ``--thing/--no-thing``.  Each command declares them
 with the ``Annotated`` aliases below, so a help screen shows the same text everywhere.
@@ -25,7 +27,7 @@ from typing import Annotated
 
 import typer
 
-__all__ = ["Epochs", "Quick", "DryRun", "Out", "Seed", "Threads", "Quiet", "LogDir",
+__all__ = ["Epochs", "Quick", "DryRun", "Out", "Seed", "Threads", "Quiet", "LogDir", "Precision",
            "out_folder", "out_file", "plan", "verbose_level", "result", "log_folder",
            "model_folder"]
 
@@ -47,6 +49,9 @@ Threads = Annotated[int | None, typer.Option(
     "models run fastest on one).")]
 Quiet = Annotated[bool, typer.Option(
     "--quiet", help="No progress bar and no per-epoch lines; results only.")]
+Precision = Annotated[str, typer.Option(
+    metavar="P", help="fp32, bf16 (GEMMs in bfloat16 with fp32 accumulation; states, loss "
+    "and weights stay fp32) or auto (bf16 where it was measured to pay).")]
 LogDir = Annotated[Path | None, typer.Option(
     "--logdir", metavar="DIR", help="Write TensorBoard event files here (needs the "
     "tensorboard extra).")]

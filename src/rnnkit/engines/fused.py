@@ -24,9 +24,19 @@ A step's arithmetic is one C++ kernel (``csrc/kernels.cpp``, its math in ``csrc/
 compiled on first use) for float32/float64 on the CPU, else a few PyTorch ops (no
 compiler, half precision, other devices).  The readable cells in ``rnnkit.cells`` are the
 specification; ``tests/engines/test_fused.py`` holds this file to them.
+
+Mixed precision (``run_fused(..., gemm_dtype=torch.bfloat16)``, ``rnnkit.precision``): the
+products alone change.  W_ih and W_hh are cast once per call; the input projection, each
+step's h W_hh^T (h cast per step, the bf16 product added into the fp32 buffer) and the
+weight-gradient GEMMs take bf16 operands, oneDNN accumulating in fp32.  The buffers, the
+states and the step kernels' gate math stay fp32, so the C++ kernels run unchanged.  (An
+fp32 out= for a bf16 product is not offered by torch on the CPU; the bf16 result added
+into the fp32 buffer measured 2.2x the fp32 addmm_ at 64x512 @ 512x2048.)
 """
 
 from __future__ import annotations
+
+import contextlib
 
 import torch
 
@@ -39,6 +49,14 @@ __all__ = ["run_fused", "fused_blocker", "KERNELS", "Kernel"]
 
 SEQ_MAX_H = 32      # SimpleRNN up to this H runs its whole time loop in one C++ call
 
+# Backward's scratch tensors (dz, dzh, their bf16 copies), kept between calls on the CPU.
+# A fresh tensor of tens of MB comes from mmap, and the first write to each of its pages
+# faults: a medium GRU's training step (B=64, T=100, H=512) spent ~50 ms of 320 ms on it
+# (with malloc told to keep memory, 320 -> 270 ms fp32, 219 -> 185 ms bf16; rnnkit bench).
+# The cost: up to SCRATCH_KEEP tensors of each shape stay allocated.
+SCRATCH_KEEP = 2
+_SCRATCH: dict[tuple, list[torch.Tensor]] = {}
+
 
 def _cpu_kernels(x: torch.Tensor):
     """The C++ module for float32/float64 CPU tensors (its kernels take those two), else None:
@@ -48,10 +66,18 @@ def _cpu_kernels(x: torch.Tensor):
     return None
 
 
-def _project(x: torch.Tensor, w_ih: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
-    """All T input projections in one GEMM, time-major: (T, B, G·H)."""
+def _project(ws: Workspace, b: torch.Tensor | None) -> torch.Tensor:
+    """All T input projections in one GEMM, time-major: (T, B, G·H), in x's dtype."""
+    x, w_ih = ws.x, ws.w_ih
+    if ws.lo is not None:
+        x = x.to(ws.lo)
     flat = x.transpose(0, 1).reshape(-1, x.shape[2])              # (T·B, D)
-    out = flat @ w_ih.t() if b is None else torch.addmm(b, flat, w_ih.t())
+    if ws.lo is not None:                 # bf16 product, fp32 sum (convert, then add: a
+        out = (flat @ w_ih.t()).to(ws.x.dtype)   # mixed-dtype broadcast add is 2x slower)
+        if b is not None:
+            out.add_(b)
+    else:
+        out = flat @ w_ih.t() if b is None else torch.addmm(b, flat, w_ih.t())
     return out.view(x.shape[1], x.shape[0], -1)
 
 
@@ -67,13 +93,68 @@ class Workspace:
     """One call's tensors: x, the weights ``w``, q, the C++ module ``K`` (or None), and
     time-first buffers added with ``add(name=tensor)``: the whole tensor is ``ws.whole[name]``
     (saved for backward), its per-step views ``ws.<name>`` (``ws.gates[t]``, made on first
-    use).  The driver adds ``h`` (T+1, B, H) and, for a paired kind, ``c``."""
+    use).  The driver adds ``h`` (T+1, B, H) and, for a paired kind, ``c``.
 
-    def __init__(self, x: torch.Tensor, weights: tuple, q: torch.Tensor | None, K):
-        self.x, self.w, self.q, self.K = x, weights, q, K
+    ``lo``: the GEMM dtype (bf16) or None; ``w_ih``, ``w_hh`` are W_ih, W_hh in it (cast
+    once, or ``low`` from the forward), and ``addmm_``, ``mm``, ``gemm`` the products."""
+
+    def __init__(self, x: torch.Tensor, weights: tuple, q: torch.Tensor | None, K,
+                 lo: torch.dtype | None = None, low: tuple | None = None):
+        self.x, self.w, self.q, self.K, self.lo = x, weights, q, K, lo
         self.B, self.T, self.H = x.shape[0], x.shape[1], weights[1].shape[1]
-        self.w_hh_t = weights[1].t()
+        if lo is not None and low is None:
+            low = (weights[0].to(lo), weights[1].to(lo))          # once per call
+        self.w_ih, self.w_hh = low if lo is not None else weights[:2]
+        self.w_hh_t = self.w_hh.t()
         self.whole: dict[str, torch.Tensor | None] = {}
+
+    def addmm_(self, acc: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> None:
+        """acc += a b, b in the GEMM dtype; a fp32 is cast, the product added in fp32."""
+        if self.lo is None:
+            acc.addmm_(a, b)
+        else:
+            acc.add_(torch.mm(a.to(self.lo), b))
+
+    def mm(self, a: torch.Tensor, b: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """out = a b (out in the state dtype)."""
+        if self.lo is None:
+            return torch.mm(a, b, out=out)
+        return out.copy_(torch.mm(a.to(self.lo), b))
+
+    def flat(self, name: str) -> torch.Tensor:
+        """``whole[name]`` as (T·B, n) in the GEMM dtype, cast once (weight gradients)."""
+        cache = self.__dict__.setdefault("_flat", {})
+        if name not in cache:
+            t = _flat(self.whole[name])
+            cache[name] = t if self.lo is None else \
+                self.scratch_like(t, self.lo).copy_(t)
+        return cache[name]
+
+    def scratch_like(self, t: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+        """An uninitialised tensor shaped like ``t`` that lives only in this backward: on the
+        CPU it comes from ``_SCRATCH`` and goes back there when the backward ends."""
+        if t.device.type != "cpu":
+            return torch.empty_like(t, dtype=dtype)
+        key = (tuple(t.shape), dtype or t.dtype)
+        try:                                        # pop is atomic: threads may share it
+            buf = _SCRATCH[key].pop()
+        except (KeyError, IndexError):
+            buf = t.new_empty(key[0], dtype=key[1])
+        self.__dict__.setdefault("_scratch", []).append(buf)
+        return buf
+
+    def release(self) -> None:
+        """Hand this backward's scratch tensors back (none of them leaves the backward)."""
+        for buf in self.__dict__.pop("_scratch", ()):
+            free = _SCRATCH.setdefault((tuple(buf.shape), buf.dtype), [])
+            if len(free) < SCRATCH_KEEP:
+                free.append(buf)
+
+    def gemm(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """a b over all T·B rows (the weight gradients), returned in the state dtype."""
+        if self.lo is None:
+            return a @ b
+        return (a.to(self.lo) @ b.to(self.lo)).to(self.x.dtype)
 
     def add(self, **tensors: torch.Tensor | None) -> None:
         for name, value in tensors.items():
@@ -95,8 +176,19 @@ class _WholeSequence(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, kernel, x, h0, c0, mask, q, *weights):
+        ctx.device_type = x.device.type
+        with _plain(ctx.device_type):
+            return _WholeSequence._forward(ctx, kernel, x, h0, c0, mask, q, *weights)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        with _plain(ctx.device_type):
+            return _WholeSequence._backward(ctx, *grads)
+
+    @staticmethod
+    def _forward(ctx, kernel, x, h0, c0, mask, q, *weights):
         ctx.set_materialize_grads(False)
-        ws = Workspace(x, weights, q, _cpu_kernels(x))
+        ws = Workspace(x, weights, q, _cpu_kernels(x), kernel.gemm_dtype)
         T, B, H = ws.T, ws.B, ws.H
         hs = x.new_empty(T + 1, B, H)                             # h_0 .. h_T
         hs[0] = h0
@@ -111,16 +203,18 @@ class _WholeSequence(torch.autograd.Function):
         else:
             _walk_forward(kernel, ws, mask)
         ctx.kernel, ctx.names, ctx.n_weights = kernel, tuple(ws.whole), len(weights)
+        ctx.low = (ws.w_ih, ws.w_hh) if ws.lo is not None else None   # cast once per call
         ctx.save_for_backward(x, mask, q, *weights, *ws.whole.values())
         ys = hs[1:] if mask is None else hs[1:] * mask.t().unsqueeze(-1)
         out = (ys.transpose(0, 1), hs[T].clone())
         return out + (cs[T].clone(),) if kernel.paired else out
 
     @staticmethod
-    def backward(ctx, dy, dh_T, dc_T=None):
+    def _backward(ctx, dy, dh_T, dc_T=None):
         kernel = ctx.kernel
         x, mask, q, *rest = ctx.saved_tensors
-        ws = Workspace(x, tuple(rest[:ctx.n_weights]), q, _cpu_kernels(x))
+        ws = Workspace(x, tuple(rest[:ctx.n_weights]), q, _cpu_kernels(x), kernel.gemm_dtype,
+                       ctx.low)
         ws.add(**dict(zip(ctx.names, rest[ctx.n_weights:])))
         kernel.allocate_grads(ws)
         dh = dh_T.clone() if dh_T is not None else x.new_zeros(ws.B, ws.H)
@@ -132,7 +226,15 @@ class _WholeSequence(torch.autograd.Function):
         else:
             dh, dc = _walk_backward(kernel, ws, dy, dh, dc, mask)
         dx, dw = kernel.weight_grads(ws, ctx.needs_input_grad[1], ctx.needs_input_grad[6])
+        ws.release()
         return (None, dx, dh, dc, None, None, *dw)
+
+
+def _plain(device_type: str):
+    """Autocast off: the driver picks every product's dtype itself (``gemm_dtype``)."""
+    if torch.is_autocast_enabled(device_type):
+        return torch.autocast(device_type, enabled=False)
+    return contextlib.nullcontext()
 
 
 def _walk_forward(kernel: Kernel, ws: Workspace, mask: torch.Tensor | None) -> None:
@@ -172,11 +274,12 @@ def _walk_backward(kernel: Kernel, ws: Workspace, dy, dh, dc, mask):
     return dh, dc
 
 
-def _input_grads(ws: Workspace, d: torch.Tensor, need_dx: bool, need_dw: bool):
-    """dX (B, T, D) and dW_ih from d = the gradient of X W_ih^T (T, B, G·H): two GEMMs."""
-    flat = _flat(d)
-    dx = (flat @ ws.w[0]).view(ws.T, ws.B, -1).transpose(0, 1) if need_dx else None
-    dw = flat.t() @ _flat(ws.x.transpose(0, 1)) if need_dw else None
+def _input_grads(ws: Workspace, need_dx: bool, need_dw: bool):
+    """dX (B, T, D) and dW_ih from dz = the gradient of X W_ih^T (T, B, G·H): two GEMMs."""
+    flat = ws.flat("dz")
+    dx = ws.gemm(flat, ws.w_ih).view(ws.T, ws.B, -1).transpose(0, 1) if need_dx else None
+    x = ws.x if ws.lo is None else ws.x.to(ws.lo)
+    dw = ws.gemm(flat.t(), _flat(x.transpose(0, 1))) if need_dw else None
     return dx, dw
 
 
@@ -192,6 +295,7 @@ class Kernel:
     gates = X W_ih^T + b + h W_hh^T, one bias, with one gradient ``dz`` for both sides."""
 
     paired = False          # the state is LSTMState(h, c)
+    gemm_dtype: torch.dtype | None = None     # bf16: products in it (set by run_fused)
 
     def __init__(self, cell) -> None:               # options only; weights come per call
         pass
@@ -200,10 +304,10 @@ class Kernel:
         return cell.weight_ih, cell.weight_hh, _bias(cell, "bias")
 
     def allocate(self, ws: Workspace) -> None:
-        ws.add(gates=_project(ws.x, ws.w[0], ws.w[2]))           # becomes the activated gates
+        ws.add(gates=_project(ws, ws.w[2]))                       # becomes the activated gates
 
     def allocate_grads(self, ws: Workspace) -> None:
-        ws.add(dz=torch.empty_like(ws.whole["gates"]))
+        ws.add(dz=ws.scratch_like(ws.whole["gates"]))
 
     def whole_sequence(self, ws: Workspace) -> bool:
         """True when ``forward_sequence``/``backward_sequence`` run the time loop instead."""
@@ -211,10 +315,9 @@ class Kernel:
 
     def weight_grads(self, ws: Workspace, need_dx: bool, need_dw_ih: bool):
         dz = ws.whole["dz"]
-        dx, dw_ih = _input_grads(ws, dz, need_dx, need_dw_ih)
-        flat = _flat(dz)
-        db = flat.sum(0) if ws.w[2] is not None else None
-        return dx, (dw_ih, flat.t() @ _h_rec(ws), db)
+        dx, dw_ih = _input_grads(ws, need_dx, need_dw_ih)
+        db = _flat(dz).sum(0) if ws.w[2] is not None else None
+        return dx, (dw_ih, ws.gemm(ws.flat("dz").t(), _h_rec(ws)), db)
 
 
 _ACT = {  # activation, written into out=, and its derivative from (pre-activation a, output y)
@@ -234,12 +337,12 @@ class SimpleKernel(Kernel):
 
     def forward_step(self, ws, t, hr):
         a = ws.gates[t]
-        a.addmm_(hr, ws.w_hh_t)                                   # pre-activation a
+        ws.addmm_(a, hr, ws.w_hh_t)                               # pre-activation a
         _ACT[self.act][0](a, ws.h[t + 1])                         # h' = act(a)
 
     def backward_step(self, ws, t, dh, dc, out):
         torch.mul(dh, _ACT[self.act][1](ws.gates[t], ws.h[t + 1]), out=ws.dz[t])
-        return torch.mm(ws.dz[t], ws.w[1], out=out), None
+        return ws.mm(ws.dz[t], ws.w_hh, out=out), None
 
     def whole_sequence(self, ws):
         return ws.K is not None and ws.H <= SEQ_MAX_H
@@ -266,12 +369,12 @@ class LSTMKernel(Kernel):
 
     def forward_step(self, ws, t, hr):
         z = ws.gates[t]
-        z.addmm_(hr, ws.w_hh_t)                                   # + W_hh h
+        ws.addmm_(z, hr, ws.w_hh_t)                               # + W_hh h
         (ws.K.lstm_fwd_step if ws.K else _lstm_fwd)(z, ws.c[t], ws.c[t + 1], ws.h[t + 1])
 
     def backward_step(self, ws, t, dh, dc, out):
         (ws.K.lstm_bwd_step if ws.K else _lstm_bwd)(ws.gates[t], ws.c[t], dh, dc, ws.dz[t], dc)
-        return torch.mm(ws.dz[t], ws.w[1], out=out), None
+        return ws.mm(ws.dz[t], ws.w_hh, out=out), None
 
 
 class PeepholeKernel(LSTMKernel):
@@ -283,14 +386,14 @@ class PeepholeKernel(LSTMKernel):
 
     def forward_step(self, ws, t, hr):
         z = ws.gates[t]
-        z.addmm_(hr, ws.w_hh_t)                                   # + W_hh h
+        ws.addmm_(z, hr, ws.w_hh_t)                               # + W_hh h
         (ws.K.peephole_fwd_step if ws.K else _peephole_fwd)(
             z, *ws.w[3:], ws.c[t], ws.c[t + 1], ws.h[t + 1])
 
     def backward_step(self, ws, t, dh, dc, out):
         (ws.K.peephole_bwd_step if ws.K else _peephole_bwd)(
             ws.gates[t], *ws.w[3:], ws.c[t], dh, dc, ws.dz[t], dc)
-        return torch.mm(ws.dz[t], ws.w[1], out=out), None
+        return ws.mm(ws.dz[t], ws.w_hh, out=out), None
 
     def weight_grads(self, ws, need_dx, need_dw_ih):
         dx, grads = super().weight_grads(ws, need_dx, need_dw_ih)
@@ -316,7 +419,7 @@ class LayerNormLSTMKernel(Kernel):
 
     def allocate(self, ws):
         T, B, H, w = ws.T, ws.B, ws.H, ws.w
-        nx, _, rstd_x = torch.native_layer_norm(_project(ws.x, w[0], None), (4 * H,),
+        nx, _, rstd_x = torch.native_layer_norm(_project(ws, None), (4 * H,),
                                                 None, None, self.eps)
         gates = torch.addcmul(w[4], nx, w[3])                     # LN_ih(W_ih x)
         if w[2] is not None:
@@ -327,14 +430,14 @@ class LayerNormLSTMKernel(Kernel):
                rh=new(T, B), rc=new(T, B), nc=new(T, B, H))       # 1/std of LN_hh, LN_c; LN_c(c')
 
     def forward_step(self, ws, t, hr):
-        torch.mm(hr, ws.w_hh_t, out=ws.hproj[t])
+        ws.mm(hr, ws.w_hh_t, out=ws.hproj[t])
         (ws.K.lnlstm_fwd_step if ws.K else _lnlstm_fwd)(
             ws.gates[t], ws.hproj[t], *ws.w[5:], ws.c[t], ws.c[t + 1], ws.nc[t], ws.rh[t],
             ws.rc[t], ws.h[t + 1], self.eps)
 
     def allocate_grads(self, ws):
         super().allocate_grads(ws)
-        ws.add(dzh=torch.empty_like(ws.whole["gates"]))           # d(W_hh h)
+        ws.add(dzh=ws.scratch_like(ws.whole["gates"]))           # d(W_hh h)
         H = ws.H         # sums over steps: d gamma_hh, d beta (= d b), d gamma_c, d beta_c
         ws.acc = (ws.x.new_zeros(4 * H), ws.x.new_zeros(4 * H), ws.x.new_zeros(H),
                   ws.x.new_zeros(H))
@@ -344,7 +447,7 @@ class LayerNormLSTMKernel(Kernel):
         (ws.K.lnlstm_bwd_step if ws.K else _lnlstm_bwd)(
             ws.gates[t], ws.c[t], ws.hproj[t], ws.rh[t], ws.nc[t], ws.rc[t], w[5], w[7], w[8],
             dh, dc, ws.dz[t], ws.dzh[t], *ws.acc)
-        return torch.mm(ws.dzh[t], w[1], out=out), None
+        return ws.mm(ws.dzh[t], ws.w_hh, out=out), None
 
     def weight_grads(self, ws, need_dx, need_dw_ih):
         dgh, dbeta, dgc, dbc = ws.acc                             # d beta_ih = d beta_hh = d b
@@ -352,8 +455,8 @@ class LayerNormLSTMKernel(Kernel):
         dgx = torch.zeros_like(dgh)
         (ws.K.ln_bwd_rows if ws.K else _ln_bwd_rows)(
             _flat(dz), _flat(ws.whole["nx"]), ws.whole["rstd_x"].reshape(-1), ws.w[3], dgx)
-        dx, dw_ih = _input_grads(ws, dz, need_dx, need_dw_ih)    # dz is now d(W_ih x)
-        dw_hh = _flat(ws.whole["dzh"]).t() @ _h_rec(ws)
+        dx, dw_ih = _input_grads(ws, need_dx, need_dw_ih)        # dz is now d(W_ih x)
+        dw_hh = ws.gemm(ws.flat("dzh").t(), _h_rec(ws))
         db = dbeta.clone() if ws.w[2] is not None else None
         return dx, (dw_ih, dw_hh, db, dgx, dbeta, dgh, dbeta.clone(), dgc, dbc)
 
@@ -372,28 +475,30 @@ class GRUKernel(Kernel):
     def forward_step(self, ws, t, hr):
         zh, b_hh = ws.hproj[t], ws.w[3]
         if b_hh is None:
-            torch.mm(hr, ws.w_hh_t, out=zh)
-        else:
+            ws.mm(hr, ws.w_hh_t, out=zh)
+        elif ws.lo is None:
             torch.addmm(b_hh, hr, ws.w_hh_t, out=zh)
+        else:                                                     # bf16 product + b_hh, fp32
+            zh.copy_(torch.mm(hr.to(ws.lo), ws.w_hh_t)).add_(b_hh)
         (ws.K.gru_fwd_step if ws.K else _gru_fwd)(ws.gates[t], zh, ws.h[t], ws.gates[t],
                                                   ws.h[t + 1])
 
     def allocate_grads(self, ws):
         super().allocate_grads(ws)
-        ws.add(dzh=torch.empty_like(ws.whole["gates"]))
+        ws.add(dzh=ws.scratch_like(ws.whole["gates"]))
         ws.dh_direct = ws.x.new_empty(ws.B, ws.H)                 # through z h
 
     def backward_step(self, ws, t, dh, dc, out):
         (ws.K.gru_bwd_step if ws.K else _gru_bwd)(ws.gates[t], ws.hproj[t], ws.h[t], dh,
                                                   ws.dz[t], ws.dzh[t], ws.dh_direct)
-        return torch.mm(ws.dzh[t], ws.w[1], out=out), ws.dh_direct
+        return ws.mm(ws.dzh[t], ws.w_hh, out=out), ws.dh_direct
 
     def weight_grads(self, ws, need_dx, need_dw_ih):
         dz, dzh = ws.whole["dz"], _flat(ws.whole["dzh"])
-        dx, dw_ih = _input_grads(ws, dz, need_dx, need_dw_ih)
+        dx, dw_ih = _input_grads(ws, need_dx, need_dw_ih)
         db_ih = _flat(dz).sum(0) if ws.w[2] is not None else None
         db_hh = dzh.sum(0) if ws.w[3] is not None else None
-        return dx, (dw_ih, dzh.t() @ _h_rec(ws), db_ih, db_hh)
+        return dx, (dw_ih, ws.gemm(ws.flat("dzh").t(), _h_rec(ws)), db_ih, db_hh)
 
 
 class GRUBeforeKernel(Kernel):
@@ -410,13 +515,14 @@ class GRUBeforeKernel(Kernel):
     def backward_step(self, ws, t, dh, dc, out):
         hr = ws.h[t] if ws.q is None else ws.h[t] * ws.q
         d_h = dh * ws.gates[t][:, ws.H:2 * ws.H]                  # h' = ... + z h
-        return _gru_before_bwd(ws.gates[t], hr, ws.h[t], dh, ws.dz[t], ws.w[1]), d_h
+        return _gru_before_bwd(ws.gates[t], hr, ws.h[t], dh, ws.dz[t], ws.w_hh), d_h
 
     def weight_grads(self, ws, need_dx, need_dw_ih):
         H, dz = ws.H, _flat(ws.whole["dz"])
-        dx, dw_ih = _input_grads(ws, ws.whole["dz"], need_dx, need_dw_ih)
-        dw_hh = torch.cat([dz[:, :2 * H].t() @ _h_rec(ws),        # [d(r,z)^T hr ; dn^T (r hr)]
-                           dz[:, 2 * H:].t() @ _flat(ws.whole["rh"])])
+        dx, dw_ih = _input_grads(ws, need_dx, need_dw_ih)
+        lo = ws.flat("dz")
+        dw_hh = torch.cat([ws.gemm(lo[:, :2 * H].t(), _h_rec(ws)),   # [d(r,z)^T hr ;
+                           ws.gemm(lo[:, 2 * H:].t(), ws.flat("rh"))])   # dn^T (r hr)]
         return dx, (dw_ih, dw_hh, dz.sum(0) if ws.w[2] is not None else None)
 
 
@@ -535,10 +641,10 @@ def _gru_bwd(a, zh, h_prev, dh, dzx, dzh, dh_direct):
 
 def _gru_before_fwd(a, hr, w_hh_t, h_prev, h_out, rh):             # a holds W_ih x + b
     H = h_prev.shape[1]
-    torch.sigmoid(torch.addmm(a[:, :2 * H], hr, w_hh_t[:, :2 * H]), out=a[:, :2 * H])
+    torch.sigmoid(_addmm(a[:, :2 * H], hr, w_hh_t[:, :2 * H]), out=a[:, :2 * H])
     r, z, n = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
     torch.mul(r, hr, out=rh)                                      # r * h, for dW_hn
-    torch.tanh(torch.addmm(n, rh, w_hh_t[:, 2 * H:]), out=n)
+    torch.tanh(_addmm(n, rh, w_hh_t[:, 2 * H:]), out=n)
     torch.addcmul(n, z, h_prev - n, out=h_out)
 
 
@@ -547,11 +653,23 @@ def _gru_before_bwd(a, hr, h_prev, dh, dz, w_hh):
     H = h_prev.shape[1]
     r, z, n = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
     dan = dh * (1 - z) * (1 - n * n)
-    d_rh = dan @ w_hh[2 * H:]                                     # n = tanh(... + (r h) W_hn^T)
+    d_rh = _mm(dan, w_hh[2 * H:])                                 # n = tanh(... + (r h) W_hn^T)
     dz[:, :H] = d_rh * hr * r * (1 - r)
     dz[:, H:2 * H] = dh * (h_prev - n) * z * (1 - z)
     dz[:, 2 * H:] = dan
-    return dz[:, :2 * H] @ w_hh[:2 * H] + d_rh * r
+    return _mm(dz[:, :2 * H], w_hh[:2 * H]) + d_rh * r
+
+
+def _addmm(acc, a, b):
+    """acc + a b; a b in b's dtype (bf16 under mixed precision), the sum in acc's."""
+    if a.dtype == b.dtype == acc.dtype:
+        return torch.addmm(acc, a, b)
+    return acc + torch.mm(a.to(b.dtype), b)
+
+
+def _mm(a, b):
+    """a b in b's dtype, returned in a's."""
+    return a @ b if a.dtype == b.dtype else torch.mm(a.to(b.dtype), b).to(a.dtype)
 
 
 # ---------------------------------------------------------------- entry points
@@ -566,9 +684,12 @@ def fused_blocker(cell) -> str | None:
 
 
 def run_fused(cell, x: torch.Tensor, state, mask: torch.Tensor | None = None,
-              recurrent_mask: torch.Tensor | None = None):
-    """Same contract as ``run_loop`` for a built-in cell and a plain tensor input."""
+              recurrent_mask: torch.Tensor | None = None,
+              gemm_dtype: torch.dtype | None = None):
+    """Same contract as ``run_loop`` for a built-in cell and a plain tensor input.
+    ``gemm_dtype`` (torch.bfloat16) runs the products in it, states and gates in x's dtype."""
     kernel = KERNELS[describe(cell).kind](cell)
+    kernel.gemm_dtype = gemm_dtype
     h0, c0 = state if kernel.paired else (state, None)
     y, h, *c = _WholeSequence.apply(kernel, x, h0, c0, mask, recurrent_mask,
                                     *kernel.weights(cell))

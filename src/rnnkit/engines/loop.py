@@ -3,6 +3,9 @@
 Masked steps keep the previous state and emit zeros, so padding never changes a result.
 ``x[:, t]`` on a tensor that needs gradients would make backward zero-fill a full-size
 gradient per step (quadratic in T); ``unbind`` once avoids it.
+
+Under ``torch.autocast`` the cell's products run in bf16 and whatever the cell returns is
+put back in the initial state's dtype every step, so the state carried in time stays fp32.
 """
 
 from __future__ import annotations
@@ -47,8 +50,13 @@ def run_loop(cell, x: Any, state: Any, mask: torch.Tensor | None = None,
         steps = [_unflatten(x, [col[t] for col in columns]) for t in range(len(columns[0]))]
     masks = mask.unbind(1) if mask is not None else None
     outputs, last = [], None
+    first = tree_leaves(state)[0] if tree_leaves(state) else None
+    cast = first is not None and torch.is_autocast_enabled(first.device.type)
     for t, x_t in enumerate(steps):
         y, new_state = cell(x_t, state, **kwargs)
+        if cast:                                  # autocast: the state keeps its dtype
+            new_state = tree_map(lambda n, o: n.to(o.dtype), new_state, state)
+            y = tree_map(lambda a: a.to(first.dtype) if a.is_floating_point() else a, y)
         if masks is not None:
             m_t = masks[t]                                    # (B,) True = real step
             new_state = tree_map(lambda n, o: _where(m_t, n, o), new_state, state)

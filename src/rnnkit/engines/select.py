@@ -26,6 +26,9 @@ tensor input; any mask and recurrent dropout are fine.
                    torch when the C++ kernels cannot be built (small H) and on CUDA
     LayerNorm-LSTM rnnkit (torch has no kernel for it)
     other cells    loop
+Under bf16 mixed precision (``rnnkit.precision``) auto prefers rnnkit wherever it can run:
+its products take bf16 while states and gate math stay fp32 (torch's LSTM under autocast is
+oneDNN's bf16 kernel, whose h and c come out in bf16).
 On CUDA, torch's kernel (cuDNN) is taken whenever eligible.  Under ``torch.compile`` auto
 skips rnnkit's kernels (opaque C++ kernels in a Python loop give the compiler nothing to fuse).
 ``RNNKIT_ENGINE=loop`` makes every ``auto`` choose the loop (and ``fit`` choose autograd):
@@ -123,9 +126,11 @@ def _prefers_fused(cell, x: torch.Tensor) -> bool:
     return kind == "gru"
 
 
-def choose_engine(requested: str, cell, x, native_reason: str | None) -> Choice:
+def choose_engine(requested: str, cell, x, native_reason: str | None,
+                  precision: str = "fp32") -> Choice:
     """The engine for this call, as ``Choice(kind, reason)``; raise if a forced engine cannot
-    run it.  ``native_reason`` is why torch's kernel cannot (``native_blocker``), or None."""
+    run it.  ``native_reason`` is why torch's kernel cannot (``native_blocker``), or None;
+    ``precision`` the layer's ("fp32" or "bf16", ``rnnkit.precision.choose_precision``)."""
     fused_reason = fused_blocker(cell) or (None if isinstance(x, torch.Tensor)
                                            else "nested inputs")
     if torch.onnx.is_in_onnx_export():   # only torch's kernels export with a dynamic T
@@ -147,6 +152,8 @@ def choose_engine(requested: str, cell, x, native_reason: str | None) -> Choice:
         return Choice(requested, f"engine={requested!r} requested")
     if fused_reason is None and torch.compiler.is_compiling():
         fused_reason = "skipped under torch.compile"
+    if precision == "bf16" and fused_reason is None and x.device.type == "cpu":
+        return Choice("rnnkit", "bf16: bf16 products, fp32 states and gate math")
     if native_reason is None and (fused_reason is not None or not _prefers_fused(cell, x)):
         return Choice("torch", "eligible, and the fastest here")
     if fused_reason is None:

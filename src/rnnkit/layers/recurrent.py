@@ -43,6 +43,7 @@ from ..engines import (
     run_native,
 )
 from ..engines.native import native_step
+from ..precision import choose_precision, requested_precision, to_fp32
 from ..registry import deserialize, register_serializable, serialize
 from ..types import Choice, LSTMState, is_namedtuple, tree_first, tree_leaves, tree_map
 
@@ -95,6 +96,10 @@ class RNN(nn.Module):
             readable time loop), "torch" (torch's kernels) or "rnnkit" (rnnkit's
             whole-sequence kernels).  ``layer.engine_choice`` says which ran and why.
 
+    Precision: fp32, unless ``fit(precision=...)`` or ``torch.autocast(dtype=bfloat16)``
+    asks for bf16 products (``rnnkit.precision``); states and outputs stay in the
+    parameters' dtype.  ``layer.precision_choice`` says which ran and why.
+
     Call: ``layer(x, initial_state=None, mask=None, lengths=None)``
         x (B, T, D), or a nesting of (B, T, ...) tensors for custom cells;
         mask (B, T) bool, True at real steps; lengths (B,) ints in [1, T].
@@ -126,6 +131,7 @@ class RNN(nn.Module):
         self.weight_dropout = check_rate("weight_dropout", weight_dropout)
         self._state: Any = None
         self.engine_choice: Choice | None = None     # set by every call
+        self.precision_choice: Choice | None = None  # set by every call
         if cell is not None:
             self._check_cell()
 
@@ -187,6 +193,7 @@ class RNN(nn.Module):
                             "ids go through an Embedding first)")
         if x_t.shape[0] == 0:
             raise ValueError(f"{who} got an empty batch (B = 0)")
+        x_t = _from_autocast(x_t, self.cell)
         if self.cell is None:
             self.build(x_t.shape[-1], like=x_t)
         self._check_tensor_input(x_t, who)
@@ -202,7 +209,10 @@ class RNN(nn.Module):
 
     def _step_kernel(self, x_t: torch.Tensor, state: Any):
         done = native_step(self.cell, x_t, state)       # torch's one-step kernel, if any
-        return done if done is not None else self.cell(x_t, state)
+        y, state = done if done is not None else self.cell(x_t, state)
+        if torch.is_autocast_enabled(x_t.device.type):  # bf16 products, the state in fp32
+            y, state = tree_map(lambda a: a.to(x_t.dtype), (y, state))
+        return y, state
 
     def compute_mask(self, x: Any, mask: torch.Tensor | None = None):
         """The mask for the next layer: unchanged for sequences, none after the last step."""
@@ -217,6 +227,7 @@ class RNN(nn.Module):
         """Like ``forward`` but always returns ``(output, state)``, state unflattened."""
         who = type(self).__name__
         B, T = check_sequence(x, who)
+        x = _from_autocast(x, self.cell)
         if self.cell is None:
             if not isinstance(x, torch.Tensor):
                 raise ValueError(f"{who} infers its input size from a tensor (B, T, D)")
@@ -235,17 +246,26 @@ class RNN(nn.Module):
             rec_mask = self._dropout_mask(x.new_empty(B, self.cell.hidden_size),
                                           self.recurrent_dropout)
         blocker = native_blocker(self.cell, x, right_padded, rec_mask is not None)
-        self.engine_choice = choose_engine(self.engine, self.cell, x, blocker)
-        with _weight_dropped(self.cell, self.weight_dropout if self.training else 0.0):
+        self.precision_choice = choose_precision(
+            requested_precision(device.type), getattr(self.cell, "hidden_size", 0),
+            next(self.cell.parameters(), None))
+        bf16 = self.precision_choice.kind == "bf16"
+        self.engine_choice = choose_engine(self.engine, self.cell, x, blocker,
+                                           self.precision_choice.kind)
+        with _weight_dropped(self.cell, self.weight_dropout if self.training else 0.0), \
+                _autocast(device.type, bf16):
             if self.engine_choice.kind == "torch":
                 outputs, last, state = run_native(self.cell, x, state, lengths)
             elif self.engine_choice.kind == "rnnkit":
-                outputs, last, state = run_fused(self.cell, x, state, mask, rec_mask)
+                outputs, last, state = run_fused(self.cell, x, state, mask, rec_mask,
+                                                 torch.bfloat16 if bf16 else None)
                 if not self.return_sequences:
                     outputs = None
             else:
                 outputs, last, state = run_loop(self.cell, x, state, mask, rec_mask,
                                                 keep_outputs=self.return_sequences)
+        if bf16 and self.engine_choice.kind == "torch":   # oneDNN's bf16 LSTM returns bf16
+            outputs, last, state = to_fp32((outputs, last, state))
         if self.stateful:
             self._state = tree_map(lambda s: s.detach(), state)
         return (outputs if self.return_sequences else last), state
@@ -351,6 +371,26 @@ def _weight_dropped(cell: nn.Module, rate: float):
         yield
     finally:
         cell._parameters["weight_hh"] = w
+
+
+def _from_autocast(x: Any, cell: nn.Module | None) -> Any:
+    """Under ``torch.autocast`` an earlier layer (Dense) hands over its bf16 output: back
+    to the parameters' dtype, in which the state and the gate math run."""
+    if not (isinstance(x, torch.Tensor) and x.dtype in (torch.bfloat16, torch.float16)
+            and torch.is_autocast_enabled(x.device.type)):
+        return x
+    p = next(cell.parameters(), None) if cell is not None else None
+    return x.to(p.dtype if p is not None else torch.get_default_dtype())
+
+
+def _autocast(device_type: str, bf16: bool):
+    """bf16: products under a bfloat16 autocast (rnnkit's engine picks its own dtypes);
+    else any enabled autocast is switched off, so an fp32 layer runs in fp32."""
+    if bf16:
+        return torch.autocast(device_type, dtype=torch.bfloat16)
+    if torch.is_autocast_enabled(device_type):
+        return torch.autocast(device_type, enabled=False)
+    return contextlib.nullcontext()
 
 
 def _stamp(state: Any) -> tuple:

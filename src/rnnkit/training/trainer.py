@@ -32,7 +32,8 @@ from torch import nn
 
 from ..data.batching import as_tensors, batch_indices, num_samples, take
 from ..layers import RNN, Bidirectional
-from ..types import tree_leaves
+from ..precision import check_precision, fit_precision, fit_scope, to_fp32
+from ..types import Choice, tree_leaves
 from .boundary import check_data, check_optimizer
 from .callbacks import Callback, History, ProgressBar, TensorBoard
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -103,6 +104,7 @@ class FitConfig:
     tbptt: int | None = None         # truncation length in steps; None = full BPTT
     step: str = "auto"               # "auto", "cpp" or "autograd" (training/cpp_step.py)
     threads: int | None = None       # CPU threads during fit; None = by work size (threads.py)
+    precision: str = "fp32"          # "fp32", "bf16" or "auto": GEMM dtype (rnnkit.precision)
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "tbptt", "threads"):
@@ -125,6 +127,10 @@ class FitConfig:
         object.__setattr__(self, "step", step_name(self.step))
         if self.step not in STEPS:
             raise ValueError(f"step must be one of {STEPS}, got {self.step!r}")
+        check_precision(self.precision)
+        if self.step == "cpp" and self.precision == "bf16":
+            raise ValueError("step='cpp' computes in fp32 only; with precision='bf16' use "
+                             "step='auto' or 'autograd' (or precision='fp32')")
 
 
 @contextlib.contextmanager
@@ -226,6 +232,7 @@ class Trainer:
         self.checkpoint_path: Path | None = None
         self.history, self._shuffle_rng = History(), torch.Generator()
         self._cpp_step, self.step_choice = None, None     # step_choice: Choice, set by fit
+        self.precision_choice: Choice | None = None      # fp32 or bf16 GEMMs, set by fit
         self.thread_choice: ThreadChoice | None = None    # threads the last fit ran on, why
 
     # ------------------------------------------------------------------ fit
@@ -236,7 +243,7 @@ class Trainer:
             verbose: int = 1, checkpoint: str | Path | None = None,
             resume: str | Path | None = None, step: str = "auto",
             log_dir: str | Path | None = None, threads: int | None = None,
-            distributed: bool | None = None) -> History:
+            distributed: bool | None = None, precision: str = "fp32") -> History:
         """Train for ``epochs``; returns the History.
 
         ``step``: "autograd" runs every batch through the model, autograd and the optimizer;
@@ -255,12 +262,18 @@ class Trainer:
         by the work per step (one thread for small models, ``rnnkit.training.threads``);
         ``trainer.thread_choice`` says which and why.
 
+        ``precision``: "fp32" (default); "bf16" runs the GEMMs in bfloat16 (fp32
+        accumulation) under ``torch.autocast``, while gate math, states, the loss, the
+        optimizer and the weights stay fp32; "auto" takes bf16 for recurrent layers with
+        H >= ``rnnkit.precision.BF16_MIN_H``.  ``trainer.precision_choice`` says which and
+        why; bf16 trains through autograd (the C++ step is fp32 only).
+
         ``distributed``: None trains on several processes when started by torchrun
         (``WORLD_SIZE`` > 1), True always (the group must be set up), False never; see
         ``rnnkit.training.distributed`` (``batch_size`` is then per process).
         """
         cfg = FitConfig(epochs, batch_size, shuffle, clip_value, clip_norm, tbptt, step,
-                        threads)
+                        threads, precision)
         callbacks = _check_fit_options(callbacks, verbose, checkpoint, resume,
                                        validation_data, validation_split)
         if log_dir is not None:             # before any work: a missing extra fails first
@@ -322,9 +335,18 @@ class Trainer:
             if start > cfg.epochs:
                 raise ValueError(f"{resume} already holds {start} epochs, more than "
                                  f"epochs={cfg.epochs}; ask for at least {start}")
-        self._cpp_step, self.step_choice = plan(self.model, self.loss_fn, self.optimizer, x,
-                                              batch_size=cfg.batch_size, tbptt=cfg.tbptt,
-                                              mode=cfg.step, dist=dist)
+        self.precision_choice, self._precision = fit_precision(self.model, cfg.precision), \
+            cfg.precision
+        if self.precision_choice.kind == "bf16" and cfg.step == "cpp":    # precision="auto"
+            self.precision_choice = Choice("fp32", "auto: step='cpp' computes in fp32 only")
+        if self.precision_choice.kind == "bf16":
+            self._cpp_step = None
+            self.step_choice = Choice("autograd", "bf16 precision: the C++ step computes in "
+                                      "fp32 only")
+        else:
+            self._cpp_step, self.step_choice = plan(
+                self.model, self.loss_fn, self.optimizer, x, batch_size=cfg.batch_size,
+                tbptt=cfg.tbptt, mode=cfg.step, dist=dist)
         self.thread_choice = (requested(cfg.threads) if cfg.threads is not None
                               else choose_threads(self.model, cfg.batch_size, x))
         if dist is not None and dist.rank != 0:       # rank 0 alone prints and writes
@@ -404,7 +426,7 @@ class Trainer:
                     loss, grad_norm, y_hat = self._step(xc, yc, cfg, weight)
                     losses.append(loss * xc.shape[1])
                 elif t + cfg.tbptt < T:     # a target only at the end: just advance the state
-                    with torch.no_grad():
+                    with torch.no_grad(), self._scope(cfg):
                         self.model(xc)
                 else:
                     yc = yb
@@ -416,8 +438,16 @@ class Trainer:
                         hook(self, k, chunks, loss)
         return sum(losses) / T, grad_norm, y_hat, yc
 
+    def _scope(self, cfg: FitConfig):
+        p = next(self.model.parameters(), None)
+        return fit_scope(self.precision_choice, cfg.precision,
+                         p.device.type if p is not None else "cpu")
+
     def _step(self, x: Any, y: torch.Tensor, cfg: FitConfig, weight: float = 1.0):
-        y_hat = self._net(x)
+        with self._scope(cfg):
+            y_hat = self._net(x)
+        if self.precision_choice is not None and self.precision_choice.kind == "bf16":
+            y_hat = to_fp32(y_hat)                  # the loss in fp32
         loss = self.loss_fn(y_hat, y)
         value = loss.detach().item()
         dist = self._dist
@@ -456,14 +486,19 @@ class Trainer:
         return {"loss": total / n, **{m.name: m.result() for m in metrics}}
 
     @torch.no_grad()
-    def predict(self, x: Any, batch_size: int = 256) -> torch.Tensor:
+    def predict(self, x: Any, batch_size: int = 256, precision: str = "fp32") -> torch.Tensor:
+        """Outputs in batches; ``precision`` as in ``fit`` (outputs come back in fp32)."""
         _check_batch_size(batch_size)
+        check_precision(precision)
         x = self._tensors(x, "x")
         self._build(take(x, slice(0, 1)))
         self.model.eval()
-        parts = [self.model(take(x, idx)) for idx in batch_indices(num_samples(x), batch_size,
-                                                                   shuffle=False)]
-        return torch.cat(parts)
+        p = next(self.model.parameters(), None)
+        with fit_scope(fit_precision(self.model, precision), precision,
+                       p.device.type if p is not None else "cpu"):
+            parts = [self.model(take(x, idx)) for idx in batch_indices(num_samples(x),
+                                                                       batch_size, shuffle=False)]
+        return to_fp32(torch.cat(parts))
 
     # ------------------------------------------------------------------ helpers
     def save_checkpoint(self, path: str | Path, epoch: int) -> None:
