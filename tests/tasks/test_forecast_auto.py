@@ -196,3 +196,13 @@ def test_the_cli_names_bad_strategy_and_auto_without_validation(tmp_path):
     result = runner.invoke(app, ["forecast", "airline", "--dry-run", "--out",
                                  str(tmp_path / "o")])
     assert "auto: fits the RNN and the ES-RNN hybrid" in result.output
+
+
+def test_a_near_tie_keeps_the_simpler_model_and_says_so():
+    from rnnkit.tasks.forecast_auto import _reason, pick
+    tie = {"rnn": {"rmse": 15.83}, "hybrid": {"rmse": 15.81}}     # sunspots' validation
+    assert pick(tie) == "rnn"
+    assert "within 1 % of hybrid's 15.81 (+0.13 %)" in _reason("rnn", tie, 423)
+    clear = {"rnn": {"rmse": 41.12}, "hybrid": {"rmse": 13.21}}   # airline's
+    assert pick(clear) == "hybrid"
+    assert _reason("hybrid", clear, 21).startswith("lowest validation RMSE: 13.21")

@@ -8,9 +8,12 @@ The candidates (``AutoForecaster.candidates`` after ``fit``):
                 out for quantile forecasts or several targets (it forecasts one point)
 
 Each is trained with early stopping on the validation part, then scored there in original
-units on the origins all candidates share.  The lowest RMSE wins; a tie to the last digit
-goes to the first listed.  The choice is a ``Choice(kind, reason)`` and every candidate's
-validation score is kept beside it (``evaluate``, ``report`` and the CLI print them).
+units on the origins all candidates share.  The lowest RMSE wins, unless a candidate listed
+before it is within ``TIE`` (1 %) of it: then the first such one, the simpler model, is
+kept (the RNN predicts in milliseconds, exports to ONNX and serves; the hybrid does not),
+since a difference that small on one validation part is not evidence.  The choice is a
+``Choice(kind, reason)`` and every candidate's validation score is kept beside it
+(``evaluate``, ``report`` and the CLI print them).
 
 Nothing fitted or scored before the choice reads the test part's values: the scalers and
 the smoothing start on training rows, early stopping and the choice read validation rows.
@@ -38,9 +41,12 @@ from .hybrid import SMOOTHING_FILE, HybridForecaster, HybridPreset
 
 __all__ = ["AutoForecaster", "AUTO_FILE", "KINDS"]
 
+TIE = 0.01    # a candidate listed earlier (simpler) is kept within 1 % of the lowest RMSE
+
 KINDS = ("rnn", "recursive", "hybrid")
 AUTO_FILE = "auto.json"
-RULE = "the lowest RMSE on the validation part, in original units, on the same targets"
+RULE = ("the lowest RMSE on the validation part, in original units, on the same targets; "
+        "within 1 % of it, the simpler candidate (rnn before recursive before hybrid)")
 
 
 class AutoForecaster:
@@ -174,7 +180,7 @@ class AutoForecaster:
                             "mae": float(np.mean(np.abs(pred[keep] - true[keep]))),
                             "targets": int(keep.sum()), "fit_seconds": m.fit_seconds,
                             "settings": _describe(name, m)}
-        best = min(scores, key=lambda n: scores[n]["rmse"])     # first listed wins a tie
+        best = pick(scores)
         self.chosen = self.candidates[best]
         times, k = self._frame._data.times, self.config.horizon
         self._val_span = {"targets": len(common), "from": str(times[min(common) + 1]),
@@ -423,9 +429,23 @@ def _describe(name: str, model: Forecaster | HybridForecaster) -> str:
             f"{cfg.strategy}" + (", differenced" if cfg.difference else ""))
 
 
+def pick(scores: dict[str, dict[str, Any]]) -> str:
+    """The candidate kept: the first listed (the simplest) whose validation RMSE is within
+    ``TIE`` of the lowest."""
+    lowest = min(s["rmse"] for s in scores.values())
+    return next(n for n in scores if scores[n]["rmse"] <= lowest * (1 + TIE))
+
+
 def _reason(best: str, scores: dict[str, dict[str, Any]], targets: int) -> str:
-    """"lowest validation RMSE: 18.4 against rnn 47.6 (+159 %) on the same 21 targets"."""
+    """"lowest validation RMSE: 18.4 against rnn 47.6 (+159 %) on the same 21 targets", or
+    why a simpler candidate within ``TIE`` of the lowest was kept."""
     b = scores[best]["rmse"]
+    lowest = min(scores, key=lambda n: scores[n]["rmse"])
+    if lowest != best:
+        lo = scores[lowest]["rmse"]
+        return (f"validation RMSE {b:.4g}, within {100 * TIE:.0f} % of {lowest}'s {lo:.4g} "
+                f"(+{100 * (b / lo - 1):.2f} %) on the same {targets} targets: a tie, so the "
+                "simpler model is kept")
     others = [f"{n} {s['rmse']:.4g}" + (f" (+{100 * (s['rmse'] / b - 1):.0f} %)" if b > 0
                                         else "")
               for n, s in scores.items() if n != best]
