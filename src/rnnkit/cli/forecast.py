@@ -398,7 +398,8 @@ def forecast(
                  + (f" (the ES-RNN hybrid is left out: {left_out} need the RNN)" if left_out
                     else f" and the ES-RNN hybrid ({hybrid.describe()}; "
                     f"{'; '.join(hybrid.why)})")
-                 + ", keeps the lowest validation RMSE; --strategy direct for the RNN alone"
+                 + ", keeps the lowest validation RMSE (the simpler within 1 %); --strategy direct "
+                 "for the RNN alone"
                  if auto else f"strategy {strategy} (the RNN alone; --strategy auto to choose "
                  "between it and the ES-RNN hybrid on validation)")
     training = (f"at most {_plural(s['epochs'], 'epoch')} of batch {s['batch_size']}, "
