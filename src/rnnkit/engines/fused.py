@@ -37,6 +37,7 @@ into the fp32 buffer measured 2.2x the fp32 addmm_ at 64x512 @ 512x2048.)
 from __future__ import annotations
 
 import contextlib
+import functools
 
 import torch
 
@@ -241,9 +242,10 @@ def _walk_forward(kernel: Kernel, ws: Workspace, mask: torch.Tensor | None) -> N
     masks = mask.t().unsqueeze(-1).unbind(0) if mask is not None else None   # T x (B, 1)
     hr_buf = ws.x.new_empty(ws.B, ws.H) if ws.q is not None else None
     h, c = ws.h, (ws.c if kernel.paired else None)
+    step = kernel.forward_steps(ws)
     for t in range(ws.T):
         hr = h[t] if ws.q is None else torch.mul(h[t], ws.q, out=hr_buf)
-        kernel.forward_step(ws, t, hr)
+        step(t, hr)
         if masks is not None:                                     # masked: keep the state
             torch.where(masks[t], h[t + 1], h[t], out=h[t + 1])
             if c is not None:
@@ -254,6 +256,7 @@ def _walk_backward(kernel: Kernel, ws: Workspace, dy, dh, dc, mask):
     """BPTT: dh, dc reach h_T, c_T on entry and h_0, c_0 on return."""
     dY = dy.transpose(0, 1).unbind(0) if dy is not None else None   # T x (B, H)
     masks = mask.t().unsqueeze(-1).unbind(0) if mask is not None else None
+    step = kernel.backward_steps(ws)
     for t in reversed(range(ws.T)):
         if masks is None:                                         # h_t feeds y_t and step t+1
             if dY is not None:
@@ -263,7 +266,7 @@ def _walk_backward(kernel: Kernel, ws: Workspace, dy, dh, dc, mask):
             m = masks[t]
             dh_pass, dh_t = dh * ~m, (dh if dY is None else dh + dY[t]) * m
             dc_pass, dc_t = (dc * ~m, dc * m) if dc is not None else (None, None)
-        d_hr, d_h = kernel.backward_step(ws, t, dh_t, dc_t, out=dh)   # dc_t -> d c_{t-1}
+        d_hr, d_h = step(t, dh_t, dc_t, dh)                       # dc_t -> d c_{t-1}
         dh = d_hr if ws.q is None else d_hr * ws.q                # hr = h * q met W_hh
         if d_h is not None:
             dh = dh + d_h
@@ -313,6 +316,16 @@ class Kernel:
         """True when ``forward_sequence``/``backward_sequence`` run the time loop instead."""
         return False
 
+    def forward_steps(self, ws: Workspace):
+        """``forward_step`` with ``ws`` bound, which the walk calls T times.  A kind may
+        return a closure over its per-step views instead, looked up once per call: at the
+        tiny sizes the lookups and calls are the step's cost (``rnnkit bench`` tiny rows)."""
+        return functools.partial(self.forward_step, ws)
+
+    def backward_steps(self, ws: Workspace):
+        """``backward_step`` with ``ws`` bound (see ``forward_steps``)."""
+        return functools.partial(self.backward_step, ws)
+
     def weight_grads(self, ws: Workspace, need_dx: bool, need_dw_ih: bool):
         dz = ws.whole["dz"]
         dx, dw_ih = _input_grads(ws, need_dx, need_dw_ih)
@@ -343,6 +356,27 @@ class SimpleKernel(Kernel):
     def backward_step(self, ws, t, dh, dc, out):
         torch.mul(dh, _ACT[self.act][1](ws.gates[t], ws.h[t + 1]), out=ws.dz[t])
         return ws.mm(ws.dz[t], ws.w_hh, out=out), None
+
+    def forward_steps(self, ws):
+        if ws.lo is not None:
+            return super().forward_steps(ws)
+        act, gates, h, w_hh_t = _ACT[self.act][0], ws.gates, ws.h, ws.w_hh_t
+
+        def step(t, hr):
+            a = gates[t]
+            a.addmm_(hr, w_hh_t)                                  # pre-activation a
+            act(a, h[t + 1])                                      # h' = act(a)
+        return step
+
+    def backward_steps(self, ws):
+        if ws.lo is not None:
+            return super().backward_steps(ws)
+        grad, gates, h, dz, w_hh = _ACT[self.act][1], ws.gates, ws.h, ws.dz, ws.w_hh
+
+        def step(t, dh, dc, out):
+            torch.mul(dh, grad(gates[t], h[t + 1]), out=dz[t])
+            return torch.mm(dz[t], w_hh, out=out), None
+        return step
 
     def whole_sequence(self, ws):
         return ws.K is not None and ws.H <= SEQ_MAX_H
@@ -376,10 +410,36 @@ class LSTMKernel(Kernel):
         (ws.K.lstm_bwd_step if ws.K else _lstm_bwd)(ws.gates[t], ws.c[t], dh, dc, ws.dz[t], dc)
         return ws.mm(ws.dz[t], ws.w_hh, out=out), None
 
+    def forward_steps(self, ws):
+        if ws.lo is not None:
+            return super().forward_steps(ws)
+        fwd = ws.K.lstm_fwd_step if ws.K else _lstm_fwd
+        gates, c, h, w_hh_t = ws.gates, ws.c, ws.h, ws.w_hh_t
+
+        def step(t, hr):
+            z = gates[t]
+            z.addmm_(hr, w_hh_t)                                  # + W_hh h
+            fwd(z, c[t], c[t + 1], h[t + 1])
+        return step
+
+    def backward_steps(self, ws):
+        if ws.lo is not None:
+            return super().backward_steps(ws)
+        bwd = ws.K.lstm_bwd_step if ws.K else _lstm_bwd
+        gates, c, dz, w_hh = ws.gates, ws.c, ws.dz, ws.w_hh
+
+        def step(t, dh, dc, out):
+            bwd(gates[t], c[t], dh, dc, dz[t], dc)
+            return torch.mm(dz[t], w_hh, out=out), None
+        return step
+
 
 class PeepholeKernel(LSTMKernel):
     """The LSTM with i, f reading c and o reading c' (cells/peephole.py); C++
     peephole_fwd_step / peephole_bwd_step."""
+
+    forward_steps = Kernel.forward_steps        # its own steps, not the LSTM's closures
+    backward_steps = Kernel.backward_steps
 
     def weights(self, cell):
         return (*super().weights(cell), cell.weight_ci, cell.weight_cf, cell.weight_co)
@@ -449,6 +509,32 @@ class LayerNormLSTMKernel(Kernel):
             dh, dc, ws.dz[t], ws.dzh[t], *ws.acc)
         return ws.mm(ws.dzh[t], ws.w_hh, out=out), None
 
+    def forward_steps(self, ws):
+        if ws.lo is not None:
+            return super().forward_steps(ws)
+        fwd = ws.K.lnlstm_fwd_step if ws.K else _lnlstm_fwd
+        gates, hproj, c, h, nc, rh, rc = ws.gates, ws.hproj, ws.c, ws.h, ws.nc, ws.rh, ws.rc
+        w_hh_t, norm, eps = ws.w_hh_t, ws.w[5:], self.eps
+
+        def step(t, hr):
+            torch.mm(hr, w_hh_t, out=hproj[t])
+            fwd(gates[t], hproj[t], *norm, c[t], c[t + 1], nc[t], rh[t], rc[t], h[t + 1], eps)
+        return step
+
+    def backward_steps(self, ws):
+        if ws.lo is not None:
+            return super().backward_steps(ws)
+        bwd = ws.K.lnlstm_bwd_step if ws.K else _lnlstm_bwd
+        gates, c, hproj, rh, nc, rc, dz, dzh = (ws.gates, ws.c, ws.hproj, ws.rh, ws.nc, ws.rc,
+                                                ws.dz, ws.dzh)
+        w, w_hh, acc = ws.w, ws.w_hh, ws.acc
+
+        def step(t, dh, dc, out):
+            bwd(gates[t], c[t], hproj[t], rh[t], nc[t], rc[t], w[5], w[7], w[8], dh, dc, dz[t],
+                dzh[t], *acc)
+            return torch.mm(dzh[t], w_hh, out=out), None
+        return step
+
     def weight_grads(self, ws, need_dx, need_dw_ih):
         dgh, dbeta, dgc, dbc = ws.acc                             # d beta_ih = d beta_hh = d b
         dz = ws.whole["dz"]
@@ -492,6 +578,35 @@ class GRUKernel(Kernel):
         (ws.K.gru_bwd_step if ws.K else _gru_bwd)(ws.gates[t], ws.hproj[t], ws.h[t], dh,
                                                   ws.dz[t], ws.dzh[t], ws.dh_direct)
         return ws.mm(ws.dzh[t], ws.w_hh, out=out), ws.dh_direct
+
+    def forward_steps(self, ws):
+        if ws.lo is not None:
+            return super().forward_steps(ws)
+        fwd = ws.K.gru_fwd_step if ws.K else _gru_fwd
+        gates, hproj, h, w_hh_t, b_hh = ws.gates, ws.hproj, ws.h, ws.w_hh_t, ws.w[3]
+
+        def step(t, hr):
+            zh = hproj[t]
+            if b_hh is None:
+                torch.mm(hr, w_hh_t, out=zh)
+            else:
+                torch.addmm(b_hh, hr, w_hh_t, out=zh)
+            fwd(gates[t], zh, h[t], gates[t], h[t + 1])
+        return step
+
+    def backward_steps(self, ws):
+        if ws.lo is not None:
+            return super().backward_steps(ws)
+        bwd = ws.K.gru_bwd_step if ws.K else _gru_bwd
+        gates, hproj, h, dz, dzh = ws.gates, ws.hproj, ws.h, ws.dz, ws.dzh
+        w_hh, direct, q = ws.w_hh, ws.dh_direct, ws.q
+
+        def step(t, dh, dc, out):
+            bwd(gates[t], hproj[t], h[t], dh, dz[t], dzh[t], direct)
+            if q is None:                     # dh_{t-1} = dzh W_hh + z dh, in one product
+                return torch.addmm(direct, dzh[t], w_hh, out=out), None
+            return torch.mm(dzh[t], w_hh, out=out), direct
+        return step
 
     def weight_grads(self, ws, need_dx, need_dw_ih):
         dz, dzh = ws.whole["dz"], _flat(ws.whole["dzh"])
