@@ -95,6 +95,9 @@ def requested_precision(device_type: str) -> str:
     return "bf16" if autocast_dtype(device_type) == torch.bfloat16 else "fp32"
 
 
+FP32_CHOICE = Choice("fp32", "precision='fp32'")     # the default, as choose_precision says it
+
+
 def choose_precision(requested: str, hidden_size: int, p: torch.Tensor | None) -> Choice:
     """One recurrent layer's precision as ``Choice(kind, reason)``, kind "fp32" or "bf16".
 
@@ -106,7 +109,7 @@ def choose_precision(requested: str, hidden_size: int, p: torch.Tensor | None) -
         if cast is not None and cast != torch.bfloat16:
             return Choice("fp32", f"autocast {cast} is not supported by rnnkit's recurrent "
                                   "layers (bf16 only): they run in fp32")
-        return Choice("fp32", "precision='fp32'")
+        return FP32_CHOICE
     if p is None:
         return Choice("fp32", "no parameters: no weight product to run in bf16")
     blocker = bf16_blocker(p.device, p.dtype)

@@ -114,7 +114,10 @@ def describe(cell: Any) -> Descriptor | None:
     loop, where its ``forward`` is called."""
     if "descriptor" not in type(cell).__dict__:
         return None
-    return cell.descriptor()
+    d = cell.__dict__.get("_descriptor")        # said once per cell: its options are fixed
+    if d is None:                               # at construction, and a call asks 4-5 times
+        d = cell.__dict__["_descriptor"] = cell.descriptor()
+    return d
 
 
 class RecurrentCell(nn.Module):

@@ -43,7 +43,7 @@ from ..engines import (
     run_native,
 )
 from ..engines.native import native_step
-from ..precision import choose_precision, requested_precision, to_fp32
+from ..precision import FP32_CHOICE, choose_precision, requested_precision, to_fp32
 from ..registry import deserialize, register_serializable, serialize
 from ..types import Choice, LSTMState, is_namedtuple, tree_first, tree_leaves, tree_map
 
@@ -246,29 +246,36 @@ class RNN(nn.Module):
             rec_mask = self._dropout_mask(x.new_empty(B, self.cell.hidden_size),
                                           self.recurrent_dropout)
         blocker = native_blocker(self.cell, x, right_padded, rec_mask is not None)
-        self.precision_choice = choose_precision(
-            requested_precision(device.type), getattr(self.cell, "hidden_size", 0),
-            next(self.cell.parameters(), None))
+        requested = requested_precision(device.type)
+        plain = requested == "fp32" and not torch.is_autocast_enabled(device.type)
+        self.precision_choice = FP32_CHOICE if plain else choose_precision(
+            requested, getattr(self.cell, "hidden_size", 0), next(self.cell.parameters(), None))
         bf16 = self.precision_choice.kind == "bf16"
         self.engine_choice = choose_engine(self.engine, self.cell, x, blocker,
                                            self.precision_choice.kind)
-        with _weight_dropped(self.cell, self.weight_dropout if self.training else 0.0), \
-                _autocast(device.type, bf16):
-            if self.engine_choice.kind == "torch":
-                outputs, last, state = run_native(self.cell, x, state, lengths)
-            elif self.engine_choice.kind == "rnnkit":
-                outputs, last, state = run_fused(self.cell, x, state, mask, rec_mask,
-                                                 torch.bfloat16 if bf16 else None)
-                if not self.return_sequences:
-                    outputs = None
-            else:
-                outputs, last, state = run_loop(self.cell, x, state, mask, rec_mask,
-                                                keep_outputs=self.return_sequences)
+        drop = self.weight_dropout if self.training else 0.0
+        if plain and not drop:          # the common case, without the two blocks' cost
+            outputs, last, state = self._run_engine(x, state, mask, lengths, rec_mask, False)
+        else:
+            with _weight_dropped(self.cell, drop), _autocast(device.type, bf16):
+                outputs, last, state = self._run_engine(x, state, mask, lengths, rec_mask,
+                                                        bf16)
         if bf16 and self.engine_choice.kind == "torch":   # oneDNN's bf16 LSTM returns bf16
             outputs, last, state = to_fp32((outputs, last, state))
         if self.stateful:
             self._state = tree_map(lambda s: s.detach(), state)
         return (outputs if self.return_sequences else last), state
+
+    def _run_engine(self, x, state, mask, lengths, rec_mask, bf16: bool):
+        """The chosen engine over the whole sequence: (outputs or None, last, state)."""
+        kind = self.engine_choice.kind
+        if kind == "torch":
+            return run_native(self.cell, x, state, lengths)
+        if kind == "rnnkit":
+            outputs, last, state = run_fused(self.cell, x, state, mask, rec_mask,
+                                             torch.bfloat16 if bf16 else None)
+            return (outputs if self.return_sequences else None), last, state
+        return run_loop(self.cell, x, state, mask, rec_mask, keep_outputs=self.return_sequences)
 
     @staticmethod
     def _dropout_mask(like: torch.Tensor, rate: float) -> torch.Tensor:
