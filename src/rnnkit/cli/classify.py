@@ -14,6 +14,7 @@ from .options import (
     Epochs,
     LogDir,
     Out,
+    Precision,
     Quick,
     Quiet,
     Seed,
@@ -105,6 +106,7 @@ def classify(
     out: Out = None,
     seed: Seed = 0,
     threads: Threads = None,
+    precision: Precision = "fp32",
     quiet: Quiet = False,
     logdir: LogDir = None,
 ) -> None:
@@ -165,6 +167,7 @@ def classify(
             "epochs": f"at most {epochs} (early stopping after {d['patience']} without "
                       "improvement on a tenth of the training samples)",
             "threads": threads or "chosen from the model's size",
+            "precision": precision,
             "progress": "none (--quiet)" if quiet else "a bar on a terminal, one line per "
                                                       "epoch elsewhere",
             "logdir": logdir or "none",
@@ -181,7 +184,7 @@ def classify(
             result(f"{NAMES[c]}({units}):", quick)        # a title above its epoch lines
         clf = SequenceClassifier(cell=c, **settings)
         clf.fit(*train, epochs=epochs, patience=d["patience"], seed=seed,
-                verbose=verbose_level(quiet), threads=threads,
+                verbose=verbose_level(quiet), threads=threads, precision=precision,
                 log_dir=None if logdir is None else (logdir / c if compare else logdir))
         m = clf.evaluate(*test)
         name = ("bi-" if bidirectional else "") + c

@@ -34,6 +34,7 @@ from .options import (
     Epochs,
     LogDir,
     Out,
+    Precision,
     Quick,
     Quiet,
     Seed,
@@ -288,6 +289,7 @@ def forecast(
     quick: Quick = False,
     dry_run: DryRun = False,
     threads: Threads = None,
+    precision: Precision = "fp32",
     quiet: Quiet = False,
     logdir: LogDir = None,
 ) -> None:
@@ -439,7 +441,7 @@ def forecast(
     runner = AutoForecaster(f.config, hybrid) if auto else f
     runner.fit(series, epochs=s["epochs"], batch_size=s["batch_size"], val=val, test=test,
                patience=s["patience"] or None, seed=seed, verbose=verbose_level(quiet),
-               log_dir=logdir, threads=threads)
+               log_dir=logdir, threads=threads, precision=precision)
     extra = {"preset": {"name": preset.name, "settings": preset.describe(),
                         "why": list(preset.why), "changed": changed},
              "season": {"value": season, "source": season_line}, "quick": quick,

@@ -14,6 +14,7 @@ from .options import (
     Epochs,
     LogDir,
     Out,
+    Precision,
     Quick,
     Quiet,
     Seed,
@@ -66,6 +67,7 @@ def generate(
     out: Out = Path("runs/generate"),
     seed: Seed = None,
     threads: Threads = None,
+    precision: Precision = "fp32",
     quiet: Quiet = False,
     logdir: LogDir = None,
 ) -> None:
@@ -129,6 +131,7 @@ def generate(
             "epochs": f"at most {epochs}" + (f", stopping after {minutes:g} min"
                                              if minutes else ""),
             "threads": threads or "chosen from the model's size",
+            "precision": precision,
             "progress": "none (--quiet)" if quiet else "a bar on a terminal, one line per "
                                                       "epoch elsewhere",
             "logdir": logdir or "none",
@@ -141,7 +144,7 @@ def generate(
                f"{cell.upper()}({shape['units']}), {_epochs(epochs)}: a smoke run, not a result",
                quick)
     gen.fit(text, epochs=epochs, held_out=0.1, seed=seed or 0, verbose=verbose_level(quiet),
-            max_minutes=minutes, threads=threads, log_dir=logdir)
+            max_minutes=minutes, threads=threads, log_dir=logdir, precision=precision)
     gen.save(out)
     metrics = gen.report(out, prompt=prompt, length=min(length, 200), seed=seed or 0)
     loss = metrics.get("held_out_loss")

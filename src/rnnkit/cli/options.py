@@ -49,9 +49,17 @@ Threads = Annotated[int | None, typer.Option(
     "models run fastest on one).")]
 Quiet = Annotated[bool, typer.Option(
     "--quiet", help="No progress bar and no per-epoch lines; results only.")]
+def _precision(value: str) -> str:
+    from ..precision import PRECISIONS
+    if value not in PRECISIONS:
+        raise typer.BadParameter(f"must be one of {', '.join(PRECISIONS)}, got {value!r}")
+    return value
+
+
 Precision = Annotated[str, typer.Option(
-    metavar="P", help="fp32, bf16 (GEMMs in bfloat16 with fp32 accumulation; states, loss "
-    "and weights stay fp32) or auto (bf16 where it was measured to pay).")]
+    metavar="P", callback=_precision,
+    help="fp32, bf16 (GEMMs in bfloat16 with fp32 accumulation; states, loss and weights "
+    "stay fp32) or auto (bf16 where it was measured to pay).")]
 LogDir = Annotated[Path | None, typer.Option(
     "--logdir", metavar="DIR", help="Write TensorBoard event files here (needs the "
     "tensorboard extra).")]

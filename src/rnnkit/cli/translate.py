@@ -14,6 +14,7 @@ from .options import (
     Epochs,
     LogDir,
     Out,
+    Precision,
     Quick,
     Quiet,
     Seed,
@@ -58,6 +59,7 @@ def translate(
     out: Out = Path("runs/translate"),
     seed: Seed = 0,
     threads: Threads = None,
+    precision: Precision = "fp32",
     quiet: Quiet = False,
     logdir: LogDir = None,
 ) -> None:
@@ -119,6 +121,7 @@ def translate(
                      + (", reversed source" if reverse else ""),
             "epochs": f"at most {epochs} (early stopping on 5 % of the training pairs)",
             "threads": threads or "chosen from the model's size",
+            "precision": precision,
             "progress": "none (--quiet)" if quiet else "a bar on a terminal, one line per "
                                                       "epoch elsewhere",
             "logdir": logdir or "none",
@@ -130,7 +133,7 @@ def translate(
         result(f"{pairs.name}: {len(train_part)} training pairs, {cell.upper()}({units}), "
                f"{epochs} epoch{'s' if epochs != 1 else ''}: a smoke run, not a result", quick)
     tr.fit(train_part, epochs=epochs, seed=seed, verbose=verbose_level(quiet),
-           threads=threads, log_dir=logdir)
+           threads=threads, log_dir=logdir, precision=precision)
     m = tr.evaluate(test_part, beam=beam)
     tr.save(out)
     (out / "metrics.json").write_text(json.dumps(

@@ -282,7 +282,8 @@ class SequenceClassifier:
     # ------------------------------------------------------------------ fit / predict
     def fit(self, x: Any, y: Any, *, epochs: int = 10, batch_size: int = 32, val: float = 0.1,
             patience: int | None = 3, seed: int = 0, verbose: int = 1,
-            log_dir: str | Path | None = None, threads: int | None = None) -> dict[str, list]:
+            log_dir: str | Path | None = None, threads: int | None = None,
+            precision: str = "fp32") -> dict[str, list]:
         """Train; ``val`` (a share of the training samples, taken after a seeded shuffle)
         drives early stopping with ``patience``.  The language-model epochs of
         ``pretrain_epochs`` run first, on the same training samples, and count in
@@ -329,7 +330,7 @@ class SequenceClassifier:
                                   metrics=["accuracy"],
                                   validation_data=(xs[va], target[va]) if n_val else None,
                                   callbacks=callbacks, seed=seed, verbose=verbose,
-                                  log_dir=log_dir, threads=threads,
+                                  log_dir=log_dir, threads=threads, precision=precision,
                                   # the C++ step has no weight drop: it would train without it
                                   step="autograd" if c.weight_dropout else "auto")
         finally:

@@ -602,7 +602,8 @@ class Forecaster:
 
     def fit(self, series: Any, *, epochs: int = 50, batch_size: int = 32, val: float = 0.15,
             test: float = 0.15, patience: int | None = 10, seed: int = 0, verbose: int = 1,
-            log_dir: str | Path | None = None, threads: int | None = None):
+            log_dir: str | Path | None = None, threads: int | None = None,
+            precision: str = "fp32"):
         """Split in time, scale on the training rows, window, and train with early stopping
         on the validation part (when there is one). Returns the History.
 
@@ -632,7 +633,8 @@ class Forecaster:
         t0 = time.perf_counter()
         hist = trainer.fit(x, self._flat_target(y), epochs=epochs, batch_size=batch_size,
                            validation_data=validation, callbacks=callbacks, seed=seed,
-                           verbose=verbose, log_dir=log_dir, threads=threads)
+                           verbose=verbose, log_dir=log_dir, threads=threads,
+                           precision=precision)
         self.fit_seconds = time.perf_counter() - t0
         self.training_step = trainer.step_choice
         self.history, self._data = hist.history, data

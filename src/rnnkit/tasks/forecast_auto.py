@@ -126,8 +126,8 @@ class AutoForecaster:
 
     def fit(self, series: Any, *, epochs: int = 50, batch_size: int = 32, val: float = 0.15,
             test: float = 0.15, patience: int | None = 10, seed: int = 0, verbose: int = 1,
-            log_dir: str | Path | None = None, threads: int | None = None
-            ) -> dict[str, Any]:
+            log_dir: str | Path | None = None, threads: int | None = None,
+            precision: str = "fp32") -> dict[str, Any]:
         """Fit every candidate on the same split (the RNNs with these options, the hybrid
         with its preset's epochs, batch size and patience), score each on the validation
         part and keep the best.  Needs a validation part (``val`` > 0).  Returns the
@@ -158,7 +158,7 @@ class AutoForecaster:
             else:
                 f = frame if name == "rnn" else Forecaster(spec)
                 f.fit(series, **opts, log_dir=log_dir if name == "rnn" else None,
-                      threads=threads)
+                      threads=threads, precision=precision)   # the hybrid: fp32
                 self.candidates[name] = f
         self.fit_seconds = time.perf_counter() - t0
         self._frame, self._options = frame, {"val": val, "seed": seed}

@@ -151,7 +151,7 @@ class TextGenerator:
     def fit(self, text: Any, *, epochs: int = 10, held_out: float = 0.1, seed: int = 0,
             verbose: int = 1, max_minutes: float | None = None,
             patience: int | None = 2, log_dir: str | Path | None = None,
-            threads: int | None = None) -> dict[str, list[float]]:
+            threads: int | None = None, precision: str = "fp32") -> dict[str, list[float]]:
         """Train on ``text`` (a str or a ``datasets.Text``); the last ``held_out`` share is
         never trained on and gives ``val_loss`` (nats per token) after every epoch; after
         ``patience`` epochs without improvement training stops and the best weights are
@@ -187,7 +187,8 @@ class TextGenerator:
                               tbptt=c.seq_len, clip_norm=c.clip_norm, lr=c.lr,
                               loss=SparseCategoricalCrossentropy(from_logits=True),
                               validation_data=val, callbacks=callbacks, seed=seed,
-                              verbose=verbose, log_dir=log_dir, threads=threads)
+                              verbose=verbose, log_dir=log_dir, threads=threads,
+                              precision=precision)
         self.fit_seconds = time.perf_counter() - t0
         self.history = hist.history
         self.trained_tokens = int(x.numel())

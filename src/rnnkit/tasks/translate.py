@@ -206,9 +206,10 @@ class Translator:
     # ------------------------------------------------------------------ training
     def fit(self, pairs: Any, *, epochs: int = 30, batch_size: int = 64, val: float = 0.05,
             patience: int | None = 5, seed: int = 0, verbose: int = 1,
-            log_dir: str | Path | None = None, threads: int | None = None) -> dict[str, list]:
+            log_dir: str | Path | None = None, threads: int | None = None,
+            precision: str = "fp32") -> dict[str, list]:
         """Train on (source, target) pairs; ``val`` of them drive early stopping.
-        ``log_dir`` and ``threads`` go to ``Trainer.fit``."""
+        ``log_dir``, ``threads`` and ``precision`` go to ``Trainer.fit``."""
         import rnnkit as rk
         pairs = self._pairs(pairs)
         check_share("val", val, len(pairs))
@@ -231,7 +232,8 @@ class Translator:
         hist = trainer.fit((src[tr], tin[tr]), tout[tr], epochs=epochs, batch_size=batch_size,
                            validation_data=((src[va], tin[va]), tout[va]) if n_val else None,
                            clip_norm=c.clip_norm, callbacks=callbacks, seed=seed,
-                           verbose=verbose, log_dir=log_dir, threads=threads)
+                           verbose=verbose, log_dir=log_dir, threads=threads,
+                           precision=precision)
         self.fit_seconds = time.perf_counter() - t0
         self.history = hist.history
         return self.history
