@@ -8,9 +8,11 @@ gradients.  What a kind adds is a kernel object, found by ``describe(cell).kind`
 
     weights(cell)                 the tensors to differentiate: W_ih, W_hh, then the rest
     allocate(ws)                  X W_ih^T (+ b) for all T steps in one GEMM, per-step buffers
-    forward_step(ws, t, hr)       step t from hr = h_{t-1} (* q): writes h_t (and c_t)
+    forward_step(ws, t, hr)       step t from hr = h_{t-1} (* q): writes h_t (and c_t); or
+                                  forward_steps(ws) returning it with ws bound, its views
+                                  looked up once per call (the built-in kinds do)
     allocate_grads(ws)            dz (T, B, G·H), and dzh where the recurrent side differs
-    backward_step(ws, t, dh, dc, out) -> (d_hr, d_h)
+    backward_step(ws, t, dh, dc, out) -> (d_hr, d_h)   (or backward_steps(ws), likewise)
                                   step t's gate gradients into ws.dz[t]; returns the gradient
                                   reaching hr and any reaching h_{t-1} directly; dc becomes
                                   the gradient reaching c_{t-1}
@@ -292,6 +294,16 @@ def _h_rec(ws: Workspace) -> torch.Tensor:
     return _flat(h if ws.q is None else h * ws.q)
 
 
+def _step_mm(ws: Workspace):
+    """``mm(a, b, out=)`` for the steps: torch.mm, or the Workspace's bf16 product."""
+    return torch.mm if ws.lo is None else ws.mm
+
+
+def _step_addmm_(ws: Workspace):
+    """``addmm_(acc, a, b)``: acc += a b, in place (bf16: the Workspace's cast product)."""
+    return torch.Tensor.addmm_ if ws.lo is None else ws.addmm_
+
+
 # ---------------------------------------------------------------- the kernel objects
 class Kernel:
     """One cell kind's share of the engine (see the module docstring).  The defaults fit
@@ -348,34 +360,23 @@ class SimpleKernel(Kernel):
     def __init__(self, cell) -> None:
         self.act = cell.activation_name
 
-    def forward_step(self, ws, t, hr):
-        a = ws.gates[t]
-        ws.addmm_(a, hr, ws.w_hh_t)                               # pre-activation a
-        _ACT[self.act][0](a, ws.h[t + 1])                         # h' = act(a)
-
-    def backward_step(self, ws, t, dh, dc, out):
-        torch.mul(dh, _ACT[self.act][1](ws.gates[t], ws.h[t + 1]), out=ws.dz[t])
-        return ws.mm(ws.dz[t], ws.w_hh, out=out), None
-
     def forward_steps(self, ws):
-        if ws.lo is not None:
-            return super().forward_steps(ws)
         act, gates, h, w_hh_t = _ACT[self.act][0], ws.gates, ws.h, ws.w_hh_t
+        addmm_ = _step_addmm_(ws)
 
         def step(t, hr):
             a = gates[t]
-            a.addmm_(hr, w_hh_t)                                  # pre-activation a
+            addmm_(a, hr, w_hh_t)                                 # pre-activation a
             act(a, h[t + 1])                                      # h' = act(a)
         return step
 
     def backward_steps(self, ws):
-        if ws.lo is not None:
-            return super().backward_steps(ws)
         grad, gates, h, dz, w_hh = _ACT[self.act][1], ws.gates, ws.h, ws.dz, ws.w_hh
+        mm = _step_mm(ws)
 
         def step(t, dh, dc, out):
             torch.mul(dh, grad(gates[t], h[t + 1]), out=dz[t])
-            return torch.mm(dz[t], w_hh, out=out), None
+            return mm(dz[t], w_hh, out=out), None
         return step
 
     def whole_sequence(self, ws):
@@ -401,36 +402,23 @@ class LSTMKernel(Kernel):
 
     paired = True
 
-    def forward_step(self, ws, t, hr):
-        z = ws.gates[t]
-        ws.addmm_(z, hr, ws.w_hh_t)                               # + W_hh h
-        (ws.K.lstm_fwd_step if ws.K else _lstm_fwd)(z, ws.c[t], ws.c[t + 1], ws.h[t + 1])
-
-    def backward_step(self, ws, t, dh, dc, out):
-        (ws.K.lstm_bwd_step if ws.K else _lstm_bwd)(ws.gates[t], ws.c[t], dh, dc, ws.dz[t], dc)
-        return ws.mm(ws.dz[t], ws.w_hh, out=out), None
-
     def forward_steps(self, ws):
-        if ws.lo is not None:
-            return super().forward_steps(ws)
         fwd = ws.K.lstm_fwd_step if ws.K else _lstm_fwd
-        gates, c, h, w_hh_t = ws.gates, ws.c, ws.h, ws.w_hh_t
+        gates, c, h, w_hh_t, addmm_ = ws.gates, ws.c, ws.h, ws.w_hh_t, _step_addmm_(ws)
 
         def step(t, hr):
             z = gates[t]
-            z.addmm_(hr, w_hh_t)                                  # + W_hh h
+            addmm_(z, hr, w_hh_t)                                 # + W_hh h
             fwd(z, c[t], c[t + 1], h[t + 1])
         return step
 
     def backward_steps(self, ws):
-        if ws.lo is not None:
-            return super().backward_steps(ws)
         bwd = ws.K.lstm_bwd_step if ws.K else _lstm_bwd
-        gates, c, dz, w_hh = ws.gates, ws.c, ws.dz, ws.w_hh
+        gates, c, dz, w_hh, mm = ws.gates, ws.c, ws.dz, ws.w_hh, _step_mm(ws)
 
         def step(t, dh, dc, out):
             bwd(gates[t], c[t], dh, dc, dz[t], dc)
-            return torch.mm(dz[t], w_hh, out=out), None
+            return mm(dz[t], w_hh, out=out), None
         return step
 
 
@@ -489,12 +477,6 @@ class LayerNormLSTMKernel(Kernel):
                hproj=new(T, B, 4 * H),                            # W_hh h, then normalised
                rh=new(T, B), rc=new(T, B), nc=new(T, B, H))       # 1/std of LN_hh, LN_c; LN_c(c')
 
-    def forward_step(self, ws, t, hr):
-        ws.mm(hr, ws.w_hh_t, out=ws.hproj[t])
-        (ws.K.lnlstm_fwd_step if ws.K else _lnlstm_fwd)(
-            ws.gates[t], ws.hproj[t], *ws.w[5:], ws.c[t], ws.c[t + 1], ws.nc[t], ws.rh[t],
-            ws.rc[t], ws.h[t + 1], self.eps)
-
     def allocate_grads(self, ws):
         super().allocate_grads(ws)
         ws.add(dzh=ws.scratch_like(ws.whole["gates"]))           # d(W_hh h)
@@ -502,37 +484,26 @@ class LayerNormLSTMKernel(Kernel):
         ws.acc = (ws.x.new_zeros(4 * H), ws.x.new_zeros(4 * H), ws.x.new_zeros(H),
                   ws.x.new_zeros(H))
 
-    def backward_step(self, ws, t, dh, dc, out):
-        w = ws.w
-        (ws.K.lnlstm_bwd_step if ws.K else _lnlstm_bwd)(
-            ws.gates[t], ws.c[t], ws.hproj[t], ws.rh[t], ws.nc[t], ws.rc[t], w[5], w[7], w[8],
-            dh, dc, ws.dz[t], ws.dzh[t], *ws.acc)
-        return ws.mm(ws.dzh[t], ws.w_hh, out=out), None
-
     def forward_steps(self, ws):
-        if ws.lo is not None:
-            return super().forward_steps(ws)
         fwd = ws.K.lnlstm_fwd_step if ws.K else _lnlstm_fwd
         gates, hproj, c, h, nc, rh, rc = ws.gates, ws.hproj, ws.c, ws.h, ws.nc, ws.rh, ws.rc
-        w_hh_t, norm, eps = ws.w_hh_t, ws.w[5:], self.eps
+        w_hh_t, norm, eps, mm = ws.w_hh_t, ws.w[5:], self.eps, _step_mm(ws)
 
         def step(t, hr):
-            torch.mm(hr, w_hh_t, out=hproj[t])
+            mm(hr, w_hh_t, out=hproj[t])
             fwd(gates[t], hproj[t], *norm, c[t], c[t + 1], nc[t], rh[t], rc[t], h[t + 1], eps)
         return step
 
     def backward_steps(self, ws):
-        if ws.lo is not None:
-            return super().backward_steps(ws)
         bwd = ws.K.lnlstm_bwd_step if ws.K else _lnlstm_bwd
         gates, c, hproj, rh, nc, rc, dz, dzh = (ws.gates, ws.c, ws.hproj, ws.rh, ws.nc, ws.rc,
                                                 ws.dz, ws.dzh)
-        w, w_hh, acc = ws.w, ws.w_hh, ws.acc
+        w, w_hh, acc, mm = ws.w, ws.w_hh, ws.acc, _step_mm(ws)
 
         def step(t, dh, dc, out):
             bwd(gates[t], c[t], hproj[t], rh[t], nc[t], rc[t], w[5], w[7], w[8], dh, dc, dz[t],
                 dzh[t], *acc)
-            return torch.mm(dzh[t], w_hh, out=out), None
+            return mm(dzh[t], w_hh, out=out), None
         return step
 
     def weight_grads(self, ws, need_dx, need_dw_ih):
@@ -558,54 +529,38 @@ class GRUKernel(Kernel):
         super().allocate(ws)                                      # gates: W_ih x + b_ih
         ws.add(hproj=ws.x.new_empty(ws.T, ws.B, 3 * ws.H))       # W_hh h + b_hh, for dr
 
-    def forward_step(self, ws, t, hr):
-        zh, b_hh = ws.hproj[t], ws.w[3]
-        if b_hh is None:
-            ws.mm(hr, ws.w_hh_t, out=zh)
-        elif ws.lo is None:
-            torch.addmm(b_hh, hr, ws.w_hh_t, out=zh)
-        else:                                                     # bf16 product + b_hh, fp32
-            zh.copy_(torch.mm(hr.to(ws.lo), ws.w_hh_t)).add_(b_hh)
-        (ws.K.gru_fwd_step if ws.K else _gru_fwd)(ws.gates[t], zh, ws.h[t], ws.gates[t],
-                                                  ws.h[t + 1])
-
     def allocate_grads(self, ws):
         super().allocate_grads(ws)
         ws.add(dzh=ws.scratch_like(ws.whole["gates"]))
         ws.dh_direct = ws.x.new_empty(ws.B, ws.H)                 # through z h
 
-    def backward_step(self, ws, t, dh, dc, out):
-        (ws.K.gru_bwd_step if ws.K else _gru_bwd)(ws.gates[t], ws.hproj[t], ws.h[t], dh,
-                                                  ws.dz[t], ws.dzh[t], ws.dh_direct)
-        return ws.mm(ws.dzh[t], ws.w_hh, out=out), ws.dh_direct
-
     def forward_steps(self, ws):
-        if ws.lo is not None:
-            return super().forward_steps(ws)
         fwd = ws.K.gru_fwd_step if ws.K else _gru_fwd
         gates, hproj, h, w_hh_t, b_hh = ws.gates, ws.hproj, ws.h, ws.w_hh_t, ws.w[3]
+        mm, lo = _step_mm(ws), ws.lo
 
         def step(t, hr):
             zh = hproj[t]
             if b_hh is None:
-                torch.mm(hr, w_hh_t, out=zh)
-            else:
-                torch.addmm(b_hh, hr, w_hh_t, out=zh)
+                mm(hr, w_hh_t, out=zh)
+            elif lo is None:
+                torch.addmm(b_hh, hr, w_hh_t, out=zh)             # W_hh h + b_hh
+            else:                                                 # bf16 product + b_hh, fp32
+                mm(hr, w_hh_t, out=zh).add_(b_hh)
             fwd(gates[t], zh, h[t], gates[t], h[t + 1])
         return step
 
     def backward_steps(self, ws):
-        if ws.lo is not None:
-            return super().backward_steps(ws)
         bwd = ws.K.gru_bwd_step if ws.K else _gru_bwd
         gates, hproj, h, dz, dzh = ws.gates, ws.hproj, ws.h, ws.dz, ws.dzh
-        w_hh, direct, q = ws.w_hh, ws.dh_direct, ws.q
+        w_hh, direct, mm = ws.w_hh, ws.dh_direct, _step_mm(ws)
+        fold = ws.q is None and ws.lo is None
 
         def step(t, dh, dc, out):
             bwd(gates[t], hproj[t], h[t], dh, dz[t], dzh[t], direct)
-            if q is None:                     # dh_{t-1} = dzh W_hh + z dh, in one product
+            if fold:                          # dh_{t-1} = dzh W_hh + z dh, in one product
                 return torch.addmm(direct, dzh[t], w_hh, out=out), None
-            return torch.mm(dzh[t], w_hh, out=out), direct
+            return mm(dzh[t], w_hh, out=out), direct
         return step
 
     def weight_grads(self, ws, need_dx, need_dw_ih):
