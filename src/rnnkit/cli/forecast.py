@@ -302,7 +302,7 @@ def forecast(
     (--strategy auto) the RNN and an ES-RNN hybrid are both fitted and the one with the
     lower validation RMSE is kept; the test part is never read to choose."""
     from ..tasks import Forecaster
-    from ..tasks.forecast_auto import AutoForecaster
+    from ..tasks.forecast_auto import TIE, AutoForecaster
     if strategy not in STRATEGIES:
         raise ValueError(f"--strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
     auto = strategy == "auto"
@@ -400,8 +400,8 @@ def forecast(
                  + (f" (the ES-RNN hybrid is left out: {left_out} need the RNN)" if left_out
                     else f" and the ES-RNN hybrid ({hybrid.describe()}; "
                     f"{'; '.join(hybrid.why)})")
-                 + ", keeps the lowest validation RMSE (the simpler within 1 %); --strategy direct "
-                 "for the RNN alone"
+                 + f", keeps the lowest validation RMSE (the simpler within {100 * TIE:g} %); "
+                 "--strategy direct for the RNN alone"
                  if auto else f"strategy {strategy} (the RNN alone; --strategy auto to choose "
                  "between it and the ES-RNN hybrid on validation)")
     training = (f"at most {_plural(s['epochs'], 'epoch')} of batch {s['batch_size']}, "

@@ -46,7 +46,8 @@ TIE = 0.01    # a candidate listed earlier (simpler) is kept within 1 % of the l
 KINDS = ("rnn", "recursive", "hybrid")
 AUTO_FILE = "auto.json"
 RULE = ("the lowest RMSE on the validation part, in original units, on the same targets; "
-        "within 1 % of it, the simpler candidate (rnn before recursive before hybrid)")
+        f"within {100 * TIE:g} % of it, the simpler candidate (rnn before recursive before "
+        "hybrid)")
 
 
 class AutoForecaster:
