@@ -12,6 +12,16 @@ import torch
 from .types import tree_leaves
 
 
+def renamed(name: str, value: Any, old: dict[str, str], stacklevel: int = 3) -> Any:
+    """``value``, or today's name for a deprecated one (``old`` maps it), with a warning."""
+    if isinstance(value, str) and value in old:
+        import warnings
+        warnings.warn(f"{name}={value!r} is now {name}={old[value]!r}; the old name goes in "
+                      "the next release", DeprecationWarning, stacklevel=stacklevel)
+        return old[value]
+    return value
+
+
 def check_choice(name: str, value: Any, choices: tuple) -> None:
     if value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")

@@ -44,6 +44,7 @@ from contextlib import contextmanager
 
 import torch
 
+from .._checks import renamed
 from ..cells.base import describe
 from ..types import Choice
 from ._ext import kernels
@@ -58,12 +59,7 @@ RENAMED = {"native": "torch", "fused": "rnnkit"}     # the names before 0.2: one
 
 def engine_name(value: object) -> object:
     """``value`` with a deprecated engine name mapped to today's, with a warning."""
-    if isinstance(value, str) and value in RENAMED:
-        import warnings
-        warnings.warn(f"engine={value!r} is now engine={RENAMED[value]!r}; the old name goes "
-                      "in the next release", DeprecationWarning, stacklevel=3)
-        return RENAMED[value]
-    return value
+    return renamed("engine", value, RENAMED, stacklevel=4)
 
 
 _READABLE: list[bool] = []     # readable() blocks entered and not yet left

@@ -47,6 +47,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .._checks import renamed
 from ..cells.base import describe
 from ..engines import codes
 from ..engines._ext import kernels
@@ -61,12 +62,8 @@ STEPS = ("auto", "cpp", "autograd")
 
 def step_name(value: object) -> object:
     """``value`` with the deprecated ``"compiled"`` mapped to ``"cpp"``, with a warning."""
-    if value == "compiled":
-        import warnings
-        warnings.warn("step='compiled' is now step='cpp'; the old name goes in the next "
-                      "release", DeprecationWarning, stacklevel=3)
-        return "cpp"
-    return value
+    return renamed("step", value, {"compiled": "cpp"}, stacklevel=4)
+
 AUTO_MAX_MACS = 131072    # per batch and time step: the crossover measured, see module doc
 ACTS = codes.ACTIVATIONS
 DENSE = codes.LAYER_KINDS["dense"]
