@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import NamedTuple, get_type_hints
 
-__all__ = ["ACTIVATIONS", "SOFTMAX", "LAYER_KINDS", "LOSSES", "LayerSpec", "StepConfig",
-           "cpp_constants"]
+__all__ = ["ACTIVATIONS", "SOFTMAX", "LAYER_KINDS", "LOSSES", "PROB_EPS", "LayerSpec",
+           "StepConfig", "cpp_constants"]
 
 # element-wise activations: SimpleRNN's and Dense's (csrc/gates.h: act, act_grad)
 ACTIVATIONS = {"tanh": 0, "relu": 1, "sigmoid": 2, "linear": 3}
@@ -28,6 +28,9 @@ LOSSES = {("mse", False): 0, ("mae", False): 1,
           ("binary_crossentropy", True): 2, ("binary_crossentropy", False): 3,
           ("sparse_categorical_crossentropy", True): 4,
           ("sparse_categorical_crossentropy", False): 5}
+# Keras' epsilon: the losses on probabilities clip them to [PROB_EPS, 1 - PROB_EPS], in
+# training/losses.py and in the C++ training step alike
+PROB_EPS = 1e-7
 
 
 
@@ -92,6 +95,7 @@ def cpp_constants() -> str:
         suffix = "_LOGITS" if logits else ("_PROBS" if name.endswith("crossentropy") else "")
         lines.append(f"constexpr int LOSS_{short[name]}{suffix} = {code};")
     lines.append(f"constexpr int LOSS_MAX = {max(LOSSES.values())};")
+    lines.append(f"constexpr double PROB_EPS = {PROB_EPS!r};")
     lines.append("#include <cstddef>")
     lines.append("#include <cstdint>")
     lines.append(_cpp_record(LayerSpec, "int64_t"))

@@ -17,10 +17,13 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from ..engines.codes import PROB_EPS
+
 __all__ = ["MeanSquaredError", "MeanAbsoluteError", "BinaryCrossentropy",
            "SparseCategoricalCrossentropy", "get_loss", "LOSSES"]
 
-EPS = 1e-7  # Keras' epsilon: probabilities are clipped to [EPS, 1 - EPS]
+EPS = PROB_EPS  # Keras' epsilon: probabilities are clipped to [EPS, 1 - EPS] (codes.py:
+                # the C++ training step reads the same number)
 
 
 def _aligned(pred_shape: tuple, y_shape: tuple) -> bool:

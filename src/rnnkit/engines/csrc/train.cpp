@@ -271,7 +271,6 @@ template <typename T> void forward_dense(Workspace<T>& w, int d, int64_t b0, int
 // rnnkit/training/losses.py's losses, as torch computes them: the mean over N values, and
 // on probabilities Keras' clamp to [eps, 1 - eps] ([eps, 1] for sparse), through which a
 // clamped value passes no gradient.
-constexpr double PROB_EPS = 1e-7;            // losses.py's EPS
 
 inline bool per_sample(int loss) { return loss >= LOSS_SCE_LOGITS; }   // one class a sample
 
