@@ -80,3 +80,28 @@ def test_bench_serve_quick_measures_a_live_server(tmp_path):
     assert r["per_step_ms"]["session"] > 0 and "quick: " in result.output
     both = CliRunner().invoke(app, ["bench", "--serve", "--distributed", "1"])
     assert both.exit_code == 2 and "one at a time" in both.output
+
+
+def test_bench_inference_prints_fp32_and_bf16_rows_side_by_side(tmp_path):
+    from rnnkit.precision import bf16_blocker
+    if bf16_blocker(torch.device("cpu"), torch.float32) is not None:
+        pytest.skip("this CPU has no bfloat16")
+    result = CliRunner().invoke(app, ["bench", "--inference", "--quick", "--precision",
+                                      "fp32,bf16", "--json", str(tmp_path / "i.json")])
+    assert result.exit_code == 0, result.output
+    rows = json.loads((tmp_path / "i.json").read_text())["inference"]
+    workloads = list(dict.fromkeys(r["workload"] for r in rows))
+    assert [w.split(" ")[0] for w in workloads] == ["step", "step", "stream", "stream",
+                                                    "predict"]
+    assert "GRU(1024) on Embedding 256" in workloads[0] and "B=256" in workloads[-1]
+    for w in workloads:
+        mine = {r["precision"]: r for r in rows if r["workload"] == w}
+        assert mine["fp32"]["ran"] == "fp32" and mine["bf16"]["ran"] == "bf16"
+        assert mine["fp32"]["vs_fp32"] == 1.0 and mine["bf16"]["ms"] > 0
+        for p in ("fp32", "bf16"):                            # both rows printed, ratio too
+            line = next(ln for ln in result.output.splitlines() if w in ln and f" {p} " in ln)
+            assert line.startswith("quick: ") and line.rstrip().endswith("x")
+    both = CliRunner().invoke(app, ["bench", "--inference", "--serve"])
+    assert both.exit_code == 2 and "one at a time" in both.output
+    bad = CliRunner().invoke(app, ["bench", "--inference", "--precision", "fp16"])
+    assert bad.exit_code == 2 and "--precision names ['fp16']" in bad.output

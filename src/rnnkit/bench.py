@@ -15,6 +15,9 @@ runs it: bf16 products, fp32 states, loss and Adam) and "torch.nn autocast bf16"
 ratios are to fp32 torch.nn, their GEMM share to a bf16 GEMM peak measured in the same
 run.  Config "textgen" (only when named) is the text generator's tutorial size:
 Embedding(70, 256) + GRU(1024) + Dense(70), 64 streams x 100 steps, cross-entropy.
+
+``inference_rows`` (``rnnkit bench --inference``) times inference instead: batch-1
+streaming steps and a batch-256 predict, each precision beside fp32 in the same run.
 """
 
 from __future__ import annotations
@@ -353,6 +356,101 @@ def step_latency(reps: int = 2000) -> dict[str, float]:
                 state = fn(state)
             out[name] = (time.perf_counter() - t0) / reps * 1e6
     return out
+
+
+# ---------------------------------------------------------------- inference: bf16 vs fp32
+def inference_rows(reps: int = 5, precisions=PRECISIONS, quick: bool = False) -> list[dict]:
+    """Latency per call of rnnkit's inference at each precision, in one run, interleaved:
+
+        step     a batch-1 streaming ``layer.step(x_t, state, precision=p)`` of the
+                 tutorial-size text generator's GRU(1024) (its input an Embedding-256 row)
+                 and of the medium LSTM(512) on 256 features, state carried from call to
+                 call; each call is its own precision scope
+        stream   the same steps inside one ``rnnkit.precision.inference(layer, p)`` block,
+                 as a served session's request runs them (autocast keeps its bf16 copy of
+                 the weights for the whole block, instead of casting them at every step)
+        predict  ``model.predict(x, precision=p)`` of the medium LSTM(512) + Dense(1) on a
+                 batch of 256 sequences of T steps (T = 100; 10 with ``quick``)
+
+    Each row: ms per call (median [min-max] over ``reps`` rounds; a step round times many
+    steps), ``vs_fp32`` = fp32 ms / this ms (> 1: faster than fp32) and ``ran``: the
+    precision the recurrent layer chose (``layer.precision_choice``)."""
+    import rnnkit as rk
+
+    from .precision import check_precision, inference
+    for p in precisions:
+        check_precision(p, "precisions")
+    precisions = ("fp32", *[p for p in precisions if p != "fp32"])
+    _, T, D, H = CONFIGS["medium"]
+    _, _, E, H_gen = TEXTGEN
+    T, n_steps = (10, 10) if quick else (T, 200)
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(0)
+    medium = rk.Sequential([rk.LSTM(H, input_size=D), rk.Dense(1, input_size=H)]).eval()
+    x_seq = torch.randn(256, T, D, generator=g)
+    with torch.no_grad():
+        token = rk.Embedding(VOCAB, E)(torch.tensor([[3]]))[:, 0]           # (1, E)
+    layers = {f"GRU({H_gen}) on Embedding {E}, B=1 (text generator)":
+              (rk.GRU(H_gen, input_size=E), token),
+              f"LSTM({H}) on {D} features, B=1 (medium)":
+              (medium.layers[0], torch.randn(1, D, generator=g))}
+
+    def stepper(layer, x, precision):
+        state = None
+
+        def call():
+            nonlocal state
+            _, state = layer.step(x, state, precision=precision)
+        return call
+
+    def streamer(layer, x, precision):
+        state = layer.step(x)[1]
+
+        def call():
+            nonlocal state
+            with inference(layer, precision):
+                for _ in range(n_steps):
+                    _, state = layer.step(x, state)
+        return call
+
+    rows = []
+    for kind, group, inner in (("step", stepper, n_steps), ("stream", streamer, 1)):
+        for name, (layer, x) in layers.items():
+            calls = {p: group(layer, x, p) for p in precisions}
+            ran = {}
+            for p, call in calls.items():                    # what each precision runs at
+                call()
+                ran[p] = layer.precision_choice.kind
+            times = _time(calls, reps, inner)
+            per = n_steps if kind == "stream" else 1           # per step, like "step"
+            rows += _inference_rows(f"{kind} {name}", times, ran, per)
+    calls = {p: (lambda p=p: medium.predict(x_seq, precision=p)) for p in precisions}
+    ran = {}
+    for p, call in calls.items():
+        call()
+        ran[p] = medium.layers[0].precision_choice.kind
+    rows += _inference_rows(f"predict LSTM({H}) + Dense(1), B=256, T={T} (medium)",
+                            _time(calls, reps, 1), ran, 1)
+    return rows
+
+
+def _inference_rows(workload: str, times: dict, ran: dict, per: int) -> list[dict]:
+    base = statistics.median(times["fp32"])
+    return [{"workload": workload, "precision": p, "ran": ran[p],
+             "ms": statistics.median(ts) / per * 1e3, "ms_min": min(ts) / per * 1e3,
+             "ms_max": max(ts) / per * 1e3, "vs_fp32": base / statistics.median(ts)}
+            for p, ts in times.items()]
+
+
+def inference_table(rows: list[dict]) -> str:
+    head = ("inference workload", "precision", "ran", "ms per step or call median [min-max]",
+            "vs fp32")
+    out = [(r["workload"], r["precision"], r["ran"],
+            f"{r['ms']:.3f} [{r['ms_min']:.3f}-{r['ms_max']:.3f}]", f"{r['vs_fp32']:.2f}x")
+           for r in rows]
+    widths = [max(len(x[i]) for x in [head, *out]) for i in range(len(head))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
+                     for r in [head, *out])
 
 
 def table(results: list[Result]) -> str:

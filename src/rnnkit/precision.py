@@ -13,13 +13,20 @@ A recurrent layer called under ``torch.autocast(device, dtype=torch.bfloat16)`` 
 under ``precision="bf16"``; ``fit`` itself runs its forward under that autocast (so Dense
 and everything else in the model takes bf16 GEMMs too) and computes the loss in fp32.
 
-Every choice is a ``Choice(kind, reason)``: ``trainer.precision_choice`` for a fit and
-``layer.precision_choice`` for each recurrent call.
+Inference takes the same three values: ``with inference(model, precision) as choice:``
+checks the value, chooses as ``fit`` does and runs the block under that choice without
+gradients; every predict, generate, translate and ``rnnkit serve`` goes through it, and
+``RNN.step(x_t, state, precision=...)`` chooses for its one layer.  Outputs leave the
+library in fp32 (``to_fp32``) or as NumPy.
+
+Every choice is a ``Choice(kind, reason)``: ``trainer.precision_choice`` for a fit,
+``layer.precision_choice`` for each recurrent call or step, and what ``inference`` yields.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,9 +34,9 @@ import torch
 
 from .types import Choice, tree_map
 
-__all__ = ["PRECISIONS", "BF16_MIN_H", "check_precision", "bf16_blocker", "using_precision",
-           "requested_precision", "autocast_dtype", "choose_precision", "fit_precision",
-           "to_fp32", "fit_scope"]
+__all__ = ["PRECISIONS", "BF16_MIN_H", "BF16_STEP_MIN_H", "check_precision", "bf16_blocker",
+           "using_precision", "requested_precision", "block_open", "autocast_dtype",
+           "choose_precision", "fit_precision", "to_fp32", "fit_scope", "inference"]
 
 PRECISIONS = ("fp32", "bf16", "auto")
 
@@ -43,6 +50,14 @@ PRECISIONS = ("fp32", "bf16", "auto")
 # `rnnkit bench --configs small,medium --precision fp32,bf16` puts the "rnnkit engine=auto"
 # and "... bf16" rows side by side on a quiet machine; re-measure there, and on AMX.
 BF16_MIN_H = 256
+
+# The crossover of "auto" for streaming steps (a few rows a step: matrix-vector products,
+# bound by reading the weights).  `rnnkit bench --inference` (one thread, shared machine),
+# fp32 ms / bf16 ms of a batch-1 step: inside one inference() block, where the weights are
+# cast to bf16 once for all its steps, GRU(1024) on 256 features 1.90x, LSTM(512) on 256
+# 0.69x; a lone step() call, which casts them every call, 0.51x and 0.36x (so "auto" keeps
+# a lone step in fp32 whatever H).
+BF16_STEP_MIN_H = 1024
 
 
 def check_precision(value: Any, name: str = "precision") -> str:
@@ -67,17 +82,28 @@ def bf16_blocker(device: torch.device, dtype: torch.dtype) -> str | None:
     return f"bf16 mixed precision is not supported on {device.type}"
 
 
-_ACTIVE: list[str] = []      # using_precision() blocks entered and not yet left
+# using_precision() blocks entered and not yet left, per thread as torch.autocast is: a
+# server answers requests on a pool of threads, and one request's block is not another's
+_LOCAL = threading.local()
+
+
+def _active() -> list[str]:
+    stack = getattr(_LOCAL, "stack", None)
+    if stack is None:
+        stack = _LOCAL.stack = []
+    return stack
 
 
 @contextlib.contextmanager
 def using_precision(precision: str) -> Iterator[None]:
-    """Inside the block, recurrent layers run at ``precision`` (``fit`` enters it)."""
-    _ACTIVE.append(check_precision(precision))
+    """Inside the block (on this thread), recurrent layers run at ``precision`` (``fit``
+    enters it)."""
+    stack = _active()
+    stack.append(check_precision(precision))
     try:
         yield
     finally:
-        _ACTIVE.pop()
+        stack.pop()
 
 
 def autocast_dtype(device_type: str) -> torch.dtype | None:
@@ -90,19 +116,30 @@ def autocast_dtype(device_type: str) -> torch.dtype | None:
 def requested_precision(device_type: str) -> str:
     """What the caller asked for: ``using_precision``'s, else "bf16" under a bfloat16
     autocast, else "fp32"."""
-    if _ACTIVE:
-        return _ACTIVE[-1]
+    stack = _active()
+    if stack:
+        return stack[-1]
     return "bf16" if autocast_dtype(device_type) == torch.bfloat16 else "fp32"
+
+
+def block_open(device_type: str) -> bool:
+    """Whether a ``using_precision`` block or a bfloat16 autocast is open on this thread:
+    then the steps run inside it share one cast of each weight (autocast's cache)."""
+    return bool(_active()) or autocast_dtype(device_type) == torch.bfloat16
 
 
 FP32_CHOICE = Choice("fp32", "precision='fp32'")     # the default, as choose_precision says it
 
 
-def choose_precision(requested: str, hidden_size: int, p: torch.Tensor | None) -> Choice:
+def choose_precision(requested: str, hidden_size: int, p: torch.Tensor | None, *,
+                     step: str | None = None) -> Choice:
     """One recurrent layer's precision as ``Choice(kind, reason)``, kind "fp32" or "bf16".
 
     ``p``: a parameter of the layer (its device and dtype).  A forced "bf16" that cannot
-    run raises ValueError; "auto" falls back to fp32 and says why."""
+    run raises ValueError; "auto" falls back to fp32 and says why.  ``step``: None for a
+    sequence (the crossover ``BF16_MIN_H``), "stream" for a streaming step inside a block
+    that casts the weights once (``BF16_STEP_MIN_H``), "lone" for a step on its own
+    (auto keeps it in fp32)."""
     device_type = p.device.type if p is not None else "cpu"
     cast = autocast_dtype(device_type)
     if requested == "fp32":
@@ -117,9 +154,21 @@ def choose_precision(requested: str, hidden_size: int, p: torch.Tensor | None) -
         if blocker:
             raise ValueError(f"precision='bf16' cannot run: {blocker}. Use precision='fp32' "
                              "or 'auto', or leave torch.autocast")
-        return Choice("bf16", "precision='bf16'" if _ACTIVE else "under torch.autocast(bf16)")
+        return Choice("bf16", "precision='bf16'" if _active() else "under torch.autocast(bf16)")
     if blocker:
         return Choice("fp32", f"auto: {blocker}")
+    if step == "lone":
+        return Choice("fp32", "auto: a lone step() casts its weights to bf16 on every call, "
+                              "slower than fp32 (measured by rnnkit bench --inference); "
+                              "steps inside rnnkit.precision.inference() share one cast")
+    if step == "stream":
+        if hidden_size < BF16_STEP_MIN_H:
+            return Choice("fp32", f"auto: a streaming step at H={hidden_size} < "
+                                  f"{BF16_STEP_MIN_H}, where bf16 does not pay here "
+                                  "(measured by rnnkit bench --inference)")
+        return Choice("bf16", f"auto: a streaming step at H={hidden_size} >= "
+                              f"{BF16_STEP_MIN_H}, where bf16 pays (measured by rnnkit bench "
+                              "--inference)")
     if hidden_size < BF16_MIN_H:
         return Choice("fp32", f"auto: H={hidden_size} < {BF16_MIN_H}, where bf16 GEMMs do "
                               "not pay here (measured by rnnkit bench)")
@@ -171,3 +220,28 @@ def fit_scope(choice: Choice | None, precision: str, device_type: str) -> Iterat
         return
     with using_precision(precision), torch.autocast(device_type, dtype=torch.bfloat16):
         yield
+
+
+@contextlib.contextmanager
+def inference(model: torch.nn.Module, precision: str, name: str = "precision"
+              ) -> Iterator[Choice]:
+    """Inference at ``precision`` ("fp32", "bf16" or "auto"): a bad value is refused by
+    ``name`` here, before any work; then ``fit_precision`` chooses (a "bf16" that cannot
+    run raises ValueError) and the block runs in ``fit_scope`` of that choice, without
+    gradients.  Yields the ``Choice``.  Outputs made inside may be bfloat16: pass them
+    through ``to_fp32`` (or to NumPy via ``.float()``) before they leave the library.
+
+    Example:
+        >>> import rnnkit as rk
+        >>> model = rk.Sequential([rk.GRU(4, input_size=2), rk.Dense(1, input_size=4)])
+        >>> with inference(model, "fp32") as choice:
+        ...     y = to_fp32(model(torch.zeros(3, 5, 2)))
+        >>> choice.kind, tuple(y.shape), y.dtype
+        ('fp32', (3, 1), torch.float32)
+    """
+    check_precision(precision, name)
+    choice = fit_precision(model, precision)
+    p = next(model.parameters(), None)
+    with torch.no_grad(), fit_scope(choice, precision, p.device.type if p is not None
+                                    else "cpu"):
+        yield choice

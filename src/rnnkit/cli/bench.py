@@ -43,6 +43,12 @@ def bench(
         "2,000 /predict calls and 200 sessions streaming 50 steps each; p50/p99 latency, "
         "requests/s, errors, and a session's cost per step against re-sending the "
         "history.")] = False,
+    inference: Annotated[bool, typer.Option(
+        "--inference", help="Instead, time inference at each --precision (fp32, bf16, auto: "
+        "a column says what auto ran), side by side: a batch-1 streaming step() of the text "
+        "generator's GRU(1024) on Embedding 256 and of a medium LSTM(512), alone and inside "
+        "one inference() block, and a batch-256 predict of the medium LSTM; ms per step or "
+        "call and the ratio to fp32.")] = False,
     quick: Quick = False,
     dry_run: DryRun = False,
 ) -> None:
@@ -52,8 +58,11 @@ def bench(
     --quick times the tiny size only, with 2 repetitions, in seconds: its numbers are a
     smoke test, not a measurement.
     """
-    if distributed is not None and serve:
-        raise ValueError("--distributed and --serve are two benchmarks: run one at a time")
+    chosen = [name for name, on in (("--distributed", distributed is not None),
+                                    ("--serve", serve), ("--inference", inference)) if on]
+    if len(chosen) > 1:
+        raise ValueError(f"{' and '.join(chosen)} are {len(chosen)} benchmarks: run one at "
+                         "a time")
     if distributed is not None:
         _distributed(distributed, json_out, quick, dry_run)
         return
@@ -61,6 +70,9 @@ def bench(
         _serve(json_out, quick, dry_run)
         return
     from .. import bench as B
+    if inference:
+        _inference(precision, reps, json_out, quick, dry_run)
+        return
     config_list = ["tiny"] if quick else [c.strip() for c in configs.split(",") if c.strip()]
     cell_list = [c.strip() for c in cells.split(",") if c.strip()]
     precision_list = [p.strip() for p in precision.split(",") if p.strip()]
@@ -114,6 +126,37 @@ def bench(
         data["cpp_step"] = step_rows
         data["quick"] = quick
         json_out.write_text(json.dumps(data, indent=2))
+        result(f"wrote {json_out}", quick)
+
+
+def _inference(precision: str, reps: int, json_out: Path | None, quick: bool,
+               dry_run: bool) -> None:
+    from .. import bench as B
+    from ..precision import PRECISIONS  # auto too: the rows say what it ran
+    precisions = [p.strip() for p in precision.split(",") if p.strip()]
+    bad = [p for p in precisions if p not in PRECISIONS]
+    if bad or not precisions:
+        raise ValueError(f"--precision names {bad or 'nothing'}; choose from "
+                         f"{', '.join(PRECISIONS)}")
+    out_file(json_out, "--json")
+    reps = 2 if quick else reps
+    if dry_run:
+        _, T, D, H = B.CONFIGS["medium"]
+        _, _, E, H_gen = B.TEXTGEN
+        plan("rnnkit bench --inference" + (" --quick" if quick else ""), {
+            "step": f"batch 1: GRU({H_gen}) on Embedding {E}, LSTM({H}) on {D} features; "
+                    "alone and inside one inference() block",
+            "predict": f"LSTM({H}) + Dense(1), batch 256, T = {10 if quick else T}",
+            "precisions": ", ".join(dict.fromkeys(["fp32", *precisions])),
+            "repetitions": reps,
+            "writes": json_out or "nothing (no --json)"})
+        return
+    rows = B.inference_rows(reps, tuple(precisions), quick=quick)
+    result(f"{B.machine_line()}; inference, one run, interleaved", quick)
+    result(B.inference_table(rows), quick)
+    if json_out is not None:
+        json_out.write_text(json.dumps({"inference": rows, "machine": B.machine_line(),
+                                        "quick": quick}, indent=2))
         result(f"wrote {json_out}", quick)
 
 

@@ -75,7 +75,9 @@ def generate(
 
     With --train, train on SOURCE and write the model, metrics.json, training.png and
     sample.txt to --out, then sample; with --model, sample from a saved generator. Without
-    --seed, training uses seed 0 and sampling differs from run to run.
+    --seed, training uses seed 0 and sampling differs from run to run. --precision applies
+    to training and to the sample streamed at the end (bf16: the network's products in
+    bfloat16).
 
     \b
     rnnkit generate shakespeare --train --minutes 15      train, report, sample
@@ -102,7 +104,7 @@ def generate(
     if not prompt:
         raise ValueError("--prompt must hold at least one character")
     if not train:
-        _sample(model, prompt, length, temperature, top_k, top_p, seed, dry_run)
+        _sample(model, prompt, length, temperature, top_k, top_p, seed, dry_run, precision)
         return
     out_folder(out)
     model_folder(out)
@@ -136,7 +138,8 @@ def generate(
                                                       "epoch elsewhere",
             "logdir": logdir or "none",
             "writes": f"{out}/: the model, metrics.json, training.png, sample.txt",
-            "then": f"{length} characters after {prompt!r} at temperature {temperature:g}",
+            "then": f"{length} characters after {prompt!r} at temperature {temperature:g}, "
+                    f"precision {precision}",
         })
         return
     if quick:
@@ -154,7 +157,7 @@ def generate(
                f"fit {gen.fit_seconds:.0f} s; wrote {out}", quick)
     if quick:
         result(f"sample after {_epochs(len(gen.history.get('loss', [])))}:", quick)
-    _stream(gen, prompt, length, temperature, top_k, top_p, seed)
+    _stream(gen, prompt, length, temperature, top_k, top_p, seed, precision)
 
 
 def _epochs(n: int) -> str:
@@ -162,13 +165,15 @@ def _epochs(n: int) -> str:
 
 
 def _sample(model: Path, prompt: str, length: int, temperature: float, top_k: int | None,
-            top_p: float | None, seed: int | None, dry_run: bool) -> None:
+            top_p: float | None, seed: int | None, dry_run: bool, precision: str) -> None:
+    from ..precision import fit_precision
     from ..tasks import TextGenerator
     if not model.is_dir():
         raise ValueError(f"--model {model} is not a folder (a saved generator: "
                          "generator.json, vocab.json, weights)")
     gen = TextGenerator.load(model)
     gen.vectorizer.encode(prompt, unknown="error")        # refuse before printing
+    choice = fit_precision(gen.model, precision)          # a bf16 that cannot run, too
     if dry_run:
         c = gen.config
         plan(f"rnnkit generate --model {model}", {
@@ -178,17 +183,19 @@ def _sample(model: Path, prompt: str, length: int, temperature: float, top_k: in
                       + (f", top-k {top_k}" if top_k else "")
                       + (f", top-p {top_p:g}" if top_p else "")
                       + (f", seed {seed}" if seed is not None else ""),
+            "precision": f"{choice.kind} ({choice.reason})",
             "writes": "nothing (the sample goes to the terminal)",
         })
         return
-    _stream(gen, prompt, length, temperature, top_k, top_p, seed)
+    _stream(gen, prompt, length, temperature, top_k, top_p, seed, precision)
 
 
 def _stream(gen, prompt: str, length: int, temperature: float, top_k: int | None,
-            top_p: float | None, seed: int | None) -> None:
+            top_p: float | None, seed: int | None, precision: str) -> None:
     typer.echo(prompt, nl=False)
     gen.generate(prompt, length, temperature=temperature, top_k=top_k, top_p=top_p,
-                 seed=seed, on_token=lambda t: (sys.stdout.write(t), sys.stdout.flush()))
+                 seed=seed, on_token=lambda t: (sys.stdout.write(t), sys.stdout.flush()),
+                 precision=precision)
     typer.echo("")
 
 

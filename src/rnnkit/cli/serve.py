@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from .options import DryRun, plan
+from .options import DryRun, Precision, plan
 
 DEFAULT_THREADS = 1      # small recurrent models answer fastest on one; see --threads
 
@@ -43,6 +43,7 @@ def serve(
     max_body: Annotated[int, typer.Option(
         min=1, metavar="BYTES", help="Largest request body accepted (413 above).")
                         ] = 4_000_000,
+    precision: Precision = "fp32",
     dry_run: DryRun = False,
 ) -> None:
     """Serve a saved model over HTTP.
@@ -50,13 +51,17 @@ def serve(
     Endpoints: /predict, /forecast, /classify, /generate (streamed as Server-Sent Events),
     /translate, /sessions (a stream's state kept here: each new timestep costs one step),
     /healthz, /metadata and /docs; a page to try the model at /. Ctrl-C stops it.
+
+    --precision applies to every request (bf16: the network's products in bfloat16, its
+    states in fp32); /metadata says what was chosen and why.
     """
     _need_extra()
     from ..serve import Limits, create_app
     from ..serve.models import load_served
     limits = Limits(max_sessions=max_sessions, session_ttl=session_ttl, max_body=max_body)
-    served = load_served(model)                 # a bad folder fails here, before binding
+    served = load_served(model, precision)      # a bad folder fails here, before binding
     app = create_app(served, limits=limits, threads=threads)
+    choice = served.precision_choice
     endpoints = app.state.server.endpoints()
     if dry_run:
         plan("rnnkit serve", {"model": f"{served.describe()} ({model})",
@@ -64,9 +69,10 @@ def serve(
                               "endpoints": ", ".join(endpoints),
                               "sessions": served.blocker or f"up to {max_sessions}, "
                               f"{session_ttl:g} s after last use",
-                              "address": f"http://{host}:{port}/", "threads": threads})
+                              "address": f"http://{host}:{port}/", "threads": threads,
+                              "precision": f"{choice.kind} ({choice.reason})"})
         return
     import uvicorn
     typer.echo(f"serving {served.describe()} from {model} at http://{host}:{port}/ "
-               f"({', '.join(endpoints)}); Ctrl-C stops")
+               f"({', '.join(endpoints)}), precision {choice.kind}; Ctrl-C stops")
     uvicorn.run(app, host=host, port=port, log_level="warning")

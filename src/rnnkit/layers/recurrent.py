@@ -43,7 +43,15 @@ from ..engines import (
     run_native,
 )
 from ..engines.native import native_step
-from ..precision import FP32_CHOICE, choose_precision, requested_precision, to_fp32
+from ..precision import (
+    FP32_CHOICE,
+    block_open,
+    check_precision,
+    choose_precision,
+    requested_precision,
+    to_fp32,
+    using_precision,
+)
 from ..registry import deserialize, register_serializable, serialize
 from ..types import Choice, LSTMState, is_namedtuple, tree_first, tree_leaves, tree_map
 
@@ -170,11 +178,17 @@ class RNN(nn.Module):
         return self._state
 
     @torch.no_grad()
-    def step(self, x_t: torch.Tensor, state: Any = None):
+    def step(self, x_t: torch.Tensor, state: Any = None, *, precision: str = "fp32"):
         """Streaming inference: one time step (B, D) -> (y_t, state), no graph, low latency.
 
         Built-in cells run torch's single-step kernels (``torch.lstm_cell`` and friends);
         other cells run their ``forward``.  Pass the returned state to the next call.
+
+        ``precision``: "fp32" (the default: fp32, unless an enclosing
+        ``torch.autocast(bfloat16)`` or ``rnnkit.precision.inference`` asks for bf16, as for
+        a layer call); "bf16" runs the step's products in bfloat16, exactly as under
+        ``torch.autocast``; "auto" does so for H >= ``BF16_MIN_H``.  The output and the state
+        stay in the parameters' dtype either way; ``layer.precision_choice`` says which ran.
 
         Example:
             >>> layer = LSTM(8, input_size=3)
@@ -184,6 +198,7 @@ class RNN(nn.Module):
             ((1, 8), (1, 8))
         """
         who = f"{type(self).__name__}.step"
+        check_precision(precision)
         if not isinstance(x_t, torch.Tensor) or x_t.dim() != 2:
             got = tuple(x_t.shape) if isinstance(x_t, torch.Tensor) else type(x_t).__name__
             raise ValueError(f"{who} expects one step x_t of shape (B, D), got {got}")
@@ -201,7 +216,24 @@ class RNN(nn.Module):
         cell = self.cell
         state = initial_state_of(cell, x_t) if state is None else \
             self._check_step_state(state, x_t, f"{who}'s state")
-        y, state = self._step_kernel(x_t, state)
+        device = x_t.device.type
+        requested = requested_precision(device) if precision == "fp32" else precision
+        if requested == "fp32" and not torch.is_autocast_enabled(device):
+            self.__dict__["precision_choice"] = FP32_CHOICE   # the common case, no blocks
+            y, state = self._step_kernel(x_t, state)
+        else:
+            # inside an enclosing block (autocast's, inference's) the weights are cast once
+            # for all its steps; a lone step casts them every call
+            lone = precision != "fp32" and not block_open(device)
+            asked = using_precision(precision) if precision != "fp32" else \
+                contextlib.nullcontext()                  # else autocast's or inference's
+            with asked:
+                choice = choose_precision(requested, getattr(cell, "hidden_size", 0),
+                                          next(cell.parameters(), None),
+                                          step="lone" if lone else "stream")
+            self.__dict__["precision_choice"] = choice
+            with _autocast(device, choice.kind == "bf16"):
+                y, state = self._step_kernel(x_t, state)
         # the state just returned passes the next step's check by identity: the same
         # tensors (held here, so no other tensor can take their ids), not modified since
         self.__dict__["_last_step"] = (state, _stamp(state))    # not a Module attribute

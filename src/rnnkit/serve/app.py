@@ -19,6 +19,11 @@ bytes is refused 413 before it is parsed.  Sessions: unknown or expired id 404, 
 Concurrency: endpoints run in FastAPI's thread pool; one lock guards the network (a module
 that carries state is not re-entrant), and ``threads`` sets torch's intra-op threads once,
 deliberately: small recurrent models answer fastest on one.
+
+Precision: every request runs at the precision the model was loaded for ("fp32", "bf16" or
+"auto"; ``load_served``/``create_app``), through ``rnnkit.precision.inference`` (autocast
+is per thread, so each request enters it on the thread that runs it); /metadata reports
+the choice and its reason.  Answers are float64 JSON either way.
 """
 
 # no `from __future__ import annotations`: FastAPI reads the endpoints' annotations, which
@@ -41,6 +46,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response, StreamingRes
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
+from ..precision import check_precision, fit_precision
 from .limits import BodyLimit, Limits
 from .models import Served, jsonable, load_served, step_network
 from .sessions import SessionsFull, SessionStore, UnknownSession
@@ -139,6 +145,8 @@ class _Server:
 
     def __init__(self, served: Served, limits: Limits):
         self.served, self.limits = served, limits
+        if served.precision_choice is None:          # a Served built by hand
+            served.precision_choice = fit_precision(served.network, served.precision)
         self.lock = threading.Lock()
         self.sessions = SessionStore(limits.max_sessions, limits.session_ttl)
 
@@ -209,7 +217,7 @@ class _Server:
             try:
                 for m, _ in saved:
                     m.reset_states()
-                with torch.no_grad(), _user_errors("x"):
+                with s.inference(), _user_errors("x"):
                     if lengths is not None:
                         return s.network(x, lengths=lengths)
                     return s.network(x)
@@ -232,7 +240,9 @@ class _Server:
                             "reason": s.blocker, "open": len(self.sessions),
                             "max": lim.max_sessions, "ttl_seconds": lim.session_ttl},
                "limits": asdict(lim), "torch_threads": torch.get_num_threads(),
-               "endpoints": self.endpoints()}
+               "endpoints": self.endpoints(), "precision": {
+                   "requested": s.precision, "kind": s.precision_choice.kind,
+                   "reason": s.precision_choice.reason}}
         t = s.task
         if s.kind == "forecaster":
             out["task"] = {"columns": list(t.columns),
@@ -273,7 +283,8 @@ class _Server:
         f = self.require("/forecast", "forecaster")
         with self.lock, _user_errors("history" if history is not None else "steps"):
             values = f.predict(steps=steps, series=None if history is None else
-                               np.asarray(history, dtype=np.float64))
+                               np.asarray(history, dtype=np.float64),
+                               precision=self.served.precision)
         _finite(values, "history")
         past = f.context if history is None else np.asarray(history, dtype=np.float64)
         past = past.reshape(len(past), -1)[-self.limits.max_history:]
@@ -288,7 +299,7 @@ class _Server:
             raise HTTPException(409, detail="this classifier reads float sequences, not "
                                 "texts; send them to /predict")
         with self.lock, _user_errors("texts"):
-            probs = clf.predict_proba(list(texts))
+            probs = clf.predict_proba(list(texts), precision=self.served.precision)
         _finite(probs, "texts")
         classes = list(clf.classes)
         return {"classes": classes, "results": [
@@ -301,7 +312,8 @@ class _Server:
             if beam > tr.tgt_vec.size - 2:
                 raise _unprocessable("beam", f"beam must be at most {tr.tgt_vec.size - 2} "
                                      "(the tokens this model can produce)")
-            out = tr.translate(list(texts), beam=beam, max_length=max_length)
+            out = tr.translate(list(texts), beam=beam, max_length=max_length,
+                               precision=self.served.precision)
         return {"translations": out, "beam": beam}
 
     # ------------------------------------------------------------------ sessions
@@ -329,7 +341,7 @@ class _Server:
                 raise HTTPException(404, detail="no open session has this id (never opened, "
                                     "closed, or expired)") from None
             states, ys = session.state, []
-            with torch.no_grad(), _user_errors("steps"):
+            with self.served.inference(), _user_errors("steps"):
                 for t in range(x.shape[0]):
                     y, states = step_network(net, states, x[t:t + 1])
                     ys.append(y[0].double().tolist())
@@ -357,8 +369,8 @@ class _Generation:
     as they are made.  The generator samples on its own copy of the network (``generate``
     builds one per call), so it holds no lock; a client that leaves stops it."""
 
-    def __init__(self, gen: Any, req: Any):
-        self.gen, self.req = gen, req
+    def __init__(self, gen: Any, req: Any, precision: str = "fp32"):
+        self.gen, self.req, self.precision = gen, req, precision
         self.cancelled = threading.Event()
         self.loop = asyncio.get_running_loop()
         self.queue: asyncio.Queue = asyncio.Queue()
@@ -377,7 +389,7 @@ class _Generation:
         try:
             text = self.gen.generate(r.prompt, r.length, temperature=r.temperature,
                                      top_k=r.top_k, top_p=r.top_p, seed=r.seed,
-                                     on_token=self._on_token)
+                                     on_token=self._on_token, precision=self.precision)
             self._put(("done", {"text": text, "tokens": r.length}))
         except _Cancelled:
             pass
@@ -403,18 +415,29 @@ class _Generation:
 
 
 def create_app(model: str | Path | Served, *, limits: Limits | None = None,
-               threads: int | None = None) -> FastAPI:
+               threads: int | None = None, precision: str | None = None) -> FastAPI:
     """The FastAPI app serving the saved model at ``model`` (a folder; see
     ``rnnkit.serve.models`` for the kinds), loaded once, here.
 
     ``threads`` sets torch's intra-op threads for the process (None leaves them as they
-    are); ``limits`` bounds every request (``Limits``)."""
+    are); ``limits`` bounds every request (``Limits``); ``precision`` ("fp32", "bf16" or
+    "auto"; None: fp32 for a folder, the one it was loaded for when ``model`` is a
+    ``Served``) is that of every request."""
     limits = limits or Limits()
+    if precision is not None:
+        check_precision(precision)
     if threads is not None:
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
             raise ValueError(f"threads must be a positive int, got {threads!r}")
         torch.set_num_threads(threads)
-    served = model if isinstance(model, Served) else load_served(model)
+    if isinstance(model, Served):
+        if precision is not None and precision != model.precision:
+            raise ValueError(f"precision={precision!r} differs from the {model.precision!r} "
+                             "this Served model was loaded for: pass precision to "
+                             "load_served, or leave it out here")
+        served = model
+    else:
+        served = load_served(model, precision or "fp32")
     server = _Server(served, limits)
     M = _request_models(limits)
     app = FastAPI(title=f"rnnkit serve: {served.describe()} ({served.path.name})",
@@ -457,7 +480,7 @@ def create_app(model: str | Path | Served, *, limits: Limits | None = None,
         summary="Generate text, streamed token by token (TextGenerator).")
     async def generate(req: M.GenerateRequest) -> Any:
         gen = server.require("/generate", "generator")
-        generation = _Generation(gen, req)
+        generation = _Generation(gen, req, served.precision)
         first = await generation.first()
         if first[0] == "error":                      # nothing sent yet: a plain 422
             raise _unprocessable("prompt", first[1]["detail"])

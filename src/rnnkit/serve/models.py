@@ -10,6 +10,11 @@ A folder is recognised by the files its ``save`` writes:
     config.json alone                   whatever ``rnnkit.save`` wrote (a Sequential, a layer)
     a .safetensors file                 a training checkpoint (``rnnkit.load`` reads it)
 
+Precision: ``load_served(path, precision=...)`` ("fp32", "bf16" or "auto", as
+``fit(precision=...)``) chooses once, at load (a "bf16" this machine cannot run fails
+there), and ``Served.inference()`` runs every request at that choice; the choice, with its
+reason, is in /metadata.
+
 Nothing here imports FastAPI: the CLI checks a folder before it starts a server.
 """
 
@@ -25,6 +30,8 @@ from torch import nn
 
 from ..layers import RNN, Bidirectional, Dense, Dropout, Embedding
 from ..model import Sequential
+from ..precision import check_precision, fit_precision, inference
+from ..types import Choice
 
 __all__ = ["Served", "load_served", "detect_kind", "KINDS", "stream_blocker", "step_network",
            "jsonable"]
@@ -144,6 +151,8 @@ class Served:
     engines: list[dict[str, Any]] = field(default_factory=list)
     summary: str | None = None
     blocker: str | None = None         # why sessions are unavailable; None: they are
+    precision: str = "fp32"            # what was asked: "fp32", "bf16" or "auto"
+    precision_choice: Choice | None = None   # what every request runs at, and why
 
     @property
     def parameters(self) -> int:
@@ -160,6 +169,10 @@ class Served:
 
     def describe(self) -> str:
         return TASK_NAMES[self.kind]
+
+    def inference(self):
+        """The block runs the network at the served precision, without gradients."""
+        return inference(self.network, self.precision)
 
 
 def _load_task(kind: str, path: Path) -> tuple[Any, nn.Module, dict[str, Any], dict]:
@@ -204,7 +217,7 @@ def _warm_up(served: Served) -> None:
     net.eval()
     saved = [(m, m.get_states()) for m in served.stateful_layers]
     try:
-        with torch.no_grad():
+        with served.inference():        # the engines recorded are those requests run
             net(x)
     except (ValueError, TypeError):
         return
@@ -213,13 +226,16 @@ def _warm_up(served: Served) -> None:
             m.reset_states(state)
     if isinstance(net, Sequential):
         try:
-            served.summary = net.summary(input_shape=tuple(x.shape[1:]), print_fn=None)
+            with served.inference():
+                served.summary = net.summary(input_shape=tuple(x.shape[1:]), print_fn=None)
         except (ValueError, TypeError):
             served.summary = None
 
 
-def load_served(path: str | Path) -> Served:
-    """Load the model at ``path`` once; ValueError naming what is wrong otherwise."""
+def load_served(path: str | Path, precision: str = "fp32") -> Served:
+    """Load the model at ``path`` once, to serve at ``precision``; ValueError naming what
+    is wrong otherwise."""
+    check_precision(precision)
     path = Path(path)
     kind = detect_kind(path)
     task, network, config, history = _load_task(kind, path)
@@ -232,7 +248,8 @@ def load_served(path: str | Path) -> Served:
                 pass
     network.eval()
     served = Served(kind=kind, path=path, network=network, task=task, config=config,
-                    history=history, metrics=_saved_metrics(path))
+                    history=history, metrics=_saved_metrics(path), precision=precision,
+                    precision_choice=fit_precision(network, precision))
     served.reads = None if kind == "translator" else _input_features(network)
     served.blocker = (f"{served.describe()} decodes whole texts; sessions stream a network "
                       "one step at a time") if kind == "translator" else stream_blocker(network)

@@ -52,6 +52,7 @@ import torch
 from .. import layers as L
 from ..data.text import TextVectorizer
 from ..model import Sequential
+from ..precision import check_precision
 from ..training.callbacks import Callback
 from ..training.losses import BinaryCrossentropy, SparseCategoricalCrossentropy
 from ._args import (
@@ -422,17 +423,21 @@ class SequenceClassifier:
             raise ValueError("the classifier is not trained: call fit() or load()")
         return self.model
 
-    def predict_proba(self, x: Any) -> np.ndarray:
-        """(N, C) class probabilities."""
-        logits = self._require().predict(self._inputs(x)).double()
+    def predict_proba(self, x: Any, *, precision: str = "fp32") -> np.ndarray:
+        """(N, C) class probabilities; ``precision`` ("fp32", "bf16" or "auto", as in
+        ``fit``) is that of the network's products, the probabilities are float64."""
+        check_precision(precision)
+        model = self._require()
+        logits = model.predict(self._inputs(x), precision=precision).double()
         if len(self.classes) == 2:
             p = torch.sigmoid(logits.reshape(-1))
             return torch.stack([1 - p, p], 1).numpy()
         return torch.softmax(logits, -1).numpy()
 
-    def predict(self, x: Any) -> np.ndarray:
-        """(N,) class ids (``classes[i]`` names them)."""
-        return self.predict_proba(x).argmax(1)
+    def predict(self, x: Any, *, precision: str = "fp32") -> np.ndarray:
+        """(N,) class ids (``classes[i]`` names them); ``precision`` as in
+        ``predict_proba``."""
+        return self.predict_proba(x, precision=precision).argmax(1)
 
     def evaluate(self, x: Any, y: Any, *, baselines: bool = True) -> dict[str, Any]:
         """Accuracy, per-class and macro precision/recall/F1, confusion matrix; for texts,

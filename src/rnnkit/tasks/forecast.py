@@ -43,6 +43,7 @@ from ..data.scaling import make_scaler, scaler_from_dict
 from ..data.windowing import make_windows, shifted_windows, split_series
 from ..datasets.series import Series
 from ..model import Sequential
+from ..precision import check_precision, inference, to_fp32
 from ..training import EarlyStopping, Trainer, set_seed
 from ..types import Choice
 
@@ -683,7 +684,7 @@ class Forecaster:
         x = torch.as_tensor(x, dtype=torch.float32)
         blocks, done = [], 0
         while done < steps:
-            out = model(x)
+            out = to_fp32(model(x))                              # bf16 under inference()
             if cfg.strategy == "seq2seq":
                 out = out[:, -1]                                 # the last step's next value
             if cfg.quantiles:                                    # the median is the point
@@ -711,7 +712,7 @@ class Forecaster:
         along Q, with the validation widening applied (``calibrated``)."""
         model = self._require_model()
         model.eval()
-        q = self._sorted_levels(model(torch.as_tensor(x, dtype=torch.float32)))
+        q = self._sorted_levels(to_fp32(model(torch.as_tensor(x, dtype=torch.float32))))
         q = np.moveaxis(q.numpy().astype(np.float64), -1, -2)          # (M, K, Q, nt)
         q = np.moveaxis(self._unscale_targets(q), -2, -1)              # (M, K, nt, Q)
         if self.config.difference:
@@ -768,16 +769,20 @@ class Forecaster:
         return [min(range(len(qs)), key=lambda i: abs(qs[i] - q)) for q in asked]
 
     def predict(self, steps: int | None = None, series: Any = None,
-                quantiles: Any = False) -> np.ndarray:
+                quantiles: Any = False, *, precision: str = "fp32") -> np.ndarray:
         """Forecast ``steps`` values (default: horizon) after the end of ``series`` (default:
         the series given to fit, or the context saved with the model), in original units:
         (steps, number of targets).
 
         ``quantiles=True`` (every trained level) or a list of trained levels returns
         (steps, number of targets, levels) instead, ordered along the last axis; quantiles
-        reach ``horizon`` steps at most (the model forecasts them at once)."""
+        reach ``horizon`` steps at most (the model forecasts them at once).
+
+        ``precision`` ("fp32", "bf16" or "auto", as in ``fit``) is that of the network's
+        products; forecasts come back in float64 either way."""
+        check_precision(precision)
         cfg = self.config
-        self._require_model()
+        model = self._require_model()
         if quantiles is not False and quantiles is not None:
             pick = self._select_levels(quantiles)
             steps = cfg.horizon if steps is None else steps
@@ -807,16 +812,20 @@ class Forecaster:
             raise ValueError(f"need at least {need} rows to forecast from, got {len(values)}")
         recent = values[-need:]
         x = self._scale(np.diff(recent, axis=0) if cfg.difference else recent)[None]
-        if quantiles is not False and quantiles is not None:
-            q = self._quantile_levels(x, recent[-1:, self.target_idx])[0]
-            return q[:steps][..., pick]
-        pred = self._unscale_targets(self._forecast_scaled(x, steps))
+        with inference(model, precision):
+            if quantiles is not False and quantiles is not None:
+                q = self._quantile_levels(x, recent[-1:, self.target_idx])[0]
+                return q[:steps][..., pick]
+            pred = self._unscale_targets(self._forecast_scaled(x, steps))
         return self._levels(pred, recent[-1:, self.target_idx])[0]
 
-    def predict_windows(self, x: Any, quantiles: Any = False) -> np.ndarray:
+    def predict_windows(self, x: Any, quantiles: Any = False, *,
+                        precision: str = "fp32") -> np.ndarray:
         """Forecasts for given input windows of levels x (M, window [+1 with difference], F)
         in original units: (M, horizon, number of targets), or with ``quantiles`` (as in
-        ``predict``) (M, horizon, number of targets, levels)."""
+        ``predict``) (M, horizon, number of targets, levels); ``precision`` as in
+        ``predict``."""
+        check_precision(precision)
         x = np.asarray(x, dtype=np.float64)
         need = self._context_rows()
         if x.ndim != 3 or x.shape[1:] != (need, len(self.columns)):
@@ -824,11 +833,12 @@ class Forecaster:
         inputs = np.diff(x, axis=1) if self.config.difference else x
         if quantiles is not False and quantiles is not None:
             pick = self._select_levels(quantiles)
-            self._require_model()
-            return self._quantile_levels(self._scale(inputs), x[:, -1, self.target_idx]
-                                         )[..., pick]
-        pred = self._unscale_targets(self._forecast_scaled(self._scale(inputs),
-                                                           self.config.horizon))
+            with inference(self._require_model(), precision):
+                return self._quantile_levels(self._scale(inputs), x[:, -1, self.target_idx]
+                                             )[..., pick]
+        with inference(self._require_model(), precision):
+            pred = self._unscale_targets(self._forecast_scaled(self._scale(inputs),
+                                                               self.config.horizon))
         return self._levels(pred, x[:, -1, self.target_idx])
 
     # ------------------------------------------------------------------ evaluation

@@ -29,6 +29,7 @@ import torch
 from .. import layers as L
 from ..data.text import TextVectorizer
 from ..model import Sequential
+from ..precision import check_precision, inference, to_fp32
 from ..training.callbacks import Callback
 from ..training.losses import SparseCategoricalCrossentropy
 from ._args import (
@@ -223,10 +224,13 @@ class TextGenerator:
     # ------------------------------------------------------------------ generation
     def generate(self, prompt: str, length: int = 200, *, temperature: float = 1.0,
                  top_k: int | None = None, top_p: float | None = None, seed: int | None = None,
-                 on_token: Callable[[str], None] | None = None) -> str:
+                 on_token: Callable[[str], None] | None = None, precision: str = "fp32"
+                 ) -> str:
         """``prompt`` followed by ``length`` sampled tokens.  Characters the model never saw
         are refused (they have no embedding); ``on_token`` receives each new token as it is
-        made, to stream it."""
+        made, to stream it.  ``precision`` ("fp32", "bf16" or "auto", as in ``fit``) is
+        that of the network's products; the logits are sampled in float64 either way."""
+        check_precision(precision)
         model = self._require()
         if not isinstance(prompt, str):
             raise TypeError(f"prompt must be a str, got {type(prompt).__name__}: {prompt!r}")
@@ -248,8 +252,8 @@ class TextGenerator:
         stream.eval()
         out = []
         sep = "" if self.config.mode == "char" else " "
-        with torch.no_grad():
-            logits = stream(torch.from_numpy(ids)[None])[0, -1]
+        with inference(stream, precision):
+            logits = to_fp32(stream(torch.from_numpy(ids)[None]))[0, -1]
             for _ in range(length):
                 logits[:2] = -math.inf                  # never [PAD] or [UNK]
                 nxt = sample_next(logits, temperature, top_k, top_p, g)
@@ -257,7 +261,7 @@ class TextGenerator:
                 out.append(token)
                 if on_token is not None:
                     on_token(token if self.config.mode == "char" else sep + token)
-                logits = stream(torch.tensor([[nxt]]))[0, -1]
+                logits = to_fp32(stream(torch.tensor([[nxt]])))[0, -1]
         return prompt + (sep if out and sep else "") + sep.join(out)
 
     # ------------------------------------------------------------------ save / report

@@ -31,6 +31,7 @@ from torch import nn
 
 from .. import layers as L
 from ..data.text import TextVectorizer
+from ..precision import check_precision, inference
 from ..types import LSTMState
 from ._args import (
     check_share,
@@ -252,11 +253,14 @@ class Translator:
         return 2 * n_src + 10
 
     def translate(self, text: str | Sequence[str], beam: int = 1, *,
-                  max_length: int | None = None, unknown: str = "error") -> str | list[str]:
+                  max_length: int | None = None, unknown: str = "error",
+                  precision: str = "fp32") -> str | list[str]:
         """Greedy (``beam=1``) or beam-search translation of one text or a list (the most
         probable sequence among ``beam`` kept at each step, no length penalty).  Words the
         model never saw are refused with their names (``unknown="unk"`` reads them as
-        [UNK] instead)."""
+        [UNK] instead).  ``precision`` ("fp32", "bf16" or "auto", as in ``fit``) is that of
+        the network's products; beams are scored in float64 either way."""
+        check_precision(precision)
         model = self._require()
         args = decoding_args(self.tgt_vec.size - 2, beam=beam, max_length=max_length)
         beam, max_length = args["beam"], args["max_length"]
@@ -274,7 +278,7 @@ class Translator:
                 raise ValueError(f"translate() needs non-empty texts: text {k} is {t!r}")
         model.eval()
         out = []
-        with torch.no_grad():
+        with inference(model, precision):
             for t in texts:
                 src = self._source_ids([t], unknown=unknown)
                 limit = max_length or self._limit(int((src != 0).sum()))

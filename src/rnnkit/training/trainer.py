@@ -32,7 +32,7 @@ from torch import nn
 
 from ..data.batching import as_tensors, batch_indices, num_samples, take
 from ..layers import RNN, Bidirectional
-from ..precision import check_precision, fit_precision, fit_scope, to_fp32
+from ..precision import check_precision, fit_precision, fit_scope, inference, to_fp32
 from ..types import Choice, tree_leaves
 from .boundary import check_data, check_optimizer
 from .callbacks import Callback, History, ProgressBar, TensorBoard
@@ -493,9 +493,7 @@ class Trainer:
         x = self._tensors(x, "x")
         self._build(take(x, slice(0, 1)))
         self.model.eval()
-        p = next(self.model.parameters(), None)
-        with fit_scope(fit_precision(self.model, precision), precision,
-                       p.device.type if p is not None else "cpu"):
+        with inference(self.model, precision):
             parts = [self.model(take(x, idx)) for idx in batch_indices(num_samples(x),
                                                                        batch_size, shuffle=False)]
         return to_fp32(torch.cat(parts))
