@@ -1,10 +1,13 @@
+from contextlib import nullcontext
+
 import numpy as np
 import pytest
 import torch
 
 import rnnkit as rk
 from rnnkit.tasks import Forecaster
-from rnnkit.tasks.hybrid import HybridConfig, HybridForecaster, Smoothing
+from rnnkit.tasks.hybrid import HybridConfig, HybridForecaster, Smoothing, _FastSmoothing
+from rnnkit.training import using_threads
 
 
 def _seasonal(n=96, trend=1.0, amp=0.2, offset=100.0, noise=0.02, seed=0):
@@ -174,3 +177,76 @@ def test_bad_input_errors():
         _fitted(horizon=15)
     with pytest.raises(ValueError, match="epochs must be an int"):
         f.fit(_seasonal(), epochs=0)
+
+
+@pytest.mark.parametrize("period, multiplicative, n", [(12, True, 50), (12, False, 61),
+                                                       (0, True, 130), (0, False, 64),
+                                                       (5, True, 3)])
+def test_fast_smoothing_matches_the_readable_one(period, multiplicative, n):
+    """The NumPy recurrence with its hand-derived backward (the default on the CPU in
+    float64) equals the torch ops differentiated by autograd, values and gradients;
+    ``rnnkit.readable()`` selects the latter.  n = 50, 61: a last block shorter than m."""
+    rng = np.random.default_rng(1)
+    y = torch.as_tensor(_seasonal(n))
+    es = Smoothing(period, multiplicative, scale=float(y.std()), alpha=0.4, gamma=0.3,
+                   factors=rng.normal(0, 0.1, period) if period else None)
+    d_level = torch.as_tensor(rng.standard_normal(n))
+    d_season = torch.as_tensor(rng.standard_normal(n + max(period, 1)))
+    got = {}
+    for name, ctx in (("fast", nullcontext()), ("readable", rk.readable())):
+        with ctx:
+            level, season = es(y)
+        got[name] = (level.detach(), season.detach(), torch.autograd.grad(
+            (level * d_level).sum() + (season * d_season).sum(), list(es.parameters()),
+            allow_unused=not period))
+        got[name + " graph"] = type(level.grad_fn).__name__
+    assert got["fast graph"] == "_FastSmoothingBackward" != got["readable graph"]
+    (level, season, grads), (level_r, season_r, grads_r) = got["fast"], got["readable"]
+    torch.testing.assert_close(level, level_r, rtol=1e-13, atol=0)
+    torch.testing.assert_close(season, season_r, rtol=1e-13, atol=1e-13)
+    for g, g_r in zip(grads, grads_r):
+        torch.testing.assert_close(g, g_r, rtol=1e-11, atol=1e-13)
+
+
+@pytest.mark.parametrize("period, multiplicative", [(4, True), (4, False), (0, True)])
+def test_fast_smoothing_backward_passes_gradcheck(period, multiplicative):
+    """Centred differences in float64 against the hand-derived backward (alpha, gamma and
+    the initial factors; 11 rows: two full blocks of 4 and a short one)."""
+    y = torch.as_tensor(_seasonal(11, noise=0.1))
+    alpha = torch.tensor(0.35, dtype=torch.float64, requires_grad=True)
+    gamma = torch.tensor(0.25, dtype=torch.float64, requires_grad=True) if period else None
+    s0 = torch.tensor([1.1, 0.9, 1.05, 0.95], dtype=torch.float64,
+                      requires_grad=True) if period else None
+
+    def smooth(*inputs):
+        return _FastSmoothing.apply(y, *inputs, period, multiplicative)
+
+    inputs = (alpha, gamma, s0) if period else (alpha, None, None)
+    assert torch.autograd.gradcheck(smooth, inputs, eps=1e-6, atol=1e-7, rtol=1e-6)
+
+
+def test_fit_with_the_fast_smoothing_learns_what_the_readable_one_does():
+    fast = _fitted(epochs=2)
+    with rk.readable():
+        readable = _fitted(epochs=2)
+    for p, q in zip([*fast.model.parameters(), *fast.smoothing.parameters()],
+                    [*readable.model.parameters(), *readable.smoothing.parameters()]):
+        torch.testing.assert_close(p, q, rtol=1e-9, atol=1e-11)
+    assert fast.history["val_rmse"] == pytest.approx(readable.history["val_rmse"], rel=1e-9)
+
+
+def test_fit_runs_a_small_model_on_one_thread(monkeypatch):
+    """As Forecaster.fit (training/threads.py): torch's thread pool costs a GRU(4) step more
+    than it gives, and stalls on a busy machine.  The caller's count comes back after."""
+    seen = []
+    loss = HybridForecaster._loss
+
+    def spy(self, y, origins):
+        seen.append(torch.get_num_threads())
+        return loss(self, y, origins)
+
+    monkeypatch.setattr(HybridForecaster, "_loss", spy)
+    with using_threads(2):
+        _fitted()
+        assert torch.get_num_threads() == 2
+    assert seen and set(seen) == {1}
