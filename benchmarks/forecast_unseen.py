@@ -201,7 +201,7 @@ def _verdict(ratio: float) -> str:
 
 def markdown(rows: list[dict]) -> str:
     """The table and what it shows, every number read from the rows."""
-    head = ("| series | freq, rows, test targets | rnnkit auto (chose) | rnn | hybrid | "
+    head = ("| series | freq, rows, test targets | rnnkit auto (chose) | rnn | hybrid | mean | "
             "AutoARIMA | AutoETS | AutoTheta | Naive | auto / best stats | verdict | "
             "auto + stats (chose) | its ratio | CLI s |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
@@ -210,7 +210,8 @@ def markdown(rows: list[dict]) -> str:
         lines.append(
             f"| {r['name']} | {r['freq']}, {r['rows']:,}, {r['targets']:,} | "
             f"{_fmt(r['auto'])} ({r['kind']}) | {_fmt(c.get('rnn'))} | {_fmt(c.get('hybrid'))}"
-            f" | {_fmt(r['stats'].get('AutoARIMA'))} | {_fmt(r['stats'].get('AutoETS'))} | "
+            f" | {_fmt(c.get('mean'))} | {_fmt(r['stats'].get('AutoARIMA'))} | "
+            f"{_fmt(r['stats'].get('AutoETS'))} | "
             f"{_fmt(r['stats'].get('AutoTheta'))} | {_fmt(r['naive'])} | {r['ratio']:.3f} | "
             f"{_verdict(r['ratio'])} | {_fmt(r['plus']['rmse'])} ({r['plus']['kind']}) | "
             f"{r['plus_ratio']:.3f} | {r['seconds']:.0f} |")
@@ -224,11 +225,14 @@ def markdown(rows: list[dict]) -> str:
         "Each row is one run of the command line with no model options: `rnnkit forecast NAME`"
         " or `rnnkit forecast FILE.csv --column y --date-column date` (co2 also `--fill "
         "interpolate`: it has 59 gaps), with `--quiet --stats all`. Its default is "
-        "`--strategy auto`: the preset's RNN and the ES-RNN hybrid are both fitted and the "
-        "lower validation RMSE is kept; the test part is never read to choose. Test RMSE in "
+        "`--strategy auto`: the preset's RNN and the ES-RNN hybrid are both fitted, the mean "
+        "of their forecasts is a third candidate, and the lowest validation RMSE is kept (a "
+        "candidate listed earlier, rnn before hybrid before mean, within 1 % of it); the "
+        "test part is never read to choose. Test RMSE in "
         "original units, one-step forecasts at every test origin, the statistical models on "
         "the same origins (fitted once before the first, updated with each new value). "
-        "\"rnn\" and \"hybrid\" are both candidates' test RMSE, scored after the choice. "
+        "\"rnn\", \"hybrid\" and \"mean\" are the candidates' test RMSE, scored after the "
+        "choice. "
         "\"auto / best stats\" divides by the best of AutoARIMA, AutoETS and AutoTheta; the "
         "target is 1.02 or less. \"auto + stats\" is a what-if computed by the script only: "
         "AutoARIMA, AutoETS and AutoTheta join the candidates with their validation RMSE (fitted "

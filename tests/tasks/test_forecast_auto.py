@@ -1,6 +1,6 @@
 """``strategy="auto"`` (``tasks/forecast_auto.py``): the choice reads the validation part
-only, says what it chose and why, and the chosen model predicts, saves, loads and reports;
-``rnnkit forecast`` uses it by default."""
+only, says what it chose and why, and the chosen model (the rnn, the hybrid or their mean)
+predicts, saves, loads and reports; ``rnnkit forecast`` uses it by default."""
 
 import json
 from dataclasses import replace
@@ -11,8 +11,9 @@ from typer.testing import CliRunner
 
 from rnnkit.cli.main import app
 from rnnkit.tasks.forecast import ForecastConfig
-from rnnkit.tasks.forecast_auto import AUTO_FILE, AutoForecaster
+from rnnkit.tasks.forecast_auto import AUTO_FILE, AutoForecaster, MeanForecaster
 from rnnkit.tasks.hybrid import HybridForecaster, hybrid_preset
+from rnnkit.types import Choice
 
 runner = CliRunner()
 
@@ -40,6 +41,16 @@ def _fit(auto, y, epochs=3):
     return auto.fit(y, epochs=epochs, batch_size=16, verbose=0, seed=0)
 
 
+def _force(auto, kind):
+    """``kind`` as if validation had chosen it, to reach its evaluate, save and load paths."""
+    auto.chosen, auto.choice = auto.candidates[kind], Choice(kind, "set by the test")
+
+
+def _one_by_one(model, y, origins):
+    """``model``'s one-step forecasts from each origin, each from the rows up to it alone."""
+    return np.array([model.predict(steps=1, series=y[:o + 1])[0, 0] for o in origins])
+
+
 def test_the_choice_never_reads_the_test_part():
     y = _seasonal()
     first = _auto()
@@ -54,9 +65,15 @@ def test_the_choice_never_reads_the_test_part():
     for name, score in first.validation.items():              # the same to the last bit
         timeless = {k: v for k, v in score.items() if k != "fit_seconds"}
         assert {k: second.validation[name][k] for k in timeless} == timeless, name
-    assert {"rnn", "hybrid"} <= {n for n, v in first.validation.items() if "rmse" in v}
+    assert {"rnn", "hybrid", "mean"} <= {n for n, v in first.validation.items()
+                                         if "rmse" in v}
     # the test part did change: the same chosen model scores very differently there
     assert second.evaluate("test")["rmse"] > 3 * first.evaluate("test")["rmse"]
+    # and so does every candidate, the mean too: their validation scores above did not
+    for name in ("rnn", "hybrid", "mean"):
+        _force(first, name)
+        _force(second, name)
+        assert second.evaluate("test")["rmse"] > 3 * first.evaluate("test")["rmse"], name
 
 
 def test_evaluate_report_and_save_carry_the_record(tmp_path):
@@ -65,8 +82,9 @@ def test_evaluate_report_and_save_carry_the_record(tmp_path):
     auto = _auto(rnn_lr=1e-7)
     _fit(auto, y)
     assert auto.kind == "hybrid" and auto.choice.reason.startswith("lowest validation RMSE")
-    assert set(auto.validation) == {"rnn", "hybrid", "recursive"}
-    assert auto.validation["hybrid"]["rmse"] < auto.validation["rnn"]["rmse"]
+    assert set(auto.validation) == {"rnn", "hybrid", "recursive", "mean"}
+    assert auto.validation["hybrid"]["rmse"] < auto.validation["mean"]["rmse"] \
+        < auto.validation["rnn"]["rmse"]
     assert "horizon 1" in auto.validation["recursive"]["skipped"]
     m = auto.evaluate("test", stats=["Naive"], backtest=3)
     rec = m["auto"]
@@ -103,6 +121,7 @@ def test_the_rnn_alone_and_a_resave_over_another_kind(tmp_path):
     _fit(rnn, y, epochs=1)
     assert rnn.kind == "rnn" and rnn.validation["hybrid"] == {
         "skipped": "not asked for (hybrid=None)"}
+    assert "needs the hybrid" in rnn.validation["mean"]["skipped"]
     assert rnn.choice.reason.startswith("the only candidate")
     rnn.save(tmp_path / "m")                  # over the hybrid: its files must go
     assert not (tmp_path / "m" / "hybrid.json").exists()
@@ -116,19 +135,20 @@ def test_horizon_two_adds_the_recursive_rnn_unless_it_cannot_feed_back():
     y = _seasonal()
     auto = _auto(horizon=2)
     _fit(auto, y, epochs=1)
-    assert {"rnn", "recursive", "hybrid"} <= {n for n, v in auto.validation.items()
-                                              if "rmse" in v}
+    assert {"rnn", "recursive", "hybrid", "mean"} <= {n for n, v in auto.validation.items()
+                                                      if "rmse" in v}
     assert auto.evaluate("test")["windows"] == len(auto.origins_and_targets("test")[0])
     two = np.stack([y, np.roll(y, 1)], axis=1)             # an extra input column
     cfg = ForecastConfig(cell="gru", units=4, window=12, horizon=2, targets=("x0",))
     auto = AutoForecaster(cfg, _hybrid(horizon=2, epochs=1))
     _fit(auto, two, epochs=1)
     assert "fed back" in auto.validation["recursive"]["skipped"]
-    assert "rmse" in auto.validation["hybrid"]
+    assert "rmse" in auto.validation["hybrid"] and "rmse" in auto.validation["mean"]
     q = AutoForecaster(ForecastConfig(units=4, window=12, quantiles=(0.1, 0.5, 0.9)),
                        _hybrid())
     _fit(q, y, epochs=1)
     assert q.kind == "rnn" and "quantiles" in q.validation["hybrid"]["skipped"]
+    assert "needs the hybrid" in q.validation["mean"]["skipped"]
     assert q.predict(steps=1, quantiles=True).shape == (1, 1, 3)
 
 
@@ -149,6 +169,10 @@ def test_bad_input_is_named():
             make()
     with pytest.raises(TypeError, match="recursive"):
         AutoForecaster(cfg, None, recursive="yes")
+    with pytest.raises(TypeError, match="mean must be True or False"):
+        AutoForecaster(cfg, None, mean=1)
+    with pytest.raises(ValueError, match="at least two members"):
+        MeanForecaster({"rnn": None})
 
 
 def test_load_refuses_a_folder_without_a_choice(tmp_path):
@@ -173,12 +197,13 @@ def test_the_cli_default_is_auto_on_a_csv(tmp_path):
     text = result.output
     assert "strategy auto: fits the RNN and the ES-RNN hybrid" in text
     assert "auto chose " in text and "lowest validation RMSE" in text
-    for row in ("rnn ", "hybrid ", "recursive "):
+    for row in ("rnn ", "hybrid ", "recursive ", "mean "):
         assert any(line.startswith(row) for line in text.splitlines()), row
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["auto"]["kind"] in ("rnn", "hybrid")
+    assert metrics["auto"]["kind"] in ("rnn", "hybrid", "mean")
     assert metrics["test"]["auto"]["validation"] == metrics["auto"]["validation"]
-    assert f"rnnkit auto: {'hybrid' if metrics['auto']['kind'] == 'hybrid' else 'GRU'}" in text
+    shown = {"hybrid": "hybrid", "mean": "mean of rnn and hybrid"}
+    assert f"rnnkit auto: {shown.get(metrics['auto']['kind'], 'GRU')}" in text
     back = AutoForecaster.load(out / "model")
     assert back.choice.kind == metrics["auto"]["kind"]
 
@@ -206,3 +231,60 @@ def test_a_near_tie_keeps_the_simpler_model_and_says_so():
     clear = {"rnn": {"rmse": 41.12}, "hybrid": {"rmse": 13.21}}   # airline's
     assert pick(clear) == "hybrid"
     assert _reason("hybrid", clear, 21).startswith("lowest validation RMSE: 13.21")
+    # the mean is listed last: it wins only by more than 1 %
+    assert pick({"rnn": {"rmse": 10.05}, "hybrid": {"rmse": 11}, "mean": {"rmse": 10}}) == "rnn"
+    assert pick({"rnn": {"rmse": 10.2}, "hybrid": {"rmse": 11}, "mean": {"rmse": 10}}) == "mean"
+
+
+def test_the_mean_is_the_average_of_its_members_and_saves_both(tmp_path):
+    from rnnkit.serve.models import detect_kind
+    y = _seasonal()
+    auto = _auto()
+    _fit(auto, y)
+    rnn, hybrid, mean = (auto.candidates[n] for n in ("rnn", "hybrid", "mean"))
+    assert mean.members == {"rnn": rnn, "hybrid": hybrid}
+    np.testing.assert_allclose(mean.predict(steps=5),
+                               (rnn.predict(steps=5) + hybrid.predict(steps=5)) / 2)
+    # its validation score: the members' own forecasts, one origin at a time, averaged
+    origins = np.intersect1d(rnn.origins_and_targets("val")[0], hybrid.origins("val"))
+    both = (_one_by_one(rnn, y, origins) + _one_by_one(hybrid, y, origins)) / 2
+    score = auto.validation["mean"]
+    assert score["targets"] == len(origins)
+    assert score["rmse"] == pytest.approx(np.sqrt(np.mean((both - y[origins + 1]) ** 2)))
+    assert score["fit_seconds"] == rnn.fit_seconds + hybrid.fit_seconds
+    _force(auto, "mean")
+    m = auto.evaluate("test", stats=["Naive"], backtest=3)
+    origins, _ = auto.origins_and_targets("test")
+    both = (_one_by_one(rnn, y, origins) + _one_by_one(hybrid, y, origins)) / 2
+    assert m["rmse"] == pytest.approx(np.sqrt(np.mean((both - y[origins + 1]) ** 2)))
+    assert m["rmse"] == pytest.approx(m["auto"]["scores_on_test"]["mean"]["rmse"])
+    assert m["stats"]["Naive"]["rmse"] == pytest.approx(m["baseline_last_value"]["rmse"])
+    assert m["backtest"]["overall"]["rmse"] == pytest.approx(m["rmse"])
+    assert m["backtest"]["folds"][0]["naive_rmse"] > 0
+    refit = auto.evaluate("test", backtest=2, refit=True)["backtest"]
+    assert all(f["fit_seconds"] > 0 for f in refit["folds"])
+    with pytest.raises(ValueError, match="the mean was chosen"):
+        auto.predict(steps=1, quantiles=True)
+    metrics = auto.report(tmp_path / "r", future=4)
+    assert metrics["kind"] == "mean" and set(metrics["config"]) == {"rnn", "hybrid"}
+    np.testing.assert_allclose(metrics["future"]["values"]["x0"], auto.predict(steps=4)[:, 0])
+    assert (tmp_path / "r" / "forecast.png").is_file()
+    # saved: each member in its subfolder, nothing a tool could take for one model
+    auto.save(tmp_path / "m")
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == [AUTO_FILE, "hybrid", "rnn"]
+    back = AutoForecaster.load(tmp_path / "m")
+    assert back.choice == auto.choice and back.validation == auto.validation
+    np.testing.assert_array_equal(back.predict(steps=6), auto.predict(steps=6))
+    with pytest.raises(ValueError):          # rnnkit serve does not serve the hybrid
+        detect_kind(tmp_path / "m")
+    # another kind saved over it takes the members away; the mean over that, the rnn's files
+    _force(auto, "rnn")
+    auto.save(tmp_path / "m")
+    assert not (tmp_path / "m" / "rnn").exists() and not (tmp_path / "m" / "hybrid").exists()
+    assert AutoForecaster.load(tmp_path / "m").kind == "rnn"
+    assert detect_kind(tmp_path / "m") == "forecaster"
+    _force(auto, "mean")
+    auto.save(tmp_path / "m")
+    assert not (tmp_path / "m" / "config.json").exists()
+    np.testing.assert_array_equal(AutoForecaster.load(tmp_path / "m").predict(steps=3),
+                                  auto.predict(steps=3))

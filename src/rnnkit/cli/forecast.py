@@ -237,7 +237,8 @@ def forecast(
     horizon: Annotated[int, typer.Option(min=1, help="steps predicted per sample")] = 1,
     strategy: Annotated[str, typer.Option(
         help="auto | direct | recursive | seq2seq. auto (the default) fits the preset's RNN "
-        "and the ES-RNN hybrid (and the RNN recursive at --horizon 2 or more) and keeps the "
+        "and the ES-RNN hybrid (and the RNN recursive at --horizon 2 or more), tries the mean "
+        "of the RNN's and the hybrid's forecasts, and keeps the "
         "one with the lowest validation RMSE; the output says which and why")] = "auto",
     stride: Annotated[int | None, typer.Option(min=1, help="step between training windows")]
     = None,
@@ -399,7 +400,7 @@ def forecast(
     auto_line = (f"strategy auto: fits the RNN{' (direct and recursive)' if both else ''}"
                  + (f" (the ES-RNN hybrid is left out: {left_out} need the RNN)" if left_out
                     else f" and the ES-RNN hybrid ({hybrid.describe()}; "
-                    f"{'; '.join(hybrid.why)})")
+                    f"{'; '.join(hybrid.why)}), tries the mean of their forecasts")
                  + f", keeps the lowest validation RMSE (the simpler within {100 * TIE:g} %); "
                  "--strategy direct for the RNN alone"
                  if auto else f"strategy {strategy} (the RNN alone; --strategy auto to choose "
@@ -461,6 +462,8 @@ def forecast(
         how = f"{f.training_step.kind} training step"
     else:
         name, how = "hybrid", "the hybrid's own training loop"
+        if runner.kind == "mean":
+            name, how = "mean of rnn and hybrid", "its members' training, nothing more fitted"
     typer.echo(f"\n{part} part{tag}: {m['windows']} windows, horizon {horizon}, "
                f"fit {f.fit_seconds:.1f}s"
                + (f" ({runner.fit_seconds:.1f}s with every candidate)" if auto else "")

@@ -56,6 +56,12 @@ def detect_kind(path: Path) -> str:
         raise ValueError(f"{path}: no such folder")
     if (path / "translator.json").is_file():
         return "translator"
+    if (path / "auto.json").is_file() and not (path / "config.json").is_file():
+        raise ValueError(f"{path} holds a mean of an RNN Forecaster ({path / 'rnn'}) and the "
+                         f"ES-RNN hybrid ({path / 'hybrid'}), which `rnnkit forecast`'s default "
+                         "--strategy auto may choose; rnnkit serve does not serve the hybrid, "
+                         f"so not this mean either. Serve the RNN alone ({path / 'rnn'}) or "
+                         "refit with --strategy direct to serve a Forecaster")
     if (path / "hybrid.json").is_file():
         raise ValueError(f"{path} holds a HybridForecaster (the ES-RNN hybrid, which "
                          "`rnnkit forecast`'s default --strategy auto may choose); rnnkit serve "

@@ -6,14 +6,22 @@ The candidates (``AutoForecaster.candidates`` after ``fit``):
                 every input column a target (at K = 1 the two are one model)
     hybrid      the ES-RNN HybridForecaster (``tasks/hybrid.py``) on the first target; left
                 out for quantile forecasts or several targets (it forecasts one point)
+    mean        the average of the rnn's and the hybrid's forecasts, in original units
+                (``MeanForecaster``); nothing more is fitted, so it is there whenever both are
 
 Each is trained with early stopping on the validation part, then scored there in original
 units on the origins all candidates share.  The lowest RMSE wins, unless a candidate listed
 before it is within ``TIE`` (1 %) of it: then the first such one, the simpler model, is
-kept (the RNN predicts in milliseconds, exports to ONNX and serves; the hybrid does not),
-since a difference that small on one validation part is not evidence.  The choice is a
-``Choice(kind, reason)`` and every candidate's validation score is kept beside it
-(``evaluate``, ``report`` and the CLI print them).
+kept (the RNN predicts in milliseconds, exports to ONNX and serves; the hybrid does not;
+the mean needs both), since a difference that small on one validation part is not
+evidence.  The choice is a ``Choice(kind, reason)`` and every candidate's validation score
+is kept beside it (``evaluate``, ``report`` and the CLI print them).
+
+Why a mean: the rnn and the hybrid make different errors (one models the scaled or
+differenced window, the other what exponential smoothing leaves of it), and an average of
+forecasts with different errors is often better than either.  Combinations were among
+the most accurate entries of the M4 competition (Makridakis et al. 2020, IJF 36(1)), and
+Smyl's winning ES-RNN itself averaged several networks' forecasts.
 
 Nothing fitted or scored before the choice reads the test part's values: the scalers and
 the smoothing start on training rows, early stopping and the choice read validation rows.
@@ -27,6 +35,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -39,26 +48,63 @@ from ..types import Choice
 from .forecast import ForecastConfig, Forecaster, _folds, _metrics, _rmse, future_times
 from .hybrid import SMOOTHING_FILE, HybridForecaster, HybridPreset
 
-__all__ = ["AutoForecaster", "AUTO_FILE", "KINDS"]
+__all__ = ["AutoForecaster", "MeanForecaster", "AUTO_FILE", "KINDS", "MEMBERS"]
 
 TIE = 0.01    # a candidate listed earlier (simpler) is kept within 1 % of the lowest RMSE
 
-KINDS = ("rnn", "recursive", "hybrid")
+KINDS = ("rnn", "recursive", "hybrid", "mean")
+MEMBERS = ("rnn", "hybrid")          # what the mean averages; saved in these subfolders
 AUTO_FILE = "auto.json"
 RULE = ("the lowest RMSE on the validation part, in original units, on the same targets; "
         f"within {100 * TIE:g} % of it, the simpler candidate (rnn before recursive before "
-        "hybrid)")
+        "hybrid before mean)")
+
+
+class MeanForecaster:
+    """The average of fitted models' forecasts in original units, with nothing fitted of its
+    own: ``predict`` is the mean of the members' ``predict`` (each feeds back its own
+    forecasts past its horizon).  The members forecast the same single target.
+
+    Args:
+        members: {name: fitted Forecaster or HybridForecaster}, at least two.
+
+    Example:
+        >>> import numpy as np
+        >>> y = np.sin(np.arange(80) / 4)
+        >>> a, b = Forecaster(units=4, window=8), Forecaster(cell="gru", units=4, window=8)
+        >>> _ = a.fit(y, epochs=1, verbose=0), b.fit(y, epochs=1, verbose=0)
+        >>> mean = MeanForecaster({"a": a, "b": b})
+        >>> bool(np.allclose(mean.predict(3), (a.predict(3) + b.predict(3)) / 2))
+        True
+    """
+
+    def __init__(self, members: dict[str, Forecaster | HybridForecaster]):
+        if len(members) < 2:
+            raise ValueError(f"a mean needs at least two members, got {list(members)}")
+        self.members = dict(members)
+        self.fit_seconds = sum(m.fit_seconds for m in self.members.values())
+
+    @property
+    def history(self) -> dict[str, list[float]]:
+        """Every member's history, keys prefixed by its name ("rnn loss", "hybrid val_rmse")."""
+        return {f"{n} {k}": v for n, m in self.members.items() for k, v in m.history.items()}
+
+    def predict(self, steps: int | None = None, series: Any = None) -> np.ndarray:
+        """The mean of the members' forecasts of ``steps`` values (default: the horizon)
+        after the data or ``series``: (steps, 1)."""
+        return np.mean([m.predict(steps, series) for m in self.members.values()], axis=0)
 
 
 class AutoForecaster:
-    """Fit an RNN Forecaster and the ES-RNN hybrid; keep the one that forecasts the
-    validation part best.  The API of ``Forecaster``: fit, predict, evaluate, report,
-    save, load.
+    """Fit an RNN Forecaster and the ES-RNN hybrid; keep the one, or their mean, that
+    forecasts the validation part best.  The API of ``Forecaster``: fit, predict, evaluate,
+    report, save, load.
 
     Args:
         rnn: the Forecaster's settings (its strategy must be "direct").
         hybrid: the hybrid's settings and training (``hybrid_preset``), or None for none.
         recursive: also try strategy="recursive" when it differs from direct (K > 1).
+        mean: also try the average of the rnn's and the hybrid's forecasts.
 
     Example:
         >>> import numpy as np
@@ -68,8 +114,8 @@ class AutoForecaster:
         >>> hybrid = HybridPreset(HybridConfig(units=4, window=12, season=12), epochs=2)
         >>> auto = AutoForecaster(ForecastConfig(cell="gru", units=4, window=12), hybrid)
         >>> _ = auto.fit(y, epochs=2, verbose=0)
-        >>> auto.choice.kind in ("rnn", "hybrid"), sorted(auto.validation)
-        (True, ['hybrid', 'recursive', 'rnn'])
+        >>> auto.choice.kind in ("rnn", "hybrid", "mean"), sorted(auto.validation)
+        (True, ['hybrid', 'mean', 'recursive', 'rnn'])
         >>> auto.validation["recursive"]
         {'skipped': 'horizon 1: the same model as direct'}
         >>> auto.predict(steps=3).shape
@@ -77,7 +123,7 @@ class AutoForecaster:
     """
 
     def __init__(self, rnn: ForecastConfig | None = None, hybrid: HybridPreset | None = None,
-                 *, recursive: bool = True):
+                 *, recursive: bool = True, mean: bool = True):
         rnn = rnn if rnn is not None else ForecastConfig()
         if not isinstance(rnn, ForecastConfig):
             raise ValueError(f"rnn must be a ForecastConfig, got {type(rnn).__name__}")
@@ -90,13 +136,15 @@ class AutoForecaster:
         if hybrid is not None and hybrid.config.horizon != rnn.horizon:
             raise ValueError(f"hybrid horizon={hybrid.config.horizon} differs from the rnn's "
                              f"horizon={rnn.horizon}: they must forecast the same targets")
-        if not isinstance(recursive, bool):
-            raise TypeError(f"recursive must be True or False, got {recursive!r}")
+        for name, flag in (("recursive", recursive), ("mean", mean)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be True or False, got {flag!r}")
         self.config, self.hybrid_preset, self.recursive = rnn, hybrid, recursive
-        self.candidates: dict[str, Forecaster | HybridForecaster] = {}
+        self.mean = mean
+        self.candidates: dict[str, Forecaster | HybridForecaster | MeanForecaster] = {}
         self.validation: dict[str, dict[str, Any]] = {}    # name -> score, or {"skipped": why}
         self.choice: Choice | None = None
-        self.chosen: Forecaster | HybridForecaster | None = None
+        self.chosen: Forecaster | HybridForecaster | MeanForecaster | None = None
         self.fit_seconds = math.nan                         # every candidate's fit
         self._frame: Forecaster | None = None               # the rnn: data, parts, targets
         self._options: dict[str, Any] = {}                  # what fit() ran with (backtest)
@@ -161,6 +209,12 @@ class AutoForecaster:
                 f.fit(series, **opts, log_dir=log_dir if name == "rnn" else None,
                       threads=threads, precision=precision)   # the hybrid: fp32
                 self.candidates[name] = f
+        if not self.mean:
+            skipped["mean"] = "not asked for (mean=False)"
+        elif all(n in self.candidates for n in MEMBERS):      # nothing more to fit
+            self.candidates["mean"] = MeanForecaster({n: self.candidates[n] for n in MEMBERS})
+        else:
+            skipped["mean"] = f"needs the hybrid, not fitted ({skipped['hybrid']})"
         self.fit_seconds = time.perf_counter() - t0
         self._frame, self._options = frame, {"val": val, "seed": seed}
         self._choose(skipped)
@@ -190,14 +244,14 @@ class AutoForecaster:
         self.choice = Choice(best, _reason(best, scores, len(common)))
 
     # ------------------------------------------------------------------ delegation
-    def _require(self) -> Forecaster | HybridForecaster:
+    def _require(self) -> Forecaster | HybridForecaster | MeanForecaster:
         if self.chosen is None:
             raise ValueError("this AutoForecaster is not fitted yet: call fit() or load()")
         return self.chosen
 
     @property
     def kind(self) -> str:
-        """The chosen candidate's name: "rnn", "recursive" or "hybrid"."""
+        """The chosen candidate's name: "rnn", "recursive", "hybrid" or "mean"."""
         self._require()
         return self.choice.kind
 
@@ -214,12 +268,14 @@ class AutoForecaster:
     def predict(self, steps: int | None = None, series: Any = None,
                 quantiles: Any = False) -> np.ndarray:
         """The chosen model's forecast of ``steps`` values after the data (or ``series``):
-        (steps, number of targets); quantiles as ``Forecaster.predict`` (not the hybrid)."""
+        (steps, number of targets); quantiles as ``Forecaster.predict`` (not the hybrid, nor
+        the mean)."""
         model = self._require()
-        if isinstance(model, HybridForecaster):
+        if not isinstance(model, Forecaster):
             if quantiles is not False and quantiles is not None:
-                raise ValueError("quantiles: the hybrid was chosen, and it forecasts one point "
-                                 "per step; give Forecaster(quantiles=...) to forecast them")
+                raise ValueError(f"quantiles: the {self.choice.kind} was chosen, and it "
+                                 "forecasts one point per step; give "
+                                 "Forecaster(quantiles=...) to forecast them")
             return model.predict(steps, series)
         return model.predict(steps, series, quantiles)
 
@@ -239,7 +295,7 @@ class AutoForecaster:
         frame = self._frame
         result = frame.evaluate(part, stats=stats)          # baselines on the same targets
         origin, y = frame.origins_and_targets(part)
-        pred = _hybrid_from(model, model.series, origin)
+        pred = _forecast_at(model, frame, origin)
         for key in ("rmse_scaled", "mae_scaled", "rmse_by_step"):
             result.pop(key, None)
         result.update(_metrics(pred, y))
@@ -247,7 +303,7 @@ class AutoForecaster:
             result["rmse_by_step"] = [_rmse(pred[:, j], y[:, j])
                                       for j in range(frame.config.horizon)]
         if backtest is not None:
-            result["backtest"] = bt = self._hybrid_backtest(backtest, refit, part)
+            result["backtest"] = bt = self._backtest(backtest, refit, part)
             if "stats" in result:
                 _, forecasts = frame._stats(origin, y, stats)
                 for fold, idx in zip(bt["folds"], _folds(len(origin), backtest)):
@@ -270,15 +326,28 @@ class AutoForecaster:
                     "mae": float(np.mean(np.abs(pred[keep] - true[keep])))}
         return rec
 
-    def _data_fit(self) -> Forecaster | HybridForecaster:
+    def _data_fit(self) -> Forecaster | HybridForecaster | MeanForecaster:
         model = self._require()
         if self._frame is None or self._frame._data is None:
             raise ValueError("evaluate() and report() need the data of a fit() in this session")
         return model
 
-    def _hybrid_backtest(self, origins: Any, refit: bool, part: str) -> dict[str, Any]:
-        """``Forecaster.backtest`` for the chosen hybrid: the same folds and fields."""
-        frame, h = self._frame, self.chosen
+    def _refit(self, model: Any, origin: int) -> Forecaster | HybridForecaster | MeanForecaster:
+        """``model`` fitted again, with the settings, seed and validation fraction of this
+        fit, on rows 0..origin alone (a mean: each member so)."""
+        if isinstance(model, MeanForecaster):
+            return MeanForecaster({n: self._refit(m, origin) for n, m in model.members.items()})
+        if isinstance(model, Forecaster):
+            return model._refit_until(origin)
+        spec, opts = self.hybrid_preset, self._options
+        h = HybridForecaster(model.config)
+        h.fit(model.series[:origin + 1], epochs=spec.epochs, batch_size=spec.batch_size,
+              val=opts["val"], test=0.0, patience=spec.patience, seed=opts["seed"], verbose=0)
+        return h
+
+    def _backtest(self, origins: Any, refit: bool, part: str) -> dict[str, Any]:
+        """``Forecaster.backtest`` for the chosen hybrid or mean: the same folds and fields."""
+        frame, chosen = self._frame, self.chosen
         origin, y = frame.origins_and_targets(part)
         if isinstance(origins, bool) or not isinstance(origins, (int, np.integer)) \
                 or not 1 <= origins <= len(origin):
@@ -287,19 +356,16 @@ class AutoForecaster:
         if not isinstance(refit, (bool, np.bool_)):
             raise TypeError(f"refit must be True or False, got {refit!r}")
         times, K = frame._data.times, frame.config.horizon
+        last = frame._data.values[:, frame.target_idx]
         folds, preds = [], []
         for idx in _folds(len(origin), int(origins)):
-            o, seconds, model = int(origin[idx[0]]), 0.0, h
+            o, seconds, model = int(origin[idx[0]]), 0.0, chosen
             if refit:                 # fitted, as the chosen one was, on rows 0..o alone
-                spec, opts = self.hybrid_preset, self._options
-                model = HybridForecaster(h.config)
-                model.fit(h.series[:o + 1], epochs=spec.epochs,
-                          batch_size=spec.batch_size, val=opts["val"], test=0.0,
-                          patience=spec.patience, seed=opts["seed"], verbose=0)
+                model = self._refit(chosen, o)
                 seconds = model.fit_seconds
-            pred = _hybrid_from(model, h.series, origin[idx])
+            pred = _forecast_at(model, frame, origin[idx])
             preds.append(pred)
-            naive = np.repeat(h.series[origin[idx]][:, None, None], K, axis=1)
+            naive = np.repeat(last[origin[idx]][:, None, :], K, axis=1)
             folds.append({"origin": str(times[o]), "from": str(times[o + 1]),
                           "to": str(times[int(origin[idx[-1]]) + K]), "windows": len(idx),
                           **_metrics(pred, y[idx]), "naive_rmse": _rmse(naive, y[idx]),
@@ -337,43 +403,80 @@ class AutoForecaster:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         rnn = isinstance(model, Forecaster)
+        mean = isinstance(model, MeanForecaster)
         step = getattr(model, "training_step", None)
-        metrics = {"config": asdict(model.config), "kind": self.choice.kind,
+        metrics = {"config": ({n: asdict(m.config) for n, m in model.members.items()} if mean
+                              else asdict(model.config)),
+                   "kind": self.choice.kind,
                    "fit_seconds": model.fit_seconds, "auto_fit_seconds": self.fit_seconds,
                    "training_step": step._asdict() if step is not None else None,
-                   "epochs_run": len(model.history.get("loss", []))}
+                   "epochs_run": ({n: len(m.history.get("loss", []))
+                                   for n, m in model.members.items()} if mean
+                                  else len(model.history.get("loss", [])))}
         held = [p for p in ("val", "test") if p in self._frame._data.parts]
         for part in held:
             last = part == held[-1]
             metrics[part] = self.evaluate(part, stats=stats if last else False,
                                           backtest=backtest if last else None, refit=refit)
         metrics["future"] = ahead = self.future(future or self.default_future())
-        drawn = plot_forecast(out / "forecast.png", model if rnn else _HybridView(self), ahead,
+        drawn = plot_forecast(out / "forecast.png", model if rnn else _ChosenView(self), ahead,
                               label=label)
         metrics["plot"] = {"file": "forecast.png", **drawn}
         metrics["auto"] = self.record()
         metrics.update(extra or {})
-        loss = ("pinball loss" if model.config.quantiles else "MSE") if rnn \
-            else f"{model.config.loss.upper()}, normalised"
-        plot_training(out / "training.png", model.history, loss)
+        if mean:                      # the curve of the rnn, the member fitted with Trainer
+            curve, loss = model.members["rnn"].history, "MSE of the mean's rnn member"
+        else:
+            curve = model.history
+            loss = ("pinball loss" if model.config.quantiles else "MSE") if rnn \
+                else f"{model.config.loss.upper()}, normalised"
+        plot_training(out / "training.png", curve, loss)
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
         return metrics
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> None:
         """The chosen model's folder (``Forecaster.save`` or ``HybridForecaster.save``) and
-        auto.json: the choice and every candidate's validation score.  The other kind's
-        settings files, left by an earlier save there, are removed."""
+        auto.json: the choice and every candidate's validation score.  A chosen mean saves
+        each member in its own subfolder (rnn/, hybrid/) and nothing else beside auto.json,
+        so no tool mistakes the folder for one of its members.  What an earlier save of
+        another kind left there (settings files, weights, member subfolders) is removed."""
+        from ..saving import _is_model_folder, check_target
         model, path = self._require(), Path(path)
-        stale = ["hybrid.json", SMOOTHING_FILE] if isinstance(model, Forecaster) \
-            else ["forecaster.json"]
-        if (path / "config.json").is_file():               # an rnnkit model folder
-            for name in stale:
-                (path / name).unlink(missing_ok=True)
-        if isinstance(model, Forecaster):
-            model.save(path)
+        old = _read_kind(path)
+        if old == "mean" and not isinstance(model, MeanForecaster):   # members out first
+            other = sorted(p.name for p in path.iterdir() if p.name not in (AUTO_FILE, *MEMBERS))
+            if other:
+                raise ValueError(f"{path} holds files an AutoForecaster did not write "
+                                 f"({', '.join(other)}); save into a new or empty folder")
+            for name in MEMBERS:
+                if (path / name / "config.json").is_file():
+                    shutil.rmtree(path / name)
+            (path / AUTO_FILE).unlink()
+        own = _is_model_folder(path) if path.is_dir() else None
+        if isinstance(model, MeanForecaster):
+            check_target(path, own is not None or old is not None,
+                         "an rnnkit model folder", overwrite=False)
+            stale = (own or {}).get("files") or []
+            for name in [*stale, SMOOTHING_FILE] if own is not None else []:
+                if isinstance(name, str) and "/" not in name:
+                    (path / name).unlink(missing_ok=True)
+            path.mkdir(parents=True, exist_ok=True)
+            for name, member in model.members.items():
+                if isinstance(member, Forecaster):
+                    member.save(path / name)
+                else:
+                    member.save(path / name, overwrite=True)
         else:
-            model.save(path, overwrite=True)
+            stale = ["hybrid.json", SMOOTHING_FILE] if isinstance(model, Forecaster) \
+                else ["forecaster.json"]
+            if own is not None:
+                for name in stale:
+                    (path / name).unlink(missing_ok=True)
+            if isinstance(model, Forecaster):
+                model.save(path)
+            else:
+                model.save(path, overwrite=True)
         (path / AUTO_FILE).write_text(json.dumps(self.record(), indent=2))
 
     @classmethod
@@ -388,9 +491,13 @@ class AutoForecaster:
         if not isinstance(rec, dict) or rec.get("kind") not in KINDS:
             raise ValueError(f"{path / AUTO_FILE} is not a valid choice record: its kind must "
                              f"be one of {', '.join(KINDS)}")
-        model = HybridForecaster.load(path) if rec["kind"] == "hybrid" \
-            else Forecaster.load(path)
-        config = model.config if isinstance(model, Forecaster) else ForecastConfig()
+        if rec["kind"] == "mean":
+            model = MeanForecaster({n: _load_member(path / n) for n in MEMBERS})
+            config = model.members["rnn"].config
+        else:
+            model = HybridForecaster.load(path) if rec["kind"] == "hybrid" \
+                else Forecaster.load(path)
+            config = model.config if isinstance(model, Forecaster) else ForecastConfig()
         auto = cls(replace(config, strategy="direct"))
         auto.chosen, auto.candidates = model, {rec["kind"]: model}
         auto.choice = Choice(rec["kind"], str(rec.get("reason", "")))
@@ -406,9 +513,28 @@ def _hybrid_from(model: HybridForecaster, y: np.ndarray, origin: np.ndarray) -> 
     return model._forecast(y, np.asarray(origin))[..., None]
 
 
-def _predictions(model: Forecaster | HybridForecaster, part: str
+def _forecast_at(model: Any, frame: Forecaster, origin: np.ndarray) -> np.ndarray:
+    """Any candidate's forecasts (M, K, nt) at the origin rows of the data of ``frame``'s
+    fit (each reading rows up to its origin only; a model refitted on fewer rows too)."""
+    if isinstance(model, MeanForecaster):
+        return np.mean([_forecast_at(m, frame, origin) for m in model.members.values()], axis=0)
+    values = frame._data.values
+    if isinstance(model, HybridForecaster):       # the target column: the hybrid's series
+        return _hybrid_from(model, values[:, frame.target_idx[0]], origin)
+    need = model._context_rows()
+    return model.predict_windows(np.stack([values[o - need + 1:o + 1] for o in origin]))
+
+
+def _predictions(model: Forecaster | HybridForecaster | MeanForecaster, part: str
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(origins (M,), forecasts (M, K·nt), targets (M, K·nt)) of a part, original units."""
+    """(origins (M,), forecasts (M, K·nt), targets (M, K·nt)) of a part, original units;
+    a mean's on the origins all its members forecast."""
+    if isinstance(model, MeanForecaster):
+        found = [_predictions(m, part) for m in model.members.values()]
+        common = sorted(set.intersection(*(set(o.tolist()) for o, _, _ in found)))
+        picked = [(pred[np.isin(o, common)], true[np.isin(o, common)])
+                  for o, pred, true in found]
+        return (np.asarray(common), np.mean([p for p, _ in picked], axis=0), picked[0][1])
     if isinstance(model, HybridForecaster):
         origin = model.origins(part)
         return origin, model._forecast(model.series, origin), model.targets(part)
@@ -419,7 +545,25 @@ def _predictions(model: Forecaster | HybridForecaster, part: str
     return origin, pred.reshape(len(origin), -1), y.reshape(len(origin), -1)
 
 
-def _describe(name: str, model: Forecaster | HybridForecaster) -> str:
+def _read_kind(path: Path) -> str | None:
+    """The kind recorded in ``path``'s auto.json, or None when it holds no valid one."""
+    try:
+        rec = json.loads((path / AUTO_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return rec.get("kind") if isinstance(rec, dict) and rec.get("kind") in KINDS else None
+
+
+def _load_member(path: Path) -> Forecaster | HybridForecaster:
+    """A mean's member folder: a HybridForecaster's (hybrid.json) or a Forecaster's."""
+    return HybridForecaster.load(path) if (path / "hybrid.json").is_file() \
+        else Forecaster.load(path)
+
+
+def _describe(name: str, model: Forecaster | HybridForecaster | MeanForecaster) -> str:
+    if isinstance(model, MeanForecaster):
+        who = " and ".join(f"the {n}'s" for n in model.members)
+        return f"the mean of {who} forecasts (nothing more fitted)"
     cfg = model.config
     if isinstance(model, HybridForecaster):
         season = f"season {cfg.season}" if cfg.period else "no season"
@@ -456,23 +600,30 @@ def _reason(best: str, scores: dict[str, dict[str, Any]], targets: int) -> str:
             f"{targets} targets")
 
 
-class _HybridView:
-    """What ``plot_forecast`` reads from a Forecaster, for the chosen hybrid: the rnn's data
-    and parts, the hybrid's one-step predictions."""
+class _ChosenView:
+    """What ``plot_forecast`` reads from a Forecaster, for a chosen hybrid or mean: the rnn's
+    data and parts, the chosen model's one-step predictions."""
 
     def __init__(self, auto: AutoForecaster):
-        frame, h = auto._frame, auto.chosen
+        frame, model = auto._frame, auto.chosen
         self._data, self.columns = frame._data, frame.columns
         self.target_idx, self.conformal = frame.target_idx[:1], {}
-        self.config = SimpleNamespace(cell=f"ES-RNN hybrid, {h.config.cell}",
-                                      units=h.config.units, layers=1,
+        members = model.members.values() if isinstance(model, MeanForecaster) else [model]
+        cfg = model.members["hybrid"].config if isinstance(model, MeanForecaster) \
+            else model.config
+        rnn = frame.config
+        cell = (f"mean of {rnn.cell}({rnn.units}) and ES-RNN hybrid, {cfg.cell}"
+                if isinstance(model, MeanForecaster) else f"ES-RNN hybrid, {cfg.cell}")
+        self.config = SimpleNamespace(cell=cell, units=cfg.units, layers=1,
                                       window=frame.config.window,
                                       difference=frame.config.difference,
-                                      horizon=h.config.horizon, strategy="chosen by auto")
-        self._h = h
+                                      horizon=cfg.horizon, strategy="chosen by auto")
+        # the first origin every member can forecast from
+        self._first = max(m._context_rows() if isinstance(m, Forecaster) else m.config.window
+                          for m in members) - 1
+        self._frame, self._model = frame, model
 
     def one_step_predictions(self) -> tuple[np.ndarray, np.ndarray]:
-        h = self._h
-        origin = np.arange(h.config.window - 1, len(h.series) - 1)
-        first = h._forecast(h.series, origin)[:, :1]               # (M, 1)
+        origin = np.arange(self._first, len(self._data.values) - 1)
+        first = _forecast_at(self._model, self._frame, origin)[:, 0, :1]     # (M, 1)
         return origin + 1, first
