@@ -52,11 +52,12 @@ PRECISIONS = ("fp32", "bf16", "auto")
 BF16_MIN_H = 256
 
 # The crossover of "auto" for streaming steps (a few rows a step: matrix-vector products,
-# bound by reading the weights).  `rnnkit bench --inference` (one thread, shared machine),
-# fp32 ms / bf16 ms of a batch-1 step: inside one inference() block, where the weights are
-# cast to bf16 once for all its steps, GRU(1024) on 256 features 1.90x, LSTM(512) on 256
-# 0.69x; a lone step() call, which casts them every call, 0.51x and 0.36x (so "auto" keeps
-# a lone step in fp32 whatever H).
+# bound by reading the weights).  `rnnkit bench --inference --precision fp32,bf16,auto
+# --reps 5` (2 threads, quiet machine, benchmarks/bench-inference.json), fp32 ms / bf16 ms
+# of a batch-1 step: inside one inference() block, where the weights are cast to bf16 once
+# for all its steps, GRU(1024) on 256 features 1.77x, LSTM(512) on 256 0.88x; a lone
+# step() call, which casts them every call, 0.71x and 0.47x (so "auto" keeps a lone step
+# in fp32 whatever H).
 BF16_STEP_MIN_H = 1024
 
 
