@@ -124,9 +124,9 @@ def requested_precision(device_type: str) -> str:
 
 
 def block_open(device_type: str) -> bool:
-    """Whether a ``using_precision`` block or a bfloat16 autocast is open on this thread:
+    """Whether a bfloat16 autocast is open on this thread (``inference`` at bf16 opens one):
     then the steps run inside it share one cast of each weight (autocast's cache)."""
-    return bool(_active()) or autocast_dtype(device_type) == torch.bfloat16
+    return autocast_dtype(device_type) == torch.bfloat16
 
 
 FP32_CHOICE = Choice("fp32", "precision='fp32'")     # the default, as choose_precision says it
@@ -179,6 +179,7 @@ def choose_precision(requested: str, hidden_size: int, p: torch.Tensor | None, *
 
 def fit_precision(model: torch.nn.Module, precision: str) -> Choice:
     """The precision of a whole fit, as ``Choice``: bf16 when any recurrent layer takes it."""
+    check_precision(precision)
     p = next(model.parameters(), None)
     if precision == "fp32":
         return Choice("fp32", "precision='fp32' (the default)")

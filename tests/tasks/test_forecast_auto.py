@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rnnkit.cli.main import app
-from rnnkit.tasks.forecast import ForecastConfig
+from rnnkit.tasks.forecast import ForecastConfig, Forecaster
 from rnnkit.tasks.forecast_auto import AUTO_FILE, AutoForecaster, MeanForecaster
 from rnnkit.tasks.hybrid import HybridForecaster, hybrid_preset
 from rnnkit.types import Choice
@@ -288,3 +288,54 @@ def test_the_mean_is_the_average_of_its_members_and_saves_both(tmp_path):
     assert not (tmp_path / "m" / "config.json").exists()
     np.testing.assert_array_equal(AutoForecaster.load(tmp_path / "m").predict(steps=3),
                                   auto.predict(steps=3))
+
+
+def test_a_save_that_fails_leaves_the_earlier_folder_whole_and_user_files_stop_it(
+        tmp_path, monkeypatch):
+    y = _seasonal()
+    auto = _auto()
+    _fit(auto, y)
+    _force(auto, "mean")
+    auto.save(tmp_path / "m")
+    before = {p.relative_to(tmp_path): p.read_bytes() for p in (tmp_path / "m").rglob("*")
+              if p.is_file()}
+    want = auto.predict(steps=3)
+
+    def broken(self, path, overwrite=False):
+        raise KeyboardInterrupt          # stopped while the hybrid member is being written
+    _force(auto, "mean")
+    monkeypatch.setattr(HybridForecaster, "save", broken)
+    with pytest.raises(KeyboardInterrupt):
+        auto.save(tmp_path / "m")
+    monkeypatch.undo()
+    after = {p.relative_to(tmp_path): p.read_bytes() for p in (tmp_path / "m").rglob("*")
+             if p.is_file()}
+    assert after == before and sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+    np.testing.assert_array_equal(AutoForecaster.load(tmp_path / "m").predict(steps=3), want)
+    # a file rnnkit did not write, even inside a member folder, is never deleted
+    (tmp_path / "m" / "rnn" / "NOTES.txt").write_text("mine")
+    _force(auto, "rnn")
+    with pytest.raises(ValueError, match=r"did not write \(rnn/NOTES.txt\)"):
+        auto.save(tmp_path / "m")
+    assert (tmp_path / "m" / "rnn" / "NOTES.txt").read_text() == "mine"
+    assert AutoForecaster.load(tmp_path / "m").kind == "mean"
+
+
+def test_a_mean_names_bad_members():
+    y = _seasonal()
+    auto = _auto()
+    _fit(auto, y)
+    rnn, hybrid = auto.candidates["rnn"], auto.candidates["hybrid"]
+    with pytest.raises(TypeError, match="members must be a dict"):
+        MeanForecaster([rnn, hybrid])
+    with pytest.raises(TypeError, match=r"members\['hybrid'\] must be a Forecaster"):
+        MeanForecaster({"rnn": rnn, "hybrid": "x"})
+    with pytest.raises(ValueError, match=r"members\['b'\] is not fitted"):
+        MeanForecaster({"a": rnn, "b": Forecaster(ForecastConfig(units=2, window=4))})
+    two = AutoForecaster(ForecastConfig(cell="gru", units=4, window=12, horizon=2),
+                         _hybrid(2))
+    _fit(two, y, epochs=1)
+    with pytest.raises(ValueError, match="same targets at the same horizon"):
+        MeanForecaster({"rnn": rnn, "hybrid": two.candidates["hybrid"]})
+    with pytest.raises(ValueError, match="must begin with the fitted series' first 12"):
+        hybrid.predict(steps=1, series=y[5:])

@@ -225,6 +225,17 @@ def test_fast_smoothing_backward_passes_gradcheck(period, multiplicative):
     assert torch.autograd.gradcheck(smooth, inputs, eps=1e-6, atol=1e-7, rtol=1e-6)
 
 
+def test_fast_smoothing_refuses_a_second_derivative_it_would_get_wrong():
+    """The hand-derived backward is not itself differentiable: asking for d2/dalpha2 is an
+    error, not a silently wrong number."""
+    y = torch.as_tensor(_seasonal(11, noise=0.1))
+    alpha = torch.tensor(0.35, dtype=torch.float64, requires_grad=True)
+    level = _FastSmoothing.apply(y, alpha, None, None, 0, True)[0]
+    (g,) = torch.autograd.grad(level.sum(), alpha, create_graph=True)
+    with pytest.raises(RuntimeError, match="once_differentiable|does not require grad"):
+        torch.autograd.grad(g, alpha)
+
+
 def test_fit_with_the_fast_smoothing_learns_what_the_readable_one_does():
     fast = _fitted(epochs=2)
     with rk.readable():

@@ -33,7 +33,14 @@ from typer.testing import CliRunner
 import rnnkit as rk
 import rnnkit.tasks.generate as generate_module
 from rnnkit.cli.main import app
-from rnnkit.precision import BF16_STEP_MIN_H, bf16_blocker, inference, to_fp32, using_precision
+from rnnkit.precision import (
+    BF16_STEP_MIN_H,
+    bf16_blocker,
+    fit_precision,
+    inference,
+    to_fp32,
+    using_precision,
+)
 from rnnkit.tasks import Forecaster, SequenceClassifier, TextGenerator, Translator
 
 U = 2.0 ** -9                 # bf16 unit roundoff
@@ -306,3 +313,29 @@ def test_generate_cli_samples_a_saved_model_at_the_precision_asked(generator, tm
         assert result.output.strip() == want.strip()
     bad = CliRunner().invoke(app, [*args, "--precision", "fp16"])
     assert bad.exit_code == 2 and "must be one of fp32, bf16, auto, got 'fp16'" in bad.output
+
+
+def test_a_precision_block_without_autocast_is_no_stream_and_bad_values_are_named():
+    # only an open bf16 autocast shares the weight casts between steps: inside a plain
+    # using_precision("fp32") block, a step asked for "auto" is still a lone step
+    layer = rk.GRU(BF16_STEP_MIN_H, input_size=2)
+    with using_precision("fp32"):
+        layer.step(torch.randn(1, 2), precision="auto")
+    assert layer.precision_choice.kind == "fp32" and "lone" in layer.precision_choice.reason
+    with pytest.raises(ValueError, match="precision must be one of .* got 'bf17'"):
+        fit_precision(layer, "bf17")
+
+
+def test_a_call_of_one_time_step_takes_the_streaming_crossover():
+    # generation feeds one token at a time: T = 1 is a streaming step (bf16 from
+    # BF16_STEP_MIN_H), while a longer call at the same H takes bf16 from BF16_MIN_H
+    layer = rk.GRU(512, input_size=3, return_sequences=True)
+    model = rk.Sequential([layer])
+    with inference(model, "auto") as choice:
+        model(torch.randn(1, 1, 3))
+        one = layer.precision_choice
+        model(torch.randn(1, 5, 3))
+        five = layer.precision_choice
+    assert choice.kind == "bf16"
+    assert one.kind == "fp32" and f"< {BF16_STEP_MIN_H}" in one.reason
+    assert five.kind == "bf16"

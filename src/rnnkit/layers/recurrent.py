@@ -280,8 +280,10 @@ class RNN(nn.Module):
         blocker = native_blocker(self.cell, x, right_padded, rec_mask is not None)
         requested = requested_precision(device.type)
         plain = requested == "fp32" and not torch.is_autocast_enabled(device.type)
+        # a call of one time step (generation, token by token) is a streaming step
         self.precision_choice = FP32_CHOICE if plain else choose_precision(
-            requested, getattr(self.cell, "hidden_size", 0), next(self.cell.parameters(), None))
+            requested, getattr(self.cell, "hidden_size", 0), next(self.cell.parameters(), None),
+            step="stream" if T == 1 else None)
         bf16 = self.precision_choice.kind == "bf16"
         self.engine_choice = choose_engine(self.engine, self.cell, x, blocker,
                                            self.precision_choice.kind)

@@ -56,7 +56,8 @@ def detect_kind(path: Path) -> str:
         raise ValueError(f"{path}: no such folder")
     if (path / "translator.json").is_file():
         return "translator"
-    if (path / "auto.json").is_file() and not (path / "config.json").is_file():
+    from ..tasks.forecast_auto import saved_kind
+    if saved_kind(path) == "mean":
         raise ValueError(f"{path} holds a mean of an RNN Forecaster ({path / 'rnn'}) and the "
                          f"ES-RNN hybrid ({path / 'hybrid'}), which `rnnkit forecast`'s default "
                          "--strategy auto may choose; rnnkit serve does not serve the hybrid, "

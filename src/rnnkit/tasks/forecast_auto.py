@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import time
 from dataclasses import asdict, replace
@@ -48,7 +49,7 @@ from ..types import Choice
 from .forecast import ForecastConfig, Forecaster, _folds, _metrics, _rmse, future_times
 from .hybrid import SMOOTHING_FILE, HybridForecaster, HybridPreset
 
-__all__ = ["AutoForecaster", "MeanForecaster", "AUTO_FILE", "KINDS", "MEMBERS"]
+__all__ = ["AutoForecaster", "MeanForecaster", "AUTO_FILE", "KINDS", "MEMBERS", "saved_kind"]
 
 TIE = 0.01    # a candidate listed earlier (simpler) is kept within 1 % of the lowest RMSE
 
@@ -79,8 +80,23 @@ class MeanForecaster:
     """
 
     def __init__(self, members: dict[str, Forecaster | HybridForecaster]):
+        if not isinstance(members, dict) or not all(isinstance(n, str) for n in members):
+            raise TypeError(f"members must be a dict {{name: fitted Forecaster or "
+                            f"HybridForecaster}}, got {type(members).__name__}")
         if len(members) < 2:
             raise ValueError(f"a mean needs at least two members, got {list(members)}")
+        shapes = {}
+        for name, m in members.items():
+            if not isinstance(m, (Forecaster, HybridForecaster)):
+                raise TypeError(f"members[{name!r}] must be a Forecaster or HybridForecaster, "
+                                f"got {type(m).__name__}")
+            if getattr(m, "model", None) is None:
+                raise ValueError(f"members[{name!r}] is not fitted: fit() or load() it first")
+            targets = len(m.target_idx) if isinstance(m, Forecaster) else 1
+            shapes[name] = (m.config.horizon, targets)
+        if len(set(shapes.values())) > 1:
+            raise ValueError("the members must forecast the same targets at the same horizon, "
+                             f"got (horizon, targets) {shapes}")
         self.members = dict(members)
         self.fit_seconds = sum(m.fit_seconds for m in self.members.values())
 
@@ -439,45 +455,40 @@ class AutoForecaster:
         """The chosen model's folder (``Forecaster.save`` or ``HybridForecaster.save``) and
         auto.json: the choice and every candidate's validation score.  A chosen mean saves
         each member in its own subfolder (rnn/, hybrid/) and nothing else beside auto.json,
-        so no tool mistakes the folder for one of its members.  What an earlier save of
-        another kind left there (settings files, weights, member subfolders) is removed."""
-        from ..saving import _is_model_folder, check_target
-        model, path = self._require(), Path(path)
-        old = _read_kind(path)
-        if old == "mean" and not isinstance(model, MeanForecaster):   # members out first
-            other = sorted(p.name for p in path.iterdir() if p.name not in (AUTO_FILE, *MEMBERS))
-            if other:
-                raise ValueError(f"{path} holds files an AutoForecaster did not write "
-                                 f"({', '.join(other)}); save into a new or empty folder")
-            for name in MEMBERS:
-                if (path / name / "config.json").is_file():
-                    shutil.rmtree(path / name)
-            (path / AUTO_FILE).unlink()
-        own = _is_model_folder(path) if path.is_dir() else None
-        if isinstance(model, MeanForecaster):
-            check_target(path, own is not None or old is not None,
-                         "an rnnkit model folder", overwrite=False)
-            stale = (own or {}).get("files") or []
-            for name in [*stale, SMOOTHING_FILE] if own is not None else []:
-                if isinstance(name, str) and "/" not in name:
-                    (path / name).unlink(missing_ok=True)
-            path.mkdir(parents=True, exist_ok=True)
-            for name, member in model.members.items():
-                if isinstance(member, Forecaster):
-                    member.save(path / name)
-                else:
-                    member.save(path / name, overwrite=True)
-        else:
-            stale = ["hybrid.json", SMOOTHING_FILE] if isinstance(model, Forecaster) \
-                else ["forecaster.json"]
-            if own is not None:
-                for name in stale:
-                    (path / name).unlink(missing_ok=True)
-            if isinstance(model, Forecaster):
-                model.save(path)
+        so no tool mistakes the folder for one of its members.
+
+        The new folder is written beside ``path`` first and then takes its place, so a save
+        that fails or is interrupted leaves the earlier folder as it was, and the folder
+        never mixes two saves.  A folder holding files none of these models writes is
+        refused (nothing is deleted that rnnkit did not write)."""
+        from ..saving import checked_path
+        model, path = self._require(), checked_path(path, "save")
+        if os.path.lexists(path) and not path.is_dir():
+            raise ValueError(f"{path} is a file, not a model folder; choose a folder path "
+                             "(rnnkit does not replace files it did not write)")
+        foreign = _foreign_files(path) if path.is_dir() else []
+        if foreign:
+            raise ValueError(f"{path} holds files an AutoForecaster did not write "
+                             f"({', '.join(foreign)}); save into a new or empty folder")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fresh = path.parent / f".{path.name}.saving-{os.getpid()}"
+        shutil.rmtree(fresh, ignore_errors=True)
+        try:
+            if isinstance(model, MeanForecaster):
+                fresh.mkdir()
+                for name, member in model.members.items():
+                    _save_member(member, fresh / name)
             else:
-                model.save(path, overwrite=True)
-        (path / AUTO_FILE).write_text(json.dumps(self.record(), indent=2))
+                _save_member(model, fresh)
+            (fresh / AUTO_FILE).write_text(json.dumps(self.record(), indent=2))
+        except BaseException:
+            shutil.rmtree(fresh, ignore_errors=True)
+            raise
+        old = path.parent / f".{path.name}.replaced-{os.getpid()}"
+        if path.is_dir():
+            os.replace(path, old)
+        os.replace(fresh, path)
+        shutil.rmtree(old, ignore_errors=True)
 
     @classmethod
     def load(cls, path: str | Path) -> AutoForecaster:
@@ -545,8 +556,9 @@ def _predictions(model: Forecaster | HybridForecaster | MeanForecaster, part: st
     return origin, pred.reshape(len(origin), -1), y.reshape(len(origin), -1)
 
 
-def _read_kind(path: Path) -> str | None:
-    """The kind recorded in ``path``'s auto.json, or None when it holds no valid one."""
+def saved_kind(path: Path) -> str | None:
+    """The kind ("rnn", "recursive", "hybrid" or "mean") recorded in the auto.json of the
+    folder ``path``, or None when it holds no valid one."""
     try:
         rec = json.loads((path / AUTO_FILE).read_text())
     except (OSError, ValueError):
@@ -555,9 +567,33 @@ def _read_kind(path: Path) -> str | None:
 
 
 def _load_member(path: Path) -> Forecaster | HybridForecaster:
-    """A mean's member folder: a HybridForecaster's (hybrid.json) or a Forecaster's."""
-    return HybridForecaster.load(path) if (path / "hybrid.json").is_file() \
-        else Forecaster.load(path)
+    """A mean's member folder, by its name: rnn/ a Forecaster's, hybrid/ a HybridForecaster's."""
+    return HybridForecaster.load(path) if path.name == "hybrid" else Forecaster.load(path)
+
+
+def _save_member(model: Forecaster | HybridForecaster, path: Path) -> None:
+    if isinstance(model, Forecaster):
+        model.save(path)
+    else:
+        model.save(path, overwrite=True)
+
+
+# what the three kinds of saved folder hold: a Forecaster's (config.json, weights,
+# forecaster.json), a HybridForecaster's (also hybrid.json, smoothing), a mean's (rnn/ and
+# hybrid/, each one of those), and auto.json
+_WRITTEN = {AUTO_FILE, "config.json", "weights.safetensors", "forecaster.json", "hybrid.json",
+            SMOOTHING_FILE}
+
+
+def _foreign_files(path: Path, members: bool = True) -> list[str]:
+    """Names in ``path`` (and in its member subfolders) that no AutoForecaster save writes."""
+    out = []
+    for p in sorted(path.iterdir()):
+        if members and p.name in MEMBERS and p.is_dir():
+            out += [f"{p.name}/{n}" for n in _foreign_files(p, members=False)]
+        elif p.name not in _WRITTEN or not p.is_file():
+            out.append(p.name)
+    return out
 
 
 def _describe(name: str, model: Forecaster | HybridForecaster | MeanForecaster) -> str:

@@ -329,6 +329,7 @@ class _FastSmoothing(torch.autograd.Function):
         return out if m else out[0]
 
     @staticmethod
+    @torch.autograd.function.once_differentiable
     def backward(ctx, d_level, d_season=None):
         y, level, *season = ctx.saved_tensors
         m = ctx.m
@@ -702,6 +703,12 @@ class HybridForecaster:
         y = self.series if series is None else self._values(series)
         if series is not None:
             self._check_values(y, self.multiplicative, len(y), "the series")
+            m = cfg.period
+            if m and not (len(y) >= m and np.allclose(y[:m], self.series[:m], rtol=1e-12,
+                                                      atol=0.0)):
+                raise ValueError(f"series must begin with the fitted series' first {m} values "
+                                 "(the learned season factors belong to the phases of those "
+                                 "rows): pass the fitted series with newer rows appended")
         out: list[np.ndarray] = []
         while sum(map(len, out)) < steps:
             block = self._forecast(y, np.array([len(y) - 1]))[0]
