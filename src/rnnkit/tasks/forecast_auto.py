@@ -49,7 +49,8 @@ from ..types import Choice
 from .forecast import ForecastConfig, Forecaster, _folds, _metrics, _rmse, future_times
 from .hybrid import SMOOTHING_FILE, HybridForecaster, HybridPreset
 
-__all__ = ["AutoForecaster", "MeanForecaster", "AUTO_FILE", "KINDS", "MEMBERS", "saved_kind"]
+__all__ = ["AutoForecaster", "MeanForecaster", "AUTO_FILE", "KINDS", "MEMBERS", "saved_kind",
+           "score", "pick"]
 
 TIE = 0.01    # a candidate listed earlier (simpler) is kept within 1 % of the lowest RMSE
 
@@ -238,19 +239,7 @@ class AutoForecaster:
 
     def _choose(self, skipped: dict[str, str]) -> None:
         """Score every candidate on the validation origins they share; keep the best."""
-        preds = {name: _predictions(m, "val") for name, m in self.candidates.items()}
-        common = set.intersection(*(set(p[0].tolist()) for p in preds.values()))
-        if not common:
-            raise ValueError("the candidates share no validation origin to compare them on: "
-                             f"{', '.join(f'{n} {p[0][0]}..{p[0][-1]}' for n, p in preds.items())}")
-        scores = {}
-        for name, (origin, pred, true) in preds.items():
-            keep = np.isin(origin, sorted(common))
-            m = self.candidates[name]
-            scores[name] = {"rmse": _rmse(pred[keep], true[keep]),
-                            "mae": float(np.mean(np.abs(pred[keep] - true[keep]))),
-                            "targets": int(keep.sum()), "fit_seconds": m.fit_seconds,
-                            "settings": _describe(name, m)}
+        scores, common = score(self.candidates, "val")
         best = pick(scores)
         self.chosen = self.candidates[best]
         times, k = self._frame._data.times, self.config.horizon
@@ -608,6 +597,26 @@ def _describe(name: str, model: Forecaster | HybridForecaster | MeanForecaster) 
                 f"{season}" + (f" ({how})" if cfg.period else ""))
     return (f"{cfg.cell.upper()}({cfg.units}) x{cfg.layers}, window {cfg.window}, "
             f"{cfg.strategy}" + (", differenced" if cfg.difference else ""))
+
+
+def score(candidates: dict[str, Any], part: str = "val"
+          ) -> tuple[dict[str, dict[str, Any]], set[int]]:
+    """Every fitted candidate's RMSE and MAE on ``part`` ("val" or "test"), in original
+    units, on the origins they all forecast: ({name: scores}, those origins)."""
+    preds = {name: _predictions(m, part) for name, m in candidates.items()}
+    common = set.intersection(*(set(p[0].tolist()) for p in preds.values()))
+    if not common:
+        raise ValueError(f"the candidates share no {part} origin to compare them on: "
+                         f"{', '.join(f'{n} {p[0][0]}..{p[0][-1]}' for n, p in preds.items())}")
+    scores = {}
+    for name, (origin, pred, true) in preds.items():
+        keep = np.isin(origin, sorted(common))
+        m = candidates[name]
+        scores[name] = {"rmse": _rmse(pred[keep], true[keep]),
+                        "mae": float(np.mean(np.abs(pred[keep] - true[keep]))),
+                        "targets": int(keep.sum()), "fit_seconds": m.fit_seconds,
+                        "settings": _describe(name, m)}
+    return scores, common
 
 
 def pick(scores: dict[str, dict[str, Any]]) -> str:

@@ -131,31 +131,31 @@ def _hybrid(case: Case, seed: int, origins: np.ndarray, y: np.ndarray) -> Scores
         return Scores(np.nan, np.nan, seconds, "its test targets differ from the "
                       "Forecaster's: not scored")
     m = h.evaluate("test")
-    _HYBRID_VAL[(case.name, seed)] = (h.evaluate("val")["rmse"], m["rmse"], m["mae"], seconds)
+    _HYBRIDS[(case.name, seed)] = h
     return Scores(m["rmse"], m["mae"], seconds)
 
 
-_HYBRID_VAL: dict[tuple[str, int], tuple[float, float, float, float]] = {}
+_HYBRIDS: dict[tuple[str, int], Any] = {}      # (series, seed) -> its fitted hybrid
 
 
 def _auto_row(case: Case, seeds: list[int], fitted: list) -> Row | None:
-    """"rnnkit auto": per seed, whichever of the recommended Forecaster and the hybrid has
-    the lower validation RMSE, scored on test.  The choice never looks at the test part."""
+    """"rnnkit auto": per seed, what ``AutoForecaster`` keeps among the recommended
+    Forecaster, the hybrid and the mean of their forecasts (its ``score`` and ``pick``, on
+    the validation part), scored on test.  The choice never looks at the test part."""
+    from ..tasks.forecast_auto import MeanForecaster, pick, score
     picks, rmse, mae, seconds = [], [], [], []
+    names = {"rnn": "recommended", "hybrid": "hybrid", "mean": "mean"}
     for seed, (f, _) in zip(seeds, fitted):
-        hybrid = _HYBRID_VAL.get((case.name, seed))
-        if hybrid is None:
+        h = _HYBRIDS.get((case.name, seed))
+        if h is None:
             return None
-        rec_val, rec_test = f.evaluate("val")["rmse"], f.evaluate("test")
-        if hybrid[0] < rec_val:
-            picks.append("hybrid")
-            rmse.append(hybrid[1])
-            mae.append(hybrid[2])
-        else:
-            picks.append("recommended")
-            rmse.append(rec_test["rmse"])
-            mae.append(rec_test["mae"])
-        seconds.append(f.fit_seconds + hybrid[3])
+        candidates = {"rnn": f, "hybrid": h, "mean": MeanForecaster({"rnn": f, "hybrid": h})}
+        best = pick(score(candidates, "val")[0])
+        test = score({best: candidates[best]}, "test")[0][best]
+        picks.append(names[best])
+        rmse.append(test["rmse"])
+        mae.append(test["mae"])
+        seconds.append(f.fit_seconds + h.fit_seconds)
     return Row(f"{case.name}: rnnkit auto", "chose " + ", ".join(picks), seconds,
                {"test RMSE": rmse, "test MAE": mae})
 
@@ -324,8 +324,9 @@ def markdown(report: Report, seeds: list[int], command: str | None = None,
     chosen = [f"- {r.system.split(': ')[0]}: {r.settings} (seeds in order)"
               for r in report.rows if r.system.endswith(": rnnkit auto")]
     if chosen:
-        settings += ("\n\nrnnkit auto, per seed the lower validation RMSE of the two "
-                     "(the bold marks the best of the other columns):\n" + "\n".join(chosen))
+        settings += ("\n\nrnnkit auto, per seed what `--strategy auto` keeps among the two and "
+                     "the mean of their forecasts, on validation (the bold marks the best of "
+                     "the other columns):\n" + "\n".join(chosen))
     notes = "\n".join(f"- {n}" for n in report.notes)
     quick = f"\n{QUICK_NOTE}\n" if report.quick else ""
     return (f"# Forecasts against statistical models\n\nMade by `{command}`.\n{quick}\n"
