@@ -261,3 +261,21 @@ def test_fit_runs_a_small_model_on_one_thread(monkeypatch):
         _fitted()
         assert torch.get_num_threads() == 2
     assert seen and set(seen) == {1}
+
+
+def test_fit_takes_the_threads_it_is_given_and_names_a_bad_count(monkeypatch):
+    seen = []
+    loss = HybridForecaster._loss
+
+    def spy(self, y, origins):
+        seen.append(torch.get_num_threads())
+        return loss(self, y, origins)
+
+    monkeypatch.setattr(HybridForecaster, "_loss", spy)
+    h = HybridForecaster(HybridConfig(units=4, window=12, season=12))
+    with using_threads(1):
+        h.fit(_seasonal(120), epochs=1, verbose=0, threads=2)
+        assert torch.get_num_threads() == 1
+    assert seen and set(seen) == {2}
+    with pytest.raises(ValueError, match="threads must be a positive int or None, got 0"):
+        h.fit(_seasonal(120), epochs=1, verbose=0, threads=0)

@@ -216,7 +216,7 @@ class AutoForecaster:
                 try:
                     h.fit(series, epochs=spec.epochs, batch_size=spec.batch_size,
                           val=val, test=test, patience=spec.patience, seed=seed,
-                          verbose=verbose)
+                          verbose=verbose, threads=threads)
                 except ValueError as err:       # too short for its seasons, diverged, ...
                     skipped[name] = f"could not be fitted: {err}"
                     continue
@@ -233,7 +233,7 @@ class AutoForecaster:
         else:
             skipped["mean"] = f"needs the hybrid, not fitted ({skipped['hybrid']})"
         self.fit_seconds = time.perf_counter() - t0
-        self._frame, self._options = frame, {"val": val, "seed": seed}
+        self._frame, self._options = frame, {"val": val, "seed": seed, "threads": threads}
         self._choose(skipped)
         return self.validation
 
@@ -347,7 +347,8 @@ class AutoForecaster:
         spec, opts = self.hybrid_preset, self._options
         h = HybridForecaster(model.config)
         h.fit(model.series[:origin + 1], epochs=spec.epochs, batch_size=spec.batch_size,
-              val=opts["val"], test=0.0, patience=spec.patience, seed=opts["seed"], verbose=0)
+              val=opts["val"], test=0.0, patience=spec.patience, seed=opts["seed"], verbose=0,
+              threads=opts.get("threads"))
         return h
 
     def _backtest(self, origins: Any, refit: bool, part: str) -> dict[str, Any]:

@@ -52,6 +52,7 @@ from ..datasets.series import Series
 from ..engines.select import forced_engine
 from ..model import Sequential
 from ..training import choose_threads, set_seed, using_threads
+from ..training.threads import requested
 from .forecast import Forecaster
 
 __all__ = ["HybridForecaster", "HybridConfig", "HybridPreset", "Smoothing", "hybrid_preset"]
@@ -582,11 +583,13 @@ class HybridForecaster:
         return loss
 
     def fit(self, series: Any, *, epochs: int = 100, batch_size: int = 32, val: float = 0.15,
-            test: float = 0.15, patience: int | None = 20, seed: int = 0, verbose: int = 1):
+            test: float = 0.15, patience: int | None = 20, seed: int = 0, verbose: int = 1,
+            threads: int | None = None):
         """Split in time, learn the smoothing and the RNN together on the training rows, and
         keep the epoch with the lowest validation RMSE (original units) when there is a
-        validation part.  Runs on one thread for a small model (``training.threads``, as
-        ``Forecaster.fit``).  Returns the history: {"loss", "val_rmse"}."""
+        validation part.  ``threads``: torch threads for the fit; None chooses as
+        ``Forecaster.fit`` does (one for a small model, ``training.threads``).  Returns the
+        history: {"loss", "val_rmse"}."""
         cfg = self.config
         for name, v, least in (("epochs", epochs, 1), ("batch_size", batch_size, 1),
                                ("seed", seed, 0)):
@@ -595,6 +598,8 @@ class HybridForecaster:
         if patience is not None and (isinstance(patience, bool) or
                                      not isinstance(patience, numbers.Integral) or patience < 0):
             raise ValueError(f"patience must be None or an int >= 0, got {patience!r}")
+        if threads is not None:
+            requested(threads)                        # a bad value, before any work
         y = self._values(series)
         mult = cfg.seasonality == "multiplicative" or (cfg.seasonality == "auto"
                                                        and bool((y > 0).all()))
@@ -619,7 +624,8 @@ class HybridForecaster:
         best, best_state, waited = math.inf, None, 0
         # one thread for a small model, as Forecaster.fit: a GRU(16) step is far shorter
         # than waking torch's thread pool, whose spinning threads stall on a busy machine
-        threads = choose_threads(self.model, batch_size, origins).n
+        threads = choose_threads(self.model, batch_size, origins).n if threads is None \
+            else requested(threads).n
         t0 = time.perf_counter()
         with using_threads(threads):
             for epoch in range(epochs):
