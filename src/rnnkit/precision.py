@@ -55,8 +55,8 @@ BF16_MIN_H = 256
 # bound by reading the weights).  `rnnkit bench --inference --precision fp32,bf16,auto
 # --reps 5` (2 threads, quiet machine, benchmarks/bench-inference.json), fp32 ms / bf16 ms
 # of a batch-1 step: inside one inference() block, where the weights are cast to bf16 once
-# for all its steps, GRU(1024) on 256 features 1.77x, LSTM(512) on 256 0.88x; a lone
-# step() call, which casts them every call, 0.71x and 0.47x (so "auto" keeps a lone step
+# for all its steps, GRU(1024) on 256 features 1.72x, LSTM(512) on 256 0.81x; a lone
+# step() call, which casts them every call, 0.74x and 0.55x (so "auto" keeps a lone step
 # in fp32 whatever H).
 BF16_STEP_MIN_H = 1024
 

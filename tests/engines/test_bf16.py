@@ -256,3 +256,23 @@ def test_recycled_backward_scratch_changes_nothing(name, gemm_dtype):
     _, again = _outputs_and_grads(run, cell, x, st, MASK, None)
     for a, b in zip(first, again):
         assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("name", ["lstm", "lnlstm", "gru", "gru-reset-before", "simple-tanh"])
+@pytest.mark.parametrize("gemm_dtype", [None, torch.bfloat16])
+def test_an_inference_forward_recycles_its_buffers_and_changes_nothing(name, gemm_dtype):
+    """With no gradient to follow, the forward's gates (and the bf16 product) come from
+    fused._SCRATCH and go back there at its end: the outputs equal a forward that keeps
+    them for a backward, call after call."""
+    import rnnkit.engines.fused as fused
+    cell, x, st = _setup(CELLS[name])
+    want, h_want, *_ = run_fused(cell, x, st, MASK, gemm_dtype=gemm_dtype)
+    assert want.requires_grad                                 # a training forward
+    with torch.no_grad():
+        before = sum(len(v) for v in fused._SCRATCH.values())
+        first = run_fused(cell, x, st, MASK, gemm_dtype=gemm_dtype)
+        assert sum(len(v) for v in fused._SCRATCH.values()) >= max(before, 1)
+        run_fused(cell, torch.randn_like(x), st, None, gemm_dtype=gemm_dtype)  # refills them
+        again = run_fused(cell, x, st, MASK, gemm_dtype=gemm_dtype)
+    for a, b in ((first[0], want), (again[0], want), (again[1], h_want)):
+        assert torch.equal(a, b.detach())

@@ -75,12 +75,18 @@ def _project(ws: Workspace, b: torch.Tensor | None) -> torch.Tensor:
     if ws.lo is not None:
         x = x.to(ws.lo)
     flat = x.transpose(0, 1).reshape(-1, x.shape[2])              # (T·B, D)
+    shape = (flat.shape[0], w_ih.shape[0])
+    # inference: the gates live only in this call, so they too come from the scratch pool
+    out = ws.scratch(shape, ws.x.dtype) if ws.infer else ws.x.new_empty(shape)
     if ws.lo is not None:                 # bf16 product, fp32 sum (convert, then add: a
-        out = (flat @ w_ih.t()).to(ws.x.dtype)   # mixed-dtype broadcast add is 2x slower)
+        prod = torch.mm(flat, w_ih.t(), out=ws.scratch(shape, ws.lo))   # mixed-dtype
+        out.copy_(prod)                                                  # add is 2x slower)
         if b is not None:
             out.add_(b)
+    elif b is None:
+        torch.mm(flat, w_ih.t(), out=out)
     else:
-        out = flat @ w_ih.t() if b is None else torch.addmm(b, flat, w_ih.t())
+        torch.addmm(b, flat, w_ih.t(), out=out)
     return out.view(x.shape[1], x.shape[0], -1)
 
 
@@ -102,8 +108,10 @@ class Workspace:
     once, or ``low`` from the forward), and ``addmm_``, ``mm``, ``gemm`` the products."""
 
     def __init__(self, x: torch.Tensor, weights: tuple, q: torch.Tensor | None, K,
-                 lo: torch.dtype | None = None, low: tuple | None = None):
+                 lo: torch.dtype | None = None, low: tuple | None = None,
+                 infer: bool = False):
         self.x, self.w, self.q, self.K, self.lo = x, weights, q, K, lo
+        self.infer = infer          # a forward no gradient will follow: nothing outlives it
         self.B, self.T, self.H = x.shape[0], x.shape[1], weights[1].shape[1]
         if lo is not None and low is None:
             low = (weights[0].to(lo), weights[1].to(lo))          # once per call
@@ -134,15 +142,20 @@ class Workspace:
         return cache[name]
 
     def scratch_like(self, t: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
-        """An uninitialised tensor shaped like ``t`` that lives only in this backward: on the
-        CPU it comes from ``_SCRATCH`` and goes back there when the backward ends."""
-        if t.device.type != "cpu":
-            return torch.empty_like(t, dtype=dtype)
-        key = (tuple(t.shape), dtype or t.dtype)
+        """An uninitialised tensor shaped like ``t`` that lives only in this call (the
+        forward or the backward): on the CPU it comes from ``_SCRATCH`` and goes back there
+        when the call ends (``release``)."""
+        return self.scratch(tuple(t.shape), dtype or t.dtype)
+
+    def scratch(self, shape: tuple, dtype: torch.dtype) -> torch.Tensor:
+        """``scratch_like`` by shape and dtype, on x's device."""
+        if self.x.device.type != "cpu":
+            return self.x.new_empty(shape, dtype=dtype)
+        key = (tuple(shape), dtype)
         try:                                        # pop is atomic: threads may share it
             buf = _SCRATCH[key].pop()
         except (KeyError, IndexError):
-            buf = t.new_empty(key[0], dtype=key[1])
+            buf = self.x.new_empty(key[0], dtype=key[1])
         self.__dict__.setdefault("_scratch", []).append(buf)
         return buf
 
@@ -191,7 +204,7 @@ class _WholeSequence(torch.autograd.Function):
     @staticmethod
     def _forward(ctx, kernel, x, h0, c0, mask, q, *weights):
         ctx.set_materialize_grads(False)
-        ws = Workspace(x, weights, q, _cpu_kernels(x), kernel.gemm_dtype)
+        ws = Workspace(x, weights, q, _cpu_kernels(x), kernel.gemm_dtype, infer=kernel.infer)
         T, B, H = ws.T, ws.B, ws.H
         hs = x.new_empty(T + 1, B, H)                             # h_0 .. h_T
         hs[0] = h0
@@ -209,6 +222,7 @@ class _WholeSequence(torch.autograd.Function):
         ctx.low = (ws.w_ih, ws.w_hh) if ws.lo is not None else None   # cast once per call
         ctx.save_for_backward(x, mask, q, *weights, *ws.whole.values())
         ys = hs[1:] if mask is None else hs[1:] * mask.t().unsqueeze(-1)
+        ws.release()                 # the bf16 product; at inference the gates as well
         out = (ys.transpose(0, 1), hs[T].clone())
         return out + (cs[T].clone(),) if kernel.paired else out
 
@@ -311,6 +325,7 @@ class Kernel:
 
     paired = False          # the state is LSTMState(h, c)
     gemm_dtype: torch.dtype | None = None     # bf16: products in it (set by run_fused)
+    infer = False       # no gradient will follow this call (set by run_fused)
 
     def __init__(self, cell) -> None:               # options only; weights come per call
         pass
@@ -761,6 +776,8 @@ def run_fused(cell, x: torch.Tensor, state, mask: torch.Tensor | None = None,
     kernel = KERNELS[describe(cell).kind](cell)
     kernel.gemm_dtype = gemm_dtype
     h0, c0 = state if kernel.paired else (state, None)
+    kernel.infer = not torch.is_grad_enabled() or not any(
+        t is not None and t.requires_grad for t in (x, h0, c0, *kernel.weights(cell)))
     y, h, *c = _WholeSequence.apply(kernel, x, h0, c0, mask, recurrent_mask,
                                     *kernel.weights(cell))
     last = h if mask is None else h * mask.any(1, keepdim=True)   # zero if no real step
