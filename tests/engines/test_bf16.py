@@ -268,11 +268,37 @@ def test_an_inference_forward_recycles_its_buffers_and_changes_nothing(name, gem
     cell, x, st = _setup(CELLS[name])
     want, h_want, *_ = run_fused(cell, x, st, MASK, gemm_dtype=gemm_dtype)
     assert want.requires_grad                                 # a training forward
+    gates = ((x.shape[0] * x.shape[1], cell.weight_ih.shape[0]), x.dtype)
+    fused._SCRATCH.pop(gates, None)
     with torch.no_grad():
-        before = sum(len(v) for v in fused._SCRATCH.values())
         first = run_fused(cell, x, st, MASK, gemm_dtype=gemm_dtype)
-        assert sum(len(v) for v in fused._SCRATCH.values()) >= max(before, 1)
+        assert fused._SCRATCH.get(gates)                      # handed back to the pool
         run_fused(cell, torch.randn_like(x), st, None, gemm_dtype=gemm_dtype)  # refills them
         again = run_fused(cell, x, st, MASK, gemm_dtype=gemm_dtype)
     for a, b in ((first[0], want), (again[0], want), (again[1], h_want)):
         assert torch.equal(a, b.detach())
+
+
+def test_the_scratch_pool_keeps_a_few_shapes_only():
+    """A server sees many sequence lengths: the pool keeps the SCRATCH_SHAPES shapes used
+    last, SCRATCH_KEEP tensors each, not one entry per length ever seen."""
+    import rnnkit.engines.fused as fused
+    layer = rk.LSTM(8, input_size=3, engine="rnnkit", return_sequences=True)
+    with torch.no_grad():
+        for T in range(1, 3 * fused.SCRATCH_SHAPES):
+            layer(torch.randn(2, T, 3))
+    assert len(fused._SCRATCH) <= fused.SCRATCH_SHAPES
+    assert all(len(v) <= fused.SCRATCH_KEEP for v in fused._SCRATCH.values())
+    assert fused._held_bytes() <= fused.SCRATCH_BYTES
+    last = (3 * fused.SCRATCH_SHAPES - 1) * 2                  # T·B rows of the last call
+    assert any(key[0][0] == last for key in fused._SCRATCH)     # the newest shape is kept
+
+
+def test_the_scratch_pool_keeps_its_bytes_under_the_cap(monkeypatch):
+    import rnnkit.engines.fused as fused
+    monkeypatch.setattr(fused, "SCRATCH_BYTES", 64 * 1024)
+    layer = rk.GRU(32, input_size=3, engine="rnnkit", return_sequences=True)
+    with torch.no_grad():
+        for T in (50, 60, 70, 80):                  # gates of 2·T x 96 float32: 38-61 KB
+            layer(torch.randn(2, T, 3))
+    assert fused._held_bytes() <= 64 * 1024 and len(fused._SCRATCH) >= 1

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 
 import torch
 
@@ -52,13 +53,23 @@ __all__ = ["run_fused", "fused_blocker", "KERNELS", "Kernel"]
 
 SEQ_MAX_H = 32      # SimpleRNN up to this H runs its whole time loop in one C++ call
 
-# Backward's scratch tensors (dz, dzh, their bf16 copies), kept between calls on the CPU.
-# A fresh tensor of tens of MB comes from mmap, and the first write to each of its pages
-# faults: a medium GRU's training step (B=64, T=100, H=512) spent ~50 ms of 320 ms on it
-# (with malloc told to keep memory, 320 -> 270 ms fp32, 219 -> 185 ms bf16; rnnkit bench).
-# The cost: up to SCRATCH_KEEP tensors of each shape stay allocated.
+# Scratch tensors that live only in one call, kept between calls on the CPU: backward's
+# (dz, dzh, their bf16 copies), the forward's bf16 input product, and at inference its
+# gates.  A fresh tensor of tens of MB comes from mmap, and the first write to each of its
+# pages faults: a medium GRU's training step (B=64, T=100, H=512) spent ~50 ms of 320 ms on
+# it (with malloc told to keep memory, 320 -> 270 ms fp32, 219 -> 185 ms bf16; rnnkit
+# bench).  The cost: up to SCRATCH_KEEP tensors of each shape stay allocated, for the
+# SCRATCH_SHAPES shapes used last and SCRATCH_BYTES in all (a server sees many sequence
+# lengths; the shapes used longest ago go first).
 SCRATCH_KEEP = 2
+SCRATCH_SHAPES = 12
+SCRATCH_BYTES = 1 << 30
 _SCRATCH: dict[tuple, list[torch.Tensor]] = {}
+_SCRATCH_LOCK = threading.Lock()         # a server's threads may run calls side by side
+
+
+def _held_bytes() -> int:
+    return sum(b.numel() * b.element_size() for free in _SCRATCH.values() for b in free)
 
 
 def _cpu_kernels(x: torch.Tensor):
@@ -152,19 +163,26 @@ class Workspace:
         if self.x.device.type != "cpu":
             return self.x.new_empty(shape, dtype=dtype)
         key = (tuple(shape), dtype)
-        try:                                        # pop is atomic: threads may share it
-            buf = _SCRATCH[key].pop()
-        except (KeyError, IndexError):
+        with _SCRATCH_LOCK:
+            free = _SCRATCH.get(key)
+            buf = free.pop() if free else None
+        if buf is None:
             buf = self.x.new_empty(key[0], dtype=key[1])
         self.__dict__.setdefault("_scratch", []).append(buf)
         return buf
 
     def release(self) -> None:
-        """Hand this backward's scratch tensors back (none of them leaves the backward)."""
+        """Hand this call's scratch tensors back (none of them leaves the call)."""
         for buf in self.__dict__.pop("_scratch", ()):
-            free = _SCRATCH.setdefault((tuple(buf.shape), buf.dtype), [])
-            if len(free) < SCRATCH_KEEP:
-                free.append(buf)
+            key = (tuple(buf.shape), buf.dtype)
+            with _SCRATCH_LOCK:
+                free = _SCRATCH.pop(key, [])         # re-inserted: the newest shape last
+                if len(free) < SCRATCH_KEEP:
+                    free.append(buf)
+                _SCRATCH[key] = free
+                while len(_SCRATCH) > 1 and (len(_SCRATCH) > SCRATCH_SHAPES or
+                                             _held_bytes() > SCRATCH_BYTES):
+                    del _SCRATCH[next(iter(_SCRATCH))]    # the shape used longest ago
 
     def gemm(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """a b over all T·B rows (the weight gradients), returned in the state dtype."""
