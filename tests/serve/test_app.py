@@ -33,16 +33,50 @@ def test_each_folder_is_recognised_by_its_files(model_dirs):
         assert detect_kind(model_dirs[name]) == kind
 
 
-def test_a_hybrid_forecaster_is_refused_with_the_way_out(tmp_path):
-    import numpy as np
+def _seasonal(n=120):
+    t = np.arange(n, dtype=np.float64)
+    return 100 + t + 10 * np.sin(2 * np.pi * t / 12)
 
-    from rnnkit.tasks import HybridForecaster
-    t = np.arange(96, dtype=np.float64)
-    hybrid = HybridForecaster(window=12, season=12, units=4)
-    hybrid.fit(100 + t + 10 * np.sin(2 * np.pi * t / 12), epochs=1, verbose=0)
-    hybrid.save(tmp_path / "m")
-    with pytest.raises(ValueError, match="HybridForecaster .* Refit with --strategy direct"):
-        load_served(tmp_path / "m")
+
+@pytest.mark.parametrize("kind", ["hybrid", "auto hybrid", "auto mean"])
+def test_the_hybrid_and_its_mean_with_the_rnn_serve_forecasts(tmp_path, kind):
+    """What `rnnkit forecast`'s default may save: the ES-RNN hybrid, or the mean of it and
+    the RNN.  Its smoothing runs outside the network, so /forecast is all it serves."""
+    from rnnkit.tasks import AutoForecaster, ForecastConfig, HybridForecaster
+    from rnnkit.tasks.hybrid import HybridConfig, HybridPreset
+    from rnnkit.types import Choice
+    y = _seasonal()
+    if kind == "hybrid":
+        model = HybridForecaster(window=12, season=12, units=4)
+        model.fit(y, epochs=1, verbose=0)
+        model.save(tmp_path / "m")
+        want = lambda steps, series=None: model.predict(steps, series)[:, 0]   # noqa: E731
+    else:
+        auto = AutoForecaster(ForecastConfig(cell="gru", units=4, window=12, season=12),
+                              HybridPreset(HybridConfig(units=4, window=12, season=12),
+                                           epochs=1))
+        auto.fit(y, epochs=1, verbose=0)
+        pick = kind.split()[1]
+        auto.chosen, auto.choice = auto.candidates[pick], Choice(pick, "set by the test")
+        auto.save(tmp_path / "m")
+        want = lambda steps, series=None: auto.predict(steps, series)[:, 0]   # noqa: E731
+    assert detect_kind(tmp_path / "m") == "forecaster"
+    client = asgi_client_class()(create_app(tmp_path / "m"))
+    meta = client.get("/metadata").json()
+    assert meta["endpoints"] == ["/healthz", "/metadata", "/forecast"]
+    assert meta["sessions"]["available"] is False and "outside" in meta["sessions"]["reason"]
+    out = client.post("/forecast", json={"steps": 5}).json()
+    np.testing.assert_allclose(out["forecast"][out["targets"][0]], want(5), atol=1e-9)
+    longer = _seasonal(130)                                 # the same series, newer rows
+    out = client.post("/forecast", json={"steps": 3, "history": longer.tolist()}).json()
+    np.testing.assert_allclose(out["forecast"][out["targets"][0]], want(3, longer), atol=1e-9)
+    r = client.post("/forecast", json={"history": longer[5:].tolist()})
+    assert r.status_code == 422 and "must begin with the fitted series" in r.text
+    r = client.post("/predict", json={"x": [[[1.0]] * 12]})
+    assert r.status_code == 409 and "/forecast" in r.json()["detail"]
+    if kind == "hybrid":                      # its network runs in float64: no bf16 products
+        with pytest.raises(ValueError, match="bf16 mixed precision needs float32"):
+            load_served(tmp_path / "m", "bf16")
 
 
 def test_a_folder_without_a_model_is_refused_by_name(tmp_path):

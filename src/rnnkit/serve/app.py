@@ -176,6 +176,8 @@ class _Server:
     def tensor(self, x: list, field: str) -> torch.Tensor:
         """A rectangular batch as a tensor of the network's dtype (ids: int64), or 422."""
         s = self.served
+        if s.reads is None and s.kind == "forecaster":
+            raise HTTPException(409, detail=f"{s.blocker}: send the history to /forecast")
         if s.reads is None:
             raise HTTPException(409, detail=f"{s.describe()} takes texts, not tensors; use "
                                 f"/{'translate' if s.kind == 'translator' else 'predict'}")

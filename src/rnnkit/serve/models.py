@@ -5,6 +5,9 @@ A folder is recognised by the files its ``save`` writes:
 
     translator.json                     a Translator (no config.json: its own layout)
     config.json + forecaster.json       a Forecaster
+    hybrid.json, or auto.json naming     the ES-RNN hybrid, or its mean with a Forecaster
+      "hybrid" or "mean"                (rnnkit forecast's auto): /forecast only, as the
+                                        smoothing runs outside the network
     config.json + classifier.json       a SequenceClassifier
     config.json + generator.json        a TextGenerator
     config.json alone                   whatever ``rnnkit.save`` wrote (a Sequential, a layer)
@@ -25,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -57,17 +61,8 @@ def detect_kind(path: Path) -> str:
     if (path / "translator.json").is_file():
         return "translator"
     from ..tasks.forecast_auto import saved_kind
-    if saved_kind(path) == "mean":
-        raise ValueError(f"{path} holds a mean of an RNN Forecaster ({path / 'rnn'}) and the "
-                         f"ES-RNN hybrid ({path / 'hybrid'}), which `rnnkit forecast`'s default "
-                         "--strategy auto may choose; rnnkit serve does not serve the hybrid, "
-                         f"so not this mean either. Serve the RNN alone ({path / 'rnn'}) or "
-                         "refit with --strategy direct to serve a Forecaster")
-    if (path / "hybrid.json").is_file():
-        raise ValueError(f"{path} holds a HybridForecaster (the ES-RNN hybrid, which "
-                         "`rnnkit forecast`'s default --strategy auto may choose); rnnkit serve "
-                         "does not serve the hybrid yet: its smoothing runs outside the "
-                         "network. Refit with --strategy direct to serve a Forecaster")
+    if saved_kind(path) in ("hybrid", "mean") or (path / "hybrid.json").is_file():
+        return "forecaster"            # the ES-RNN hybrid, or its mean with the RNN: /forecast
     found = [kind for name, kind in TASK_FILES.items() if (path / name).is_file()]
     if len(found) > 1:
         raise ValueError(f"{path} holds the settings of several tasks ({', '.join(found)}); "
@@ -175,6 +170,9 @@ class Served:
         return [m for m in self.network.modules() if isinstance(m, RNN) and m.stateful]
 
     def describe(self) -> str:
+        if isinstance(self.task, SmoothedForecaster):
+            return "an ES-RNN hybrid forecaster" if self.task.rnn is None else \
+                "the mean of an RNN Forecaster and the ES-RNN hybrid"
         return TASK_NAMES[self.kind]
 
     def inference(self):
@@ -189,10 +187,76 @@ def _load_task(kind: str, path: Path) -> tuple[Any, nn.Module, dict[str, Any], d
     if kind == "sequential":
         return None, load(path), {}, {}
     from ..tasks import Forecaster, SequenceClassifier, TextGenerator, Translator
+    if kind == "forecaster" and _smoothed(path):
+        task = SmoothedForecaster.load(path)
+        return task, task.model, task.settings, {}
     cls = {"forecaster": Forecaster, "classifier": SequenceClassifier,
            "generator": TextGenerator, "translator": Translator}[kind]
     task = cls.load(path)
     return task, task.model, asdict(task.config), dict(task.history or {})
+
+
+def _smoothed(path: Path) -> bool:
+    """A folder whose forecasts run exponential smoothing outside any network: the hybrid's,
+    or auto's choice of the hybrid or of its mean with the RNN."""
+    from ..tasks.forecast_auto import saved_kind
+    return saved_kind(path) in ("hybrid", "mean") or (path / "hybrid.json").is_file()
+
+
+class SmoothedForecaster:
+    """The ES-RNN hybrid, or the mean of it and an RNN Forecaster, as /forecast serves a
+    Forecaster: ``predict(steps, series, precision)``, ``columns``, ``target_idx``,
+    ``context`` and ``config.window``/``horizon``.  Its smoothing runs outside the network,
+    so a server offers /forecast only (no /predict of raw windows, no sessions).
+
+    ``series`` (a history sent to /forecast) is the whole series so far, (T, columns): the
+    hybrid's season factors belong to the phases of the rows it was fitted from, so a
+    seasonal hybrid refuses a history that does not begin with them."""
+
+    BLOCKER = ("the ES-RNN hybrid's exponential smoothing runs outside its network, so its "
+               "forecasts come from /forecast only")
+
+    def __init__(self, hybrid: Any, rnn: Any = None):
+        self.hybrid, self.rnn = hybrid, rnn
+        cfg = hybrid.config
+        if rnn is not None:
+            self.columns, self.target_idx = list(rnn.columns), list(rnn.target_idx)
+            self.context = rnn.context
+            self.model = nn.ModuleDict({"rnn": rnn.model, "hybrid": hybrid.model})
+        else:
+            self.columns, self.target_idx = [cfg.target or "y"], [0]
+            self.context = hybrid.series[:, None]
+            self.model = hybrid.model
+        self.config = cfg
+        self.settings = {"kind": "mean of the RNN and the ES-RNN hybrid" if rnn is not None
+                         else "ES-RNN hybrid", "hybrid": _plain(cfg),
+                         **({"rnn": _plain(rnn.config)} if rnn is not None else {})}
+
+    @classmethod
+    def load(cls, path: Path) -> SmoothedForecaster:
+        from ..tasks import AutoForecaster, HybridForecaster
+        from ..tasks.forecast_auto import MeanForecaster, saved_kind
+        if saved_kind(path) is None:
+            return cls(HybridForecaster.load(path))
+        chosen = AutoForecaster.load(path).chosen
+        if isinstance(chosen, MeanForecaster):
+            return cls(chosen.members["hybrid"], chosen.members["rnn"])
+        return cls(chosen)
+
+    def predict(self, steps: int | None = None, series: Any = None, *,
+                precision: str = "fp32") -> np.ndarray:
+        check_precision(precision)
+        target = None if series is None else series.reshape(len(series), -1)[
+            :, self.target_idx[0]]
+        out = self.hybrid.predict(steps, target)                  # float64, no GEMM to cast
+        if self.rnn is None:
+            return out
+        return (out + self.rnn.predict(steps, series, precision=precision)) / 2
+
+
+def _plain(config: Any) -> dict[str, Any]:
+    from dataclasses import asdict
+    return asdict(config)
 
 
 def _saved_metrics(path: Path) -> dict[str, Any] | None:
@@ -257,9 +321,11 @@ def load_served(path: str | Path, precision: str = "fp32") -> Served:
     served = Served(kind=kind, path=path, network=network, task=task, config=config,
                     history=history, metrics=_saved_metrics(path), precision=precision,
                     precision_choice=fit_precision(network, precision))
-    served.reads = None if kind == "translator" else _input_features(network)
+    smoothed = isinstance(task, SmoothedForecaster)
+    served.reads = None if kind == "translator" or smoothed else _input_features(network)
     served.blocker = (f"{served.describe()} decodes whole texts; sessions stream a network "
-                      "one step at a time") if kind == "translator" else stream_blocker(network)
+                      "one step at a time") if kind == "translator" else \
+        SmoothedForecaster.BLOCKER if smoothed else stream_blocker(network)
     _warm_up(served)
     served.engines = [{"layer": name, "type": type(m).__name__, "engine": m.engine,
                        "ran": m.engine_choice.kind if m.engine_choice else None,

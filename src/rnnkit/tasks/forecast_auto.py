@@ -12,8 +12,8 @@ The candidates (``AutoForecaster.candidates`` after ``fit``):
 Each is trained with early stopping on the validation part, then scored there in original
 units on the origins all candidates share.  The lowest RMSE wins, unless a candidate listed
 before it is within ``TIE`` (1 %) of it: then the first such one, the simpler model, is
-kept (the RNN predicts in milliseconds, exports to ONNX and serves; the hybrid does not;
-the mean needs both), since a difference that small on one validation part is not
+kept (the RNN predicts in milliseconds, exports to ONNX and serves sessions; the hybrid
+and the mean serve /forecast only), since a difference that small on one validation part is not
 evidence.  The choice is a ``Choice(kind, reason)`` and every candidate's validation score
 is kept beside it (``evaluate``, ``report`` and the CLI print them).
 
