@@ -246,9 +246,9 @@ def test_fit_with_the_fast_smoothing_learns_what_the_readable_one_does():
     assert fast.history["val_rmse"] == pytest.approx(readable.history["val_rmse"], rel=1e-9)
 
 
-def test_fit_runs_a_small_model_on_one_thread(monkeypatch):
-    """As Forecaster.fit (training/threads.py): torch's thread pool costs a GRU(4) step more
-    than it gives, and stalls on a busy machine.  The caller's count comes back after."""
+@pytest.fixture
+def loss_threads(monkeypatch):
+    """The torch thread count of every training batch of the fits that follow."""
     seen = []
     loss = HybridForecaster._loss
 
@@ -257,25 +257,23 @@ def test_fit_runs_a_small_model_on_one_thread(monkeypatch):
         return loss(self, y, origins)
 
     monkeypatch.setattr(HybridForecaster, "_loss", spy)
+    return seen
+
+
+def test_fit_runs_a_small_model_on_one_thread(loss_threads):
+    """As Forecaster.fit (training/threads.py): torch's thread pool costs a GRU(4) step more
+    than it gives, and stalls on a busy machine.  The caller's count comes back after."""
     with using_threads(2):
         _fitted()
         assert torch.get_num_threads() == 2
-    assert seen and set(seen) == {1}
+    assert loss_threads and set(loss_threads) == {1}
 
 
-def test_fit_takes_the_threads_it_is_given_and_names_a_bad_count(monkeypatch):
-    seen = []
-    loss = HybridForecaster._loss
-
-    def spy(self, y, origins):
-        seen.append(torch.get_num_threads())
-        return loss(self, y, origins)
-
-    monkeypatch.setattr(HybridForecaster, "_loss", spy)
+def test_fit_takes_the_threads_it_is_given_and_names_a_bad_count(loss_threads):
     h = HybridForecaster(HybridConfig(units=4, window=12, season=12))
     with using_threads(1):
         h.fit(_seasonal(120), epochs=1, verbose=0, threads=2)
         assert torch.get_num_threads() == 1
-    assert seen and set(seen) == {2}
+    assert loss_threads and set(loss_threads) == {2}
     with pytest.raises(ValueError, match="threads must be a positive int or None, got 0"):
         h.fit(_seasonal(120), epochs=1, verbose=0, threads=0)
