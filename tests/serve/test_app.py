@@ -42,6 +42,7 @@ def _seasonal(n=120):
 def test_the_hybrid_and_its_mean_with_the_rnn_serve_forecasts(tmp_path, kind):
     """What `rnnkit forecast`'s default may save: the ES-RNN hybrid, or the mean of it and
     the RNN.  Its smoothing runs outside the network, so /forecast is all it serves."""
+    from rnnkit.datasets.series import Series
     from rnnkit.tasks import AutoForecaster, ForecastConfig, HybridForecaster
     from rnnkit.tasks.hybrid import HybridConfig, HybridPreset
     from rnnkit.types import Choice
@@ -55,7 +56,8 @@ def test_the_hybrid_and_its_mean_with_the_rnn_serve_forecasts(tmp_path, kind):
         auto = AutoForecaster(ForecastConfig(cell="gru", units=4, window=12, season=12),
                               HybridPreset(HybridConfig(units=4, window=12, season=12),
                                            epochs=1))
-        auto.fit(y, epochs=1, verbose=0)
+        named = Series("s", np.arange(len(y)), y, ("passengers",))   # a named column
+        auto.fit(named, epochs=1, verbose=0)
         pick = kind.split()[1]
         auto.chosen, auto.choice = auto.candidates[pick], Choice(pick, "set by the test")
         auto.save(tmp_path / "m")

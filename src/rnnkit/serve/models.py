@@ -246,8 +246,13 @@ class SmoothedForecaster:
     def predict(self, steps: int | None = None, series: Any = None, *,
                 precision: str = "fp32") -> np.ndarray:
         check_precision(precision)
-        target = None if series is None else series.reshape(len(series), -1)[
-            :, self.target_idx[0]]
+        target = None
+        if series is not None:                   # the hybrid reads its target column alone
+            from ..datasets.series import Series
+            values = np.asarray(series, dtype=np.float64)
+            values = values.reshape(len(values), -1)[:, self.target_idx[0]]
+            name = self.columns[self.target_idx[0]]
+            target = Series("history", np.arange(len(values)), values, (name,))
         out = self.hybrid.predict(steps, target)                  # float64, no GEMM to cast
         if self.rnn is None:
             return out

@@ -493,13 +493,18 @@ class HybridForecaster:
         self._parts: dict[str, tuple[int, int]] = {}  # target rows [first, end) of each part
 
     # ------------------------------------------------------------------ data
-    def _values(self, series: Any) -> np.ndarray:
-        """The target column as (N,) float64, checked (NaN, shape) by Forecaster's boundary."""
+    def _values(self, series: Any, unnamed: bool = False) -> np.ndarray:
+        """The target column as (N,) float64, checked (NaN, shape) by Forecaster's boundary.
+        ``unnamed``: plain numbers of one column are the target's values whatever its name
+        (a history to forecast from; fit still wants the named column)."""
         target = self.config.target
         if isinstance(series, Series) and target in series.columns:
             series = series.select([target])          # NaN in other columns do not matter
         data = Forecaster()._prepare(series)
         target = target or data.columns[0]
+        if unnamed and target not in data.columns and not isinstance(series, Series) \
+                and len(data.columns) == 1:
+            return data.values[:, 0].copy()     # plain numbers: the target's values, unnamed
         if target not in data.columns:
             raise ValueError(f"target {target!r} is not a column of the series "
                              f"({', '.join(data.columns)})")
@@ -706,7 +711,7 @@ class HybridForecaster:
         if isinstance(steps, (bool, np.bool_)) or not isinstance(steps, numbers.Integral) \
                 or steps < 1:
             raise ValueError(f"steps must be a positive int, got {steps!r}")
-        y = self.series if series is None else self._values(series)
+        y = self.series if series is None else self._values(series, unnamed=True)
         if series is not None:
             self._check_values(y, self.multiplicative, len(y), "the series")
             m = cfg.period
