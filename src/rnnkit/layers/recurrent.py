@@ -187,8 +187,10 @@ class RNN(nn.Module):
         ``precision``: "fp32" (the default: fp32, unless an enclosing
         ``torch.autocast(bfloat16)`` or ``rnnkit.precision.inference`` asks for bf16, as for
         a layer call); "bf16" runs the step's products in bfloat16, exactly as under
-        ``torch.autocast``; "auto" does so for H >= ``BF16_MIN_H``.  The output and the state
-        stay in the parameters' dtype either way; ``layer.precision_choice`` says which ran.
+        ``torch.autocast``; "auto" keeps a lone step in fp32 (it would cast the weights every
+        call) and, inside an open bf16 autocast, takes bf16 for H >= ``BF16_STEP_MIN_H``.  The
+        output and the state stay in the parameters' dtype either way;
+        ``layer.precision_choice`` says which ran.
 
         Example:
             >>> layer = LSTM(8, input_size=3)

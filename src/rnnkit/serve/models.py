@@ -24,7 +24,7 @@ Nothing here imports FastAPI: the CLI checks a folder before it starts a server.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -60,8 +60,7 @@ def detect_kind(path: Path) -> str:
         raise ValueError(f"{path}: no such folder")
     if (path / "translator.json").is_file():
         return "translator"
-    from ..tasks.forecast_auto import saved_kind
-    if saved_kind(path) in ("hybrid", "mean") or (path / "hybrid.json").is_file():
+    if _smoothed(path):
         return "forecaster"            # the ES-RNN hybrid, or its mean with the RNN: /forecast
     found = [kind for name, kind in TASK_FILES.items() if (path / name).is_file()]
     if len(found) > 1:
@@ -181,8 +180,6 @@ class Served:
 
 
 def _load_task(kind: str, path: Path) -> tuple[Any, nn.Module, dict[str, Any], dict]:
-    from dataclasses import asdict
-
     from ..model import load
     if kind == "sequential":
         return None, load(path), {}, {}
@@ -229,8 +226,8 @@ class SmoothedForecaster:
             self.model = hybrid.model
         self.config = cfg
         self.settings = {"kind": "mean of the RNN and the ES-RNN hybrid" if rnn is not None
-                         else "ES-RNN hybrid", "hybrid": _plain(cfg),
-                         **({"rnn": _plain(rnn.config)} if rnn is not None else {})}
+                         else "ES-RNN hybrid", "hybrid": asdict(cfg),
+                         **({"rnn": asdict(rnn.config)} if rnn is not None else {})}
 
     @classmethod
     def load(cls, path: Path) -> SmoothedForecaster:
@@ -246,22 +243,13 @@ class SmoothedForecaster:
     def predict(self, steps: int | None = None, series: Any = None, *,
                 precision: str = "fp32") -> np.ndarray:
         check_precision(precision)
-        target = None
-        if series is not None:                   # the hybrid reads its target column alone
-            from ..datasets.series import Series
-            values = np.asarray(series, dtype=np.float64)
-            values = values.reshape(len(values), -1)[:, self.target_idx[0]]
-            name = self.columns[self.target_idx[0]]
-            target = Series("history", np.arange(len(values)), values, (name,))
+        target = None if series is None else np.asarray(series, dtype=np.float64).reshape(
+            len(series), -1)[:, self.target_idx[0]]   # the hybrid reads its target alone
         out = self.hybrid.predict(steps, target)                  # float64, no GEMM to cast
         if self.rnn is None:
             return out
         return (out + self.rnn.predict(steps, series, precision=precision)) / 2
 
-
-def _plain(config: Any) -> dict[str, Any]:
-    from dataclasses import asdict
-    return asdict(config)
 
 
 def _saved_metrics(path: Path) -> dict[str, Any] | None:
