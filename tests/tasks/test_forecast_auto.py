@@ -108,8 +108,10 @@ def test_evaluate_report_and_save_carry_the_record(tmp_path):
     assert back.choice == auto.choice and back.validation == auto.validation
     np.testing.assert_allclose(back.predict(steps=4), auto.predict(steps=4))
     assert isinstance(back.chosen, HybridForecaster)
-    with pytest.raises(ValueError, match="hybrid was chosen"):
-        auto.predict(steps=1, quantiles=True)
+    # a chosen hybrid forecasts quantiles too (from its validation errors), saved with it
+    q = auto.predict(steps=1, quantiles=True)
+    assert q.shape == (1, 1, 3) and (np.diff(q, axis=-1) >= 0).all()
+    np.testing.assert_allclose(back.predict(steps=1, quantiles=True), q)
 
 
 def test_the_rnn_alone_and_a_resave_over_another_kind(tmp_path):
@@ -146,9 +148,9 @@ def test_horizon_two_adds_the_recursive_rnn_unless_it_cannot_feed_back():
     assert "rmse" in auto.validation["hybrid"] and "rmse" in auto.validation["mean"]
     q = AutoForecaster(ForecastConfig(units=4, window=12, quantiles=(0.1, 0.5, 0.9)),
                        _hybrid())
-    _fit(q, y, epochs=1)
-    assert q.kind == "rnn" and "quantiles" in q.validation["hybrid"]["skipped"]
-    assert "needs the hybrid" in q.validation["mean"]["skipped"]
+    _fit(q, y, epochs=1)           # quantiles: every candidate but the recursive rnn
+    assert {"rnn", "hybrid", "mean"} <= set(q.candidates)
+    assert "direct" in q.validation["recursive"]["skipped"]
     assert q.predict(steps=1, quantiles=True).shape == (1, 1, 3)
 
 
@@ -263,8 +265,8 @@ def test_the_mean_is_the_average_of_its_members_and_saves_both(tmp_path):
     assert m["backtest"]["folds"][0]["naive_rmse"] > 0
     refit = auto.evaluate("test", backtest=2, refit=True)["backtest"]
     assert all(f["fit_seconds"] > 0 for f in refit["folds"])
-    with pytest.raises(ValueError, match="the mean was chosen"):
-        auto.predict(steps=1, quantiles=True)
+    q = auto.predict(steps=1, quantiles=True)        # from the mean's validation errors
+    assert q.shape == (1, 1, 3) and q[0, 0, 1] == pytest.approx(auto.predict(steps=1)[0, 0])
     metrics = auto.report(tmp_path / "r", future=4)
     assert metrics["kind"] == "mean" and set(metrics["config"]) == {"rnn", "hybrid"}
     np.testing.assert_allclose(metrics["future"]["values"]["x0"], auto.predict(steps=4)[:, 0])

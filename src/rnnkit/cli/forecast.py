@@ -284,7 +284,8 @@ def forecast(
     quantiles: Annotated[str | None, typer.Option(
         metavar="LEVELS", help="train quantile forecasts (pinball loss), e.g. 0.1,0.5,0.9 "
         "(must hold 0.5, the point forecast): reports interval coverage and pinball loss, "
-        "draws the interval; calibrated on the validation part")] = None,
+        "draws the interval; calibrated on the validation part (with --strategy auto, a "
+        "chosen hybrid or mean takes its intervals from its validation errors)")] = None,
     seed: Seed = 0,
     out: Out = None,
     quick: Quick = False,
@@ -395,12 +396,14 @@ def forecast(
              f"{s['stride']}, {'direct' if auto else strategy}"
              + (", differenced" if s["difference"] else "")
              + f", scaler {s['scaler'] or 'none'}, lr {s['lr']:g}")
-    left_out = ("--quantiles" if levels else "several targets" if n_targets > 1 else None)
+    left_out = "several targets" if n_targets > 1 else None
     both = horizon > 1 and not has_features and not levels     # recursive differs from direct
     auto_line = (f"strategy auto: fits the RNN{' (direct and recursive)' if both else ''}"
                  + (f" (the ES-RNN hybrid is left out: {left_out} need the RNN)" if left_out
                     else f" and the ES-RNN hybrid ({hybrid.describe()}; "
-                    f"{'; '.join(hybrid.why)}), tries the mean of their forecasts")
+                    f"{'; '.join(hybrid.why)}), tries the mean of their forecasts"
+                    + (" (quantiles: the RNN learns them, the hybrid and the mean take "
+                       "them from their validation errors)" if levels else ""))
                  + f", keeps the lowest validation RMSE (the simpler within {100 * TIE:g} %); "
                  "--strategy direct for the RNN alone"
                  if auto else f"strategy {strategy} (the RNN alone; --strategy auto to choose "

@@ -118,7 +118,8 @@ def _band(ax, future: dict, name: str, n: int, forecaster) -> dict | None:
     cover = max(intervals, key=int)                      # the widest interval, e.g. "80"
     lower = np.asarray(intervals[cover]["lower"], dtype=np.float64)
     upper = np.asarray(intervals[cover]["upper"], dtype=np.float64)
-    how = "calibrated on validation" if forecaster.conformal else "not calibrated"
+    how = getattr(forecaster, "interval_how", None) or (     # a chosen hybrid or mean: its own
+        "calibrated on validation" if forecaster.conformal else "not calibrated")
     label = f"{cover} % interval ({how})"
     steps = np.arange(n, n + len(lower))
     ax.fill_between(steps, lower, upper, color="tab:green", alpha=0.2, lw=0, label=label)

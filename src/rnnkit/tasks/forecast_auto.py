@@ -5,9 +5,15 @@ The candidates (``AutoForecaster.candidates`` after ``fit``):
     recursive   the same network with strategy="recursive", only at horizon K > 1 with
                 every input column a target (at K = 1 the two are one model)
     hybrid      the ES-RNN HybridForecaster (``tasks/hybrid.py``) on the first target; left
-                out for quantile forecasts or several targets (it forecasts one point)
+                out for several targets (it forecasts one)
     mean        the average of the rnn's and the hybrid's forecasts, in original units
                 (``MeanForecaster``); nothing more is fitted, so it is there whenever both are
+
+With quantiles (``ForecastConfig(quantiles=...)``) the rnn is the quantile Forecaster (its
+median is its point forecast), and the hybrid and the mean, which forecast one point per
+step, get their quantiles from their own validation errors (``tasks/intervals.py``).  The
+choice still reads the point forecasts' validation RMSE; the chosen model's intervals are
+then reported, whichever it is.
 
 Each is trained with early stopping on the validation part, then scored there in original
 units on the origins all candidates share.  The lowest RMSE wins, unless a candidate listed
@@ -46,8 +52,17 @@ from typing import Any
 import numpy as np
 
 from ..types import Choice
-from .forecast import ForecastConfig, Forecaster, _folds, _metrics, _rmse, future_times
+from .forecast import (
+    ForecastConfig,
+    Forecaster,
+    _folds,
+    _metrics,
+    _rmse,
+    future_times,
+    interval_pairs,
+)
 from .hybrid import SMOOTHING_FILE, HybridForecaster, HybridPreset
+from .intervals import DEFAULT_LEVELS, ErrorIntervals, check_levels, interval_scores
 
 __all__ = ["AutoForecaster", "MeanForecaster", "AUTO_FILE", "KINDS", "MEMBERS", "saved_kind",
            "score", "pick"]
@@ -67,8 +82,14 @@ class MeanForecaster:
     own: ``predict`` is the mean of the members' ``predict`` (each feeds back its own
     forecasts past its horizon).  The members forecast the same single target.
 
+    Quantiles come from the mean's own validation errors (``tasks/intervals.py``),
+    computed when every member holds the data of its fit with a validation part, or given
+    as ``intervals`` (a saved mean).  They are relative (y / forecast - 1) when a member is a
+    multiplicative hybrid and every validation forecast is > 0, else absolute.
+
     Args:
         members: {name: fitted Forecaster or HybridForecaster}, at least two.
+        intervals: the validation errors, when they cannot be computed (a loaded mean).
 
     Example:
         >>> import numpy as np
@@ -80,7 +101,8 @@ class MeanForecaster:
         True
     """
 
-    def __init__(self, members: dict[str, Forecaster | HybridForecaster]):
+    def __init__(self, members: dict[str, Forecaster | HybridForecaster],
+                 intervals: ErrorIntervals | None = None):
         if not isinstance(members, dict) or not all(isinstance(n, str) for n in members):
             raise TypeError(f"members must be a dict {{name: fitted Forecaster or "
                             f"HybridForecaster}}, got {type(members).__name__}")
@@ -100,15 +122,55 @@ class MeanForecaster:
                              f"got (horizon, targets) {shapes}")
         self.members = dict(members)
         self.fit_seconds = sum(m.fit_seconds for m in self.members.values())
+        self.intervals, self.no_intervals = intervals, ""
+        if intervals is None:
+            self.intervals, self.no_intervals = self._validation_errors()
+
+    def _validation_errors(self) -> tuple[ErrorIntervals | None, str]:
+        """(the mean's errors on the validation origins all members forecast, "") or
+        (None, why there are none)."""
+        for name, m in self.members.items():
+            parts = m._parts if isinstance(m, HybridForecaster) else \
+                (m._data.parts if m._data is not None else {})
+            if "val" not in parts:
+                return None, (f"members[{name!r}] holds no validation part of a fit in this "
+                              "session (loaded, or fitted with val=0)")
+        origin, pred, true = _predictions(self, "val")
+        if len(origin) == 0:
+            return None, "its members share no validation origin"
+        shape = (len(origin), self.config_horizon, -1)            # (n, K, nt)
+        pred, true = pred.reshape(shape), true.reshape(shape)
+        relative = any(isinstance(m, HybridForecaster) and m.multiplicative
+                       for m in self.members.values()) and bool((pred > 0).all())
+        return ErrorIntervals.from_forecasts(pred, true, relative, source=(
+            f"the mean's {len(origin)} validation forecasts")), ""
+
+    @property
+    def config_horizon(self) -> int:
+        """The members' horizon K."""
+        return next(iter(self.members.values())).config.horizon
 
     @property
     def history(self) -> dict[str, list[float]]:
         """Every member's history, keys prefixed by its name ("rnn loss", "hybrid val_rmse")."""
         return {f"{n} {k}": v for n, m in self.members.items() for k, v in m.history.items()}
 
-    def predict(self, steps: int | None = None, series: Any = None) -> np.ndarray:
+    def predict(self, steps: int | None = None, series: Any = None,
+                quantiles: Any = False) -> np.ndarray:
         """The mean of the members' forecasts of ``steps`` values (default: the horizon)
-        after the data or ``series``: (steps, 1)."""
+        after the data or ``series``: (steps, 1).  ``quantiles`` (levels, or True for 0.1,
+        0.5, 0.9) returns (steps, 1, levels) from the mean's validation errors, as
+        ``HybridForecaster.predict`` does; they reach the horizon at most."""
+        if quantiles is not False and quantiles is not None:
+            levels = check_levels(quantiles)
+            if self.intervals is None:
+                raise ValueError(f"this mean has no prediction intervals: {self.no_intervals}")
+            self.intervals.check(levels)
+            k = self.config_horizon
+            if isinstance(steps, int) and not isinstance(steps, bool) and steps > k:
+                raise ValueError(f"quantiles reach horizon={k} steps at most (the validation "
+                                 f"errors are per step ahead), got steps={steps}")
+            return self.intervals.bands(self.predict(steps, series), levels)
         return np.mean([m.predict(steps, series) for m in self.members.values()], axis=0)
 
 
@@ -182,8 +244,6 @@ class AutoForecaster:
                 todo["recursive"] = replace(cfg, strategy="recursive")
         if self.hybrid_preset is None:
             skipped["hybrid"] = "not asked for (hybrid=None)"
-        elif cfg.quantiles:
-            skipped["hybrid"] = "quantiles: the hybrid forecasts one point per step"
         elif n_targets > 1:
             skipped["hybrid"] = f"{n_targets} targets: the hybrid forecasts one"
         else:
@@ -232,6 +292,12 @@ class AutoForecaster:
             self.candidates["mean"] = MeanForecaster({n: self.candidates[n] for n in MEMBERS})
         else:
             skipped["mean"] = f"needs the hybrid, not fitted ({skipped['hybrid']})"
+        if self.config.quantiles:         # only candidates that can give the intervals asked
+            for name in ("hybrid", "mean"):
+                why = _no_intervals(self.candidates.get(name), self.config.quantiles)
+                if why:
+                    del self.candidates[name]
+                    skipped[name] = f"cannot give the quantiles asked: {why}"
         self.fit_seconds = time.perf_counter() - t0
         self._frame, self._options = frame, {"val": val, "seed": seed, "threads": threads}
         self._choose(skipped)
@@ -273,15 +339,15 @@ class AutoForecaster:
     def predict(self, steps: int | None = None, series: Any = None,
                 quantiles: Any = False) -> np.ndarray:
         """The chosen model's forecast of ``steps`` values after the data (or ``series``):
-        (steps, number of targets); quantiles as ``Forecaster.predict`` (not the hybrid, nor
-        the mean)."""
+        (steps, number of targets).  ``quantiles`` (True, or levels) returns (steps, number
+        of targets, levels): the rnn's trained levels (``Forecaster.predict``), or the
+        hybrid's or the mean's from their validation errors, where True means the levels
+        this AutoForecaster was given (0.1, 0.5, 0.9 when none were)."""
         model = self._require()
-        if not isinstance(model, Forecaster):
-            if quantiles is not False and quantiles is not None:
-                raise ValueError(f"quantiles: the {self.choice.kind} was chosen, and it "
-                                 "forecasts one point per step; give "
-                                 "Forecaster(quantiles=...) to forecast them")
-            return model.predict(steps, series)
+        if isinstance(model, Forecaster):
+            return model.predict(steps, series, quantiles)
+        if quantiles is True:
+            quantiles = self.config.quantiles or DEFAULT_LEVELS
         return model.predict(steps, series, quantiles)
 
     def origins_and_targets(self, part: str = "test") -> tuple[np.ndarray, np.ndarray]:
@@ -301,9 +367,14 @@ class AutoForecaster:
         result = frame.evaluate(part, stats=stats)          # baselines on the same targets
         origin, y = frame.origins_and_targets(part)
         pred = _forecast_at(model, frame, origin)
-        for key in ("rmse_scaled", "mae_scaled", "rmse_by_step"):
+        for key in ("rmse_scaled", "mae_scaled", "rmse_by_step", "quantiles", "pinball",
+                    "coverage", "intervals"):        # the rnn's, not the chosen model's
             result.pop(key, None)
         result.update(_metrics(pred, y))
+        if self.config.quantiles:
+            levels = self.config.quantiles
+            result.update(interval_scores(model.intervals.bands(pred, levels), y, levels))
+            result["intervals"] = model.intervals.describe()
         if frame.config.horizon > 1:
             result["rmse_by_step"] = [_rmse(pred[:, j], y[:, j])
                                       for j in range(frame.config.horizon)]
@@ -385,14 +456,22 @@ class AutoForecaster:
 
     # ------------------------------------------------------------------ report
     def future(self, steps: int) -> dict[str, Any]:
-        """``Forecaster.future`` for the chosen model: {"steps", "after", "times", "values"}."""
+        """``Forecaster.future`` for the chosen model: {"steps", "after", "times", "values"},
+        and with quantiles "intervals" over the first horizon steps."""
         model = self._data_fit()
         if isinstance(model, Forecaster):
             return model.future(steps)
         data, col = self._frame._data, self._frame.columns[self._frame.target_idx[0]]
         values = model.predict(steps)[:, 0]
-        return {"steps": int(steps), "after": str(data.times[-1]),
-                "times": future_times(data.times, steps), "values": {col: values.tolist()}}
+        out = {"steps": int(steps), "after": str(data.times[-1]),
+               "times": future_times(data.times, steps), "values": {col: values.tolist()}}
+        qs = self.config.quantiles
+        if qs:          # the first `horizon` steps, which the validation errors reach
+            q = model.predict(min(steps, self.config.horizon), quantiles=qs)[:, 0]  # (s, Q)
+            out["intervals"] = {col: {str(c): {"lower": q[:, i].tolist(),
+                                               "upper": q[:, j].tolist()}
+                                      for i, j, c in interval_pairs(qs)}}
+        return out
 
     def default_future(self) -> int:
         """As ``Forecaster.default_future``, for the rnn's settings."""
@@ -470,7 +549,10 @@ class AutoForecaster:
                     _save_member(member, fresh / name)
             else:
                 _save_member(model, fresh)
-            (fresh / AUTO_FILE).write_text(json.dumps(self.record(), indent=2))
+            rec = {**self.record(), "quantiles": list(self.config.quantiles or [])}
+            if isinstance(model, MeanForecaster) and model.intervals is not None:
+                rec["mean_intervals"] = model.intervals.to_dict()   # nowhere else to keep them
+            (fresh / AUTO_FILE).write_text(json.dumps(rec, indent=2))
         except BaseException:
             shutil.rmtree(fresh, ignore_errors=True)
             raise
@@ -493,12 +575,24 @@ class AutoForecaster:
             raise ValueError(f"{path / AUTO_FILE} is not a valid choice record: its kind must "
                              f"be one of {', '.join(KINDS)}")
         if rec["kind"] == "mean":
-            model = MeanForecaster({n: _load_member(path / n) for n in MEMBERS})
+            try:
+                saved = rec.get("mean_intervals")
+                intervals = ErrorIntervals.from_dict(saved) if saved is not None else None
+            except (TypeError, ValueError) as err:
+                raise ValueError(f"{path / AUTO_FILE}: mean_intervals is not valid ({err})"
+                                 ) from None
+            model = MeanForecaster({n: _load_member(path / n) for n in MEMBERS}, intervals)
+            if intervals is None:
+                model.no_intervals = (f"{path / AUTO_FILE} holds no validation errors of the "
+                                      "mean (saved before rnnkit kept them); fit it again to "
+                                      "get intervals")
             config = model.members["rnn"].config
         else:
             model = HybridForecaster.load(path) if rec["kind"] == "hybrid" \
                 else Forecaster.load(path)
             config = model.config if isinstance(model, Forecaster) else ForecastConfig()
+        if not config.quantiles and rec.get("quantiles"):     # the levels a hybrid reports
+            config = replace(config, quantiles=tuple(rec["quantiles"]))
         auto = cls(replace(config, strategy="direct"))
         auto.chosen, auto.candidates = model, {rec["kind"]: model}
         auto.choice = Choice(rec["kind"], str(rec.get("reason", "")))
@@ -544,6 +638,20 @@ def _predictions(model: Forecaster | HybridForecaster | MeanForecaster, part: st
     windows = np.stack([data.values[o - need + 1:o + 1] for o in origin])
     pred = model.predict_windows(windows)
     return origin, pred.reshape(len(origin), -1), y.reshape(len(origin), -1)
+
+
+def _no_intervals(model: Any, levels: tuple[float, ...]) -> str:
+    """Why a fitted hybrid or mean cannot give quantiles at ``levels`` ("" when it can, or
+    when it is not there)."""
+    if model is None:
+        return ""
+    if model.intervals is None:
+        return model.no_intervals
+    try:
+        model.intervals.check(levels)
+    except ValueError as err:
+        return str(err)
+    return ""
 
 
 def saved_kind(path: Path) -> str | None:
@@ -654,6 +762,7 @@ class _ChosenView:
         frame, model = auto._frame, auto.chosen
         self._data, self.columns = frame._data, frame.columns
         self.target_idx, self.conformal = frame.target_idx[:1], {}
+        self.interval_how = f"from the {auto.choice.kind}'s validation errors"   # the band
         members = model.members.values() if isinstance(model, MeanForecaster) else [model]
         cfg = model.members["hybrid"].config if isinstance(model, MeanForecaster) \
             else model.config

@@ -28,6 +28,11 @@ Smyl's penalty on the wiggliness of the level (the squared second difference of 
 weighted by ``level_penalty``) keeps the level from chasing every observation, which would
 leave the RNN nothing to learn.
 
+Intervals: the hybrid forecasts one point per step; ``fit`` keeps its errors on the
+validation part (relative, y / forecast - 1, when multiplicative), and ``predict(...,
+quantiles=...)`` and ``evaluate(..., quantiles=...)`` move the forecast by their quantiles
+per step ahead (``tasks/intervals.py``).  They are saved with the model.
+
 Reference: S. Smyl (2020), "A hybrid method of exponential smoothing and recurrent neural
 networks for time series forecasting", IJF 36(1); Makridakis et al. (2018), the M4 results.
 """
@@ -54,6 +59,7 @@ from ..model import Sequential
 from ..training import choose_threads, set_seed, using_threads
 from ..training.threads import requested
 from .forecast import Forecaster
+from .intervals import ErrorIntervals, check_levels, interval_scores
 
 __all__ = ["HybridForecaster", "HybridConfig", "HybridPreset", "Smoothing", "hybrid_preset"]
 
@@ -477,6 +483,8 @@ class HybridForecaster:
         >>> _ = f.fit(y, epochs=2, verbose=0)
         >>> f.predict(steps=5).shape
         (5, 1)
+        >>> f.predict(quantiles=[0.1, 0.5, 0.9]).shape    # from its validation errors
+        (3, 1, 3)
     """
 
     def __init__(self, config: HybridConfig | None = None, **options: Any):
@@ -491,6 +499,10 @@ class HybridForecaster:
         self.history: dict[str, list[float]] = {}
         self.fit_seconds = math.nan
         self._parts: dict[str, tuple[int, int]] = {}  # target rows [first, end) of each part
+        # validation errors that make the prediction intervals (tasks/intervals.py), or why
+        # there are none
+        self.intervals: ErrorIntervals | None = None
+        self.no_intervals = "not fitted yet"
 
     # ------------------------------------------------------------------ data
     def _values(self, series: Any, unnamed: bool = False) -> np.ndarray:
@@ -669,7 +681,19 @@ class HybridForecaster:
             self.model.load_state_dict(best_state[0])
             self.smoothing.load_state_dict(best_state[1])
         self.fit_seconds = time.perf_counter() - t0
+        self.intervals, self.no_intervals = None, "fitted without a validation part (val=0)"
+        if "val" in parts:
+            self.intervals = self._validation_errors()
         return self.history
+
+    def _validation_errors(self) -> ErrorIntervals:
+        """The kept model's errors on every validation origin (relative when multiplicative:
+        the forecasts are then > 0 and the swings scale with the level)."""
+        o = self.origins("val")
+        pred = self._forecast(self.series, o)
+        return ErrorIntervals.from_forecasts(pred[..., None], self.targets("val")[..., None],
+                                             relative=self.multiplicative,
+                                             source=f"the hybrid's {len(o)} validation forecasts")
 
     # ------------------------------------------------------------------ forecasting
     def _require(self) -> None:
@@ -700,13 +724,29 @@ class HybridForecaster:
             return {"level": level.numpy(), "season": season.numpy(),
                     "alpha": float(self.smoothing.alpha), "gamma": gamma}
 
-    def predict(self, steps: int | None = None, series: Any = None) -> np.ndarray:
+    def predict(self, steps: int | None = None, series: Any = None,
+                quantiles: Any = False) -> np.ndarray:
         """Forecast ``steps`` values (default: horizon) after the end of ``series`` (default:
         the fitted series): (steps, 1).  ``series`` must start where the fitted one did (the
         learned initial factors belong to its first rows), for instance the same series with
-        newer rows.  Past the horizon the forecasts are fed back as observations."""
+        newer rows.  Past the horizon the forecasts are fed back as observations.
+
+        ``quantiles`` (levels in (0, 1), or True for 0.1, 0.5, 0.9) returns (steps, 1, levels)
+        instead, increasing along the last axis: the point forecast moved by the quantiles
+        of the validation errors per step ahead (``tasks/intervals.py``); 0.5 is the point
+        forecast.  They reach ``horizon`` steps at most."""
         self._require()
         cfg = self.config
+        if quantiles is not False and quantiles is not None:
+            levels = check_levels(quantiles)
+            intervals = self._require_intervals()
+            intervals.check(levels)
+            steps = cfg.horizon if steps is None else steps
+            if isinstance(steps, numbers.Integral) and not isinstance(steps, bool) \
+                    and steps > cfg.horizon:
+                raise ValueError(f"quantiles reach horizon={cfg.horizon} steps at most (the "
+                                 f"validation errors are per step ahead), got steps={steps}")
+            return intervals.bands(self.predict(steps, series), levels)
         steps = cfg.horizon if steps is None else steps
         if isinstance(steps, (bool, np.bool_)) or not isinstance(steps, numbers.Integral) \
                 or steps < 1:
@@ -727,6 +767,12 @@ class HybridForecaster:
             y = np.concatenate([y, block])
         return np.concatenate(out)[:steps, None]
 
+    def _require_intervals(self) -> ErrorIntervals:
+        if self.intervals is None:
+            raise ValueError(f"this HybridForecaster has no prediction intervals: "
+                             f"{self.no_intervals}")
+        return self.intervals
+
     # ------------------------------------------------------------------ evaluation
     def origins(self, part: str = "test") -> np.ndarray:
         """Origin rows of a part's forecasts: every t whose K targets lie in the part."""
@@ -741,9 +787,14 @@ class HybridForecaster:
         o = self.origins(part)
         return self.series[o[:, None] + np.arange(1, self.config.horizon + 1)]
 
-    def evaluate(self, part: str = "test") -> dict[str, Any]:
+    def evaluate(self, part: str = "test", quantiles: Any = None) -> dict[str, Any]:
         """RMSE and MAE over every target and horizon step of a part, in original units,
-        beside the last-value and seasonal-naive guesses on the same targets."""
+        beside the last-value and seasonal-naive guesses on the same targets.
+
+        ``quantiles`` (levels, or True for 0.1, 0.5, 0.9) adds what ``Forecaster.evaluate``
+        reports for its quantiles: "quantiles", "pinball" (mean pinball loss, original
+        units), "coverage" (share of targets inside each central interval, e.g. {"80":
+        0.79}) and "intervals" (how they were made)."""
         self._require()
         cfg, y = self.config, self.series
         o, true = self.origins(part), self.targets(part)
@@ -751,6 +802,12 @@ class HybridForecaster:
         result = {"part": part, "windows": len(o), **_scores(pred, true)}
         if cfg.horizon > 1:
             result["rmse_by_step"] = [_rmse(pred[:, k], true[:, k]) for k in range(cfg.horizon)]
+        if quantiles is not None and quantiles is not False:
+            levels = check_levels(quantiles)
+            intervals = self._require_intervals()
+            bands = intervals.bands(pred[..., None], levels)                 # (M, K, 1, Q)
+            result.update(interval_scores(bands, true[..., None], levels))
+            result["intervals"] = intervals.describe()
         result["baseline_last_value"] = _scores(np.repeat(y[o][:, None], cfg.horizon, 1), true)
         if cfg.period:
             k = np.arange(1, cfg.horizon + 1)
@@ -762,7 +819,8 @@ class HybridForecaster:
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path, overwrite: bool = False) -> None:
         """A model folder (``rnnkit.saving``): the RNN's config.json and weights, hybrid.json
-        (settings) and smoothing.safetensors (the smoothing's parameters and the series)."""
+        (settings, and the validation errors behind the intervals) and smoothing.safetensors
+        (the smoothing's parameters and the series)."""
         from ..io import write_tensors
         from ..saving import save
         self._require()
@@ -770,6 +828,10 @@ class HybridForecaster:
                 "scale": self.smoothing.scale, "column": self.column,
                 "parts": {k: list(v) for k, v in self._parts.items()},
                 "history": self.history}
+        if self.intervals is not None:
+            meta["intervals"] = self.intervals.to_dict()
+        else:
+            meta["no_intervals"] = self.no_intervals
         save(self.model, path, extra={"hybrid": meta}, overwrite=overwrite)
         tensors = {k: v.detach().clone() for k, v in self.smoothing.state_dict().items()}
         tensors["series"] = torch.as_tensor(self.series)
@@ -790,7 +852,13 @@ class HybridForecaster:
             scale = float(meta["scale"])
             f._parts = {k: (int(v[0]), int(v[1])) for k, v in meta["parts"].items()}
             f.history = meta["history"]
-        except (KeyError, TypeError, IndexError) as err:
+            if "intervals" in meta:
+                f.intervals = ErrorIntervals.from_dict(meta["intervals"])
+            else:
+                f.no_intervals = str(meta.get("no_intervals", (
+                    f"{meta_path} holds no validation errors (saved before rnnkit kept "
+                    "them); fit it again to get intervals")))
+        except (KeyError, TypeError, IndexError, ValueError) as err:
             raise ValueError(f"{meta_path} is not a valid hybrid forecaster file "
                              f"({type(err).__name__}: {err})") from None
         f.model = load(path)
