@@ -196,6 +196,24 @@ def interval_scores(bands: np.ndarray, true: np.ndarray, quantiles: tuple[float,
                          for i, j, c in interval_pairs(quantiles)}}
 
 
+def feed_back(block: Any, x: np.ndarray, steps: int, window: int, horizon: int) -> np.ndarray:
+    """``steps`` forecasts (B, steps, nt) from windows x (B, window, F): ``block(x)`` gives the
+    next (B, k, nt) values, and until ``steps`` are reached they are appended to the windows
+    as new inputs (so every input column must be a target) and the model is asked again."""
+    blocks, done = [], 0
+    while done < steps:
+        out = block(x)
+        blocks.append(out)
+        done += out.shape[1]
+        if done < steps:
+            if out.shape[2] != x.shape[2]:
+                raise ValueError(f"forecasting {steps} steps needs more than horizon="
+                                 f"{horizon}: that feeds predictions back, which needs every "
+                                 "input column to be a target")
+            x = np.concatenate([x, out], axis=1)[:, -window:]
+    return np.concatenate(blocks, axis=1)[:, :steps]
+
+
 def interval_pairs(quantiles: tuple[float, ...] | None) -> list[tuple[int, int, int]]:
     """(index of q, index of 1 - q, nominal coverage in %) for every central interval.
 
@@ -687,24 +705,17 @@ class Forecaster:
         """x (B, window, F) scaled -> (B, steps, nt) scaled."""
         model, cfg, nt = self._require_model(), self.config, len(self.target_idx)
         model.eval()
-        x = torch.as_tensor(x, dtype=torch.float32)
-        blocks, done = [], 0
-        while done < steps:
-            out = to_fp32(model(x))                              # bf16 under inference()
+
+        def block(x: np.ndarray) -> np.ndarray:
+            out = to_fp32(model(torch.as_tensor(x, dtype=torch.float32)))  # bf16 in inference()
             if cfg.strategy == "seq2seq":
                 out = out[:, -1]                                 # the last step's next value
             if cfg.quantiles:                                    # the median is the point
                 out = self._sorted_levels(out)[..., cfg.quantiles.index(0.5)]
-            block = out.reshape(len(x), -1, nt)                  # (B, K or 1, nt)
-            blocks.append(block)
-            done += block.shape[1]
-            if done < steps:
-                if nt != x.shape[2]:
-                    raise ValueError(f"forecasting {steps} steps needs more than horizon="
-                                     f"{cfg.horizon}: that feeds predictions back, which "
-                                     "needs every input column to be a target")
-                x = torch.cat([x, block], dim=1)[:, -cfg.window:]
-        return torch.cat(blocks, dim=1)[:, :steps].numpy().astype(np.float64)
+            return out.reshape(len(x), -1, nt).numpy()           # (B, K or 1, nt)
+
+        return feed_back(block, np.asarray(x, dtype=np.float32), steps, cfg.window,
+                         cfg.horizon).astype(np.float64)
 
     def _sorted_levels(self, out: torch.Tensor) -> torch.Tensor:
         """Raw outputs (B, K·nt·Q) -> (B, K, nt, Q), sorted along Q as the loss sorts them."""

@@ -44,6 +44,7 @@ from .forecast import (
     _check_fit_options,
     _metrics,
     _rmse,
+    feed_back,
 )
 
 __all__ = ["GlobalForecaster", "GlobalConfig", "GlobalNet", "MeanScaler"]
@@ -408,18 +409,8 @@ class GlobalForecaster:
         forecasts are fed back (every column must then be a target)."""
         model, cfg, nt = self._require_model(), self.config, len(self.target_idx)
         model.eval()
-        blocks, done = [], 0
-        while done < steps:
-            block = model(self._inputs(x, ids)).numpy().astype(np.float64).reshape(len(x), -1, nt)
-            blocks.append(block)                                    # (B, K, nt)
-            done += block.shape[1]
-            if done < steps:
-                if nt != x.shape[2]:
-                    raise ValueError(f"forecasting {steps} steps needs more than horizon="
-                                     f"{cfg.horizon}: that feeds forecasts back, which needs "
-                                     "every input column to be a target")
-                x = np.concatenate([x, block], axis=1)[:, -cfg.window:]
-        return np.concatenate(blocks, axis=1)[:, :steps]
+        return feed_back(lambda x: model(self._inputs(x, ids)).numpy().astype(np.float64)
+                         .reshape(len(x), -1, nt), x, steps, cfg.window, cfg.horizon)
 
     def _levels(self, key: Any, pred_s: np.ndarray, last: np.ndarray) -> np.ndarray:
         """Scaled outputs (M, K, nt) of series ``key`` -> levels; last (M, nt) = last known."""
