@@ -124,7 +124,7 @@ def fit_candidates(name: str, seed: int, out: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     series, cfg, hybrid, fit = setup(name, out)
     t0 = time.perf_counter()
-    auto = AutoForecaster(cfg, hybrid)
+    auto = AutoForecaster(cfg, hybrid, stats=False)   # today's candidates only
     auto.fit(series, **fit, seed=seed, verbose=0)
     seconds = time.perf_counter() - t0
     scores, common = score(auto.candidates, "val")

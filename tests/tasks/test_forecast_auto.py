@@ -31,10 +31,10 @@ def _hybrid(horizon=1, epochs=3):
                    epochs=epochs)
 
 
-def _auto(rnn_lr=3e-3, horizon=1, **rnn):
+def _auto(rnn_lr=3e-3, horizon=1, stats="auto", **rnn):
     cfg = ForecastConfig(cell="gru", units=4, window=12, horizon=horizon, lr=rnn_lr,
                          season=12, **rnn)
-    return AutoForecaster(cfg, _hybrid(horizon))
+    return AutoForecaster(cfg, _hybrid(horizon), stats=stats)
 
 
 def _fit(auto, y, epochs=3):
@@ -65,12 +65,16 @@ def test_the_choice_never_reads_the_test_part():
     for name, score in first.validation.items():              # the same to the last bit
         timeless = {k: v for k, v in score.items() if k != "fit_seconds"}
         assert {k: second.validation[name][k] for k in timeless} == timeless, name
-    assert {"rnn", "hybrid", "mean"} <= {n for n, v in first.validation.items()
-                                         if "rmse" in v}
+    # combined was considered too: its statistical models were fitted on the training rows
+    # and rolled through validation, never reading the poisoned test rows
+    assert {"rnn", "hybrid", "mean", "combined"} <= {n for n, v in first.validation.items()
+                                                     if "rmse" in v}
+    assert second.candidates["combined"].model == first.candidates["combined"].model
     # the test part did change: the same chosen model scores very differently there
     assert second.evaluate("test")["rmse"] > 3 * first.evaluate("test")["rmse"]
-    # and so does every candidate, the mean too: their validation scores above did not
-    for name in ("rnn", "hybrid", "mean"):
+    # and so does every candidate, the mean and the combined too: their validation scores
+    # above did not
+    for name in ("rnn", "hybrid", "mean", "combined"):
         _force(first, name)
         _force(second, name)
         assert second.evaluate("test")["rmse"] > 3 * first.evaluate("test")["rmse"], name
@@ -78,11 +82,13 @@ def test_the_choice_never_reads_the_test_part():
 
 def test_evaluate_report_and_save_carry_the_record(tmp_path):
     y = _seasonal()
-    # an RNN that cannot learn (lr 1e-7) beside the hybrid: the choice is the hybrid
-    auto = _auto(rnn_lr=1e-7)
+    # an RNN that cannot learn (lr 1e-7) beside the hybrid: the choice is the hybrid (the
+    # statistical combination left out: tests/tasks/test_forecast_combined.py has it)
+    auto = _auto(rnn_lr=1e-7, stats=False)
     _fit(auto, y)
     assert auto.kind == "hybrid" and auto.choice.reason.startswith("lowest validation RMSE")
-    assert set(auto.validation) == {"rnn", "hybrid", "recursive", "mean"}
+    assert set(auto.validation) == {"rnn", "hybrid", "recursive", "mean", "combined"}
+    assert auto.validation["combined"] == {"skipped": "not asked for (stats=False)"}
     assert auto.validation["hybrid"]["rmse"] < auto.validation["mean"]["rmse"] \
         < auto.validation["rnn"]["rmse"]
     assert "horizon 1" in auto.validation["recursive"]["skipped"]
@@ -119,7 +125,7 @@ def test_the_rnn_alone_and_a_resave_over_another_kind(tmp_path):
     hybrid = _auto(rnn_lr=1e-7)
     _fit(hybrid, y, epochs=1)
     hybrid.save(tmp_path / "m")
-    rnn = AutoForecaster(ForecastConfig(cell="gru", units=4, window=12), None)
+    rnn = AutoForecaster(ForecastConfig(cell="gru", units=4, window=12), None, stats=False)
     _fit(rnn, y, epochs=1)
     assert rnn.kind == "rnn" and rnn.validation["hybrid"] == {
         "skipped": "not asked for (hybrid=None)"}
@@ -199,12 +205,17 @@ def test_the_cli_default_is_auto_on_a_csv(tmp_path):
     text = result.output
     assert "strategy auto: fits the RNN and the ES-RNN hybrid" in text
     assert "auto chose " in text and "lowest validation RMSE" in text
-    for row in ("rnn ", "hybrid ", "recursive ", "mean "):
+    for row in ("rnn ", "hybrid ", "recursive ", "mean ", "combined "):
         assert any(line.startswith(row) for line in text.splitlines()), row
+    # --stats none leaves the test table's statistical rows out, not the combination
+    assert "then tries the mean of that choice and the best on validation" in text
+    combined = next(line for line in text.splitlines() if line.startswith("combined "))
+    assert " mean of " in combined and " and Auto" in combined
+    assert "combined kept: " in text or "combined not kept: " in text
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["auto"]["kind"] in ("rnn", "hybrid", "mean")
+    assert metrics["auto"]["kind"] in ("rnn", "hybrid", "mean", "combined")
     assert metrics["test"]["auto"]["validation"] == metrics["auto"]["validation"]
-    shown = {"hybrid": "hybrid", "mean": "mean of rnn and hybrid"}
+    shown = {"hybrid": "hybrid", "mean": "mean of rnn and hybrid", "combined": "combined"}
     assert f"rnnkit auto: {shown.get(metrics['auto']['kind'], 'GRU')}" in text
     back = AutoForecaster.load(out / "model")
     assert back.choice.kind == metrics["auto"]["kind"]
@@ -223,6 +234,14 @@ def test_the_cli_names_bad_strategy_and_auto_without_validation(tmp_path):
     result = runner.invoke(app, ["forecast", "airline", "--dry-run", "--out",
                                  str(tmp_path / "o")])
     assert "auto: fits the RNN and the ES-RNN hybrid" in result.output
+    assert "then tries the mean of that choice and the best on validation" in result.output
+    result = runner.invoke(app, ["forecast", "airline", "--dry-run", "--no-combine-stats",
+                                 "--out", str(tmp_path / "o")])
+    assert "no statistical combination (--no-combine-stats)" in result.output
+    result = runner.invoke(app, ["forecast", "sine", "--dry-run", "--strategy", "direct",
+                                 "--combine-stats", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "--combine-stats applies to --strategy auto" \
+        in result.output, result.output
 
 
 def test_a_near_tie_keeps_the_simpler_model_and_says_so():

@@ -29,6 +29,16 @@ def test_quick_run_scores_every_model_on_the_models_targets(monkeypatch, tmp_pat
         members = [report.row(f"airline: rnnkit {n}").scores["test RMSE"][0]
                    for n in ("recommended", "hybrid")]
         assert auto.scores["test RMSE"][0] <= sum(members) / 2 + 1e-9
+    elif pick.startswith("combined ("):   # the choice averaged with a statistical model
+        base, model = pick.removeprefix("combined (").removesuffix(")").split(" and ")
+        assert base in ("recommended", "hybrid", "mean")
+        assert model in ("AutoARIMA", "AutoETS", "AutoTheta")
+        rmse = auto.scores["test RMSE"][0]
+        assert np.isfinite(rmse) and rmse > 0
+        if base != "mean" and model != "AutoARIMA":     # both have a column (quick: no ARIMA)
+            members = [report.row(f"airline: {n}").scores["test RMSE"][0]
+                       for n in (f"rnnkit {base}", model)]
+            assert rmse <= sum(members) / 2 + 1e-9      # a norm: at most the average
     else:
         other = report.row(f"airline: rnnkit {pick}").scores["test RMSE"]
         assert auto.scores["test RMSE"] == other    # auto is the one it chose, on test too

@@ -165,7 +165,7 @@ def test_hybrid_save_load_keeps_the_intervals_and_an_old_model_says_so(tmp_path)
 def test_auto_with_quantiles_keeps_hybrid_and_mean_and_reports_the_chosen_band(tmp_path):
     auto = _auto()
     auto.fit(_seasonal(), epochs=2, batch_size=16, verbose=0, seed=0)
-    assert {"rnn", "hybrid", "mean"} == set(auto.candidates)
+    assert {"rnn", "hybrid", "mean"} <= set(auto.candidates)
     assert all("rmse" in auto.validation[n] for n in ("rnn", "hybrid", "mean"))
     for kind in ("hybrid", "mean"):
         _force(auto, kind)

@@ -5,9 +5,12 @@ gets the README's recommended settings for it, a CSV (and the generated sine) a 
 preset sized by its season.  ``--strategy auto`` (the default) also fits the ES-RNN hybrid
 (``tasks.hybrid.hybrid_preset``) and keeps whichever forecasts the validation part better
 (``tasks.forecast_auto.AutoForecaster``); the output says which, why, and every
-candidate's validation score.  The season comes from --season, the dataset, or the CSV's
-dates.  The text, metrics.json and forecast.png show the same forecast after the data: the
-same number of steps, at the same time labels.
+candidate's validation score.  When statsforecast is installed, auto also tries the mean of
+its choice and the statistical model (AutoARIMA, AutoETS, AutoTheta) best on validation, kept
+only when more than 1 % better there (``--no-combine-stats`` to leave it out).  The season
+comes from --season, the dataset, or the CSV's dates.  The text, metrics.json and
+forecast.png show the same forecast after the data: the same number of steps, at the same
+time labels.
 
 When statsforecast is installed (``pip install 'rnnkit[stats]'``) the test table also scores
 AutoARIMA, AutoETS, AutoTheta, Naive and SeasonalNaive on exactly the model's targets and
@@ -191,6 +194,12 @@ def _print_choice(auto, tag: str) -> None:
         else:
             typer.echo(f"{name:12s}{v['rmse']:12.4g}{v['mae']:12.4g}{v['fit_seconds']:8.1f}  "
                        f"{v['settings']}")
+    combined = auto.validation.get("combined", {})
+    if "verdict" in combined:
+        scored = ", ".join(f"{n} {r:.4g}" if isinstance(r, float) else f"{n} skipped"
+                           for n, r in combined["stats_rmse"].items())
+        typer.echo(f"combined {combined['verdict']} (validation RMSE of the statistical "
+                   f"models alone: {scored}; the lowest, {combined['model']}, is averaged)")
 
 
 def _print_backtest(bt: dict, tag: str) -> None:
@@ -240,6 +249,12 @@ def forecast(
         "and the ES-RNN hybrid (and the RNN recursive at --horizon 2 or more), tries the mean "
         "of the RNN's and the hybrid's forecasts, and keeps the "
         "one with the lowest validation RMSE; the output says which and why")] = "auto",
+    combine_stats: Annotated[bool | None, typer.Option(
+        "--combine-stats/--no-combine-stats", help="with --strategy auto: also try the mean of "
+        "its choice and the best on validation of AutoARIMA, AutoETS and AutoTheta, kept only "
+        "when its validation RMSE is more than 1 % lower (default: when statsforecast is "
+        "installed; --combine-stats requires it). Independent of --stats, which only adds "
+        "rows to the test table: --stats none still combines")] = None,
     stride: Annotated[int | None, typer.Option(min=1, help="step between training windows")]
     = None,
     scaler: Annotated[str | None, typer.Option(help="minmax | standard | none (default: the "
@@ -274,7 +289,7 @@ def forecast(
         f"{', '.join(stats_baselines.MODELS)} (comma-separated). Default: all when "
         "statsforecast is installed "
         "(fast with --quick); a seasonal AutoARIMA on a long history is skipped unless "
-        "named.")] = None,
+        "named. Auto's combined candidate is set by --combine-stats, not by this.")] = None,
     backtest: Annotated[int | None, typer.Option(
         min=1, metavar="N", help="rolling-origin evaluation of the test part at N origins, "
         "per origin and overall")] = None,
@@ -318,6 +333,11 @@ def forecast(
                          "their sum must be below 1")
     if refit and backtest is None:
         raise ValueError("--refit applies to --backtest N; give --backtest too")
+    if combine_stats and not auto:
+        raise ValueError(f"--combine-stats applies to --strategy auto, not --strategy "
+                         f"{strategy}")
+    if combine_stats and not stats_baselines.available():
+        raise ValueError(f"--combine-stats needs statsforecast: {stats_baselines.INSTALL}")
     if auto and val == 0:
         raise ValueError("--strategy auto chooses on the validation part, and --val 0 leaves "
                          "none; give --val a fraction such as 0.15, or --strategy direct")
@@ -398,14 +418,25 @@ def forecast(
              + f", scaler {s['scaler'] or 'none'}, lr {s['lr']:g}")
     left_out = "several targets" if n_targets > 1 else None
     both = horizon > 1 and not has_features and not levels     # recursive differs from direct
+    if combine_stats is False:
+        combine = "no statistical combination (--no-combine-stats)"
+    elif not stats_baselines.available():
+        combine = "no statistical combination (statsforecast not installed: " \
+            f"{stats_baselines.INSTALL})"
+    elif n_targets > 1:
+        combine = "no statistical combination (several targets)"
+    else:
+        combine = ("then tries the mean of that choice and the best on validation of "
+                   f"AutoARIMA, AutoETS, AutoTheta (kept if more than {100 * TIE:g} % lower; "
+                   "--no-combine-stats to skip)")
     auto_line = (f"strategy auto: fits the RNN{' (direct and recursive)' if both else ''}"
                  + (f" (the ES-RNN hybrid is left out: {left_out} need the RNN)" if left_out
                     else f" and the ES-RNN hybrid ({hybrid.describe()}; "
                     f"{'; '.join(hybrid.why)}), tries the mean of their forecasts"
                     + (" (quantiles: the RNN learns them, the hybrid and the mean take "
                        "them from their validation errors)" if levels else ""))
-                 + f", keeps the lowest validation RMSE (the simpler within {100 * TIE:g} %); "
-                 "--strategy direct for the RNN alone"
+                 + f", keeps the lowest validation RMSE (the simpler within {100 * TIE:g} %), "
+                 f"{combine}; --strategy direct for the RNN alone"
                  if auto else f"strategy {strategy} (the RNN alone; --strategy auto to choose "
                  "between it and the ES-RNN hybrid on validation)")
     training = (f"at most {_plural(s['epochs'], 'epoch')} of batch {s['batch_size']}, "
@@ -442,7 +473,8 @@ def forecast(
     typer.echo(season_line)
     typer.echo(stats_line)
     typer.echo(auto_line)
-    runner = AutoForecaster(f.config, hybrid) if auto else f
+    runner = AutoForecaster(f.config, hybrid, stats="auto" if combine_stats is None
+                            else combine_stats) if auto else f
     runner.fit(series, epochs=s["epochs"], batch_size=s["batch_size"], val=val, test=test,
                patience=s["patience"] or None, seed=seed, verbose=verbose_level(quiet),
                log_dir=logdir, threads=threads, precision=precision)
@@ -463,6 +495,10 @@ def forecast(
         name = f"{f.config.cell.upper()}" + (f" {f.config.strategy}" if auto and
                                              f.config.strategy != "direct" else "")
         how = f"{f.training_step.kind} training step"
+    elif runner.kind == "combined":
+        name = "combined"
+        how = (f"{f.describe()}: its {f.base_kind}'s training, {f.model} fitted by "
+               "statsforecast (on the rows before the first target, updated with each value)")
     else:
         name, how = "hybrid", "the hybrid's own training loop"
         if runner.kind == "mean":

@@ -7,7 +7,8 @@ A folder is recognised by the files its ``save`` writes:
     config.json + forecaster.json       a Forecaster
     hybrid.json, or auto.json naming     the ES-RNN hybrid, or its mean with a Forecaster
       "hybrid" or "mean"                (rnnkit forecast's auto): /forecast only, as the
-                                        smoothing runs outside the network
+                                        smoothing runs outside the network (auto.json
+                                        naming "combined" is refused at start-up)
     config.json + classifier.json       a SequenceClassifier
     config.json + generator.json        a TextGenerator
     config.json alone                   whatever ``rnnkit.save`` wrote (a Sequential, a layer)
@@ -60,6 +61,7 @@ def detect_kind(path: Path) -> str:
         raise ValueError(f"{path}: no such folder")
     if (path / "translator.json").is_file():
         return "translator"
+    _refuse_combined(path)
     if _smoothed(path):
         return "forecaster"            # the ES-RNN hybrid, or its mean with the RNN: /forecast
     found = [kind for name, kind in TASK_FILES.items() if (path / name).is_file()]
@@ -191,6 +193,18 @@ def _load_task(kind: str, path: Path) -> tuple[Any, nn.Module, dict[str, Any], d
            "generator": TextGenerator, "translator": Translator}[kind]
     task = cls.load(path)
     return task, task.model, asdict(task.config), dict(task.history or {})
+
+
+def _refuse_combined(path: Path) -> None:
+    """A ValueError when ``path`` holds auto's choice "combined": its statistical member is
+    fitted by statsforecast outside any network, and serve does not run it."""
+    from ..tasks.forecast_auto import saved_kind
+    if saved_kind(path) == "combined":
+        raise ValueError(
+            f"{path} holds rnnkit forecast's choice 'combined' (the mean of an rnnkit model "
+            "and a statsforecast model), which rnnkit serve does not serve; forecast with "
+            "AutoForecaster.load(path).predict(steps) in Python, or fit again with "
+            "--no-combine-stats to get a folder serve can load")
 
 
 def _smoothed(path: Path) -> bool:

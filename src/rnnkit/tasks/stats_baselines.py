@@ -25,10 +25,12 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MODELS", "SLOW", "MAX_AUTO_SEASON", "SEASONAL_ARIMA_ROWS", "INSTALL", "available",
-           "require", "resolve_models", "rolling_forecasts", "statistical_forecasts"]
+__all__ = ["MODELS", "AUTO_MODELS", "SLOW", "MAX_AUTO_SEASON", "SEASONAL_ARIMA_ROWS", "INSTALL",
+           "available", "require", "resolve_models", "rolling_forecasts",
+           "statistical_forecasts", "forecast_after", "too_slow"]
 
 MODELS = ("AutoARIMA", "AutoETS", "AutoTheta", "Naive", "SeasonalNaive")
+AUTO_MODELS = MODELS[:3]    # the ones that fit parameters: what AutoForecaster combines with
 SLOW = ("AutoARIMA",)     # AutoARIMA, season 12, ~3,000 points: ~100 s; the others: seconds
 # statsforecast's AutoETS drops a season longer than 24 (its own rule), and AutoARIMA's
 # seasonal search with one (sunspots' 132 months) takes far too long: the Auto models then
@@ -103,6 +105,16 @@ def _build(name: str, season: int | None) -> tuple[Any, str]:
     return getattr(sf, name)(season_length=m), note
 
 
+def too_slow(name: str, season: int | None, rows: int) -> str:
+    """Why fitting ``name`` on ``rows`` values would take too long ("" when it would not):
+    a seasonal AutoARIMA on more than ``SEASONAL_ARIMA_ROWS`` rows."""
+    seasonal = season is not None and 1 < season <= MAX_AUTO_SEASON
+    if name == "AutoARIMA" and seasonal and rows > SEASONAL_ARIMA_ROWS:
+        return (f"seasonal (m={season}) on {rows:,} rows would take many minutes (over "
+                f"{SEASONAL_ARIMA_ROWS:,} rows)")
+    return ""
+
+
 def _check_origins(n: int, origins: Any, horizon: int) -> np.ndarray:
     o = np.asarray(origins)
     if o.ndim != 1 or len(o) == 0 or not np.issubdtype(o.dtype, np.integer):
@@ -116,34 +128,50 @@ def _check_origins(n: int, origins: Any, horizon: int) -> np.ndarray:
     return o.astype(np.int64)
 
 
+def _fit_row(origins: np.ndarray, fit_until: int | None) -> int:
+    """The last row the model is fitted on: ``fit_until``, or the first origin."""
+    if fit_until is None:
+        return int(origins[0])
+    if isinstance(fit_until, bool) or not isinstance(fit_until, (int, np.integer)) \
+            or not 1 <= fit_until <= origins[0]:
+        raise ValueError(f"fit_until must be a row from 1 to the first origin "
+                         f"{int(origins[0])}, got {fit_until!r}")
+    return int(fit_until)
+
+
 def rolling_forecasts(y: Any, origins: Any, horizon: int, name: str,
-                      season: int | None = None) -> tuple[np.ndarray, float, str]:
+                      season: int | None = None, fit_until: int | None = None
+                      ) -> tuple[np.ndarray, float, str]:
     """One model's forecasts (M, horizon) of y[o+1 .. o+horizon] made at each origin o, the
     seconds they took (fit and every update) and a note ("" or what changed).
 
-    Fitted once on y[: origins[0] + 1]; then ``forward`` on y[: o + 1] at each origin."""
+    Fitted once on y[: fit_until + 1] (default: y[: origins[0] + 1]); then ``forward`` on
+    y[: o + 1] at each origin.  ``fit_until`` earlier than the first origin fits on a part's
+    history while scoring only some of its origins (a backtest fold, a shared subset)."""
     require()
     y = np.asarray(y, dtype=np.float64).ravel()
     origins = _check_origins(len(y), origins, horizon)
+    fit_row = _fit_row(origins, fit_until)
     if name not in MODELS:
         raise ValueError(f"unknown statistical model {name!r}; choose from {', '.join(MODELS)}")
-    if name == "SeasonalNaive" and (season is None or season > origins[0] + 1):
-        raise ValueError(f"SeasonalNaive needs a season of at most {origins[0] + 1} steps (the "
-                         f"history before the first origin), got {season}")
+    if name == "SeasonalNaive" and (season is None or season > fit_row + 1):
+        raise ValueError(f"SeasonalNaive needs a season of at most {fit_row + 1} steps (the "
+                         f"history it is fitted on), got {season}")
     model, note = _build(name, season)
     out = np.empty((len(origins), horizon))
     t0 = time.perf_counter()
-    fitted = model.fit(y=y[: origins[0] + 1])
+    fitted = model.fit(y=y[: fit_row + 1])
     for i, o in enumerate(origins):
         out[i] = fitted.forward(y=y[: o + 1], h=horizon)["mean"]
     return out, time.perf_counter() - t0, note
 
 
 def statistical_forecasts(values: Any, origins: Any, horizon: int, season: int | None,
-                          models: Sequence[str] = MODELS, guard: bool = True
-                          ) -> dict[str, dict[str, Any]]:
+                          models: Sequence[str] = MODELS, guard: bool = True,
+                          fit_until: int | None = None) -> dict[str, dict[str, Any]]:
     """Every model's forecasts of every column of ``values`` (N,) or (N, nt), each column on
-    its own: {name: {"forecasts": (M, horizon, nt), "seconds", "note"}}.
+    its own: {name: {"forecasts": (M, horizon, nt), "seconds", "note"}}.  Each is fitted on
+    the rows up to ``fit_until`` (default: the first origin), as ``rolling_forecasts``.
 
     Left out, with {"skipped": why}: SeasonalNaive without a season (or with one reaching
     back past the history), and with ``guard`` a seasonal AutoARIMA on more than
@@ -152,20 +180,19 @@ def statistical_forecasts(values: Any, origins: Any, horizon: int, season: int |
     v = np.asarray(values, dtype=np.float64)
     v = v[:, None] if v.ndim == 1 else v
     origins = _check_origins(len(v), origins, horizon)
+    fit_row = _fit_row(origins, fit_until)
     out: dict[str, dict[str, Any]] = {}
     for name in resolve_models(list(models)) if models else ():
-        if name == "SeasonalNaive" and (season is None or season > origins[0] + 1):
+        if name == "SeasonalNaive" and (season is None or season > fit_row + 1):
             out[name] = {"skipped": "no season" if season is None else
                          f"season {season} reaches back past the history"}
             continue
-        seasonal = season is not None and 1 < season <= MAX_AUTO_SEASON
-        if guard and name == "AutoARIMA" and seasonal and origins[0] + 1 > SEASONAL_ARIMA_ROWS:
-            out[name] = {"skipped": f"seasonal (m={season}) on {origins[0] + 1:,} rows would "
-                         f"take many minutes (over {SEASONAL_ARIMA_ROWS:,} rows); name it "
-                         "to run it anyway"}
+        slow = too_slow(name, season, fit_row + 1)
+        if guard and slow:
+            out[name] = {"skipped": f"{slow}; name it to run it anyway"}
             continue
         try:
-            runs = [rolling_forecasts(v[:, j], origins, horizon, name, season)
+            runs = [rolling_forecasts(v[:, j], origins, horizon, name, season, fit_row)
                     for j in range(v.shape[1])]
         except (ValueError, ArithmeticError, np.linalg.LinAlgError) as err:
             out[name] = {"error": f"{type(err).__name__}: {err}"}
@@ -174,3 +201,17 @@ def statistical_forecasts(values: Any, origins: Any, horizon: int, season: int |
                      "seconds": sum(r[1] for r in runs),
                      "note": "; ".join(dict.fromkeys(r[2] for r in runs if r[2]))}
     return out
+
+
+def forecast_after(y: Any, steps: int, name: str, season: int | None = None
+                   ) -> tuple[np.ndarray, str]:
+    """``name`` fitted on all of y, forecasting the ``steps`` values after it: ((steps,),
+    note), the season handled as in ``rolling_forecasts``."""
+    require()
+    y = np.asarray(y, dtype=np.float64).ravel()
+    if name not in MODELS:
+        raise ValueError(f"unknown statistical model {name!r}; choose from {', '.join(MODELS)}")
+    if len(y) < 2 or not np.isfinite(y).all():
+        raise ValueError(f"{name} needs at least two finite values, got {len(y)} values")
+    model, note = _build(name, season)
+    return np.asarray(model.fit(y=y).predict(h=steps)["mean"], dtype=np.float64), note

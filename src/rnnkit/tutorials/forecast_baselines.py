@@ -140,22 +140,25 @@ _HYBRIDS: dict[tuple[str, int], Any] = {}      # (series, seed) -> its fitted hy
 
 def _auto_row(case: Case, seeds: list[int], fitted: list) -> Row | None:
     """"rnnkit auto": per seed, what ``AutoForecaster`` keeps among the recommended
-    Forecaster, the hybrid and the mean of their forecasts (its ``score`` and ``pick``, on
-    the validation part), scored on test.  The choice never looks at the test part."""
-    from ..tasks.forecast_auto import MeanForecaster, pick, score
+    Forecaster, the hybrid, the mean of their forecasts and the combined (its choice
+    averaged with the statistical model best on validation), all chosen on the validation
+    part (``AutoForecaster.among``, the rule ``fit`` applies), scored on test.  The choice
+    never looks at the test part."""
+    from ..tasks.forecast_auto import AutoForecaster, score
     picks, rmse, mae, seconds = [], [], [], []
     names = {"rnn": "recommended", "hybrid": "hybrid", "mean": "mean"}
     for seed, (f, _) in zip(seeds, fitted):
         h = _HYBRIDS.get((case.name, seed))
         if h is None:
             return None
-        candidates = {"rnn": f, "hybrid": h, "mean": MeanForecaster({"rnn": f, "hybrid": h})}
-        best = pick(score(candidates, "val")[0])
-        test = score({best: candidates[best]}, "test")[0][best]
-        picks.append(names[best])
+        auto = AutoForecaster.among(f, h)
+        kind = auto.choice.kind
+        test = score({kind: auto.chosen}, "test")[0][kind]
+        picks.append(f"combined ({names[auto.chosen.base_kind]} and {auto.chosen.model})"
+                     if kind == "combined" else names[kind])
         rmse.append(test["rmse"])
         mae.append(test["mae"])
-        seconds.append(f.fit_seconds + h.fit_seconds)
+        seconds.append(auto.fit_seconds)
     return Row(f"{case.name}: rnnkit auto", "chose " + ", ".join(picks), seconds,
                {"test RMSE": rmse, "test MAE": mae})
 
@@ -324,9 +327,10 @@ def markdown(report: Report, seeds: list[int], command: str | None = None,
     chosen = [f"- {r.system.split(': ')[0]}: {r.settings} (seeds in order)"
               for r in report.rows if r.system.endswith(": rnnkit auto")]
     if chosen:
-        settings += ("\n\nrnnkit auto, per seed what `--strategy auto` keeps among the two and "
-                     "the mean of their forecasts, on validation (the bold marks the best of "
-                     "the other columns):\n" + "\n".join(chosen))
+        settings += ("\n\nrnnkit auto, per seed what `--strategy auto` keeps among the two, "
+                     "the mean of their forecasts and the combined (that choice averaged with "
+                     "the statistical model best on validation), on validation (the bold "
+                     "marks the best of the other columns):\n" + "\n".join(chosen))
     notes = "\n".join(f"- {n}" for n in report.notes)
     quick = f"\n{QUICK_NOTE}\n" if report.quick else ""
     return (f"# Forecasts against statistical models\n\nMade by `{command}`.\n{quick}\n"
