@@ -296,3 +296,14 @@ def test_quick_counts_the_missing_values_of_the_rows_it_keeps():
     assert len(series.values) == 720
     first = np.flatnonzero(~gaps.any(1))[-720]
     assert note.startswith(f"{int(gaps[first:].any(1).sum())} missing value")
+
+
+def test_history_beyond_float32_is_refused_by_name():
+    """Values that scale past float32's range would become inf inside the network (and a
+    numpy overflow warning on the way): predict refuses them, naming the problem."""
+    f = Forecaster(cell="gru", units=4, window=10, horizon=3)
+    f.fit(rk.datasets.load("sine", length=120), epochs=1, verbose=0)
+    for value in (1e308, -6.9e38):
+        with pytest.raises(ValueError, match="too large for this model.*float32"):
+            f.predict(series=np.full(10, value))
+    assert np.isfinite(f.predict(series=np.full(10, 1e30))).all()     # large, but it fits

@@ -216,3 +216,10 @@ def test_report_writes_metrics_and_training_plot(tmp_path):
     assert saved["test"]["series"]["b"]["rmse"] == metrics["test"]["series"]["b"]["rmse"]
     assert len(saved["future"]["3"]) == 5 and set(saved["val"]["series"]) == {"3", "b"}
     assert (tmp_path / "r" / "training.png").stat().st_size > 0
+
+
+def test_history_beyond_float32_is_refused_by_name():
+    g = _fitted(epochs=1)
+    with pytest.raises(ValueError, match="too large for this model.*float32"):
+        g.predict("a", series=np.full(20, 1e300))
+    assert np.isfinite(g.predict("a", series=np.full(20, 1e20))).all()

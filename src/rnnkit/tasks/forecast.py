@@ -47,6 +47,8 @@ from ..precision import check_precision, inference, to_fp32
 from ..training import EarlyStopping, Trainer, set_seed
 from ..types import Choice
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)   # the network reads float32
+
 __all__ = ["Forecaster", "ForecastConfig", "Preset", "dataset_preset", "general_preset",
            "infer_season", "future_times", "trend_ratio", "PinballLoss", "interval_pairs"]
 
@@ -194,6 +196,17 @@ def interval_scores(bands: np.ndarray, true: np.ndarray, quantiles: tuple[float,
             "pinball": float(np.mean(np.maximum(q * u, (q - 1) * u))),
             "coverage": {str(c): float(np.mean((true >= bands[..., i]) & (true <= bands[..., j])))
                          for i, j, c in interval_pairs(quantiles)}}
+
+
+def fits_float32(scaled: Any) -> Any:
+    """``scaled`` (values in a network's units) unchanged, or a ValueError when they do not
+    fit its float32 inputs (where they would become inf)."""
+    big = np.abs(np.asarray(scaled, dtype=np.float64))
+    if big.size and big.max() > FLOAT32_MAX:
+        raise ValueError(f"series values are too large for this model: scaled for it they "
+                         f"reach {big.max():.3g}, beyond float32's {FLOAT32_MAX:.3g} (values "
+                         "far outside the training range)")
+    return scaled
 
 
 def feed_back(block: Any, x: np.ndarray, steps: int, window: int, horizon: int) -> np.ndarray:
@@ -687,7 +700,10 @@ class Forecaster:
         return y.reshape(len(y), -1)                             # (M, K·nt)
 
     def _scale(self, values: np.ndarray) -> np.ndarray:
-        return self.scaler.transform(values) if self.scaler is not None else values
+        """Values in the network's units; refused when they do not fit its float32 inputs
+        (rather than becoming inf there)."""
+        return fits_float32(self.scaler.transform(values) if self.scaler is not None
+                            else values)
 
     def _unscale_targets(self, y: np.ndarray) -> np.ndarray:
         if self.scaler is None:

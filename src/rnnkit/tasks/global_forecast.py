@@ -45,6 +45,7 @@ from .forecast import (
     _metrics,
     _rmse,
     feed_back,
+    fits_float32,
 )
 
 __all__ = ["GlobalForecaster", "GlobalConfig", "GlobalNet", "MeanScaler"]
@@ -333,7 +334,7 @@ class GlobalForecaster:
         the units the network reads."""
         s = self._scaler(key)
         rows = np.asarray(rows, dtype=np.float64)
-        return s.transform(rows) if s is not None else rows
+        return fits_float32(s.transform(rows) if s is not None else rows)
 
     def unscale(self, key: Any, scaled: Any) -> np.ndarray:
         """The inverse of ``scale`` for the target columns (..., nt) of series ``key``."""
