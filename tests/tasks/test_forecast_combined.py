@@ -106,8 +106,8 @@ def test_it_is_kept_only_when_more_than_tie_better(fitted):
         auto.validation[c.base_kind]["rmse"] = v["combined"]["rmse"] * (1 + TIE) * factor
         auto._combine(common)
         assert auto.kind == want, factor
-        assert ("is kept:" if want == "combined" else "so " + c.base_kind + " stays") \
-            in auto.choice.reason
+        assert ("is kept:" if want == "combined" else f"(mean of {c.base_kind} and {c.model}) "
+                f"was not more than {100 * TIE:g} % better") in auto.choice.reason
 
 
 def test_skipped_with_the_reason_when_not_asked_or_not_installed(monkeypatch):

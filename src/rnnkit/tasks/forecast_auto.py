@@ -638,8 +638,8 @@ class AutoForecaster:
                                  f"the same {len(V)} targets ({kind} was chosen among the "
                                  f"rnnkit candidates: {self.choice.reason})")
         else:
-            self.choice = Choice(kind, f"{self.choice.reason}; combined (mean of {kind} and "
-                                 f"{best}) {verdict}")
+            self.choice = Choice(kind, f"{self.choice.reason}; the combined (mean of {kind} "
+                                 f"and {best}) was not more than {100 * TIE:g} % better")
         return ""
 
     def _choose(self, skipped: dict[str, str]) -> set[int]:
