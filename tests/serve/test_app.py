@@ -38,12 +38,14 @@ def _seasonal(n=120):
     return 100 + t + 10 * np.sin(2 * np.pi * t / 12)
 
 
-@pytest.mark.parametrize("kind", ["hybrid", "auto hybrid", "auto mean"])
+@pytest.mark.parametrize("kind", ["hybrid", "auto hybrid", "auto mean", "auto combined"])
 def test_the_hybrid_and_its_mean_with_the_rnn_serve_forecasts(tmp_path, kind):
-    """What `rnnkit forecast`'s default may save: the ES-RNN hybrid, or the mean of it and
-    the RNN.  Its smoothing runs outside the network, so /forecast is all it serves."""
+    """What `rnnkit forecast`'s default may save: the ES-RNN hybrid, the mean of it and
+    the RNN, or the hybrid averaged with a statistical model (combined).  The smoothing and
+    the statistical model run outside the network, so /forecast is all it serves."""
     from rnnkit.datasets.series import Series
     from rnnkit.tasks import AutoForecaster, ForecastConfig, HybridForecaster
+    from rnnkit.tasks.forecast_auto import CombinedForecaster
     from rnnkit.tasks.hybrid import HybridConfig, HybridPreset
     from rnnkit.types import Choice
     y = _seasonal()
@@ -59,13 +61,17 @@ def test_the_hybrid_and_its_mean_with_the_rnn_serve_forecasts(tmp_path, kind):
         named = Series("s", np.arange(len(y)), y, ("passengers",))   # a named column
         auto.fit(named, epochs=1, verbose=0)
         pick = kind.split()[1]
-        auto.chosen, auto.choice = auto.candidates[pick], Choice(pick, "set by the test")
+        chosen = auto.candidates[pick] if pick != "combined" else CombinedForecaster(
+            auto.candidates["hybrid"], "hybrid", "AutoETS", 12, y, "passengers", (90,))
+        auto.chosen, auto.choice = chosen, Choice(pick, "set by the test")
         auto.save(tmp_path / "m")
         want = lambda steps, series=None: auto.predict(steps, series)[:, 0]   # noqa: E731
     assert detect_kind(tmp_path / "m") == "forecaster"
     client = asgi_client_class()(create_app(tmp_path / "m"))
     meta = client.get("/metadata").json()
     assert meta["endpoints"] == ["/healthz", "/metadata", "/forecast"]
+    if kind == "auto combined":
+        assert "AutoETS" in meta["model"] and meta["config"]["stats_model"] == "AutoETS"
     assert meta["sessions"]["available"] is False and "outside" in meta["sessions"]["reason"]
     out = client.post("/forecast", json={"steps": 5}).json()
     np.testing.assert_allclose(out["forecast"][out["targets"][0]], want(5), atol=1e-9)

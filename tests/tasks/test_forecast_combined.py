@@ -169,9 +169,8 @@ def test_save_load_round_trip_without_pickle(fitted, tmp_path):
     # a newer history: both members forecast after it
     longer = _seasonal(155)
     np.testing.assert_allclose(back.predict(2, longer), auto.predict(2, longer), rtol=1e-9)
-    # serve refuses it at start-up, naming why
-    with pytest.raises(ValueError, match="'combined'.*does not serve"):
-        detect_kind(tmp_path / "m")
+    # serve takes it as a forecaster (/forecast only: tests/serve/test_app.py)
+    assert detect_kind(tmp_path / "m") == "forecaster"
     # a corrupt series file and a foreign record are named
     (tmp_path / "m" / COMBINED_FILE).write_bytes(b"\x80\x04not safetensors")
     with pytest.raises(ValueError, match=COMBINED_FILE):

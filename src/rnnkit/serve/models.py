@@ -5,10 +5,10 @@ A folder is recognised by the files its ``save`` writes:
 
     translator.json                     a Translator (no config.json: its own layout)
     config.json + forecaster.json       a Forecaster
-    hybrid.json, or auto.json naming     the ES-RNN hybrid, or its mean with a Forecaster
-      "hybrid" or "mean"                (rnnkit forecast's auto): /forecast only, as the
-                                        smoothing runs outside the network (auto.json
-                                        naming "combined" is refused at start-up)
+    hybrid.json, or auto.json naming     the ES-RNN hybrid, its mean with a Forecaster, or
+      "hybrid", "mean" or "combined"    auto's combined (rnnkit forecast's auto): /forecast
+                                        only, as the smoothing or the statistical model
+                                        runs outside the network
     config.json + classifier.json       a SequenceClassifier
     config.json + generator.json        a TextGenerator
     config.json alone                   whatever ``rnnkit.save`` wrote (a Sequential, a layer)
@@ -61,7 +61,6 @@ def detect_kind(path: Path) -> str:
         raise ValueError(f"{path}: no such folder")
     if (path / "translator.json").is_file():
         return "translator"
-    _refuse_combined(path)
     if _smoothed(path):
         return "forecaster"            # the ES-RNN hybrid, or its mean with the RNN: /forecast
     found = [kind for name, kind in TASK_FILES.items() if (path / name).is_file()]
@@ -172,8 +171,7 @@ class Served:
 
     def describe(self) -> str:
         if isinstance(self.task, SmoothedForecaster):
-            return "an ES-RNN hybrid forecaster" if self.task.rnn is None else \
-                "the mean of an RNN Forecaster and the ES-RNN hybrid"
+            return self.task.description
         return TASK_NAMES[self.kind]
 
     def inference(self):
@@ -195,75 +193,84 @@ def _load_task(kind: str, path: Path) -> tuple[Any, nn.Module, dict[str, Any], d
     return task, task.model, asdict(task.config), dict(task.history or {})
 
 
-def _refuse_combined(path: Path) -> None:
-    """A ValueError when ``path`` holds auto's choice "combined": its statistical member is
-    fitted by statsforecast outside any network, and serve does not run it."""
-    from ..tasks.forecast_auto import saved_kind
-    if saved_kind(path) == "combined":
-        raise ValueError(
-            f"{path} holds rnnkit forecast's choice 'combined' (the mean of an rnnkit model "
-            "and a statsforecast model), which rnnkit serve does not serve; forecast with "
-            "AutoForecaster.load(path).predict(steps) in Python, or fit again with "
-            "--no-combine-stats to get a folder serve can load")
-
-
 def _smoothed(path: Path) -> bool:
-    """A folder whose forecasts run exponential smoothing outside any network: the hybrid's,
-    or auto's choice of the hybrid or of its mean with the RNN."""
+    """A folder whose forecasts run outside any network: the hybrid's (its exponential
+    smoothing), or auto's choice of the hybrid, of its mean with the RNN, or of the
+    combined (its statistical model)."""
     from ..tasks.forecast_auto import saved_kind
-    return saved_kind(path) in ("hybrid", "mean") or (path / "hybrid.json").is_file()
+    return saved_kind(path) in ("hybrid", "mean", "combined") \
+        or (path / "hybrid.json").is_file()
 
 
 class SmoothedForecaster:
-    """The ES-RNN hybrid, or the mean of it and an RNN Forecaster, as /forecast serves a
+    """The ES-RNN hybrid, the mean of it and an RNN Forecaster, or auto's combined (one of
+    those, or the RNN, averaged with a statsforecast model), as /forecast serves a
     Forecaster: ``predict(steps, series, precision)``, ``columns``, ``target_idx``,
-    ``context`` and ``config.window``/``horizon``.  Its smoothing runs outside the network,
-    so a server offers /forecast only (no /predict of raw windows, no sessions).
+    ``context`` and ``config.window``/``horizon``.  The smoothing or the statistical model
+    runs outside the network, so a server offers /forecast only (no /predict of raw
+    windows, no sessions).
 
     ``series`` (a history sent to /forecast) is the whole series so far, (T, columns): the
     hybrid's season factors belong to the phases of the rows it was fitted from, so a
-    seasonal hybrid refuses a history that does not begin with them."""
+    seasonal hybrid refuses a history that does not begin with them; a statistical model is
+    fitted on that history's target column for each request."""
 
-    BLOCKER = ("the ES-RNN hybrid's exponential smoothing runs outside its network, so its "
-               "forecasts come from /forecast only")
+    BLOCKER = ("its exponential smoothing or statistical model runs outside the network, so "
+               "its forecasts come from /forecast only")
 
-    def __init__(self, hybrid: Any, rnn: Any = None):
-        self.hybrid, self.rnn = hybrid, rnn
-        cfg = hybrid.config
+    def __init__(self, hybrid: Any = None, rnn: Any = None, combined: Any = None):
+        if hybrid is None and rnn is None:
+            raise ValueError("a served forecaster needs the hybrid, the RNN or both")
+        self.hybrid, self.rnn, self.combined = hybrid, rnn, combined
         if rnn is not None:
             self.columns, self.target_idx = list(rnn.columns), list(rnn.target_idx)
             self.context = rnn.context
-            self.model = nn.ModuleDict({"rnn": rnn.model, "hybrid": hybrid.model})
         else:
-            self.columns, self.target_idx = [cfg.target or "y"], [0]
+            self.columns, self.target_idx = [hybrid.config.target or "y"], [0]
             self.context = hybrid.series[:, None]
-            self.model = hybrid.model
-        self.config = cfg
-        self.settings = {"kind": "mean of the RNN and the ES-RNN hybrid" if rnn is not None
-                         else "ES-RNN hybrid", "hybrid": asdict(cfg),
-                         **({"rnn": asdict(rnn.config)} if rnn is not None else {})}
+        self.model = rnn.model if hybrid is None else hybrid.model if rnn is None else \
+            nn.ModuleDict({"rnn": rnn.model, "hybrid": hybrid.model})
+        self.config = hybrid.config if hybrid is not None else rnn.config
+        base = "the mean of an RNN Forecaster and the ES-RNN hybrid" if hybrid is not None \
+            and rnn is not None else "an ES-RNN hybrid forecaster" if hybrid is not None \
+            else "an RNN Forecaster"
+        self.description = base if combined is None else \
+            f"auto's combined: {base}, averaged with statsforecast's {combined.model}"
+        self.settings = {"kind": self.description,
+                         **({"hybrid": asdict(hybrid.config)} if hybrid is not None else {}),
+                         **({"rnn": asdict(rnn.config)} if rnn is not None else {}),
+                         **({"stats_model": combined.model, "season": combined.season}
+                            if combined is not None else {})}
 
     @classmethod
     def load(cls, path: Path) -> SmoothedForecaster:
         from ..tasks import AutoForecaster, HybridForecaster
-        from ..tasks.forecast_auto import MeanForecaster, saved_kind
+        from ..tasks.forecast_auto import CombinedForecaster, MeanForecaster, saved_kind
         if saved_kind(path) is None:
             return cls(HybridForecaster.load(path))
-        chosen = AutoForecaster.load(path).chosen
+        chosen, combined = AutoForecaster.load(path).chosen, None
+        if isinstance(chosen, CombinedForecaster):
+            chosen, combined = chosen.base, chosen
         if isinstance(chosen, MeanForecaster):
-            return cls(chosen.members["hybrid"], chosen.members["rnn"])
-        return cls(chosen)
+            return cls(chosen.members["hybrid"], chosen.members["rnn"], combined)
+        if isinstance(chosen, HybridForecaster):
+            return cls(chosen, None, combined)
+        return cls(None, chosen, combined)
 
     def predict(self, steps: int | None = None, series: Any = None, *,
                 precision: str = "fp32") -> np.ndarray:
         check_precision(precision)
         target = None if series is None else np.asarray(series, dtype=np.float64).reshape(
             len(series), -1)[:, self.target_idx[0]]   # the hybrid reads its target alone
-        out = self.hybrid.predict(steps, target)                  # float64, no GEMM to cast
-        if self.rnn is None:
+        parts = []
+        if self.hybrid is not None:
+            parts.append(self.hybrid.predict(steps, target))         # float64, no GEMM to cast
+        if self.rnn is not None:
+            parts.append(self.rnn.predict(steps, series, precision=precision))
+        out = parts[0] if len(parts) == 1 else (parts[0] + parts[1]) / 2
+        if self.combined is None:
             return out
-        return (out + self.rnn.predict(steps, series, precision=precision)) / 2
-
+        return (out + self.combined.stats_after(len(out), target)[:, None]) / 2
 
 
 def _saved_metrics(path: Path) -> dict[str, Any] | None:

@@ -26,10 +26,11 @@ chosen model's intervals are then reported, whichever it is.
 Each is trained with early stopping on the validation part, then scored there in original
 units on the origins all candidates share.  The lowest RMSE wins, unless a candidate listed
 before it is within ``TIE`` (1 %) of it: then the first such one, the simpler model, is
-kept (the RNN predicts in milliseconds, exports to ONNX and serves sessions; the hybrid
-and the mean serve /forecast only), since a difference that small on one validation part is not
-evidence.  The choice is a ``Choice(kind, reason)`` and every candidate's validation score
-is kept beside it (``evaluate``, ``report`` and the CLI print them).
+kept (the RNN predicts in milliseconds, exports to ONNX and serves sessions; the hybrid,
+the mean and the combined serve /forecast only), since a difference that small on one
+validation part is not evidence.  The choice is a ``Choice(kind, reason)`` and every
+candidate's validation score is kept beside it (``evaluate``, ``report`` and the CLI print
+them).
 
 Why combined: ``benchmarks/combo-experiment.md`` fitted rnnkit's default on the 12 series of
 ``benchmarks/forecast-unseen.md`` and compared four rules against the target "within 2 % of
@@ -325,14 +326,17 @@ class CombinedForecaster:
         if quantiles is not False and quantiles is not None:
             return _bands(self, "combined forecaster", steps, series, quantiles)
         rnn = self.base.predict(steps, series)                     # checks steps
-        n = len(rnn)
+        return (rnn + self.stats_after(len(rnn), series)[:, None]) / 2
+
+    def stats_after(self, steps: int, series: Any = None) -> np.ndarray:
+        """The statistical member's ``steps`` forecasts (steps,) after the fitted series, or
+        after ``series`` (its target column is read), fitted on all of it."""
         if series is None:
-            if n not in self._ahead:
-                self._ahead[n] = sb.forecast_after(self.series, n, self.model, self.season)[0]
-            stat = self._ahead[n]
-        else:
-            stat = sb.forecast_after(self._target(series), n, self.model, self.season)[0]
-        return (rnn + stat[:, None]) / 2
+            if steps not in self._ahead:
+                self._ahead[steps] = sb.forecast_after(self.series, steps, self.model,
+                                                       self.season)[0]
+            return self._ahead[steps]
+        return sb.forecast_after(self._target(series), steps, self.model, self.season)[0]
 
     def refitted(self, base: Any, origin: int) -> CombinedForecaster:
         """This combination with ``base`` (refitted on rows 0..origin) and the statistical
