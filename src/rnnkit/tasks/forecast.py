@@ -129,23 +129,45 @@ class ForecastConfig:
         make_scaler(self.scaler)
 
 
-def _check_quantiles(quantiles: Any) -> tuple[float, ...]:
-    """Quantile levels as an increasing tuple of numbers in (0, 1) that holds 0.5."""
+DEFAULT_LEVELS = (0.1, 0.5, 0.9)      # quantiles=True: the median and an 80 % interval
+
+
+def check_levels(levels: Any) -> tuple[float, ...]:
+    """Quantile levels as an increasing tuple of numbers in (0, 1); ``True`` is
+    ``DEFAULT_LEVELS``.  A level given twice is refused.
+
+    Example:
+        >>> check_levels([0.9, 0.1])
+        (0.1, 0.9)
+    """
+    if levels is True:
+        return DEFAULT_LEVELS
     try:
-        qs = tuple(quantiles)
+        qs = tuple(levels)
+    except TypeError:
+        raise ValueError(f"quantiles must be True or a list of levels such as [0.1, 0.5, 0.9], "
+                         f"got {levels!r}") from None
+    if not qs or not all(isinstance(q, numbers.Real) and not isinstance(q, bool)
+                         and 0 < q < 1 for q in qs):
+        raise ValueError(f"quantiles must be numbers strictly between 0 and 1, got {levels!r}")
+    qs = tuple(sorted(float(q) for q in qs))
+    if len(set(qs)) != len(qs):
+        raise ValueError(f"quantiles repeat a level: {levels!r}")
+    return qs
+
+
+def _check_quantiles(quantiles: Any) -> tuple[float, ...]:
+    """A Forecaster's trained levels: ``check_levels``'s, given as a list, holding 0.5."""
+    try:
+        iter(quantiles)                       # True too: check_levels' default is not for this
     except TypeError:
         raise ValueError(f"quantiles must be a list of levels such as [0.1, 0.5, 0.9], got "
                          f"{quantiles!r}") from None
-    if not qs or not all(isinstance(q, numbers.Real) and not isinstance(q, bool)
-                         and 0 < q < 1 for q in qs):
-        raise ValueError(f"quantiles must be numbers strictly between 0 and 1, got {quantiles!r}")
-    qs = tuple(float(q) for q in qs)
-    if len(set(qs)) != len(qs):
-        raise ValueError(f"quantiles repeat a level: {quantiles!r}")
+    qs = check_levels(quantiles)
     if 0.5 not in qs:
         raise ValueError(f"quantiles must hold 0.5 (the median is the point forecast), got "
                          f"{quantiles!r}")
-    return tuple(sorted(qs))
+    return qs
 
 
 class PinballLoss:

@@ -37,43 +37,15 @@ Notes (traps):
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .forecast import interval_scores
+from .forecast import DEFAULT_LEVELS, check_levels, interval_scores
 
 __all__ = ["DEFAULT_LEVELS", "ErrorIntervals", "check_levels", "least_errors",
            "interval_scores"]
-
-DEFAULT_LEVELS = (0.1, 0.5, 0.9)      # quantiles=True: the median and an 80 % interval
-
-
-def check_levels(levels: Any) -> tuple[float, ...]:
-    """Quantile levels as an increasing tuple of numbers in (0, 1); ``True`` is
-    ``DEFAULT_LEVELS``.  A level given twice is refused.
-
-    Example:
-        >>> check_levels([0.9, 0.1])
-        (0.1, 0.9)
-    """
-    if levels is True:
-        return DEFAULT_LEVELS
-    try:
-        qs = tuple(levels)
-    except TypeError:
-        raise ValueError(f"quantiles must be True or a list of levels such as [0.1, 0.5, 0.9], "
-                         f"got {levels!r}") from None
-    if not qs or not all(isinstance(q, numbers.Real) and not isinstance(q, bool)
-                         and 0 < q < 1 for q in qs):
-        raise ValueError(f"quantiles must be numbers strictly between 0 and 1, got {levels!r}")
-    qs = tuple(sorted(float(q) for q in qs))
-    if len(set(qs)) != len(qs):
-        raise ValueError(f"quantiles repeat a level: {levels!r}")
-    return qs
-
 
 def least_errors(levels: tuple[float, ...]) -> int:
     """Validation errors per step that the levels need: q (n+1) within [1, n] for each q,
