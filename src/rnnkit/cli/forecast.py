@@ -300,7 +300,7 @@ def forecast(
         metavar="LEVELS", help="train quantile forecasts (pinball loss), e.g. 0.1,0.5,0.9 "
         "(must hold 0.5, the point forecast): reports interval coverage and pinball loss, "
         "draws the interval; calibrated on the validation part (with --strategy auto, a "
-        "chosen hybrid or mean takes its intervals from its validation errors)")] = None,
+        "chosen hybrid, mean or combined takes its intervals from its validation errors)")] = None,
     seed: Seed = 0,
     out: Out = None,
     quick: Quick = False,
@@ -433,8 +433,8 @@ def forecast(
                  + (f" (the ES-RNN hybrid is left out: {left_out} need the RNN)" if left_out
                     else f" and the ES-RNN hybrid ({hybrid.describe()}; "
                     f"{'; '.join(hybrid.why)}), tries the mean of their forecasts"
-                    + (" (quantiles: the RNN learns them, the hybrid and the mean take "
-                       "them from their validation errors)" if levels else ""))
+                    + (" (quantiles: the RNN learns them, the hybrid, the mean and the "
+                       "combined take them from their validation errors)" if levels else ""))
                  + f", keeps the lowest validation RMSE (the simpler within {100 * TIE:g} %), "
                  f"{combine}; --strategy direct for the RNN alone"
                  if auto else f"strategy {strategy} (the RNN alone; --strategy auto to choose "

@@ -167,8 +167,7 @@ class MeanForecaster:
             return None, "its members share no validation origin"
         shape = (len(origin), self.config_horizon, -1)            # (n, K, nt)
         pred, true = pred.reshape(shape), true.reshape(shape)
-        relative = any(isinstance(m, HybridForecaster) and m.multiplicative
-                       for m in self.members.values()) and bool((pred > 0).all())
+        relative = _relative(self.members.values(), pred)
         return ErrorIntervals.from_forecasts(pred, true, relative, source=(
             f"the mean's {len(origin)} validation forecasts")), ""
 
@@ -614,9 +613,7 @@ class AutoForecaster:
         keep = np.isin(o, V)
         p, t = p[keep].reshape(len(V), cfg.horizon, 1), t[keep].reshape(len(V), cfg.horizon, 1)
         members = base.members.values() if isinstance(base, MeanForecaster) else [base]
-        relative = any(isinstance(m, HybridForecaster) and m.multiplicative
-                       for m in members) and bool((p > 0).all())
-        combined.intervals = ErrorIntervals.from_forecasts(p, t, relative, source=(
+        combined.intervals = ErrorIntervals.from_forecasts(p, t, _relative(members, p), source=(
             f"the combined's {len(V)} validation forecasts"))
         if cfg.quantiles:
             why = _no_intervals(combined, cfg.quantiles)
@@ -1016,6 +1013,13 @@ def _predictions(model: Any, part: str) -> tuple[np.ndarray, np.ndarray, np.ndar
     windows = np.stack([data.values[o - need + 1:o + 1] for o in origin])
     pred = model.predict_windows(windows)
     return origin, pred.reshape(len(origin), -1), y.reshape(len(origin), -1)
+
+
+def _relative(members: Any, pred: np.ndarray) -> bool:
+    """Whether an average of ``members`` takes relative errors for its intervals: when one
+    is a multiplicative hybrid (its swings scale with the level) and every forecast is > 0."""
+    return any(isinstance(m, HybridForecaster) and m.multiplicative for m in members) \
+        and bool((pred > 0).all())
 
 
 def _no_intervals(model: Any, levels: tuple[float, ...]) -> str:
