@@ -66,3 +66,32 @@ def test_keras_file_to_rnnkit_and_back(tmp_path):
     back = _run(tmp_path / "m", "--from", "rnnkit", "--to", tmp_path / "back.keras")
     assert back.exit_code == 0 and "rnnkit -> Keras" in back.output
     assert (tmp_path / "back.keras").is_file()
+
+
+def test_a_forecast_folder_whose_forecasts_leave_the_network_is_refused_by_name(tmp_path):
+    """The ES-RNN hybrid (smoothing between network steps) and auto's mean of it with the
+    RNN have no one network to export: the error says so and names the rnn/ member."""
+    import numpy as np
+
+    from rnnkit.tasks import AutoForecaster, ForecastConfig, HybridForecaster
+    from rnnkit.tasks.hybrid import HybridConfig, HybridPreset
+    from rnnkit.types import Choice
+    t = np.arange(120.0)
+    y = 100 + t + 10 * np.sin(2 * np.pi * t / 12)
+    hybrid = HybridForecaster(window=12, season=12, units=4)
+    hybrid.fit(y, epochs=1, verbose=0)
+    hybrid.save(tmp_path / "h")
+    result = _run(tmp_path / "h", "--from", "rnnkit", "--to", tmp_path / "h.onnx")
+    assert result.exit_code != 0 and "holds the ES-RNN hybrid" in _text(result)
+    auto = AutoForecaster(ForecastConfig(cell="gru", units=4, window=12, season=12),
+                          HybridPreset(HybridConfig(units=4, window=12, season=12), epochs=1),
+                          stats=False)
+    auto.fit(y, epochs=1, verbose=0)
+    auto.chosen, auto.choice = auto.candidates["mean"], Choice("mean", "set by the test")
+    auto.save(tmp_path / "m")
+    result = _run(tmp_path / "m", "--from", "rnnkit", "--to", tmp_path / "m.onnx")
+    text = _text(result)
+    assert result.exit_code != 0 and "the mean of an RNN and the ES-RNN hybrid" in text
+    assert "rnn/: convert that folder" in text and not (tmp_path / "m.onnx").exists()
+    result = _run(tmp_path / "m" / "rnn", "--from", "rnnkit", "--to", tmp_path / "r.onnx")
+    assert result.exit_code == 0, result.output                  # its RNN member converts

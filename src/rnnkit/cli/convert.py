@@ -114,6 +114,7 @@ def convert(
             model = tn.from_torch(module)
             reports.append(("torch.nn -> rnnkit", tn.parity(module, model)))
         else:
+            _refuse_outside_network(source)
             model = rk.load(source)
         if not isinstance(model, rk.Sequential):
             model = rk.Sequential([model])
@@ -146,3 +147,21 @@ def convert(
             "writes": f"{to} (not written: --dry-run)"})
     else:
         typer.echo(f"wrote {to}")
+
+
+def _refuse_outside_network(source: Path) -> None:
+    """A ValueError naming why a forecaster folder whose forecasts run partly outside any
+    network (the ES-RNN hybrid's smoothing, auto's mean or combined) has no one network to
+    convert, and what to convert instead."""
+    from ..tasks.forecast_auto import saved_kind
+    kind = saved_kind(source) if source.is_dir() else None
+    if kind in ("hybrid", "mean", "combined") or (source / "hybrid.json").is_file():
+        what = {"mean": "the mean of an RNN and the ES-RNN hybrid",
+                "combined": "auto's combined (an rnnkit model averaged with a statsforecast "
+                            "model)"}.get(kind or "", "the ES-RNN hybrid (its exponential "
+                                                       "smoothing runs between network steps)")
+        member = " (its RNN is in rnn/: convert that folder)" if (source / "rnn").is_dir() \
+            else ""
+        raise ValueError(f"{source} holds {what}: its forecasts are not one network's, so it "
+                         f"does not convert{member}; rnnkit forecast --strategy direct fits "
+                         "the RNN alone")
