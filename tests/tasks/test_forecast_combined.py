@@ -11,7 +11,7 @@ import pytest
 import statsforecast  # noqa: F401  the combined candidate needs it: a missing one fails here
 
 from rnnkit.tasks import stats_baselines as sb
-from rnnkit.tasks.forecast import ForecastConfig, _rmse
+from rnnkit.tasks.forecast import ForecastConfig, rmse
 from rnnkit.tasks.forecast_auto import (
     AUTO_FILE,
     COMBINED_FILE,
@@ -74,7 +74,7 @@ def test_the_combined_is_the_mean_of_its_members_on_validation_and_test(fitted):
         np.testing.assert_allclose(true, tb)
     v = fitted.validation["combined"]
     o, pred, true = _predictions(c, "val")
-    assert v["rmse"] == pytest.approx(_rmse(pred, true), rel=1e-12)
+    assert v["rmse"] == pytest.approx(rmse(pred, true), rel=1e-12)
     assert v["base"] == c.base_kind and v["settings"].startswith(f"mean of {c.base_kind} and ")
     # its statistical model is the one of the three best on validation
     scored = {n: r for n, r in v["stats_rmse"].items() if isinstance(r, float)}
@@ -86,8 +86,8 @@ def test_the_combined_is_the_mean_of_its_members_on_validation_and_test(fitted):
     table = sb.statistical_forecasts(y, origin, 1, 12, [c.model])[c.model]["forecasts"]
     ob, pb, _ = _predictions(base, "test")
     want = (pb[np.isin(ob, origin)] + table[:, :, 0]) / 2
-    assert m["rmse"] == pytest.approx(_rmse(want, truth[:, :, 0]), rel=1e-9)
-    assert m["stats"][c.model]["rmse"] == pytest.approx(_rmse(table, truth), rel=1e-12)
+    assert m["rmse"] == pytest.approx(rmse(want, truth[:, :, 0]), rel=1e-9)
+    assert m["stats"][c.model]["rmse"] == pytest.approx(rmse(table, truth), rel=1e-12)
     assert m["auto"]["scores_on_test"]["combined"]["rmse"] == pytest.approx(m["rmse"])
 
 

@@ -50,7 +50,9 @@ from ..types import Choice
 FLOAT32_MAX = float(np.finfo(np.float32).max)   # the network reads float32
 
 __all__ = ["Forecaster", "ForecastConfig", "Preset", "dataset_preset", "general_preset",
-           "infer_season", "future_times", "trend_ratio", "PinballLoss", "interval_pairs"]
+           "infer_season", "future_times", "trend_ratio", "PinballLoss", "interval_pairs",
+           "interval_scores", "check_levels", "rmse", "point_metrics", "feed_back",
+           "fits_float32"]
 
 CELLS = {"simple": L.SimpleRNN, "lstm": L.LSTM, "gru": L.GRU}
 STRATEGIES = ("direct", "recursive", "seq2seq")
@@ -280,15 +282,16 @@ def _check_fit_options(epochs: Any, batch_size: Any, patience: Any, seed: Any) -
         raise ValueError(f"patience must be None or an int >= 0, got {patience!r}")
 
 
-def _rmse(a: np.ndarray, b: np.ndarray) -> float:
-    return math.sqrt(float(np.mean((a - b) ** 2)))
+def rmse(pred: Any, true: Any) -> float:
+    """Root mean squared error between two arrays of as many values, as a float."""
+    return math.sqrt(float(np.mean((np.ravel(pred) - np.ravel(true)) ** 2)))
 
 
-def _metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
+def point_metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
     nonzero = np.abs(true) > 1e-8
     mape = float(np.mean(np.abs((pred - true)[nonzero] / true[nonzero])) * 100) \
         if nonzero.any() else math.nan
-    return {"rmse": _rmse(pred, true), "mae": float(np.mean(np.abs(pred - true))),
+    return {"rmse": rmse(pred, true), "mae": float(np.mean(np.abs(pred - true))),
             "mape": mape}
 
 
@@ -950,18 +953,18 @@ class Forecaster:
         pred_s = self._forecast_scaled(self._scale(x), cfg.horizon)
         pred = self._levels(self._unscale_targets(pred_s), data.values[origin][:, self.target_idx])
         y_s = self._scale_targets(y_model)
-        result = {"part": part, "windows": len(x), **_metrics(pred, y),
-                  "rmse_scaled": _rmse(pred_s, y_s),
+        result = {"part": part, "windows": len(x), **point_metrics(pred, y),
+                  "rmse_scaled": rmse(pred_s, y_s),
                   "mae_scaled": float(np.mean(np.abs(pred_s - y_s)))}
         if cfg.horizon > 1:
-            result["rmse_by_step"] = [_rmse(pred[:, j], y[:, j]) for j in range(cfg.horizon)]
+            result["rmse_by_step"] = [rmse(pred[:, j], y[:, j]) for j in range(cfg.horizon)]
         if cfg.quantiles:
             q = self._quantile_levels(self._scale(x), data.values[origin][:, self.target_idx])
             result.update(interval_scores(q, y, cfg.quantiles))
             result["intervals"] = ("calibrated on the validation part (split conformal)"
                                    if self.conformal else "as trained (not calibrated)")
         for name, guess in self._naive(origin).items():
-            result[f"baseline_{name}"] = _metrics(guess, y)
+            result[f"baseline_{name}"] = point_metrics(guess, y)
         forecasts: dict[str, np.ndarray] = {}
         if stats is not False and stats is not None:
             result["stats"], forecasts = self._stats(origin, y, stats)
@@ -969,7 +972,7 @@ class Forecaster:
             result["backtest"] = bt = self.backtest(backtest, refit=refit, part=part)
             for fold, idx in zip(bt["folds"], _folds(len(origin), backtest)):
                 if forecasts:        # the statistical models on the same fold, never refitted
-                    fold["stats_rmse"] = {name: _rmse(f[idx], y[idx])
+                    fold["stats_rmse"] = {name: rmse(f[idx], y[idx])
                                           for name, f in forecasts.items()}
         return result
 
@@ -1005,7 +1008,7 @@ class Forecaster:
                 out[name] = r                              # {"skipped"} or {"error"}
                 continue
             forecasts[name] = r["forecasts"]
-            out[name] = {**_metrics(r["forecasts"], y), "seconds": r["seconds"]}
+            out[name] = {**point_metrics(r["forecasts"], y), "seconds": r["seconds"]}
             if r["note"]:
                 out[name]["note"] = r["note"]
         extra = [c for i, c in enumerate(self.columns) if i not in self.target_idx]
@@ -1048,12 +1051,12 @@ class Forecaster:
             folds.append({"origin": str(data.times[o]),
                           "from": str(data.times[o + 1]),
                           "to": str(data.times[int(origin[idx[-1]]) + self.config.horizon]),
-                          "windows": len(idx), **_metrics(pred, y[idx]),
-                          "naive_rmse": _rmse(naive, y[idx]),
+                          "windows": len(idx), **point_metrics(pred, y[idx]),
+                          "naive_rmse": rmse(naive, y[idx]),
                           "forecast": pred[0, :, 0].tolist(),
                           "fit_seconds": model.fit_seconds if refit else 0.0})
         rmses = [f["rmse"] for f in folds]
-        overall = {**_metrics(np.concatenate(preds), y),
+        overall = {**point_metrics(np.concatenate(preds), y),
                    "rmse_mean": float(np.mean(rmses)), "rmse_sd": float(np.std(rmses)),
                    "rmse_min": min(rmses), "rmse_max": max(rmses)}
         return {"part": part, "origins": int(origins), "refit": bool(refit), "folds": folds,

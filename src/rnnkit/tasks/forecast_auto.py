@@ -79,10 +79,10 @@ from .forecast import (
     ForecastConfig,
     Forecaster,
     _folds,
-    _metrics,
-    _rmse,
     future_times,
     interval_pairs,
+    point_metrics,
+    rmse,
 )
 from .hybrid import SMOOTHING_FILE, HybridForecaster, HybridPreset
 from .intervals import DEFAULT_LEVELS, ErrorIntervals, check_levels, interval_scores
@@ -596,14 +596,14 @@ class AutoForecaster:
         found.update({n: {"skipped": why} for n, why in slow.items() if why})
         origin, pred, true = _predictions(base, "val")
         true = true[np.isin(origin, V)]
-        rmse = {n: _rmse(r["forecasts"][..., 0], true) for n, r in found.items()
-                if "forecasts" in r}
+        by_model = {n: rmse(r["forecasts"][..., 0], true) for n, r in found.items()
+                    if "forecasts" in r}
         failed = {n: r.get("skipped") or r.get("error") for n, r in found.items()
                   if "forecasts" not in r}
-        if not rmse:
+        if not by_model:
             return "no statistical model could be fitted: " + "; ".join(
                 f"{n} {why}" for n, why in failed.items())
-        best = min(rmse, key=rmse.get)
+        best = min(by_model, key=by_model.get)
         combined = CombinedForecaster(base, kind, best, cfg.season, y,
                                       frame.columns[frame.target_idx[0]], tuple(starts))
         combined.seed(starts[0], V, found[best]["forecasts"][..., 0])
@@ -619,7 +619,7 @@ class AutoForecaster:
             why = _no_intervals(combined, cfg.quantiles)
             if why:
                 return f"cannot give the quantiles asked: {why}"
-        c, b = _rmse(p, t), self.validation[kind]["rmse"]
+        c, b = rmse(p, t), self.validation[kind]["rmse"]
         kept = b > c * (1 + TIE)
         verdict = (f"kept: validation RMSE {c:.4g}, more than {100 * TIE:g} % below "
                    f"{kind}'s {b:.4g} ({100 * (c / b - 1):+.1f} %)" if kept else
@@ -631,7 +631,7 @@ class AutoForecaster:
             "rmse": c, "mae": float(np.mean(np.abs(p - t))), "targets": len(V),
             "fit_seconds": combined.fit_seconds, "settings": _describe("combined", combined),
             "base": kind, "model": best,
-            "stats_rmse": {**rmse, **{n: {"skipped": why} for n, why in failed.items()}},
+            "stats_rmse": {**by_model, **{n: {"skipped": why} for n, why in failed.items()}},
             "verdict": verdict}
         if kept:
             self.chosen = combined
@@ -718,19 +718,19 @@ class AutoForecaster:
         for key in ("rmse_scaled", "mae_scaled", "rmse_by_step", "quantiles", "pinball",
                     "coverage", "intervals"):        # the rnn's, not the chosen model's
             result.pop(key, None)
-        result.update(_metrics(pred, y))
+        result.update(point_metrics(pred, y))
         if self.config.quantiles:
             levels = self.config.quantiles
             result.update(interval_scores(model.intervals.bands(pred, levels), y, levels))
             result["intervals"] = model.intervals.describe()
         if frame.config.horizon > 1:
-            result["rmse_by_step"] = [_rmse(pred[:, j], y[:, j])
+            result["rmse_by_step"] = [rmse(pred[:, j], y[:, j])
                                       for j in range(frame.config.horizon)]
         if backtest is not None:
             result["backtest"] = bt = self._backtest(backtest, refit, part)
             if forecasts:
                 for fold, idx in zip(bt["folds"], _folds(len(origin), backtest)):
-                    fold["stats_rmse"] = {n: _rmse(f[idx], y[idx]) for n, f in forecasts.items()}
+                    fold["stats_rmse"] = {n: rmse(f[idx], y[idx]) for n, f in forecasts.items()}
         result["auto"] = self._part_record(part)
         return result
 
@@ -745,7 +745,7 @@ class AutoForecaster:
                 o, pred, true = _predictions(m, part)
                 keep = np.isin(o, origin)
                 rec["scores_on_" + part][name] = {
-                    "rmse": _rmse(pred[keep], true[keep]),
+                    "rmse": rmse(pred[keep], true[keep]),
                     "mae": float(np.mean(np.abs(pred[keep] - true[keep])))}
         return rec
 
@@ -797,10 +797,10 @@ class AutoForecaster:
             naive = np.repeat(last[origin[idx]][:, None, :], K, axis=1)
             folds.append({"origin": str(times[o]), "from": str(times[o + 1]),
                           "to": str(times[int(origin[idx[-1]]) + K]), "windows": len(idx),
-                          **_metrics(pred, y[idx]), "naive_rmse": _rmse(naive, y[idx]),
+                          **point_metrics(pred, y[idx]), "naive_rmse": rmse(naive, y[idx]),
                           "forecast": pred[0, :, 0].tolist(), "fit_seconds": seconds})
         rmses = [f["rmse"] for f in folds]
-        overall = {**_metrics(np.concatenate(preds), y), "rmse_mean": float(np.mean(rmses)),
+        overall = {**point_metrics(np.concatenate(preds), y), "rmse_mean": float(np.mean(rmses)),
                    "rmse_sd": float(np.std(rmses)), "rmse_min": min(rmses),
                    "rmse_max": max(rmses)}
         return {"part": part, "origins": int(origins), "refit": bool(refit), "folds": folds,
@@ -1106,7 +1106,7 @@ def score(candidates: dict[str, Any], part: str = "val"
     for name, (origin, pred, true) in preds.items():
         keep = np.isin(origin, sorted(common))
         m = candidates[name]
-        scores[name] = {"rmse": _rmse(pred[keep], true[keep]),
+        scores[name] = {"rmse": rmse(pred[keep], true[keep]),
                         "mae": float(np.mean(np.abs(pred[keep] - true[keep]))),
                         "targets": int(keep.sum()), "fit_seconds": m.fit_seconds,
                         "settings": _describe(name, m)}

@@ -42,10 +42,10 @@ from .forecast import (
     ForecastConfig,
     Forecaster,
     _check_fit_options,
-    _metrics,
-    _rmse,
     feed_back,
     fits_float32,
+    point_metrics,
+    rmse,
 )
 
 __all__ = ["GlobalForecaster", "GlobalConfig", "GlobalNet", "MeanScaler"]
@@ -500,17 +500,17 @@ class GlobalForecaster:
             hat = np.diff(np.concatenate([last[:, None], pred], axis=1), axis=1) \
                 if cfg.difference else pred
             pred_s, y_s = (self._scaled_targets(key, v) for v in (hat, ref))
-            out["series"][key] = {"windows": len(origin), **_metrics(pred, y),
-                                  "rmse_scaled": _rmse(pred_s, y_s),
-                                  "baseline_last_value": _metrics(naive, y)}
+            out["series"][key] = {"windows": len(origin), **point_metrics(pred, y),
+                                  "rmse_scaled": rmse(pred_s, y_s),
+                                  "baseline_last_value": point_metrics(naive, y)}
             for name, v in (("pred", pred), ("y", y), ("pred_s", pred_s), ("y_s", y_s),
                             ("naive", naive)):
                 pooled[name].append(v.reshape(-1))
         p = {k: np.concatenate(v) for k, v in pooled.items()}
         out["overall"] = {"windows": sum(r["windows"] for r in out["series"].values()),
-                          **_metrics(p["pred"], p["y"]),
-                          "rmse_scaled": _rmse(p["pred_s"], p["y_s"]),
-                          "baseline_last_value": _metrics(p["naive"], p["y"])}
+                          **point_metrics(p["pred"], p["y"]),
+                          "rmse_scaled": rmse(p["pred_s"], p["y_s"]),
+                          "baseline_last_value": point_metrics(p["naive"], p["y"])}
         return out
 
     def _scaled_targets(self, key: Any, v: np.ndarray) -> np.ndarray:

@@ -58,7 +58,7 @@ from ..engines.select import forced_engine
 from ..model import Sequential
 from ..training import choose_threads, set_seed, using_threads
 from ..training.threads import requested
-from .forecast import Forecaster
+from .forecast import Forecaster, rmse
 from .intervals import ErrorIntervals, check_levels, interval_scores
 
 __all__ = ["HybridForecaster", "HybridConfig", "HybridPreset", "Smoothing", "hybrid_preset"]
@@ -460,12 +460,8 @@ def _phase_index(origins: np.ndarray, horizon: int, period: int) -> np.ndarray:
     return origins[:, None] + ahead
 
 
-def _rmse(a: np.ndarray, b: np.ndarray) -> float:
-    return math.sqrt(float(np.mean((a - b) ** 2)))
-
-
 def _scores(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
-    return {"rmse": _rmse(pred, true), "mae": float(np.mean(np.abs(pred - true)))}
+    return {"rmse": rmse(pred, true), "mae": float(np.mean(np.abs(pred - true)))}
 
 
 class HybridForecaster:
@@ -801,7 +797,7 @@ class HybridForecaster:
         pred = self._forecast(y, o)
         result = {"part": part, "windows": len(o), **_scores(pred, true)}
         if cfg.horizon > 1:
-            result["rmse_by_step"] = [_rmse(pred[:, k], true[:, k]) for k in range(cfg.horizon)]
+            result["rmse_by_step"] = [rmse(pred[:, k], true[:, k]) for k in range(cfg.horizon)]
         if quantiles is not None and quantiles is not False:
             levels = check_levels(quantiles)
             intervals = self._require_intervals()

@@ -12,11 +12,11 @@ with sensible ones, and beside rnnkit's torch engines on the same task.
 
 from __future__ import annotations
 
-import math
 import time
 
 import numpy as np
 
+from ..tasks.forecast import rmse
 from . import Report, Row, conclude, epochs, fit_options, verdict
 
 NAME = "sine-numpy"
@@ -33,9 +33,6 @@ def data():
     targets = wave[50:200, None]                                          # (150, 1)
     return windows[:100], targets[:100], windows[100:], targets[100:]
 
-
-def _rmse(p: np.ndarray, y: np.ndarray) -> float:
-    return math.sqrt(float(np.mean((np.ravel(p) - np.ravel(y)) ** 2)))
 
 
 def _numpy_run(seed: int, epochs: int, tutorial_settings: bool):
@@ -55,7 +52,7 @@ def _numpy_run(seed: int, epochs: int, tutorial_settings: bool):
     t0 = time.perf_counter()
     ref.fit(cell, params, x, y, epochs=epochs, batch_size=batch, optimizer=opt, truncate=5,
             clip_value=10.0, seed=seed)
-    return time.perf_counter() - t0, _rmse(ref.predict(cell, params, xv), yv)
+    return time.perf_counter() - t0, rmse(ref.predict(cell, params, xv), yv)
 
 
 def _rnnkit_run(seed: int, n_epochs: int, engine: str):
@@ -70,7 +67,7 @@ def _rnnkit_run(seed: int, n_epochs: int, engine: str):
     model.fit(x, y, epochs=n_epochs, batch_size=10, lr=1e-3, tbptt=5, clip_value=10.0,
               seed=seed, **fit_options(f"sine-{engine}-seed{seed}"))
     seconds = time.perf_counter() - t0
-    return seconds, _rmse(model.predict(xv).numpy(), yv.numpy())
+    return seconds, rmse(model.predict(xv).numpy(), yv.numpy())
 
 
 def run(seeds: list[int], quick: bool = False, out=None) -> Report:
@@ -94,9 +91,9 @@ def run(seeds: list[int], quick: bool = False, out=None) -> Report:
                                {"val RMSE": [r[1] for r in results]}))
     _, _, xv, yv = data()
     report.rows.append(Row("baseline: predict 0", "-", [],
-                           {"val RMSE": [_rmse(np.zeros_like(yv), yv)]}))
+                           {"val RMSE": [rmse(np.zeros_like(yv), yv)]}))
     report.rows.append(Row("baseline: repeat last value", "-", [],
-                           {"val RMSE": [_rmse(xv[:, -1], yv)]}))
+                           {"val RMSE": [rmse(xv[:, -1], yv)]}))
     report.notes.append("All rows: truncated BPTT of 5 steps, gradients clipped to ±10, 100 "
                         "train / 50 validation windows.")
     report.quick = quick

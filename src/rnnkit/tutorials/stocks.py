@@ -11,12 +11,12 @@ best match.
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 
 import numpy as np
 
+from ..tasks.forecast import rmse
 from . import Report, Row, conclude, epochs, fit_options, verdict
 
 NAME = "stocks"
@@ -30,9 +30,6 @@ def data():
     s = datasets.load("stocks", symbol="MSFT")
     return s, s.column("Adj Close")
 
-
-def _rmse(p, y) -> float:
-    return math.sqrt(float(np.mean((np.ravel(p) - np.ravel(y)) ** 2)))
 
 
 def tutorial_stack(cell: str, seed: int, n_epochs: int):
@@ -85,7 +82,7 @@ def run(seeds: list[int], quick: bool = False, out: str | Path | None = None) ->
     ]:
         runs = [fn(s) for s in seeds]
         report.rows.append(Row(label, settings, [r[0] for r in runs],
-                               {"test RMSE $": [_rmse(r[1], r[2]) for r in runs],
+                               {"test RMSE $": [rmse(r[1], r[2]) for r in runs],
                                 "test MAE $": [float(np.mean(np.abs(r[1] - r[2])))
                                                for r in runs]}))
         if label.startswith("rnnkit"):
@@ -94,7 +91,7 @@ def run(seeds: list[int], quick: bool = False, out: str | Path | None = None) ->
     split = int(len(price) * 0.8)
     last = price[split - 1:-1]
     report.rows.append(Row("naive: yesterday's price", "-", [],
-                           {"test RMSE $": [_rmse(last, price[split:])],
+                           {"test RMSE $": [rmse(last, price[split:])],
                             "test MAE $": [float(np.mean(np.abs(last - price[split:])))]}))
     report.notes.append("Training settings of the tutorial stacks (the tutorial does not give "
                         "them): MinMax fitted on the training 80 %, Adam 1e-3, batch 32.")

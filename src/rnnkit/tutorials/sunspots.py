@@ -11,13 +11,13 @@ on the tutorial's own 46 test targets, in the tutorial's scaled units.
 
 from __future__ import annotations
 
-import math
 import statistics
 import time
 from pathlib import Path
 
 import numpy as np
 
+from ..tasks.forecast import rmse
 from . import Report, Row, conclude, fit_options, verdict
 from . import epochs as capped_epochs
 
@@ -44,9 +44,6 @@ def data():
     return series, scaler, split, x_tr, y_tr, x_te, y_te, rows_tr, rows_te
 
 
-def _rmse(p, y) -> float:
-    return math.sqrt(float(np.mean((np.ravel(p) - np.ravel(y)) ** 2)))
-
 
 def tutorial_recipe(seed: int, epochs: int = 20, step: str = "auto"):
     """The tutorial's model and training; returns (seconds, train RMSE, test RMSE, model).
@@ -69,8 +66,8 @@ def tutorial_recipe(seed: int, epochs: int = 20, step: str = "auto"):
     model.fit(x_tr, y_tr, epochs=epochs, batch_size=1, loss="mse", optimizer="adam",
               seed=seed, step=step, **fit_options(f"recipe-seed{seed}"))
     seconds = time.perf_counter() - t0
-    return (seconds, _rmse(model.predict(x_tr).numpy(), y_tr),
-            _rmse(model.predict(x_te).numpy(), y_te), model)
+    return (seconds, rmse(model.predict(x_tr).numpy(), y_tr),
+            rmse(model.predict(x_te).numpy(), y_te), model)
 
 
 def recommended(seed: int, epochs: int = 100):
@@ -90,7 +87,7 @@ def recommended(seed: int, epochs: int = 100):
         rows = rows[rows >= RECOMMENDED_WINDOW]
         x = np.stack([series[r - RECOMMENDED_WINDOW:r] for r in rows])[..., None]
         pred = f.predict_windows(x)[:, 0, 0]
-        return _rmse(scaler.transform(pred[:, None])[:, 0], y[-len(rows):])
+        return rmse(scaler.transform(pred[:, None])[:, 0], y[-len(rows):])
     return f.fit_seconds, score(rows_tr, y_tr), score(rows_te, y_te), f
 
 
@@ -115,8 +112,8 @@ def run(seeds: list[int], quick: bool = False, out: str | Path | None = None) ->
                            [r[0] for r in best], {"train RMSE": [r[1] for r in best],
                                                   "test RMSE": [r[2] for r in best]}))
     report.rows.append(Row("naive: repeat last value", "-", [],
-                           {"train RMSE": [_rmse(x_tr[:, -1, 0], y_tr)],
-                            "test RMSE": [_rmse(x_te[:, -1, 0], y_te)]}))
+                           {"train RMSE": [rmse(x_tr[:, -1, 0], y_tr)],
+                            "test RMSE": [rmse(x_te[:, -1, 0], y_te)]}))
     report.quick = quick
     said = conclusions(report)          # the first compares published figures only
     report.notes += said[:1] + conclude(report, said[1:])
