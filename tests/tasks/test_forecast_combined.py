@@ -136,6 +136,16 @@ def test_seasons_and_long_series_follow_the_stats_tables_rules(monkeypatch):
     skipped = auto.validation["combined"]["stats_rmse"]["AutoARIMA"]["skipped"]
     assert skipped == "seasonal (m=12) on 100 rows would take many minutes (over 50 rows)"
     assert auto.candidates["combined"].model in ("AutoETS", "AutoTheta")
+    # nor is one fitted on a longer history sent later (a served request): refused by name
+    c = _with_model(auto.candidates["combined"], "AutoARIMA")
+    with pytest.raises(ValueError, match="AutoARIMA: seasonal .* send at most 50 rows"):
+        c.predict(2, _seasonal(120))
+
+
+def _with_model(c, model):
+    """``c`` with another statistical member (what a combined chosen elsewhere would hold)."""
+    return CombinedForecaster(c.base, c.base_kind, model, c.season, c.series, c.column,
+                              c.starts)
 
 
 def test_horizon_two_combines_every_step():

@@ -335,7 +335,12 @@ class CombinedForecaster:
                 self._ahead[steps] = sb.forecast_after(self.series, steps, self.model,
                                                        self.season)[0]
             return self._ahead[steps]
-        return sb.forecast_after(self._target(series), steps, self.model, self.season)[0]
+        y = self._target(series)
+        slow = sb.too_slow(self.model, self.season, len(y))
+        if slow:         # the choice never fitted it so long; a request must not hang on it
+            raise ValueError(f"the combined's {self.model}: {slow}; send at most "
+                             f"{sb.SEASONAL_ARIMA_ROWS:,} rows of history")
+        return sb.forecast_after(y, steps, self.model, self.season)[0]
 
     def refitted(self, base: Any, origin: int) -> CombinedForecaster:
         """This combination with ``base`` (refitted on rows 0..origin) and the statistical
