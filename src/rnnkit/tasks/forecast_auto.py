@@ -600,7 +600,8 @@ class AutoForecaster:
                                          guard=True, fit_until=starts[0])
         found.update({n: {"skipped": why} for n, why in slow.items() if why})
         origin, pred, true = _predictions(base, "val")
-        true = true[np.isin(origin, V)]
+        keep = np.isin(origin, V)
+        origin, pred, true = origin[keep], pred[keep], true[keep]
         by_model = {n: rmse(r["forecasts"][..., 0], true) for n, r in found.items()
                     if "forecasts" in r}
         failed = {n: r.get("skipped") or r.get("error") for n, r in found.items()
@@ -614,9 +615,8 @@ class AutoForecaster:
         combined.seed(starts[0], V, found[best]["forecasts"][..., 0])
         combined.note = found[best]["note"]
         combined.stats_seconds = sum(r["seconds"] for r in found.values() if "seconds" in r)
-        o, p, t = _predictions(combined, "val")
-        keep = np.isin(o, V)
-        p, t = p[keep].reshape(len(V), cfg.horizon, 1), t[keep].reshape(len(V), cfg.horizon, 1)
+        p = (pred + combined.stats_at(origin)) / 2          # _predictions(combined, "val")
+        p, t = p.reshape(len(V), cfg.horizon, 1), true.reshape(len(V), cfg.horizon, 1)
         members = base.members.values() if isinstance(base, MeanForecaster) else [base]
         combined.intervals = ErrorIntervals.from_forecasts(p, t, _relative(members, p), source=(
             f"the combined's {len(V)} validation forecasts"))
