@@ -85,7 +85,12 @@ from .forecast import (
     rmse,
 )
 from .hybrid import SMOOTHING_FILE, HybridForecaster, HybridPreset
-from .intervals import DEFAULT_LEVELS, ErrorIntervals, check_levels, interval_scores
+from .intervals import (
+    DEFAULT_LEVELS,
+    ErrorIntervals,
+    interval_scores,
+    quantile_forecast,
+)
 
 __all__ = ["AutoForecaster", "MeanForecaster", "CombinedForecaster", "AUTO_FILE", "KINDS",
            "MEMBERS", "saved_kind", "score", "pick"]
@@ -188,23 +193,9 @@ class MeanForecaster:
         0.5, 0.9) returns (steps, 1, levels) from the mean's validation errors, as
         ``HybridForecaster.predict`` does; they reach the horizon at most."""
         if quantiles is not False and quantiles is not None:
-            return _bands(self, "mean", steps, series, quantiles)
+            return quantile_forecast(self, "mean", self.config_horizon, steps, series,
+                                     quantiles)
         return np.mean([m.predict(steps, series) for m in self.members.values()], axis=0)
-
-
-def _bands(model: Any, what: str, steps: int | None, series: Any, quantiles: Any
-           ) -> np.ndarray:
-    """A mean's or a combined's quantile forecasts (steps, 1, levels) from its validation
-    errors; they reach the horizon at most."""
-    levels = check_levels(quantiles)
-    if model.intervals is None:
-        raise ValueError(f"this {what} has no prediction intervals: {model.no_intervals}")
-    model.intervals.check(levels)
-    k = model.config_horizon
-    if isinstance(steps, int) and not isinstance(steps, bool) and steps > k:
-        raise ValueError(f"quantiles reach horizon={k} steps at most (the validation "
-                         f"errors are per step ahead), got steps={steps}")
-    return model.intervals.bands(model.predict(steps, series), levels)
 
 
 class CombinedForecaster:
@@ -323,7 +314,8 @@ class CombinedForecaster:
         horizon) after the data or ``series`` and the statistical model's, fitted on that
         whole series: (steps, 1).  ``quantiles`` as ``MeanForecaster.predict``."""
         if quantiles is not False and quantiles is not None:
-            return _bands(self, "combined forecaster", steps, series, quantiles)
+            return quantile_forecast(self, "combined forecaster", self.config_horizon, steps,
+                                     series, quantiles)
         rnn = self.base.predict(steps, series)                     # checks steps
         return (rnn + self.stats_after(len(rnn), series)[:, None]) / 2
 

@@ -59,7 +59,7 @@ from ..model import Sequential
 from ..training import choose_threads, set_seed, using_threads
 from ..training.threads import requested
 from .forecast import Forecaster, rmse
-from .intervals import ErrorIntervals, check_levels, interval_scores
+from .intervals import ErrorIntervals, check_levels, interval_scores, quantile_forecast
 
 __all__ = ["HybridForecaster", "HybridConfig", "HybridPreset", "Smoothing", "hybrid_preset"]
 
@@ -734,15 +734,8 @@ class HybridForecaster:
         self._require()
         cfg = self.config
         if quantiles is not False and quantiles is not None:
-            levels = check_levels(quantiles)
-            intervals = self._require_intervals()
-            intervals.check(levels)
-            steps = cfg.horizon if steps is None else steps
-            if isinstance(steps, numbers.Integral) and not isinstance(steps, bool) \
-                    and steps > cfg.horizon:
-                raise ValueError(f"quantiles reach horizon={cfg.horizon} steps at most (the "
-                                 f"validation errors are per step ahead), got steps={steps}")
-            return intervals.bands(self.predict(steps, series), levels)
+            return quantile_forecast(self, "HybridForecaster", cfg.horizon, steps, series,
+                                     quantiles)
         steps = cfg.horizon if steps is None else steps
         if isinstance(steps, (bool, np.bool_)) or not isinstance(steps, numbers.Integral) \
                 or steps < 1:

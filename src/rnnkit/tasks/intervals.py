@@ -37,6 +37,7 @@ Notes (traps):
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +46,7 @@ import numpy as np
 from .forecast import DEFAULT_LEVELS, check_levels, interval_scores
 
 __all__ = ["DEFAULT_LEVELS", "ErrorIntervals", "check_levels", "least_errors",
-           "interval_scores"]
+           "interval_scores", "quantile_forecast"]
 
 def least_errors(levels: tuple[float, ...]) -> int:
     """Validation errors per step that the levels need: q (n+1) within [1, n] for each q,
@@ -151,3 +152,19 @@ class ErrorIntervals:
         return cls(np.asarray(d["errors"], dtype=np.float64), bool(d.get("relative", False)),
                    str(d.get("source", "validation forecasts")))
 
+
+def quantile_forecast(model: Any, what: str, horizon: int, steps: Any, series: Any,
+                      quantiles: Any) -> np.ndarray:
+    """A point forecaster's quantile forecasts (steps, 1, levels) from its validation
+    errors: ``model.predict(steps, series)`` moved by ``model.intervals`` (or a ValueError
+    naming ``model.no_intervals``, levels the errors cannot place, or steps past ``horizon``,
+    which the per-step errors do not reach).  What the hybrid's, the mean's and the
+    combined's ``predict(..., quantiles=...)`` run."""
+    levels = check_levels(quantiles)
+    if model.intervals is None:
+        raise ValueError(f"this {what} has no prediction intervals: {model.no_intervals}")
+    model.intervals.check(levels)
+    if isinstance(steps, numbers.Integral) and not isinstance(steps, bool) and steps > horizon:
+        raise ValueError(f"quantiles reach horizon={horizon} steps at most (the validation "
+                         f"errors are per step ahead), got steps={steps}")
+    return model.intervals.bands(model.predict(steps, series), levels)
