@@ -359,3 +359,16 @@ def test_a_mean_names_bad_members():
         MeanForecaster({"rnn": rnn, "hybrid": two.candidates["hybrid"]})
     with pytest.raises(ValueError, match="must begin with the fitted series' first 12"):
         hybrid.predict(steps=1, series=y[5:])
+
+
+def test_refit_backtest_of_a_hybrid_fitted_on_a_named_column():
+    """The refit hybrid is trained on the rows before each origin under the column name the
+    chosen one was fitted on (it was refused as "target .passengers. is not a column (x0)")."""
+    from rnnkit.datasets import load
+    series = load("airline")
+    auto = _auto(stats=False)
+    auto.fit(series, epochs=2, batch_size=16, verbose=0, seed=0)
+    _force(auto, "hybrid")
+    bt = auto.evaluate("test", backtest=2, refit=True)["backtest"]
+    assert bt["refit"] and len(bt["folds"]) == 2
+    assert all(f["fit_seconds"] > 0 and np.isfinite(f["rmse"]) for f in bt["folds"])

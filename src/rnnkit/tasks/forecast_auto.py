@@ -73,6 +73,7 @@ from typing import Any
 
 import numpy as np
 
+from ..datasets.series import Series
 from ..types import Choice
 from . import stats_baselines as sb
 from .forecast import (
@@ -765,8 +766,10 @@ class AutoForecaster:
         if spec is None:
             raise ValueError("refitting the hybrid needs its preset: backtest(refit=True) "
                              "works on an AutoForecaster that fit() trained, not among()'s")
-        h = HybridForecaster(model.config)
-        h.fit(model.series[:origin + 1], epochs=spec.epochs, batch_size=spec.batch_size,
+        h, rows = HybridForecaster(model.config), slice(0, origin + 1)
+        named = Series("refit", self._frame._data.times[rows], model.series[rows],
+                       (model.column,))              # the target by the name it was fitted on
+        h.fit(named, epochs=spec.epochs, batch_size=spec.batch_size,
               val=opts["val"], test=0.0, patience=spec.patience, seed=opts["seed"], verbose=0,
               threads=opts.get("threads"))
         return h
