@@ -363,7 +363,7 @@ def test_a_mean_names_bad_members():
 
 def test_refit_backtest_of_a_hybrid_fitted_on_a_named_column():
     """The refit hybrid is trained on the rows before each origin under the column name the
-    chosen one was fitted on (it was refused as "target .passengers. is not a column (x0)")."""
+    chosen one was fitted on (it was refused as "target 'passengers' is not a column (x0)")."""
     from rnnkit.datasets import load
     series = load("airline")
     auto = _auto(stats=False)
