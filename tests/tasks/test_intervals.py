@@ -13,7 +13,12 @@ from rnnkit.cli.main import app
 from rnnkit.tasks.forecast import ForecastConfig, Forecaster
 from rnnkit.tasks.forecast_auto import AUTO_FILE, AutoForecaster, _forecast_at
 from rnnkit.tasks.hybrid import HybridForecaster, hybrid_preset
-from rnnkit.tasks.intervals import ErrorIntervals, check_levels, least_errors
+from rnnkit.tasks.intervals import (
+    ErrorIntervals,
+    check_levels,
+    least_errors,
+    rolling_quantiles,
+)
 from rnnkit.types import Choice
 
 Q = (0.1, 0.5, 0.9)
@@ -105,6 +110,54 @@ def test_relative_bands_scale_with_the_level():
         ErrorIntervals.from_forecasts(np.zeros((3, 1, 1)), np.ones((3, 1, 1)), relative=True)
 
 
+# ---------------------------------------------------------------------- rolling calibration
+def test_rolling_quantiles_never_read_a_target_after_the_origin():
+    """Step j of forecast k is known at origin i once origin[k] + j + 1 <= origin[i]: poison
+    every later error whose target lies after origin i, and origin i's quantiles stay."""
+    rng = np.random.default_rng(0)
+    past, later = rng.normal(size=(30, 3, 2)), rng.normal(size=(25, 3, 2))
+    origin = 100 + np.arange(25)
+    q = rolling_quantiles(past, later, origin, [0.1, 0.9])
+    assert q.shape == (25, 3, 2, 2)
+    for i in (0, 1, 5, 24):
+        for j in range(3):
+            poisoned = later.copy()
+            unseen = origin + j + 1 > origin[i]
+            poisoned[unseen, j] = 1e6
+            np.testing.assert_array_equal(
+                rolling_quantiles(past, poisoned, origin, [0.1, 0.9])[i, j], q[i, j])
+    # the first origin knows the validation errors alone; later ones a pool of the same size
+    np.testing.assert_allclose(q[0], np.moveaxis(
+        np.quantile(past, [0.1, 0.9], axis=0, method="weibull"), 0, -1))
+    pool = np.concatenate([past[:, 2], later[:10, 2]])[-30:]          # origin 112, step 3
+    np.testing.assert_allclose(q[12, 2], np.quantile(pool, [0.1, 0.9], axis=0,
+                                                     method="weibull").T)
+    with pytest.raises(ValueError, match="ascending"):
+        rolling_quantiles(past, later, origin[::-1], [0.5])
+    with pytest.raises(ValueError, match="must agree"):
+        rolling_quantiles(past, later[:, :2], origin, [0.5])
+
+
+def test_rolled_bands_widen_when_the_later_part_is_noisier():
+    """Validation errors of size 1, later errors of size 5: the static band keeps missing
+    them, the rolled one learns them as they are observed."""
+    rng = np.random.default_rng(2)
+    e = ErrorIntervals(rng.normal(0, 1, (100, 1, 1)))
+    point = np.zeros((300, 1, 1))
+    true = rng.normal(0, 5, (300, 1, 1))
+    origin = np.arange(300)
+    rolled, how = e.rolling_bands(point, true, origin, Q)
+    static = e.bands(point, Q)
+    cover = [float(np.mean((true >= b[..., 0]) & (true <= b[..., 2]))) for b in (rolled, static)]
+    assert cover[1] < 0.4 < 0.7 < cover[0], cover
+    assert "rolled: at each origin the last 100 errors" in how
+    np.testing.assert_array_equal(rolled[0], static[0])       # nothing known yet
+    assert (np.diff(rolled, axis=-1) >= 0).all()
+    rel = ErrorIntervals(np.full((20, 1, 1), 0.1), relative=True)
+    _, how = rel.rolling_bands(np.full((3, 1, 1), -1.0), np.ones((3, 1, 1)), np.arange(3), Q)
+    assert "not rolled" in how
+
+
 # ---------------------------------------------------------------------- the hybrid
 def test_hybrid_intervals_cover_about_their_share_of_a_noisy_series():
     y = _noisy_sine(600) + 5.0                     # iid noise around a wave, all > 0
@@ -177,19 +230,39 @@ def test_auto_with_quantiles_keeps_hybrid_and_mean_and_reports_the_chosen_band(t
         m = auto.evaluate("test")
         assert m["quantiles"] == list(Q) and set(m["coverage"]) == {"80"}
         assert m["intervals"].startswith("from the relative") and kind in m["intervals"]
-        # the chosen model's band on the frame's targets, not the rnn's
+        # the chosen model's band on the frame's targets, not the rnn's; rolled: each origin
+        # from the last n relative errors known there (horizon 1: the earlier origins')
         origin, y = auto.origins_and_targets("test")
-        b = model.intervals.bands(_forecast_at(model, auto._frame, origin), Q)
-        assert m["coverage"]["80"] == pytest.approx(np.mean((y >= b[..., 0]) & (y <= b[..., 2])))
+        pred = _forecast_at(model, auto._frame, origin)[:, 0, 0]
+        e_val, e_test = model.intervals.errors[:, 0, 0], y[:, 0, 0] / pred - 1
+        inside = []
+        for i in range(len(pred)):
+            pool = np.concatenate([e_val, e_test[:i]])[-len(e_val):]
+            lo, hi = np.quantile(pool, [0.1, 0.9], method="weibull")
+            inside.append(pred[i] * (1 + min(lo, 0)) <= y[i, 0, 0] <= pred[i] * (1 + max(hi, 0)))
+        assert m["coverage"]["80"] == pytest.approx(np.mean(inside))
+        assert "rolled: at each origin the last" in m["intervals"]
+        assert auto.evaluate("val")["intervals"] == model.intervals.describe()
         metrics = auto.report(tmp_path / kind, future=3)
+        assert metrics["test"]["coverage"] == m["coverage"]
+        # after the data: the last n of the validation and test errors, saved so
+        n = len(e_val)
+        np.testing.assert_allclose(model.intervals.errors[:, 0, 0],
+                                   np.concatenate([e_val, e_test])[-n:])
+        np.testing.assert_array_equal(model.intervals.past[:, 0, 0], e_val)
+        assert auto.evaluate("test")["coverage"] == m["coverage"]   # still rolled from e_val
+        after = auto.predict(quantiles=True)
         band = metrics["future"]["intervals"]["x0"]["80"]
         assert len(band["lower"]) == 1 and band["lower"][0] <= band["upper"][0]
+        assert [band["lower"][0], band["upper"][0]] == pytest.approx(after[0, 0, [0, 2]])
         assert metrics["plot"]["interval"]["label"] == \
-            f"80 % interval (from the {kind}'s validation errors)"
+            f"80 % interval (from the {kind}'s last {n} validation and test errors)"
+        assert f"then its {len(e_test)} test forecasts" in metrics["future"]["intervals_how"]
         auto.save(tmp_path / f"{kind}-model")
         back = AutoForecaster.load(tmp_path / f"{kind}-model")
         assert back.config.quantiles == Q
-        np.testing.assert_allclose(back.predict(quantiles=True), q)
+        np.testing.assert_allclose(back.predict(quantiles=True), after)
+        np.testing.assert_allclose(back.chosen.intervals.past, model.intervals.past)
     # a mean saved before its errors were kept: loads, says why it has no intervals
     rec_path = tmp_path / "mean-model" / AUTO_FILE
     rec = json.loads(rec_path.read_text())
@@ -209,7 +282,7 @@ def test_auto_leaves_out_a_candidate_whose_errors_are_too_few():
         assert "at least 99 validation errors" in auto.validation[name]["skipped"]
 
 
-def test_quantile_forecaster_calibrates_with_the_weibull_rule():
+def test_quantile_forecaster_calibrates_with_the_weibull_rule(tmp_path):
     f = Forecaster(cell="gru", units=4, window=12, quantiles=Q)
     f.fit(_noisy_sine(200), epochs=1, verbose=0)
     x, _, origin, y = f._targets("val")
@@ -218,6 +291,33 @@ def test_quantile_forecaster_calibrates_with_the_weibull_rule():
     scores = np.maximum(raw[..., 0] - y, y - raw[..., 2])
     np.testing.assert_allclose(f.conformal["0.1"],
                                np.quantile(scores, 0.8, axis=0, method="weibull"))
+    # the test part rolled: origin i widens by the 0.8-quantile of the last n scores known
+    x, _, origin, y = f._targets("test")
+    raw = f._quantile_levels(f._scale(x), f._data.values[origin][:, f.target_idx],
+                             calibrated=False)
+    later = np.maximum(raw[..., 0] - y, y - raw[..., 2])[:, 0, 0]
+    inside = []
+    for i in range(len(later)):
+        c = np.quantile(np.concatenate([scores[:, 0, 0], later[:i]])[-len(scores):], 0.8,
+                        method="weibull")
+        lo, med, hi = raw[i, 0, 0]
+        inside.append(min(lo - c, med) <= y[i, 0, 0] <= max(hi + c, med))
+    m = f.evaluate("test")
+    assert m["coverage"]["80"] == pytest.approx(np.mean(inside))
+    assert f"last {len(scores)} scores known there" in m["intervals"]
+    assert "rolled" not in f.evaluate("val")["intervals"]
+    # after the data: the last n of the validation and test scores, saved so
+    f.roll_to_end("test")
+    end = np.quantile(np.concatenate([scores[:, 0, 0], later])[-len(scores):], 0.8,
+                      method="weibull")
+    assert f.conformal["0.1"][0][0] == pytest.approx(end)
+    assert f.interval_how == f"calibrated on the last {len(scores)} validation and test scores"
+    assert f.evaluate("test")["coverage"] == m["coverage"]            # still rolled from val
+    f.save(tmp_path / "q")
+    back = Forecaster.load(tmp_path / "q")
+    assert back.interval_how == f.interval_how and back.conformal == f.conformal
+    np.testing.assert_allclose(back.predict(steps=1, series=_noisy_sine(200), quantiles=True),
+                               f.predict(steps=1, series=_noisy_sine(200), quantiles=True))
 
 
 def test_cli_auto_with_quantiles_fits_every_candidate_and_prints_the_coverage(tmp_path):

@@ -300,7 +300,9 @@ def forecast(
         metavar="LEVELS", help="train quantile forecasts (pinball loss), e.g. 0.1,0.5,0.9 "
         "(must hold 0.5, the point forecast): reports interval coverage and pinball loss, "
         "draws the interval; calibrated on the validation part (with --strategy auto, a "
-        "chosen hybrid, mean or combined takes its intervals from its validation errors)")] = None,
+        "chosen hybrid, mean or combined takes its intervals from its validation errors); "
+        "the test part is scored rolling (each origin from the last errors known there) and "
+        "the band after the data from the last validation and test errors")] = None,
     seed: Seed = 0,
     out: Out = None,
     quick: Quick = False,

@@ -532,6 +532,7 @@ class Forecaster:
         self.training_step: Choice | None = None   # which step fit ran, and why (Trainer)
         # lower quantile level -> (K, nt) widening of its (q, 1-q) interval, from validation
         self.conformal: dict[str, list[list[float]]] = {}
+        self.interval_how: str | None = None    # set when the corrections roll past validation
         self._data: _Prepared | None = None
         self._fit_options: dict[str, Any] | None = None     # what fit() ran with (backtest)
 
@@ -704,7 +705,7 @@ class Forecaster:
         self.context = data.values[-self._context_rows():].copy()
         self._fit_options = {"epochs": epochs, "batch_size": batch_size, "val": val,
                              "patience": patience, "seed": seed, "threads": threads}
-        self.conformal = {}
+        self.conformal, self.interval_how = {}, None
         if cfg.quantiles and cfg.calibrate and "val" in data.parts:
             self.conformal = self._conformal("val")
         return hist
@@ -779,14 +780,17 @@ class Forecaster:
             q = origin_levels[:, None, :, None] + np.cumsum(q, axis=1)
         return self._calibrate(q) if calibrated else q
 
-    def _calibrate(self, q: np.ndarray) -> np.ndarray:
-        """Widen (or narrow) each central interval by its validation correction; lower levels
-        stay at or below the median and upper ones at or above it, then all are sorted."""
+    def _calibrate(self, q: np.ndarray, corrections: dict[str, Any] | None = None
+                   ) -> np.ndarray:
+        """Widen (or narrow) each central interval by its validation correction (or by
+        ``corrections``, {repr(q): broadcastable to q[..., i]}); lower levels stay at or
+        below the median and upper ones at or above it, then all are sorted."""
         qs = self.config.quantiles
         med = q[..., qs.index(0.5)]
         q = q.copy()
+        corrections = self.conformal if corrections is None else corrections
         for i, j, _ in interval_pairs(qs):
-            c = np.asarray(self.conformal.get(repr(qs[i]), 0.0))      # (K, nt) or 0
+            c = np.asarray(corrections.get(repr(qs[i]), 0.0))         # (K, nt), (M, K, nt), 0
             q[..., i] = np.minimum(q[..., i] - c, med)
             q[..., j] = np.maximum(q[..., j] + c, med)
         return np.sort(q, axis=-1)
@@ -802,15 +806,53 @@ class Forecaster:
         and the mean's intervals (``tasks/intervals.py``).  CQR's finite-sample guarantee
         takes the ceil((n+1)(1-a))-th score instead, which covers at least 1-a and on
         average up to 1/(n+1) more (81.8 % for an 80 % interval from n = 21 scores)."""
+        _, _, scores = self._conformity(part)
+        qs = self.config.quantiles
+        return {repr(qs[i]): np.quantile(scores[repr(qs[i])], cover / 100, axis=0,
+                                         method="weibull").tolist()
+                for i, _, cover in interval_pairs(qs)}
+
+    def _conformity(self, part: str) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """A part's origins (M,), uncalibrated quantiles (M, K, nt, Q) and, per interval
+        (q, 1-q), the CQR scores max(lower - y, y - upper): {repr(q): (M, K, nt)}."""
         x, _, origin, y = self._targets(part)
         raw = self._quantile_levels(self._scale(x), self._data.values[origin][:, self.target_idx],
                                     calibrated=False)
-        qs, out = self.config.quantiles, {}
-        for i, j, cover in interval_pairs(qs):
-            scores = np.maximum(raw[..., i] - y, y - raw[..., j])      # (M, K, nt)
-            out[repr(qs[i])] = np.quantile(scores, cover / 100, axis=0,
-                                           method="weibull").tolist()
-        return out
+        qs = self.config.quantiles
+        return origin, raw, {repr(qs[i]): np.maximum(raw[..., i] - y, y - raw[..., j])
+                             for i, j, _ in interval_pairs(qs)}
+
+    def _rolled(self, part: str) -> np.ndarray:
+        """A later part's quantiles (M, K, nt, Q), each origin's intervals corrected by the
+        (1-a)-quantile of the last n scores known there: the n validation scores, then the
+        part's own as their targets are observed (``tasks/intervals.py``, "Rolling
+        calibration").  Needs ``self.conformal`` (a validation part)."""
+        from .intervals import rolling_quantiles  # intervals.py imports this module
+        _, _, past = self._conformity("val")
+        origin, raw, later = self._conformity(part)
+        qs = self.config.quantiles
+        corrections = {repr(qs[i]): rolling_quantiles(past[repr(qs[i])], later[repr(qs[i])],
+                                                      origin, [cover / 100])[..., 0]
+                       for i, _, cover in interval_pairs(qs)}
+        return self._calibrate(raw, corrections)
+
+    def roll_to_end(self, part: str = "test") -> None:
+        """Continue the rolling calibration to the end of ``part``, every target of it now
+        observed: each correction becomes the (1-a)-quantile of the last n scores, the
+        validation's then the part's, so that forecasts after the data (``future``, a saved
+        model) are calibrated as the rolling rule would at the next origin.  ``report``
+        calls it after scoring the last part held out.  Nothing to do without calibration."""
+        if not self.conformal or self._data is None or "val" not in self._data.parts \
+                or part == "val" or part not in self._data.parts:
+            return
+        _, _, past = self._conformity("val")
+        _, _, later = self._conformity(part)
+        qs, n = self.config.quantiles, len(next(iter(past.values())))
+        self.conformal = {
+            repr(qs[i]): np.quantile(np.concatenate([past[repr(qs[i])], later[repr(qs[i])]])[-n:],
+                                     cover / 100, axis=0, method="weibull").tolist()
+            for i, _, cover in interval_pairs(qs)}
+        self.interval_how = f"calibrated on the last {n} validation and {part} scores"
 
     def _select_levels(self, quantiles: Any) -> list[int]:
         """Indices of the trained levels ``quantiles`` asks for (True = all of them)."""
@@ -959,10 +1001,17 @@ class Forecaster:
         if cfg.horizon > 1:
             result["rmse_by_step"] = [rmse(pred[:, j], y[:, j]) for j in range(cfg.horizon)]
         if cfg.quantiles:
-            q = self._quantile_levels(self._scale(x), data.values[origin][:, self.target_idx])
+            rolled = bool(self.conformal) and part != "val" and "val" in data.parts
+            q = (self._rolled(part) if rolled else
+                 self._quantile_levels(self._scale(x), data.values[origin][:, self.target_idx]))
             result.update(interval_scores(q, y, cfg.quantiles))
-            result["intervals"] = ("calibrated on the validation part (split conformal)"
-                                   if self.conformal else "as trained (not calibrated)")
+            n = len(self._targets("val")[0]) if rolled else 0
+            result["intervals"] = (
+                f"calibrated on the validation part (split conformal), rolled: at each origin "
+                f"from the last {n} scores known there (validation, then this part's as their "
+                "targets are observed)" if rolled else
+                "calibrated on the validation part (split conformal)" if self.conformal
+                else "as trained (not calibrated)")
         for name, guess in self._naive(origin).items():
             result[f"baseline_{name}"] = point_metrics(guess, y)
         forecasts: dict[str, np.ndarray] = {}
@@ -1086,7 +1135,9 @@ class Forecaster:
                                 "target_idx": self.target_idx,
                                 "scaler": self.scaler.to_dict() if self.scaler else None,
                                 "context": self.context.tolist(), "history": self.history,
-                                "conformal": self.conformal}}
+                                "conformal": self.conformal,
+                                **({"interval_how": self.interval_how} if self.interval_how
+                                   else {})}}
         save(self._require_model(), path, extra=extra)
 
     @classmethod
@@ -1103,6 +1154,7 @@ class Forecaster:
             config["targets"] = tuple(config["targets"]) if config["targets"] else None
             f = cls(ForecastConfig(**config))
             f.conformal = {str(k): v for k, v in meta.get("conformal", {}).items()}
+            f.interval_how = str(meta["interval_how"]) if meta.get("interval_how") else None
         except (KeyError, TypeError, json.JSONDecodeError) as err:
             raise ValueError(f"{meta_path} is not a valid forecaster file ({err})") from None
         f.model = load(path)
@@ -1161,7 +1213,11 @@ class Forecaster:
             last = part == held[-1]
             metrics[part] = self.evaluate(part, stats=stats if last else False,
                                           backtest=backtest if last else None, refit=refit)
+        if held:
+            self.roll_to_end(held[-1])      # the bands after the data: the last n scores
         metrics["future"] = ahead = self.future(future or self.default_future())
+        if self.interval_how:
+            ahead["intervals_how"] = self.interval_how
         drawn = plot_forecast(out / "forecast.png", self, ahead, label=label)
         metrics["plot"] = {"file": "forecast.png", **drawn}
         metrics.update(extra or {})

@@ -719,8 +719,9 @@ class AutoForecaster:
         result.update(point_metrics(pred, y))
         if self.config.quantiles:
             levels = self.config.quantiles
-            result.update(interval_scores(model.intervals.bands(pred, levels), y, levels))
-            result["intervals"] = model.intervals.describe()
+            bands, how = _part_bands(model.intervals, pred, y, origin, levels, part)
+            result.update(interval_scores(bands, y, levels))
+            result["intervals"] = how
         if frame.config.horizon > 1:
             result["rmse_by_step"] = [rmse(pred[:, j], y[:, j])
                                       for j in range(frame.config.horizon)]
@@ -731,6 +732,24 @@ class AutoForecaster:
                     fold["stats_rmse"] = {n: rmse(f[idx], y[idx]) for n, f in forecasts.items()}
         result["auto"] = self._part_record(part)
         return result
+
+    def _roll_to_end(self, part: str) -> None:
+        """The chosen model's intervals continued to the end of ``part``, every target of it
+        observed: the last n of its validation and ``part`` errors (a Forecaster: its
+        ``roll_to_end``), so that ``future`` and a saved model band as the rolling rule
+        would at the next origin (``tasks/intervals.py``).  ``report`` calls it."""
+        model = self._data_fit()
+        if isinstance(model, Forecaster):
+            model.roll_to_end(part)
+            return
+        if part == "val" or model.intervals is None:
+            return
+        origin, y = self._frame.origins_and_targets(part)
+        pred = _forecast_at(model, self._frame, origin)
+        if model.intervals.relative and not (pred > 0).all():
+            return                          # no relative error: the validation's stay
+        later = y / pred - 1 if model.intervals.relative else y - pred
+        model.intervals = model.intervals.extended(later, f"{part} forecasts")
 
     def _part_record(self, part: str) -> dict[str, Any]:
         """``record()`` and, for a part other than validation, every fitted candidate's
@@ -823,6 +842,7 @@ class AutoForecaster:
             out["intervals"] = {col: {str(c): {"lower": q[:, i].tolist(),
                                                "upper": q[:, j].tolist()}
                                       for i, j, c in interval_pairs(qs)}}
+            out["intervals_how"] = model.intervals.describe()
         return out
 
     def default_future(self) -> int:
@@ -861,6 +881,8 @@ class AutoForecaster:
             last = part == held[-1]
             metrics[part] = self.evaluate(part, stats=stats if last else False,
                                           backtest=backtest if last else None, refit=refit)
+        if held and self.config.quantiles:
+            self._roll_to_end(held[-1])     # the bands after the data: the last n errors
         metrics["future"] = ahead = self.future(future or self.default_future())
         drawn = plot_forecast(out / "forecast.png", model if rnn else _ChosenView(self), ahead,
                               label=label)
@@ -973,6 +995,16 @@ class AutoForecaster:
 
 
 # ---------------------------------------------------------------------- helpers
+def _part_bands(intervals: ErrorIntervals, pred: np.ndarray, true: np.ndarray,
+                origin: np.ndarray, levels: tuple[float, ...], part: str
+                ) -> tuple[np.ndarray, str]:
+    """A part's bands and how they were made: the validation part from its own errors, a
+    later part rolled (each origin from the last errors known there, ``tasks/intervals.py``)."""
+    if part == "val":
+        return intervals.bands(pred, levels), intervals.describe()
+    return intervals.rolling_bands(pred, true, origin, levels)
+
+
 def _hybrid_from(model: HybridForecaster, y: np.ndarray, origin: np.ndarray) -> np.ndarray:
     """``model``'s forecasts (M, K, 1) at each origin of the series y (which starts where
     the model's own series did)."""
@@ -1147,7 +1179,11 @@ class _ChosenView:
         frame, model = auto._frame, auto.chosen
         self._data, self.columns = frame._data, frame.columns
         self.target_idx, self.conformal = frame.target_idx[:1], {}
-        self.interval_how = f"from the {auto.choice.kind}'s validation errors"   # the band
+        errors = getattr(model, "intervals", None)                             # the band
+        self.interval_how = (f"from the {auto.choice.kind}'s last {len(errors.errors)} "
+                             "validation and test errors" if errors is not None
+                             and errors.through else
+                             f"from the {auto.choice.kind}'s validation errors")
         combined = isinstance(model, CombinedForecaster)
         inner = model.base if combined else model
         members = inner.members.values() if isinstance(inner, MeanForecaster) else [inner]

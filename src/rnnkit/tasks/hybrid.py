@@ -794,9 +794,13 @@ class HybridForecaster:
         if quantiles is not None and quantiles is not False:
             levels = check_levels(quantiles)
             intervals = self._require_intervals()
-            bands = intervals.bands(pred[..., None], levels)                 # (M, K, 1, Q)
+            if part == "val":              # in-sample: the errors it was calibrated on
+                bands, how = intervals.bands(pred[..., None], levels), intervals.describe()
+            else:                          # each origin from the last errors known there
+                bands, how = intervals.rolling_bands(pred[..., None], true[..., None], o,
+                                                     levels)                  # (M, K, 1, Q)
             result.update(interval_scores(bands, true[..., None], levels))
-            result["intervals"] = intervals.describe()
+            result["intervals"] = how
         result["baseline_last_value"] = _scores(np.repeat(y[o][:, None], cfg.horizon, 1), true)
         if cfg.period:
             k = np.arange(1, cfg.horizon + 1)

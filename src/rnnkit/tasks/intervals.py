@@ -25,6 +25,22 @@ A band needs q (n+1) to lie between 1 and n, i.e. n >= 1 / min(q, 1-q) - 1 error
 (9 for q = 0.1, 19 for q = 0.05); with fewer, the extreme error would stand in for a
 quantile it cannot reach, so it is refused.
 
+Rolling calibration on a later part.  Scoring the test part, each origin's band is made
+from the last n errors known at that origin, not from the validation errors alone: the
+validation errors first, then, one by one, the test part's own errors as their targets are
+observed (a k-step-ahead error once its target row is at or before the origin).  The pool
+keeps its size n, so as the test part goes on its oldest validation errors leave it.  This is
+the protocol of the point forecasts themselves (each origin sees the history up to it, as
+the statistical models are updated with each new value) and of sliding-window online
+conformal prediction (EnbPI, Xu & Xie 2021): no value after an origin is read, and a series
+whose swings grow after the validation part (sunspots' larger cycles) gets wider bands as
+the larger errors are observed.  ``rolling_quantiles`` computes it; the validation part
+itself is scored with its own errors (in-sample, as before).  After the last part is scored,
+every one of its targets is observed, so ``report`` continues the rule to the end of the
+data: the model keeps the last n of the validation and test errors (``extended``; the
+Forecaster's CQR scores likewise, ``Forecaster.roll_to_end``), and its band after the data,
+and a saved model's, come from them.
+
 Notes (traps):
     * the validation part also chose the epoch kept (early stopping), so its errors are a
       little smaller than those of unseen data;
@@ -46,7 +62,7 @@ import numpy as np
 from .forecast import DEFAULT_LEVELS, check_levels, interval_scores
 
 __all__ = ["DEFAULT_LEVELS", "ErrorIntervals", "check_levels", "least_errors",
-           "interval_scores", "quantile_forecast"]
+           "interval_scores", "quantile_forecast", "rolling_quantiles"]
 
 def least_errors(levels: tuple[float, ...]) -> int:
     """Validation errors per step that the levels need: q (n+1) within [1, n] for each q,
@@ -57,6 +73,44 @@ def least_errors(levels: tuple[float, ...]) -> int:
         (9, 19, 0)
     """
     return max([math.ceil(1 / min(q, 1 - q) - 1 - 1e-9) for q in levels if q != 0.5] or [0])
+
+
+def rolling_quantiles(past: np.ndarray, later: np.ndarray, origin: np.ndarray,
+                      probs: Any) -> np.ndarray:
+    """For each later forecast i (made at row ``origin[i]``) and step ahead j: the
+    ``probs``-quantiles (weibull rule) of the last n = len(past) values known at that origin:
+    ``past``'s (all known before the first origin), then ``later``'s rows k whose target row
+    origin[k] + j + 1 is at or before origin[i], in order.  past (n, K, nt), later (M, K, nt),
+    origin (M,) ascending; returns (M, K, nt, P).
+
+    Example:
+        >>> past = np.arange(10.0).reshape(10, 1, 1)            # validation errors 0 .. 9
+        >>> later = np.full((3, 1, 1), 100.0)                   # three large later errors
+        >>> q = rolling_quantiles(past, later, np.array([20, 21, 22]), [0.5])[:, 0, 0, 0]
+        >>> q.tolist()        # origin 20 knows none of them, 21 knows one, 22 two
+        [4.5, 5.5, 6.5]
+    """
+    past, later = np.asarray(past, np.float64), np.asarray(later, np.float64)
+    origin = np.asarray(origin)
+    if past.ndim != 3 or later.ndim != 3 or past.shape[1:] != later.shape[1:] \
+            or origin.shape != (len(later),):
+        raise ValueError(f"past (n, K, nt), later (M, K, nt) and origin (M,) must agree, got "
+                         f"{past.shape}, {later.shape} and {origin.shape}")
+    if len(origin) > 1 and (np.diff(origin) < 0).any():
+        raise ValueError("origins must be in ascending order")
+    n, K = past.shape[:2]
+    probs = list(probs)
+    out = np.empty(later.shape + (len(probs),))
+    for j in range(K):
+        known = np.searchsorted(origin + j + 1, origin, side="right")  # later rows seen
+        pool = np.concatenate([past[:, j], later[:, j]])               # (n + M, nt)
+        last = None
+        for i, c in enumerate(known):
+            if c != last:
+                q = np.quantile(pool[c:c + n], probs, axis=0, method="weibull")   # (P, nt)
+                last = c
+            out[i, j] = q.T
+    return out
 
 
 @dataclass(frozen=True)
@@ -79,6 +133,8 @@ class ErrorIntervals:
     errors: np.ndarray
     relative: bool = False
     source: str = "validation forecasts"
+    validation: np.ndarray | None = None    # the validation errors, once ``extended`` past them
+    through: str = ""                        # what ``extended`` added ("its 423 test ...")
 
     def __post_init__(self) -> None:
         e = np.asarray(self.errors, dtype=np.float64)
@@ -87,6 +143,29 @@ class ErrorIntervals:
                              f"shape {e.shape}")
         object.__setattr__(self, "errors", e)
         object.__setattr__(self, "relative", bool(self.relative))
+        if self.validation is not None:
+            v = np.asarray(self.validation, dtype=np.float64)
+            if v.shape != e.shape or not np.isfinite(v).all():
+                raise ValueError(f"validation errors must be finite numbers shaped as the "
+                                 f"errors {e.shape}, got shape {v.shape}")
+            object.__setattr__(self, "validation", v)
+
+    @property
+    def past(self) -> np.ndarray:
+        """The validation errors: what a later part's rolling pool starts from."""
+        return self.errors if self.validation is None else self.validation
+
+    def extended(self, later: np.ndarray, what: str) -> ErrorIntervals:
+        """The pool at the end of a later part: its errors later (M, K, nt), all observed,
+        after the validation ones, the last n kept; for forecasts after the data (module
+        docstring, "Rolling calibration").  ``what`` names them ("test forecasts")."""
+        past, later = self.past, np.asarray(later, dtype=np.float64)
+        if later.ndim != 3 or later.shape[1:] != past.shape[1:]:
+            raise ValueError(f"later errors must be (M, {past.shape[1]}, {past.shape[2]}), "
+                             f"got {later.shape}")
+        n = len(past)
+        return ErrorIntervals(np.concatenate([past, later])[-n:], self.relative, self.source,
+                              past, f"then its {len(later)} {what}, the last {n} kept")
 
     @classmethod
     def from_forecasts(cls, pred: np.ndarray, true: np.ndarray, relative: bool = False,
@@ -126,7 +205,36 @@ class ErrorIntervals:
         if point.shape[-1] != self.errors.shape[2] or s > K:
             raise ValueError(f"point forecasts (..., {s}, {point.shape[-1]}) do not fit errors "
                              f"of {K} steps and {self.errors.shape[2]} targets")
-        off = self.offsets(levels)[:s]                                        # (s, nt, Q)
+        return self._around(point, self.offsets(levels)[:s], levels)
+
+    def rolling_bands(self, point: np.ndarray, true: np.ndarray, origin: np.ndarray,
+                      levels: Any) -> tuple[np.ndarray, str]:
+        """Bands for a later part's forecasts point (M, K, nt) with targets true (M, K, nt),
+        made at rows ``origin`` (M,): each from the last n errors known at its origin
+        (module docstring, "Rolling calibration"), and how they were made.  Relative errors
+        need every forecast > 0; when one is not, the bands are the validation errors'
+        alone, and the description says so."""
+        levels = check_levels(levels)
+        self.check(levels)
+        point, true = np.asarray(point, np.float64), np.asarray(true, np.float64)
+        if point.shape != true.shape or point.shape[1:] != self.errors.shape[1:]:
+            raise ValueError(f"point forecasts {point.shape} and targets {true.shape} must be "
+                             f"(M, {self.errors.shape[1]}, {self.errors.shape[2]})")
+        if self.relative and not (point > 0).all():
+            start = ErrorIntervals(self.past, True, self.source)
+            return start.bands(point, levels), (start.describe() + "; not rolled: a forecast "
+                                                "<= 0 has no relative error")
+        later = true / point - 1 if self.relative else true - point
+        past = self.past
+        off = rolling_quantiles(past, later, origin, levels)                # (M, K, nt, Q)
+        start = ErrorIntervals(past, self.relative, self.source)
+        return self._around(point, off, levels), (
+            start.describe() + f"; rolled: at each origin the last {len(past)} errors known "
+            "there (validation, then this part's as their targets are observed)")
+
+    def _around(self, point: np.ndarray, off: np.ndarray, levels: tuple[float, ...]
+                ) -> np.ndarray:
+        """Point forecasts (..., s, nt) moved by offsets broadcast to (..., s, nt, Q)."""
         p = point[..., None]
         out = p * (1 + off) if self.relative else p + off
         qs = np.asarray(levels)
@@ -137,20 +245,26 @@ class ErrorIntervals:
         """How the bands are made, for metrics.json ("intervals")."""
         n, K = self.errors.shape[:2]
         kind = "relative (y / forecast - 1)" if self.relative else "absolute (y - forecast)"
-        return (f"from the {kind} errors of {self.source} ({n} per step ahead, {K} step"
+        more = f", {self.through}" if self.through else ""
+        return (f"from the {kind} errors of {self.source}{more} ({n} per step ahead, {K} step"
                 f"{'s' if K != 1 else ''}), expected coverage = nominal (weibull quantiles)")
 
     def to_dict(self) -> dict[str, Any]:
         return {"errors": self.errors.tolist(), "relative": self.relative,
-                "source": self.source}
+                "source": self.source,
+                **({"validation": self.validation.tolist(), "through": self.through}
+                   if self.validation is not None else {})}
 
     @classmethod
     def from_dict(cls, d: Any) -> ErrorIntervals:
         if not isinstance(d, dict) or "errors" not in d:
             raise ValueError(f"interval errors must be a dict with 'errors', got "
                              f"{type(d).__name__}")
+        validation = d.get("validation")
         return cls(np.asarray(d["errors"], dtype=np.float64), bool(d.get("relative", False)),
-                   str(d.get("source", "validation forecasts")))
+                   str(d.get("source", "validation forecasts")),
+                   None if validation is None else np.asarray(validation, dtype=np.float64),
+                   str(d.get("through", "")))
 
 
 def quantile_forecast(model: Any, what: str, horizon: int, steps: Any, series: Any,
