@@ -108,8 +108,14 @@ def test_model_names_and_origins_are_checked():
         sb.resolve_models(["Arima"])
     with pytest.raises(ValueError, match="stats must be"):
         sb.resolve_models(3)
-    with pytest.raises(ValueError, match="origins must lie in"):
-        sb.rolling_forecasts(np.arange(20.0), np.array([10, 18]), 3, "Naive")
+    with pytest.raises(ValueError, match=r"origins must lie in 1\.\.19 \(a history"):
+        sb.rolling_forecasts(np.arange(20.0), np.array([10, 20]), 3, "Naive")
+    # the targets are not read: the last row forecasts past the values (a combined's plot)
+    late, _, _ = sb.rolling_forecasts(np.arange(20.0), np.array([10, 19]), 3, "Naive")
+    np.testing.assert_array_equal(late, [[10.0] * 3, [19.0] * 3])
+    with pytest.raises(ValueError, match=r"1\.\.16 \(a history of at least two values and "
+                                         "3 target"):
+        sb.statistical_forecasts(np.arange(20.0), np.array([10, 18]), 3, None, ["Naive"])
     with pytest.raises(ValueError, match="strictly increasing"):
         sb.rolling_forecasts(np.arange(20.0), np.array([10, 9]), 1, "Naive")
     with pytest.raises(ValueError, match="SeasonalNaive needs a season"):

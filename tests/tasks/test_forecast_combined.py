@@ -159,6 +159,15 @@ def test_horizon_two_combines_every_step():
     assert c.predict(4).shape == (4, 1)
 
 
+def test_a_chosen_combined_of_horizon_two_reports(tmp_path):
+    """forecast.png draws one-step forecasts up to the last row: the statistical member
+    forecasts past the series there (it was refused: 'origins must lie in ...')."""
+    auto = _as_combined(_fit(AutoForecaster(_cfg(horizon=2), None), _seasonal(100), epochs=1))
+    metrics = auto.report(tmp_path / "r", future=3)
+    assert auto.kind == "combined" and len(metrics["future"]["values"]["x0"]) == 3
+    assert (tmp_path / "r" / "forecast.png").is_file() and np.isfinite(metrics["test"]["rmse"])
+
+
 def test_save_load_round_trip_without_pickle(fitted, tmp_path):
     from rnnkit.serve.models import detect_kind
     auto = _as_combined(fitted)

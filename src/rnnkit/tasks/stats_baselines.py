@@ -115,16 +115,19 @@ def too_slow(name: str, season: int | None, rows: int) -> str:
     return ""
 
 
-def _check_origins(n: int, origins: Any, horizon: int) -> np.ndarray:
+def _check_origins(n: int, origins: Any, horizon: int, targets: bool = True) -> np.ndarray:
+    """Origins as int64 row indices, each with a history of two values or more and, with
+    ``targets``, its ``horizon`` targets inside the n values (to score them)."""
     o = np.asarray(origins)
     if o.ndim != 1 or len(o) == 0 or not np.issubdtype(o.dtype, np.integer):
         raise ValueError(f"origins must be a non-empty 1-D array of row indices, got {o!r}")
     if (np.diff(o) <= 0).any():
         raise ValueError("origins must be strictly increasing")
-    if o[0] < 1 or o[-1] + horizon > n - 1:
-        raise ValueError(f"origins must lie in 1..{n - 1 - horizon} (a history of at least two "
-                         f"values and {horizon} target(s) after each) for {n} values; got "
-                         f"{int(o[0])}..{int(o[-1])}")
+    last = n - 1 - horizon if targets else n - 1
+    if o[0] < 1 or o[-1] > last:
+        raise ValueError(f"origins must lie in 1..{last} (a history of at least two values"
+                         + (f" and {horizon} target(s) after each" if targets else "")
+                         + f") for {n} values; got {int(o[0])}..{int(o[-1])}")
     return o.astype(np.int64)
 
 
@@ -143,14 +146,15 @@ def rolling_forecasts(y: Any, origins: Any, horizon: int, name: str,
                       season: int | None = None, fit_until: int | None = None
                       ) -> tuple[np.ndarray, float, str]:
     """One model's forecasts (M, horizon) of y[o+1 .. o+horizon] made at each origin o, the
-    seconds they took (fit and every update) and a note ("" or what changed).
+    seconds they took (fit and every update) and a note ("" or what changed).  The targets
+    are not read: an origin near the end forecasts past the values given.
 
     Fitted once on y[: fit_until + 1] (default: y[: origins[0] + 1]); then ``forward`` on
     y[: o + 1] at each origin.  ``fit_until`` earlier than the first origin fits on a part's
     history while scoring only some of its origins (a backtest fold, a shared subset)."""
     require()
     y = np.asarray(y, dtype=np.float64).ravel()
-    origins = _check_origins(len(y), origins, horizon)
+    origins = _check_origins(len(y), origins, horizon, targets=False)
     fit_row = _fit_row(origins, fit_until)
     if name not in MODELS:
         raise ValueError(f"unknown statistical model {name!r}; choose from {', '.join(MODELS)}")
