@@ -58,3 +58,26 @@ def test_without_statsforecast_the_default_says_how_to_install(tmp_path, monkeyp
     result = runner.invoke(app, ["forecast", "sine", "--dry-run", "--stats", "all",
                                  "--out", str(tmp_path)])
     assert result.exit_code == 2 and "rnnkit[stats]" in result.output
+
+
+def test_a_second_run_into_the_same_out_replaces_the_model_folder(tmp_path):
+    """auto (the default) then --strategy direct into one --out: the plain Forecaster's
+    folder replaces the auto one whole (it was refused, and a Forecaster saved over an auto
+    folder that chose the rnn kept the stale auto.json); a file rnnkit did not write is
+    never deleted."""
+    from rnnkit.tasks.forecast import Forecaster
+    from rnnkit.tasks.forecast_auto import AUTO_FILE
+    out = tmp_path / "run"
+    base = ["forecast", "airline", "--quick", "--quiet", "--stats", "none", "--out", str(out)]
+    first = runner.invoke(app, base)
+    assert first.exit_code == 0, first.output
+    assert (out / "model" / AUTO_FILE).is_file()
+    second = runner.invoke(app, base + ["--strategy", "direct"])
+    assert second.exit_code == 0, second.output
+    assert not (out / "model" / AUTO_FILE).exists()
+    assert Forecaster.load(out / "model").predict(steps=2).shape == (2, 1)
+    (out / "model" / "notes.txt").write_text("mine")
+    third = runner.invoke(app, base + ["--strategy", "direct"])
+    assert third.exit_code != 0 and "holds files rnnkit forecast did not write (notes.txt)" \
+        in third.output
+    assert (out / "model" / "notes.txt").read_text() == "mine"

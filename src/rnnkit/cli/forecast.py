@@ -321,7 +321,7 @@ def forecast(
     (--strategy auto) the RNN and an ES-RNN hybrid are both fitted and the one with the
     lower validation RMSE is kept; the test part is never read to choose."""
     from ..tasks import Forecaster
-    from ..tasks.forecast_auto import TIE, AutoForecaster
+    from ..tasks.forecast_auto import TIE, AutoForecaster, replace_folder
     if strategy not in STRATEGIES:
         raise ValueError(f"--strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
     auto = strategy == "auto"
@@ -526,6 +526,9 @@ def forecast(
         typer.echo(f"{col}{tag}, next {ahead['steps']} step{'s' if ahead['steps'] != 1 else ''}"
                    f" after {ahead['after']} ({span}): "
                    + ", ".join(f"{v:.4g}" for v in values))
-    runner.save(out / "model")
+    if auto:
+        runner.save(out / "model")
+    else:     # a fresh folder swapped in: no auto.json of an earlier auto run left beside it
+        replace_folder(out / "model", runner.save, "rnnkit forecast")
     typer.echo(f"wrote {out}/metrics.json, forecast.png ({metrics['plot']['future_steps']} "
                f"forecast steps drawn), training.png and {out}/model")

@@ -913,19 +913,9 @@ class AutoForecaster:
         that fails or is interrupted leaves the earlier folder as it was, and the folder
         never mixes two saves.  A folder holding files none of these models writes is
         refused (nothing is deleted that rnnkit did not write)."""
-        from ..saving import checked_path
-        model, path = self._require(), checked_path(path, "save")
-        if os.path.lexists(path) and not path.is_dir():
-            raise ValueError(f"{path} is a file, not a model folder; choose a folder path "
-                             "(rnnkit does not replace files it did not write)")
-        foreign = _foreign_files(path) if path.is_dir() else []
-        if foreign:
-            raise ValueError(f"{path} holds files an AutoForecaster did not write "
-                             f"({', '.join(foreign)}); save into a new or empty folder")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fresh = path.parent / f".{path.name}.saving-{os.getpid()}"
-        shutil.rmtree(fresh, ignore_errors=True)
-        try:
+        model = self._require()
+
+        def write(fresh: Path) -> None:
             if isinstance(model, MeanForecaster):
                 fresh.mkdir()
                 for name, member in model.members.items():
@@ -941,14 +931,8 @@ class AutoForecaster:
             if isinstance(model, CombinedForecaster):
                 rec["combined"] = model.to_dict()
             (fresh / AUTO_FILE).write_text(json.dumps(rec, indent=2))
-        except BaseException:
-            shutil.rmtree(fresh, ignore_errors=True)
-            raise
-        old = path.parent / f".{path.name}.replaced-{os.getpid()}"
-        if path.is_dir():
-            os.replace(path, old)
-        os.replace(fresh, path)
-        shutil.rmtree(old, ignore_errors=True)
+
+        replace_folder(path, write, "an AutoForecaster")
 
     @classmethod
     def load(cls, path: str | Path) -> AutoForecaster:
@@ -1066,6 +1050,37 @@ def _no_intervals(model: Any, levels: tuple[float, ...]) -> str:
     except ValueError as err:
         return str(err)
     return ""
+
+
+def replace_folder(path: Any, write: Any, who: str = "rnnkit") -> None:
+    """Write a model folder at ``path`` by ``write(fresh)`` into a new folder beside it, then
+    swap it in: a save that fails or is interrupted leaves the earlier folder as it was, and
+    the folder never mixes two saves (an AutoForecaster's auto.json beside a later plain
+    Forecaster's files, say).  A file at ``path``, or a folder holding files that no
+    Forecaster, hybrid or AutoForecaster save writes, is refused: nothing is deleted that
+    rnnkit did not write.  ``rnnkit forecast`` saves its model/ folder so."""
+    from ..saving import checked_path
+    path = checked_path(path, "save")
+    if os.path.lexists(path) and not path.is_dir():
+        raise ValueError(f"{path} is a file, not a model folder; choose a folder path "
+                         "(rnnkit does not replace files it did not write)")
+    foreign = _foreign_files(path) if path.is_dir() else []
+    if foreign:
+        raise ValueError(f"{path} holds files {who} did not write ({', '.join(foreign)}); "
+                         "save into a new or empty folder")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fresh = path.parent / f".{path.name}.saving-{os.getpid()}"
+    shutil.rmtree(fresh, ignore_errors=True)
+    try:
+        write(fresh)
+    except BaseException:
+        shutil.rmtree(fresh, ignore_errors=True)
+        raise
+    old = path.parent / f".{path.name}.replaced-{os.getpid()}"
+    if path.is_dir():
+        os.replace(path, old)
+    os.replace(fresh, path)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def saved_kind(path: Path) -> str | None:
