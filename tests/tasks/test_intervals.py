@@ -156,6 +156,14 @@ def test_rolled_bands_widen_when_the_later_part_is_noisier():
     rel = ErrorIntervals(np.full((20, 1, 1), 0.1), relative=True)
     _, how = rel.rolling_bands(np.full((3, 1, 1), -1.0), np.ones((3, 1, 1)), np.arange(3), Q)
     assert "not rolled" in how
+    assert rel.extended(np.full((3, 1, 1), -1.0), np.ones((3, 1, 1)), "test forecasts") is rel
+    end = e.extended(point, true, "test forecasts")          # after the data: the last 100
+    np.testing.assert_array_equal(end.errors, true[-100:])
+    np.testing.assert_array_equal(end.past, e.errors)
+    assert "then its 300 test forecasts, the last 100 kept" in end.describe()
+    back = ErrorIntervals.from_dict(end.to_dict())
+    np.testing.assert_array_equal(back.past, e.errors)
+    assert back.describe() == end.describe()
 
 
 # ---------------------------------------------------------------------- the hybrid

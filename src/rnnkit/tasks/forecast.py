@@ -822,11 +822,11 @@ class Forecaster:
         return origin, raw, {repr(qs[i]): np.maximum(raw[..., i] - y, y - raw[..., j])
                              for i, j, _ in interval_pairs(qs)}
 
-    def _rolled(self, part: str) -> np.ndarray:
+    def _rolled(self, part: str) -> tuple[np.ndarray, int]:
         """A later part's quantiles (M, K, nt, Q), each origin's intervals corrected by the
         (1-a)-quantile of the last n scores known there: the n validation scores, then the
         part's own as their targets are observed (``tasks/intervals.py``, "Rolling
-        calibration").  Needs ``self.conformal`` (a validation part)."""
+        calibration"); and n.  Needs ``self.conformal`` (a validation part)."""
         from .intervals import rolling_quantiles  # intervals.py imports this module
         _, _, past = self._conformity("val")
         origin, raw, later = self._conformity(part)
@@ -834,7 +834,7 @@ class Forecaster:
         corrections = {repr(qs[i]): rolling_quantiles(past[repr(qs[i])], later[repr(qs[i])],
                                                       origin, [cover / 100])[..., 0]
                        for i, _, cover in interval_pairs(qs)}
-        return self._calibrate(raw, corrections)
+        return self._calibrate(raw, corrections), len(next(iter(past.values())))
 
     def roll_to_end(self, part: str = "test") -> None:
         """Continue the rolling calibration to the end of ``part``, every target of it now
@@ -845,11 +845,12 @@ class Forecaster:
         if not self.conformal or self._data is None or "val" not in self._data.parts \
                 or part == "val" or part not in self._data.parts:
             return
+        from .intervals import end_pool  # intervals.py imports this module
         _, _, past = self._conformity("val")
         _, _, later = self._conformity(part)
         qs, n = self.config.quantiles, len(next(iter(past.values())))
         self.conformal = {
-            repr(qs[i]): np.quantile(np.concatenate([past[repr(qs[i])], later[repr(qs[i])]])[-n:],
+            repr(qs[i]): np.quantile(end_pool(past[repr(qs[i])], later[repr(qs[i])]),
                                      cover / 100, axis=0, method="weibull").tolist()
             for i, _, cover in interval_pairs(qs)}
         self.interval_how = f"calibrated on the last {n} validation and {part} scores"
@@ -1002,10 +1003,9 @@ class Forecaster:
             result["rmse_by_step"] = [rmse(pred[:, j], y[:, j]) for j in range(cfg.horizon)]
         if cfg.quantiles:
             rolled = bool(self.conformal) and part != "val" and "val" in data.parts
-            q = (self._rolled(part) if rolled else
-                 self._quantile_levels(self._scale(x), data.values[origin][:, self.target_idx]))
+            q, n = (self._rolled(part) if rolled else (self._quantile_levels(
+                self._scale(x), data.values[origin][:, self.target_idx]), 0))
             result.update(interval_scores(q, y, cfg.quantiles))
-            n = len(self._targets("val")[0]) if rolled else 0
             result["intervals"] = (
                 f"calibrated on the validation part (split conformal), rolled: at each origin "
                 f"from the last {n} scores known there (validation, then this part's as their "

@@ -745,11 +745,8 @@ class AutoForecaster:
         if part == "val" or model.intervals is None:
             return
         origin, y = self._frame.origins_and_targets(part)
-        pred = _forecast_at(model, self._frame, origin)
-        if model.intervals.relative and not (pred > 0).all():
-            return                          # no relative error: the validation's stay
-        later = y / pred - 1 if model.intervals.relative else y - pred
-        model.intervals = model.intervals.extended(later, f"{part} forecasts")
+        model.intervals = model.intervals.extended(_forecast_at(model, self._frame, origin), y,
+                                                   f"{part} forecasts")
 
     def _part_record(self, part: str) -> dict[str, Any]:
         """``record()`` and, for a part other than validation, every fitted candidate's

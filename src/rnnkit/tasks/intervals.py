@@ -62,7 +62,7 @@ import numpy as np
 from .forecast import DEFAULT_LEVELS, check_levels, interval_scores
 
 __all__ = ["DEFAULT_LEVELS", "ErrorIntervals", "check_levels", "least_errors",
-           "interval_scores", "quantile_forecast", "rolling_quantiles"]
+           "interval_scores", "quantile_forecast", "rolling_quantiles", "end_pool"]
 
 def least_errors(levels: tuple[float, ...]) -> int:
     """Validation errors per step that the levels need: q (n+1) within [1, n] for each q,
@@ -73,6 +73,14 @@ def least_errors(levels: tuple[float, ...]) -> int:
         (9, 19, 0)
     """
     return max([math.ceil(1 / min(q, 1 - q) - 1 - 1e-9) for q in levels if q != 0.5] or [0])
+
+
+def end_pool(past: np.ndarray, later: np.ndarray) -> np.ndarray:
+    """The last n = len(past) of ``past`` then ``later`` (along the first axis): the pool once
+    every later target is observed, as ``rolling_quantiles`` would take it at an origin after
+    them all."""
+    past, later = np.asarray(past, np.float64), np.asarray(later, np.float64)
+    return np.concatenate([past, later])[len(later):]
 
 
 def rolling_quantiles(past: np.ndarray, later: np.ndarray, origin: np.ndarray,
@@ -155,17 +163,29 @@ class ErrorIntervals:
         """The validation errors: what a later part's rolling pool starts from."""
         return self.errors if self.validation is None else self.validation
 
-    def extended(self, later: np.ndarray, what: str) -> ErrorIntervals:
-        """The pool at the end of a later part: its errors later (M, K, nt), all observed,
-        after the validation ones, the last n kept; for forecasts after the data (module
-        docstring, "Rolling calibration").  ``what`` names them ("test forecasts")."""
-        past, later = self.past, np.asarray(later, dtype=np.float64)
-        if later.ndim != 3 or later.shape[1:] != past.shape[1:]:
-            raise ValueError(f"later errors must be (M, {past.shape[1]}, {past.shape[2]}), "
-                             f"got {later.shape}")
-        n = len(past)
-        return ErrorIntervals(np.concatenate([past, later])[-n:], self.relative, self.source,
-                              past, f"then its {len(later)} {what}, the last {n} kept")
+    def extended(self, point: np.ndarray, true: np.ndarray, what: str) -> ErrorIntervals:
+        """The pool at the end of a later part, every target of it observed: the errors of
+        its forecasts point (M, K, nt) of true (M, K, nt) after the validation ones, the last
+        n kept; for forecasts after the data (module docstring, "Rolling calibration").
+        ``what`` names them ("test forecasts").  Unchanged when relative errors meet a
+        forecast <= 0."""
+        later = self._errors_of(point, true)
+        if later is None:
+            return self
+        past = self.past
+        return ErrorIntervals(end_pool(past, later), self.relative, self.source, past,
+                              f"then its {len(later)} {what}, the last {len(past)} kept")
+
+    def _errors_of(self, point: np.ndarray, true: np.ndarray) -> np.ndarray | None:
+        """Errors of forecasts point (M, K, nt) of true, as these were taken (None: relative
+        errors of a forecast <= 0)."""
+        point, true = np.asarray(point, np.float64), np.asarray(true, np.float64)
+        if point.shape != true.shape or point.shape[1:] != self.errors.shape[1:]:
+            raise ValueError(f"point forecasts {point.shape} and targets {true.shape} must be "
+                             f"(M, {self.errors.shape[1]}, {self.errors.shape[2]})")
+        if self.relative and not (point > 0).all():
+            return None
+        return true / point - 1 if self.relative else true - point
 
     @classmethod
     def from_forecasts(cls, pred: np.ndarray, true: np.ndarray, relative: bool = False,
@@ -216,19 +236,13 @@ class ErrorIntervals:
         alone, and the description says so."""
         levels = check_levels(levels)
         self.check(levels)
-        point, true = np.asarray(point, np.float64), np.asarray(true, np.float64)
-        if point.shape != true.shape or point.shape[1:] != self.errors.shape[1:]:
-            raise ValueError(f"point forecasts {point.shape} and targets {true.shape} must be "
-                             f"(M, {self.errors.shape[1]}, {self.errors.shape[2]})")
-        if self.relative and not (point > 0).all():
-            start = ErrorIntervals(self.past, True, self.source)
+        later, past = self._errors_of(point, true), self.past
+        start = ErrorIntervals(past, self.relative, self.source)
+        if later is None:
             return start.bands(point, levels), (start.describe() + "; not rolled: a forecast "
                                                 "<= 0 has no relative error")
-        later = true / point - 1 if self.relative else true - point
-        past = self.past
         off = rolling_quantiles(past, later, origin, levels)                # (M, K, nt, Q)
-        start = ErrorIntervals(past, self.relative, self.source)
-        return self._around(point, off, levels), (
+        return self._around(np.asarray(point, np.float64), off, levels), (
             start.describe() + f"; rolled: at each origin the last {len(past)} errors known "
             "there (validation, then this part's as their targets are observed)")
 
