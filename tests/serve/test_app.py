@@ -82,6 +82,20 @@ def test_the_hybrid_and_its_mean_with_the_rnn_serve_forecasts(tmp_path, kind):
     assert r.status_code == 422 and "must begin with the fitted series" in r.text
     r = client.post("/predict", json={"x": [[[1.0]] * 12]})
     assert r.status_code == 409 and "/forecast" in r.json()["detail"]
+    # quantiles: the chosen model's own bands, from its errors (tasks/intervals.py)
+    r = client.post("/forecast", json={"steps": 1, "quantiles": [0.9, 0.1, 0.5]})
+    if kind == "auto combined":               # built by the test without its errors
+        assert r.status_code == 422 and _fields(r) == ["quantiles"]
+        assert "no prediction intervals" in r.text
+    else:
+        own = (model if kind == "hybrid" else auto).predict(1, quantiles=[0.1, 0.5, 0.9])
+        bands = r.json()["quantiles"][r.json()["targets"][0]]
+        assert list(bands) == ["0.1", "0.5", "0.9"]            # increasing, as levels are
+        np.testing.assert_allclose([bands[k][0] for k in bands], own[0, 0], atol=1e-9)
+        r = client.post("/forecast", json={"steps": 2, "quantiles": [0.1, 0.9]})
+        assert r.status_code == 422 and "quantiles reach horizon=1" in r.text
+    r = client.post("/forecast", json={"quantiles": [0.1, 1.5]})
+    assert r.status_code == 422 and _fields(r) == ["quantiles"]
     if kind == "hybrid":                      # its network runs in float64: no bf16 products
         with pytest.raises(ValueError, match="bf16 mixed precision needs float32"):
             load_served(tmp_path / "m", "bf16")
@@ -279,6 +293,26 @@ def test_forecast_equals_the_forecaster(clients, model_dirs):
     out = client.post("/forecast", json={"steps": 7, "history": history}).json()
     np.testing.assert_allclose(out["forecast"][name], f.predict(7, history)[:, 0], atol=1e-9)
     assert out["history"][name] == pytest.approx(history)
+
+
+def test_forecast_quantiles_of_a_quantile_forecaster_and_of_a_point_one(clients, tmp_path):
+    f = rk.tasks.Forecaster(cell="gru", units=4, window=8, horizon=2,
+                            quantiles=[0.1, 0.5, 0.9])
+    f.fit(rk.datasets.load("sine", length=120), epochs=1, verbose=0)
+    f.save(tmp_path / "q")
+    client = asgi_client_class()(create_app(tmp_path / "q"))
+    out = client.post("/forecast", json={"quantiles": [0.9, 0.1]}).json()
+    bands = out["quantiles"][out["targets"][0]]
+    assert list(bands) == ["0.1", "0.9"] and len(bands["0.1"]) == 2
+    np.testing.assert_allclose(np.array([bands["0.1"], bands["0.9"]]).T,
+                               f.predict(quantiles=[0.1, 0.9])[:, 0], atol=1e-9)
+    assert all(lo <= hi for lo, hi in zip(bands["0.1"], bands["0.9"]))
+    for body, text in (({"quantiles": [0.25]}, "were not trained"),
+                       ({"steps": 3, "quantiles": [0.1]}, "quantiles reach horizon=2")):
+        r = client.post("/forecast", json=body)
+        assert r.status_code == 422 and _fields(r) == ["quantiles"] and text in r.text
+    r = clients["forecaster"].post("/forecast", json={"quantiles": [0.1, 0.9]})
+    assert r.status_code == 422 and "trained for point forecasts" in r.text
 
 
 def test_forecast_with_too_little_history_names_the_field(clients):

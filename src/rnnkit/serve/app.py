@@ -1,7 +1,8 @@
 """The HTTP app: one saved model, loaded once, served by FastAPI.
 
     POST /predict            the network on tensors given as JSON lists
-    POST /forecast           a Forecaster: steps ahead, optionally after new history
+    POST /forecast           a Forecaster: steps ahead, optionally after new history, and
+                             with "quantiles" its bands at those levels
     POST /classify           a SequenceClassifier: texts -> labels and probabilities
     POST /generate           a TextGenerator: tokens streamed as Server-Sent Events
     POST /translate          a Translator: texts, beam width
@@ -47,6 +48,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from ..precision import check_precision, fit_precision
+from ..tasks.forecast import check_levels
 from .limits import BodyLimit, Limits
 from .models import Served, jsonable, load_served, step_network
 from .sessions import SessionsFull, SessionStore, UnknownSession
@@ -107,6 +109,7 @@ def _request_models(limits: Limits) -> Any:
         history: Annotated[list[Float], Field(min_length=1, max_length=limits.max_history)] | \
             Annotated[list[Step], Field(min_length=1, max_length=limits.max_history)] | None \
             = None
+        quantiles: Annotated[list[Float], Field(min_length=1, max_length=99)] | None = None
 
     class ClassifyRequest(BaseModel):
         model_config = strict
@@ -281,19 +284,31 @@ class _Server:
             out["states"] = values[1:]
         return out
 
-    def forecast(self, steps: int | None, history: list | None) -> dict[str, Any]:
+    def forecast(self, steps: int | None, history: list | None,
+                 quantiles: list[float] | None = None) -> dict[str, Any]:
         f = self.require("/forecast", "forecaster")
         with self.lock, _user_errors("history" if history is not None else "steps"):
-            values = f.predict(steps=steps, series=None if history is None else
-                               np.asarray(history, dtype=np.float64),
-                               precision=self.served.precision)
+            series = None if history is None else np.asarray(history, dtype=np.float64)
+            values = f.predict(steps=steps, series=series, precision=self.served.precision)
         _finite(values, "history")
+        bands = None
+        if quantiles is not None:        # the history and steps passed: what is left is these
+            with self.lock, _user_errors("quantiles"):
+                quantiles = list(check_levels(quantiles))       # increasing, each once
+                bands = f.predict(steps=steps, series=series, quantiles=quantiles,
+                                  precision=self.served.precision)           # (s, nt, Q)
+            _finite(bands, "history")
         past = f.context if history is None else np.asarray(history, dtype=np.float64)
         past = past.reshape(len(past), -1)[-self.limits.max_history:]
         targets = [f.columns[j] for j in f.target_idx]
-        return {"steps": int(values.shape[0]), "targets": targets,
-                "history": {c: past[:, j].tolist() for j, c in enumerate(f.columns)},
-                "forecast": {c: values[:, i].tolist() for i, c in enumerate(targets)}}
+        out = {"steps": int(values.shape[0]), "targets": targets,
+               "history": {c: past[:, j].tolist() for j, c in enumerate(f.columns)},
+               "forecast": {c: values[:, i].tolist() for i, c in enumerate(targets)}}
+        if bands is not None:
+            out["quantiles"] = {c: {f"{q:g}": bands[:, i, k].tolist()
+                                    for k, q in enumerate(quantiles)}
+                                for i, c in enumerate(targets)}
+        return out
 
     def classify(self, texts: list[str]) -> dict[str, Any]:
         clf = self.require("/classify", "classifier")
@@ -470,7 +485,7 @@ def create_app(model: str | Path | Served, *, limits: Limits | None = None,
     @app.post("/forecast", responses=errors, summary="Forecast steps ahead (Forecaster).")
     def forecast(req: Annotated[M.ForecastRequest, Body()] = None) -> dict[str, Any]:
         req = req or M.ForecastRequest()
-        return server.forecast(req.steps, req.history)
+        return server.forecast(req.steps, req.history, req.quantiles)
 
     @app.post("/classify", responses=errors, summary="Label texts (SequenceClassifier).")
     def classify(req: M.ClassifyRequest) -> dict[str, Any]:

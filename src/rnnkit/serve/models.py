@@ -218,10 +218,13 @@ class SmoothedForecaster:
     BLOCKER = ("its exponential smoothing or statistical model runs outside the network, so "
                "its forecasts come from /forecast only")
 
-    def __init__(self, hybrid: Any = None, rnn: Any = None, combined: Any = None):
+    def __init__(self, hybrid: Any = None, rnn: Any = None, combined: Any = None,
+                 intervals: Any = None, no_intervals: str = "none were saved"):
         if hybrid is None and rnn is None:
             raise ValueError("a served forecaster needs the hybrid, the RNN or both")
         self.hybrid, self.rnn, self.combined = hybrid, rnn, combined
+        # the chosen model's errors behind its quantiles (tasks/intervals.py), or why none
+        self.intervals, self.no_intervals = intervals, no_intervals
         if rnn is not None:
             self.columns, self.target_idx = list(rnn.columns), list(rnn.target_idx)
             self.context = rnn.context
@@ -247,18 +250,27 @@ class SmoothedForecaster:
         from ..tasks import AutoForecaster, HybridForecaster
         from ..tasks.forecast_auto import CombinedForecaster, MeanForecaster, saved_kind
         if saved_kind(path) is None:
-            return cls(HybridForecaster.load(path))
-        chosen, combined = AutoForecaster.load(path).chosen, None
+            h = HybridForecaster.load(path)
+            return cls(h, None, None, h.intervals, h.no_intervals)
+        chosen = AutoForecaster.load(path).chosen
+        errors = (chosen.intervals, chosen.no_intervals)      # the whole chosen model's
+        combined = None
         if isinstance(chosen, CombinedForecaster):
             chosen, combined = chosen.base, chosen
         if isinstance(chosen, MeanForecaster):
-            return cls(chosen.members["hybrid"], chosen.members["rnn"], combined)
+            return cls(chosen.members["hybrid"], chosen.members["rnn"], combined, *errors)
         if isinstance(chosen, HybridForecaster):
-            return cls(chosen, None, combined)
-        return cls(None, chosen, combined)
+            return cls(chosen, None, combined, *errors)
+        return cls(None, chosen, combined, *errors)
 
-    def predict(self, steps: int | None = None, series: Any = None, *,
-                precision: str = "fp32") -> np.ndarray:
+    def predict(self, steps: int | None = None, series: Any = None, quantiles: Any = False,
+                *, precision: str = "fp32") -> np.ndarray:
+        """(steps, 1) forecasts; with ``quantiles`` (levels, or True) (steps, 1, levels) from
+        the chosen model's errors, as its own ``predict(quantiles=...)``."""
+        if quantiles is not False and quantiles is not None:
+            from ..tasks.intervals import quantile_forecast
+            return quantile_forecast(self, "served forecaster", self.config.horizon, steps,
+                                     series, quantiles)
         check_precision(precision)
         target = None if series is None else np.asarray(series, dtype=np.float64).reshape(
             len(series), -1)[:, self.target_idx[0]]   # the hybrid reads its target alone
