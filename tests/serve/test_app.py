@@ -9,7 +9,7 @@ import torch
 
 import rnnkit as rk
 from rnnkit.serve import Limits, create_app
-from rnnkit.serve.models import detect_kind, load_served
+from rnnkit.serve.models import SmoothedForecaster, detect_kind, load_served
 
 from .conftest import asgi_client_class
 
@@ -39,7 +39,7 @@ def _seasonal(n=120):
 
 
 @pytest.mark.parametrize("kind", ["hybrid", "auto hybrid", "auto mean", "auto combined"])
-def test_the_hybrid_and_its_mean_with_the_rnn_serve_forecasts(tmp_path, kind):
+def test_the_hybrid_and_its_mean_with_the_rnn_serve_forecasts(tmp_path, kind, monkeypatch):
     """What `rnnkit forecast`'s default may save: the ES-RNN hybrid, the mean of it and
     the RNN, or the hybrid averaged with a statistical model (combined).  The smoothing and
     the statistical model run outside the network, so /forecast is all it serves."""
@@ -94,8 +94,17 @@ def test_the_hybrid_and_its_mean_with_the_rnn_serve_forecasts(tmp_path, kind):
         np.testing.assert_allclose([bands[k][0] for k in bands], own[0, 0], atol=1e-9)
         r = client.post("/forecast", json={"steps": 2, "quantiles": [0.1, 0.9]})
         assert r.status_code == 422 and "quantiles reach horizon=1" in r.text
+        # the point forecast is made once (a combined fits its statistical model once)
+        calls = []
+        point = SmoothedForecaster._point
+        monkeypatch.setattr(SmoothedForecaster, "_point",
+                            lambda self, *a: calls.append(a) or point(self, *a))
+        assert client.post("/forecast", json={"quantiles": [0.1, 0.9]}).status_code == 200
+        assert len(calls) == 1
     r = client.post("/forecast", json={"quantiles": [0.1, 1.5]})
     assert r.status_code == 422 and _fields(r) == ["quantiles"]
+    r = client.post("/forecast", json={"quantiles": [0.1, 0.9], "history": [1.0, 2.0]})
+    assert r.status_code == 422 and _fields(r) == ["history"]      # named as without them
     if kind == "hybrid":                      # its network runs in float64: no bf16 products
         with pytest.raises(ValueError, match="bf16 mixed precision needs float32"):
             load_served(tmp_path / "m", "bf16")

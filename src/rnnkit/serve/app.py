@@ -50,7 +50,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from ..precision import check_precision, fit_precision
 from ..tasks.forecast import check_levels
 from .limits import BodyLimit, Limits
-from .models import Served, jsonable, load_served, step_network
+from .models import Served, SmoothedForecaster, jsonable, load_served, step_network
 from .sessions import SessionsFull, SessionStore, UnknownSession
 
 __all__ = ["create_app", "Limits"]
@@ -287,6 +287,9 @@ class _Server:
     def forecast(self, steps: int | None, history: list | None,
                  quantiles: list[float] | None = None) -> dict[str, Any]:
         f = self.require("/forecast", "forecaster")
+        if quantiles is not None:
+            with _user_errors("quantiles"):
+                quantiles = list(check_levels(quantiles))       # increasing, each once
         with self.lock, _user_errors("history" if history is not None else "steps"):
             series = None if history is None else np.asarray(history, dtype=np.float64)
             values = f.predict(steps=steps, series=series, precision=self.served.precision)
@@ -294,9 +297,9 @@ class _Server:
         bands = None
         if quantiles is not None:        # the history and steps passed: what is left is these
             with self.lock, _user_errors("quantiles"):
-                quantiles = list(check_levels(quantiles))       # increasing, each once
-                bands = f.predict(steps=steps, series=series, quantiles=quantiles,
-                                  precision=self.served.precision)           # (s, nt, Q)
+                bands = (f.bands(values, quantiles) if isinstance(f, SmoothedForecaster)
+                         else f.predict(steps=steps, series=series, quantiles=quantiles,
+                                        precision=self.served.precision))   # (s, nt, Q)
             _finite(bands, "history")
         past = f.context if history is None else np.asarray(history, dtype=np.float64)
         past = past.reshape(len(past), -1)[-self.limits.max_history:]

@@ -267,10 +267,21 @@ class SmoothedForecaster:
                 *, precision: str = "fp32") -> np.ndarray:
         """(steps, 1) forecasts; with ``quantiles`` (levels, or True) (steps, 1, levels) from
         the chosen model's errors, as its own ``predict(quantiles=...)``."""
-        if quantiles is not False and quantiles is not None:
-            from ..tasks.intervals import quantile_forecast
-            return quantile_forecast(self, "served forecaster", self.config.horizon, steps,
-                                     series, quantiles)
+        point = self._point(steps, series, precision)
+        if quantiles is False or quantiles is None:
+            return point
+        return self.bands(point, quantiles)
+
+    def bands(self, point: np.ndarray, quantiles: Any) -> np.ndarray:
+        """Bands (steps, 1, levels) around forecasts point (steps, 1) this model made, from
+        the chosen model's errors (so a server makes the point forecast once: a combined's
+        statistical model is fitted once per request)."""
+        from ..tasks.intervals import band_levels
+        levels = band_levels(self, "served forecaster", self.config.horizon, len(point),
+                             quantiles)
+        return self.intervals.bands(point, levels)
+
+    def _point(self, steps: int | None, series: Any, precision: str) -> np.ndarray:
         check_precision(precision)
         target = None if series is None else np.asarray(series, dtype=np.float64).reshape(
             len(series), -1)[:, self.target_idx[0]]   # the hybrid reads its target alone

@@ -62,7 +62,8 @@ import numpy as np
 from .forecast import DEFAULT_LEVELS, check_levels, interval_scores
 
 __all__ = ["DEFAULT_LEVELS", "ErrorIntervals", "check_levels", "least_errors",
-           "interval_scores", "quantile_forecast", "rolling_quantiles", "end_pool"]
+           "interval_scores", "quantile_forecast", "band_levels", "rolling_quantiles",
+           "end_pool"]
 
 def least_errors(levels: tuple[float, ...]) -> int:
     """Validation errors per step that the levels need: q (n+1) within [1, n] for each q,
@@ -281,13 +282,11 @@ class ErrorIntervals:
                    str(d.get("through", "")))
 
 
-def quantile_forecast(model: Any, what: str, horizon: int, steps: Any, series: Any,
-                      quantiles: Any) -> np.ndarray:
-    """A point forecaster's quantile forecasts (steps, 1, levels) from its validation
-    errors: ``model.predict(steps, series)`` moved by ``model.intervals`` (or a ValueError
-    naming ``model.no_intervals``, levels the errors cannot place, or steps past ``horizon``,
-    which the per-step errors do not reach).  What the hybrid's, the mean's and the
-    combined's ``predict(..., quantiles=...)`` run."""
+def band_levels(model: Any, what: str, horizon: int, steps: Any, quantiles: Any
+                ) -> tuple[float, ...]:
+    """The levels of ``quantiles``, checked for a point forecaster's bands: a ValueError
+    naming ``model.no_intervals`` when it has no errors, levels the errors cannot place, or
+    steps past ``horizon``, which the per-step errors do not reach."""
     levels = check_levels(quantiles)
     if model.intervals is None:
         raise ValueError(f"this {what} has no prediction intervals: {model.no_intervals}")
@@ -295,4 +294,14 @@ def quantile_forecast(model: Any, what: str, horizon: int, steps: Any, series: A
     if isinstance(steps, numbers.Integral) and not isinstance(steps, bool) and steps > horizon:
         raise ValueError(f"quantiles reach horizon={horizon} steps at most (the validation "
                          f"errors are per step ahead), got steps={steps}")
+    return levels
+
+
+def quantile_forecast(model: Any, what: str, horizon: int, steps: Any, series: Any,
+                      quantiles: Any) -> np.ndarray:
+    """A point forecaster's quantile forecasts (steps, 1, levels) from its validation
+    errors: ``model.predict(steps, series)`` moved by ``model.intervals``, after
+    ``band_levels``' checks.  What the hybrid's, the mean's and the combined's
+    ``predict(..., quantiles=...)`` run."""
+    levels = band_levels(model, what, horizon, steps, quantiles)
     return model.intervals.bands(model.predict(steps, series), levels)
