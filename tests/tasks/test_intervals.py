@@ -160,6 +160,8 @@ def test_rolled_bands_widen_when_the_later_part_is_noisier():
     end = e.extended(point, true, "test forecasts")          # after the data: the last 100
     np.testing.assert_array_equal(end.errors, true[-100:])
     np.testing.assert_array_equal(end.past, e.errors)
+    np.testing.assert_array_equal(end.validation_only().errors, e.errors)
+    assert end.validation_only().describe() == e.describe()
     assert "then its 300 test forecasts, the last 100 kept" in end.describe()
     back = ErrorIntervals.from_dict(end.to_dict())
     np.testing.assert_array_equal(back.past, e.errors)
@@ -178,6 +180,7 @@ def test_hybrid_intervals_cover_about_their_share_of_a_noisy_series():
     assert 0.7 <= test["coverage"]["80"] <= 0.9, test["coverage"]
     assert test["quantiles"] == list(Q) and 0 < test["pinball"] < test["mae"]
     assert test["intervals"].startswith("from the absolute")
+    assert 0.5 <= test["coverage_without_rolling"]["80"] <= 1      # the validation's alone
     q = h.predict(quantiles=True)
     assert q.shape == (2, 1, 3) and (np.diff(q, axis=-1) >= 0).all()
     np.testing.assert_array_equal(q[..., 1], h.predict())
@@ -250,6 +253,9 @@ def test_auto_with_quantiles_keeps_hybrid_and_mean_and_reports_the_chosen_band(t
             inside.append(pred[i] * (1 + min(lo, 0)) <= y[i, 0, 0] <= pred[i] * (1 + max(hi, 0)))
         assert m["coverage"]["80"] == pytest.approx(np.mean(inside))
         assert "rolled: at each origin the last" in m["intervals"]
+        lo, hi = np.quantile(e_val, [0.1, 0.9], method="weibull")     # validation alone
+        fixed = (pred * (1 + min(lo, 0)) <= y[:, 0, 0]) & (y[:, 0, 0] <= pred * (1 + max(hi, 0)))
+        assert m["coverage_without_rolling"]["80"] == pytest.approx(np.mean(fixed))
         assert auto.evaluate("val")["intervals"] == model.intervals.describe()
         metrics = auto.report(tmp_path / kind, future=3)
         assert metrics["test"]["coverage"] == m["coverage"]
@@ -312,6 +318,11 @@ def test_quantile_forecaster_calibrates_with_the_weibull_rule(tmp_path):
         inside.append(min(lo - c, med) <= y[i, 0, 0] <= max(hi + c, med))
     m = f.evaluate("test")
     assert m["coverage"]["80"] == pytest.approx(np.mean(inside))
+    c = f.conformal["0.1"][0][0]                          # the validation scores alone
+    fixed = [min(lo - c, med) <= t <= max(hi + c, med)
+             for (lo, med, hi), t in zip(raw[:, 0, 0], y[:, 0, 0])]
+    assert m["coverage_without_rolling"]["80"] == pytest.approx(np.mean(fixed))
+    assert "coverage_without_rolling" not in f.evaluate("val")
     assert f"last {len(scores)} scores known there" in m["intervals"]
     assert "rolled" not in f.evaluate("val")["intervals"]
     # after the data: the last n of the validation and test scores, saved so
@@ -337,3 +348,5 @@ def test_cli_auto_with_quantiles_fits_every_candidate_and_prints_the_coverage(tm
     metrics = json.loads((out / "metrics.json").read_text())
     assert all("rmse" in metrics["auto"]["validation"][n] for n in ("rnn", "hybrid", "mean"))
     assert "80" in metrics["test"]["coverage"] and metrics["plot"]["interval"]["coverage"] == 80
+    alone = 100 * metrics["test"]["coverage_without_rolling"]["80"]
+    assert f"({alone:.1f} % with the validation errors alone at every origin)" in result.output

@@ -511,9 +511,12 @@ def forecast(
                + f", {how}")
     _print_table(m, f"rnnkit {'auto: ' if auto else ''}{name}{tag}", f.fit_seconds)
     if "coverage" in m:
+        fixed = m.get("coverage_without_rolling", {})
         for cover, share in m["coverage"].items():
+            alone = (f" ({100 * fixed[cover]:.1f} % with the validation errors alone at every "
+                     "origin)" if cover in fixed else "")
             typer.echo(f"{cover} % interval{tag}: covers {100 * share:.1f} % of the {part} "
-                       f"targets; mean pinball loss {m['pinball']:.4g}; intervals "
+                       f"targets{alone}; mean pinball loss {m['pinball']:.4g}; intervals "
                        f"{m['intervals']}")
     if "backtest" in m:
         _print_backtest(m["backtest"], tag)

@@ -822,11 +822,12 @@ class Forecaster:
         return origin, raw, {repr(qs[i]): np.maximum(raw[..., i] - y, y - raw[..., j])
                              for i, j, _ in interval_pairs(qs)}
 
-    def _rolled(self, part: str) -> tuple[np.ndarray, int]:
+    def _rolled(self, part: str) -> tuple[np.ndarray, int, np.ndarray]:
         """A later part's quantiles (M, K, nt, Q), each origin's intervals corrected by the
         (1-a)-quantile of the last n scores known there: the n validation scores, then the
         part's own as their targets are observed (``tasks/intervals.py``, "Rolling
-        calibration"); and n.  Needs ``self.conformal`` (a validation part)."""
+        calibration"); n; and the same quantiles corrected by the validation scores alone
+        at every origin.  Needs ``self.conformal`` (a validation part)."""
         from .intervals import rolling_quantiles  # intervals.py imports this module
         _, _, past = self._conformity("val")
         origin, raw, later = self._conformity(part)
@@ -834,7 +835,11 @@ class Forecaster:
         corrections = {repr(qs[i]): rolling_quantiles(past[repr(qs[i])], later[repr(qs[i])],
                                                       origin, [cover / 100])[..., 0]
                        for i, _, cover in interval_pairs(qs)}
-        return self._calibrate(raw, corrections), len(next(iter(past.values())))
+        fixed = {repr(qs[i]): np.quantile(past[repr(qs[i])], cover / 100, axis=0,
+                                          method="weibull")
+                 for i, _, cover in interval_pairs(qs)}
+        return (self._calibrate(raw, corrections), len(next(iter(past.values()))),
+                self._calibrate(raw, fixed))
 
     def roll_to_end(self, part: str = "test") -> None:
         """Continue the rolling calibration to the end of ``part``, every target of it now
@@ -1003,9 +1008,12 @@ class Forecaster:
             result["rmse_by_step"] = [rmse(pred[:, j], y[:, j]) for j in range(cfg.horizon)]
         if cfg.quantiles:
             rolled = bool(self.conformal) and part != "val" and "val" in data.parts
-            q, n = (self._rolled(part) if rolled else (self._quantile_levels(
-                self._scale(x), data.values[origin][:, self.target_idx]), 0))
+            q, n, fixed = (self._rolled(part) if rolled else (self._quantile_levels(
+                self._scale(x), data.values[origin][:, self.target_idx]), 0, None))
             result.update(interval_scores(q, y, cfg.quantiles))
+            if fixed is not None:  # beside it: every origin from the validation scores alone
+                result["coverage_without_rolling"] = interval_scores(fixed, y,
+                                                                     cfg.quantiles)["coverage"]
             result["intervals"] = (
                 f"calibrated on the validation part (split conformal), rolled: at each origin "
                 f"from the last {n} scores known there (validation, then this part's as their "

@@ -714,7 +714,7 @@ class AutoForecaster:
             model.seed(int(origin[0]), origin, forecasts[model.model][..., 0])   # the table's
         pred = _forecast_at(model, frame, origin)
         for key in ("rmse_scaled", "mae_scaled", "rmse_by_step", "quantiles", "pinball",
-                    "coverage", "intervals"):        # the rnn's, not the chosen model's
+                    "coverage", "coverage_without_rolling", "intervals"):   # the rnn's
             result.pop(key, None)
         result.update(point_metrics(pred, y))
         if self.config.quantiles:
@@ -722,6 +722,10 @@ class AutoForecaster:
             bands, how = _part_bands(model.intervals, pred, y, origin, levels, part)
             result.update(interval_scores(bands, y, levels))
             result["intervals"] = how
+            if part != "val":      # beside it: every origin from the validation errors alone
+                fixed = model.intervals.validation_only().bands(pred, levels)
+                result["coverage_without_rolling"] = interval_scores(fixed, y,
+                                                                     levels)["coverage"]
         if frame.config.horizon > 1:
             result["rmse_by_step"] = [rmse(pred[:, j], y[:, j])
                                       for j in range(frame.config.horizon)]

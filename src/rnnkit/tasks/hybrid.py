@@ -801,6 +801,10 @@ class HybridForecaster:
                                                      levels)                  # (M, K, 1, Q)
             result.update(interval_scores(bands, true[..., None], levels))
             result["intervals"] = how
+            if part != "val":      # beside it: every origin from the validation errors alone
+                fixed = intervals.validation_only().bands(pred[..., None], levels)
+                result["coverage_without_rolling"] = interval_scores(
+                    fixed, true[..., None], levels)["coverage"]
         result["baseline_last_value"] = _scores(np.repeat(y[o][:, None], cfg.horizon, 1), true)
         if cfg.period:
             k = np.arange(1, cfg.horizon + 1)

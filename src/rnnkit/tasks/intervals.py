@@ -177,6 +177,12 @@ class ErrorIntervals:
         return ErrorIntervals(end_pool(past, later), self.relative, self.source, past,
                               f"then its {len(later)} {what}, the last {len(past)} kept")
 
+    def validation_only(self) -> ErrorIntervals:
+        """The intervals of the validation errors alone (what every later origin used before
+        the rolling rule), whether or not these were ``extended``."""
+        return self if self.validation is None else ErrorIntervals(self.past, self.relative,
+                                                                   self.source)
+
     def _errors_of(self, point: np.ndarray, true: np.ndarray) -> np.ndarray | None:
         """Errors of forecasts point (M, K, nt) of true, as these were taken (None: relative
         errors of a forecast <= 0)."""
@@ -238,7 +244,7 @@ class ErrorIntervals:
         levels = check_levels(levels)
         self.check(levels)
         later, past = self._errors_of(point, true), self.past
-        start = ErrorIntervals(past, self.relative, self.source)
+        start = self.validation_only()
         if later is None:
             return start.bands(point, levels), (start.describe() + "; not rolled: a forecast "
                                                 "<= 0 has no relative error")
