@@ -3,6 +3,7 @@ a temporary folder, and the in-process clients that serve them."""
 
 import warnings
 
+import numpy as np
 import pytest
 import torch
 
@@ -35,6 +36,15 @@ def _forecaster(folder):
     f = rk.tasks.Forecaster(cell="gru", units=8, window=10, horizon=3)
     f.fit(rk.datasets.load("sine", length=120), epochs=2, verbose=0)
     f.save(folder)
+    return folder
+
+
+def _hybrid(folder):
+    """The ES-RNN hybrid, three steps ahead: its quantiles come from its validation errors."""
+    t = np.arange(120, dtype=np.float64)
+    h = rk.tasks.HybridForecaster(window=12, season=12, units=4, horizon=3)
+    h.fit(100 + t + 10 * np.sin(2 * np.pi * t / 12), epochs=1, verbose=0)
+    h.save(folder)
     return folder
 
 
@@ -72,7 +82,8 @@ def asgi_client_class():
 
 
 MAKERS = {"sequential": _sequential, "bidirectional": _bidirectional,
-          "forecaster": _forecaster, "classifier": _classifier, "generator": _generator,
+          "forecaster": _forecaster, "hybrid": _hybrid, "classifier": _classifier,
+          "generator": _generator,
           "translator": _translator}
 
 

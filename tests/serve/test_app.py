@@ -322,6 +322,13 @@ def test_forecast_quantiles_of_a_quantile_forecaster_and_of_a_point_one(clients,
         assert r.status_code == 422 and _fields(r) == ["quantiles"] and text in r.text
     r = clients["forecaster"].post("/forecast", json={"quantiles": [0.1, 0.9]})
     assert r.status_code == 422 and "trained for point forecasts" in r.text
+    # /metadata names the band each can give (what the page shades)
+    band = client.get("/metadata").json()["task"]["interval"]
+    assert band == {"levels": [0.1, 0.9], "coverage": 80,
+                    "how": "calibrated on the validation part (split conformal)"}
+    assert clients["forecaster"].get("/metadata").json()["task"]["interval"] is None
+    band = clients["hybrid"].get("/metadata").json()["task"]["interval"]
+    assert band["levels"] == [0.1, 0.9] and band["how"].startswith("from the relative")
 
 
 def test_forecast_with_too_little_history_names_the_field(clients):

@@ -70,6 +70,37 @@ def test_a_forecast_is_plotted_and_listed(browser, live):
     assert "forecast after" in browser.find_element(By.ID, "status").text
 
 
+def test_a_forecast_with_an_interval_is_shaded_for_the_steps_it_reaches(browser, live):
+    """A hybrid (horizon 3) gives quantiles from its errors: the page asks /forecast for the
+    80 % band over the first 3 steps and shades it; a point forecaster shows none."""
+    url = live("hybrid")
+    _open(browser, url)
+    _set(browser, "forecast-steps", 6)
+    browser.find_element(By.ID, "forecast-run").click()
+    WebDriverWait(browser, WAIT).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, "#forecast-values li") or None)
+    canvas = browser.find_element(By.ID, "forecast-plot")
+    assert canvas.get_attribute("data-forecast") == "6"
+    assert canvas.get_attribute("data-band") == "3"
+    legend = browser.find_element(By.ID, "forecast-band")
+    assert legend.is_displayed() and legend.text == "80 % interval (first 3 steps)"
+    green = browser.execute_script("""
+        const c = document.getElementById('forecast-plot');
+        const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0;
+        for (let i = 0; i < px.length; i += 4)
+          if (px[i + 1] > px[i] + 20 && px[i + 1] > px[i + 2] && px[i + 3] > 0) n++;
+        return n;""")
+    assert green > 20                          # the band's fill is on the canvas
+    _open(browser, live("forecaster"))
+    _set(browser, "forecast-steps", 4)
+    browser.find_element(By.ID, "forecast-run").click()
+    WebDriverWait(browser, WAIT).until(
+        lambda d: d.find_element(By.ID, "forecast-plot").get_attribute("data-forecast") == "4")
+    assert browser.find_element(By.ID, "forecast-plot").get_attribute("data-band") == "0"
+    assert not browser.find_element(By.ID, "forecast-band").is_displayed()
+
+
 def test_a_generation_streams_into_the_page(browser, live):
     url = live("generator")
     _open(browser, url)

@@ -11,8 +11,8 @@ from rnnkit.serve import Limits, create_app
 EXAMPLES = 5          # per endpoint and mode: seconds, not minutes
 
 
-@pytest.mark.parametrize("kind", ["sequential", "forecaster", "classifier", "generator",
-                                  "translator"])
+@pytest.mark.parametrize("kind", ["sequential", "forecaster", "hybrid", "classifier",
+                                  "generator", "translator"])
 def test_no_generated_request_gets_a_server_error(model_dirs, kind):
     limits = Limits(max_batch=4, max_steps=16, max_generate=20, max_forecast=20,
                     max_history=64, max_text=40, max_beam=3, max_sessions=50)

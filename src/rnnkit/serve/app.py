@@ -73,6 +73,26 @@ def _user_errors(field: str) -> Iterator[None]:
         raise _unprocessable(field, str(err).strip() or type(err).__name__) from None
 
 
+def _interval(f: Any) -> dict[str, Any] | None:
+    """The widest central interval a served forecaster gives through /forecast's
+    "quantiles" ({"levels": [low, high], "coverage": %, "how"}), or None: a quantile
+    Forecaster's outermost trained pair, or 10 % and 90 % from the chosen model's errors."""
+    if isinstance(f, SmoothedForecaster):
+        if f.intervals is None:
+            return None
+        try:
+            f.intervals.check((0.1, 0.9))
+        except ValueError:
+            return None
+        return {"levels": [0.1, 0.9], "coverage": 80, "how": f.intervals.describe()}
+    qs = f.config.quantiles
+    if not qs or qs[0] >= 0.5:
+        return None
+    how = f.interval_how or ("calibrated on the validation part (split conformal)"
+                             if f.conformal else "as trained (not calibrated)")
+    return {"levels": [qs[0], qs[-1]], "coverage": round(100 * (qs[-1] - qs[0])), "how": how}
+
+
 def _finite(values: Any, field: str) -> Any:
     array = np.asarray(values, dtype=np.float64)
     if not np.isfinite(array).all():
@@ -253,7 +273,8 @@ class _Server:
             out["task"] = {"columns": list(t.columns),
                            "targets": [t.columns[j] for j in t.target_idx],
                            "window": t.config.window, "horizon": t.config.horizon,
-                           "context_rows": len(t.context) if t.context is not None else 0}
+                           "context_rows": len(t.context) if t.context is not None else 0,
+                           "interval": _interval(t)}
         elif s.kind == "classifier":
             out["task"] = {"classes": list(t.classes), "reads_text": t.vectorizer is not None}
         elif s.kind == "generator":

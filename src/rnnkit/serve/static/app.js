@@ -36,15 +36,16 @@ function numberOrNull(id) {
 }
 
 // ------------------------------------------------------------------ forecast
-function drawForecast(history, forecast) {
+// band: null, or {lower, upper} over the first steps of the forecast (up to the horizon)
+function drawForecast(history, forecast, band = null) {
   const canvas = $("forecast-plot");
   const ctx = canvas.getContext("2d");
   const W = canvas.width, H = canvas.height, pad = 36;
   ctx.clearRect(0, 0, W, H);
-  const all = history.concat(forecast);
+  const all = history.concat(forecast, band ? band.lower.concat(band.upper) : []);
   let lo = Math.min(...all), hi = Math.max(...all);
   if (hi === lo) { hi += 1; lo -= 1; }
-  const n = all.length;
+  const n = history.length + forecast.length;
   const x = (i) => pad + (W - 2 * pad) * (n > 1 ? i / (n - 1) : 0.5);
   const y = (v) => H - pad - (H - 2 * pad) * (v - lo) / (hi - lo);
   ctx.strokeStyle = "#999"; ctx.lineWidth = 1;                       // axes
@@ -58,13 +59,27 @@ function drawForecast(history, forecast) {
     values.forEach((v, i) => (i ? ctx.lineTo : ctx.moveTo).call(ctx, x(i + offset), y(v)));
     ctx.stroke();
   };
+  if (band) {                           // shaded between its bounds, under the lines
+    const k = band.lower.length, at = (i) => x(history.length + i);
+    ctx.fillStyle = "rgba(56, 161, 105, 0.3)"; ctx.beginPath();
+    band.upper.forEach((v, i) => (i ? ctx.lineTo : ctx.moveTo).call(ctx, at(i), y(v)));
+    for (let i = k - 1; i >= 0; i--) ctx.lineTo(at(i), y(band.lower[i]));
+    ctx.closePath(); ctx.fill();
+    if (k === 1) {                        // one step has no area: a bar
+      ctx.strokeStyle = "rgba(56, 161, 105, 0.8)"; ctx.lineWidth = 4; ctx.beginPath();
+      ctx.moveTo(at(0), y(band.upper[0])); ctx.lineTo(at(0), y(band.lower[0])); ctx.stroke();
+    }
+  }
   line(history, 0, "#2b6cb0");
   // the forecast starts from the last known value, so the two lines join
   const joined = history.length ? [history[history.length - 1]].concat(forecast) : forecast;
   line(joined, history.length ? history.length - 1 : 0, "#dd6b20");
   canvas.dataset.history = String(history.length);
   canvas.dataset.forecast = String(forecast.length);
+  canvas.dataset.band = String(band ? band.lower.length : 0);
 }
+
+let interval = null;           // /metadata's task.interval: the band /forecast can give
 
 async function runForecast() {
   const body = { steps: numberOrNull("forecast-steps") };
@@ -76,7 +91,15 @@ async function runForecast() {
     const target = out.targets[0];
     const history = out.history[target] || [];
     const forecast = out.forecast[target];
-    drawForecast(history, forecast);
+    let band = null;
+    if (interval) {              // its quantiles reach the horizon: asked for those steps
+      const steps = Math.min(out.steps, interval.horizon);
+      const q = await post("/forecast", { ...body, steps, quantiles: interval.levels });
+      const [low, high] = interval.levels.map((l) => q.quantiles[target][String(l)]);
+      band = { lower: low, upper: high };
+    }
+    drawForecast(history, forecast, band);
+    $("forecast-band").hidden = !band;
     $("forecast-values").replaceChildren(...forecast.map((v) => {
       const li = document.createElement("li");
       li.textContent = v.toFixed(4);
@@ -227,6 +250,12 @@ async function start() {
   if (has("/forecast")) {
     show("forecast");
     $("forecast-steps").value = Math.max(meta.task.horizon, 12);
+    if (meta.task.interval) {
+      interval = { ...meta.task.interval, horizon: meta.task.horizon };
+      $("forecast-band-label").textContent =
+        `${interval.coverage} % interval (first ${interval.horizon} step` +
+        `${interval.horizon === 1 ? "" : "s"})`;
+    }
   }
   if (has("/generate")) show("generate");
   if (has("/classify")) show("classify");
