@@ -66,6 +66,10 @@ def test_too_few_errors_are_refused_with_the_number_needed():
     assert e.bands(np.ones((1, 1)), (0.25, 0.5, 0.75)).shape == (1, 1, 3)
     with pytest.raises(ValueError, match="do not fit"):
         e.bands(np.ones((2, 1)), (0.25, 0.75))         # 2 steps ahead, errors for 1
+    with pytest.raises(ValueError, match=r"quantile 1e-300 needs at least 1e\+300 validation"):
+        e.bands(np.ones((1, 1)), (1e-300, 0.5))        # the count in short, not 300 digits
+    with pytest.raises(ValueError, match="at least 9,999 validation"):
+        e.bands(np.ones((1, 1)), (1e-4,))
 
 
 def test_quantiles_are_ordered_and_the_median_is_the_point():

@@ -210,7 +210,8 @@ class ErrorIntervals:
         need, n = least_errors(levels), len(self.errors)
         if n < need:
             tail = min((q for q in levels if q != 0.5), key=lambda q: min(q, 1 - q))
-            raise ValueError(f"quantile {tail:g} needs at least {need} validation errors per "
+            count = f"{need:,}" if need < 10**9 else f"{float(need):.3g}"   # not 300 digits
+            raise ValueError(f"quantile {tail:g} needs at least {count} validation errors per "
                              f"step (1 / min(q, 1-q) - 1), and {self.source} gave {n}; use "
                              "a larger validation part or levels nearer 0.5")
 
