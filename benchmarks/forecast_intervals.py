@@ -10,6 +10,11 @@ the table is read back from each run's metrics.json: what auto chose, the test s
 targets inside the 80 % interval, how many test targets there were, and the mean pinball
 loss.  The issue's target is 75-85 % on each series.  A run whose metrics.json exists is
 read, not run again (delete the folder to rerun it).
+
+``--unseen 0`` (seeds) adds, as a check of the rule, the seven CSV series of
+``benchmarks/forecast_unseen.py`` (statsmodels' datasets, written to CSV files under --out;
+none was read to build the interval rule), each run as ``rnnkit forecast FILE.csv --column
+y --date-column date`` with the same options (co2 also ``--fill interpolate``).
 """
 
 from __future__ import annotations
@@ -27,13 +32,23 @@ SHIPPED = ["sunspots", "airline", "stocks", "weather", "sine"]
 LEVELS = "0.1,0.5,0.9"
 
 
-def _command(name: str, seed: int, out: Path) -> list[str]:
+def _command(name: str, seed: int, out: Path, source: list[str] | None = None) -> list[str]:
     rnnkit = Path(sys.executable).with_name("rnnkit")
-    return [str(rnnkit), "forecast", name, "--quantiles", LEVELS, "--stats", "none", "--quiet",
-            "--seed", str(seed), "--out", str(out)]
+    return [str(rnnkit), "forecast", *(source or [name]), "--quantiles", LEVELS, "--stats",
+            "none", "--quiet", "--seed", str(seed), "--out", str(out)]
 
 
-def run(name: str, seed: int, root: Path) -> dict:
+def unseen_sources(root: Path) -> dict[str, list[str]]:
+    """name -> the CLI's source arguments for each unseen series of forecast_unseen.py, its
+    CSV written under ``root``."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from forecast_unseen import _unseen, write_csv
+    return {name: [str(write_csv(root / f"{name}.csv", times, values)), "--column", "y",
+                   "--date-column", "date", *extra]
+            for name, (_, times, values, _, extra) in _unseen().items()}
+
+
+def run(name: str, seed: int, root: Path, source: list[str] | None = None) -> dict:
     """One run's row: {"series", "seed", "kind", "coverage", "targets", "pinball", "rmse",
     "seconds", "intervals"} (read from metrics.json; the run is made when it is missing)."""
     out = root / f"{name}-seed{seed}"
@@ -41,7 +56,8 @@ def run(name: str, seed: int, root: Path) -> dict:
     seconds = None
     if not path.is_file():
         t0 = time.perf_counter()
-        done = subprocess.run(_command(name, seed, out), capture_output=True, text=True)
+        done = subprocess.run(_command(name, seed, out, source), capture_output=True,
+                              text=True)
         seconds = time.perf_counter() - t0
         (root / f"{name}-seed{seed}.log").write_text(done.stdout + done.stderr)
         if done.returncode != 0:
@@ -100,6 +116,23 @@ def table(rows: list[dict], command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def unseen_table(rows: list[dict]) -> str:
+    inside = sum(0.75 <= r["coverage"] <= 0.85 for r in rows)
+    lines = ["", "## Unseen CSV series, as a check of the rule", "",
+             "The seven CSV series of `benchmarks/forecast-unseen.md` (statsmodels' datasets), "
+             "none of them read to build the interval rule; each run as `rnnkit forecast "
+             "FILE.csv --column y --date-column date` with the options above (co2 also "
+             "`--fill interpolate`).", "",
+             "| series | seed | chosen | test 80 % coverage | validation alone | test targets "
+             "(one = how many points) | mean pinball |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['series']} | {r['seed']} | {r['kind']} | {100 * r['coverage']:.1f} % "
+                     f"| {_pct(r['alone'])} | {r['targets']} ({100 / r['targets']:.2g}) "
+                     f"| {r['pinball']:.4g} |")
+    lines += ["", f"Inside 75-85 %: {inside} of {len(rows)} runs."]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=Path("runs/forecast-intervals"),
@@ -108,6 +141,7 @@ def main() -> None:
                    help="the table to write")
     p.add_argument("--series", default=",".join(SHIPPED), help="comma-separated names")
     p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
+    p.add_argument("--unseen", default="", help="seeds for the unseen CSV series (a check)")
     args = p.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -118,8 +152,17 @@ def main() -> None:
             took = f", {r['seconds']:.0f}s" if r["seconds"] is not None else " (read back)"
             print(f"{name} seed {seed}: {r['kind']}, 80 % covers {100 * r['coverage']:.1f} % of "
                   f"{r['targets']} test targets, pinball {r['pinball']:.4g}{took}", flush=True)
+    extra = []
+    if args.unseen:
+        sources = unseen_sources(args.out)
+        for name, source in sources.items():
+            for seed in (int(s) for s in args.unseen.split(",")):
+                r = run(name, seed, args.out, source)
+                extra.append(r)
+                print(f"{name} seed {seed}: {r['kind']}, 80 % covers {100 * r['coverage']:.1f} "
+                      f"% of {r['targets']} test targets", flush=True)
     command = shlex.join([".venv/bin/python", "benchmarks/forecast_intervals.py", *sys.argv[1:]])
-    args.md.write_text(table(rows, command))
+    args.md.write_text(table(rows, command) + (unseen_table(extra) if extra else ""))
     print(f"wrote {args.md}")
 
 

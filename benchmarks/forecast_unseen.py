@@ -63,6 +63,14 @@ def _unseen() -> dict[str, tuple[str, list[str], np.ndarray, str, list[str]]]:
     return out
 
 
+def write_csv(path: Path, times: list[str], values: np.ndarray) -> Path:
+    """The series as a date,y CSV (a missing value as an empty field); returns ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("date,y\n" + "".join(f"{t},{'' if math.isnan(v) else repr(float(v))}\n"
+                                         for t, v in zip(times, values)))
+    return path
+
+
 def _run_cli(args: list[str]) -> tuple[int, str, float]:
     from typer.testing import CliRunner
 
@@ -114,9 +122,7 @@ def main() -> None:
             values = np.asarray(series.select([column]).values, dtype=np.float64).ravel()
         else:
             what, times, values, freq, extra = spec
-            csv = out / f"{name}.csv"
-            csv.write_text("date,y\n" + "".join(f"{t},{'' if math.isnan(v) else repr(float(v))}\n"
-                                                for t, v in zip(times, values)))
+            csv = write_csv(out / f"{name}.csv", times, values)
             cli = ["forecast", str(csv), "--column", "y", "--date-column", "date", *extra]
         code, text, seconds = _run_cli([*cli, "--quiet", "--stats", "all", "--out", str(run)])
         (out / f"{name}.txt").write_text(text)
