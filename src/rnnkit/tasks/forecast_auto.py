@@ -89,7 +89,6 @@ from .hybrid import SMOOTHING_FILE, HybridForecaster, HybridPreset
 from .intervals import (
     DEFAULT_LEVELS,
     ErrorIntervals,
-    interval_scores,
     quantile_forecast,
 )
 
@@ -718,14 +717,8 @@ class AutoForecaster:
             result.pop(key, None)
         result.update(point_metrics(pred, y))
         if self.config.quantiles:
-            levels = self.config.quantiles
-            bands, how = _part_bands(model.intervals, pred, y, origin, levels, part)
-            result.update(interval_scores(bands, y, levels))
-            result["intervals"] = how
-            if part != "val":      # beside it: every origin from the validation errors alone
-                fixed = model.intervals.validation_only().bands(pred, levels)
-                result["coverage_without_rolling"] = interval_scores(fixed, y,
-                                                                     levels)["coverage"]
+            result.update(model.intervals.part_scores(pred, y, origin, self.config.quantiles,
+                                                      part))
         if frame.config.horizon > 1:
             result["rmse_by_step"] = [rmse(pred[:, j], y[:, j])
                                       for j in range(frame.config.horizon)]
@@ -980,16 +973,6 @@ class AutoForecaster:
 
 
 # ---------------------------------------------------------------------- helpers
-def _part_bands(intervals: ErrorIntervals, pred: np.ndarray, true: np.ndarray,
-                origin: np.ndarray, levels: tuple[float, ...], part: str
-                ) -> tuple[np.ndarray, str]:
-    """A part's bands and how they were made: the validation part from its own errors, a
-    later part rolled (each origin from the last errors known there, ``tasks/intervals.py``)."""
-    if part == "val":
-        return intervals.bands(pred, levels), intervals.describe()
-    return intervals.rolling_bands(pred, true, origin, levels)
-
-
 def _hybrid_from(model: HybridForecaster, y: np.ndarray, origin: np.ndarray) -> np.ndarray:
     """``model``'s forecasts (M, K, 1) at each origin of the series y (which starts where
     the model's own series did)."""

@@ -59,7 +59,7 @@ from ..model import Sequential
 from ..training import choose_threads, set_seed, using_threads
 from ..training.threads import requested
 from .forecast import Forecaster, rmse
-from .intervals import ErrorIntervals, check_levels, interval_scores, quantile_forecast
+from .intervals import ErrorIntervals, band_levels, quantile_forecast
 
 __all__ = ["HybridForecaster", "HybridConfig", "HybridPreset", "Smoothing", "hybrid_preset"]
 
@@ -756,12 +756,6 @@ class HybridForecaster:
             y = np.concatenate([y, block])
         return np.concatenate(out)[:steps, None]
 
-    def _require_intervals(self) -> ErrorIntervals:
-        if self.intervals is None:
-            raise ValueError(f"this HybridForecaster has no prediction intervals: "
-                             f"{self.no_intervals}")
-        return self.intervals
-
     # ------------------------------------------------------------------ evaluation
     def origins(self, part: str = "test") -> np.ndarray:
         """Origin rows of a part's forecasts: every t whose K targets lie in the part."""
@@ -792,19 +786,9 @@ class HybridForecaster:
         if cfg.horizon > 1:
             result["rmse_by_step"] = [rmse(pred[:, k], true[:, k]) for k in range(cfg.horizon)]
         if quantiles is not None and quantiles is not False:
-            levels = check_levels(quantiles)
-            intervals = self._require_intervals()
-            if part == "val":              # in-sample: the errors it was calibrated on
-                bands, how = intervals.bands(pred[..., None], levels), intervals.describe()
-            else:                          # each origin from the last errors known there
-                bands, how = intervals.rolling_bands(pred[..., None], true[..., None], o,
-                                                     levels)                  # (M, K, 1, Q)
-            result.update(interval_scores(bands, true[..., None], levels))
-            result["intervals"] = how
-            if part != "val":      # beside it: every origin from the validation errors alone
-                fixed = intervals.validation_only().bands(pred[..., None], levels)
-                result["coverage_without_rolling"] = interval_scores(
-                    fixed, true[..., None], levels)["coverage"]
+            levels = band_levels(self, "HybridForecaster", cfg.horizon, None, quantiles)
+            result.update(self.intervals.part_scores(pred[..., None], true[..., None], o,
+                                                     levels, part))
         result["baseline_last_value"] = _scores(np.repeat(y[o][:, None], cfg.horizon, 1), true)
         if cfg.period:
             k = np.arange(1, cfg.horizon + 1)
