@@ -806,10 +806,14 @@ class Forecaster:
         and the mean's intervals (``tasks/intervals.py``).  CQR's finite-sample guarantee
         takes the ceil((n+1)(1-a))-th score instead, which covers at least 1-a and on
         average up to 1/(n+1) more (81.8 % for an 80 % interval from n = 21 scores)."""
-        _, _, scores = self._conformity(part)
+        return {k: c.tolist() for k, c in self._corrections(self._conformity(part)[2]).items()}
+
+    def _corrections(self, scores: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Each interval's correction from its scores {repr(q): (n, K, nt)}: their
+        (1-a)-quantile (weibull rule), a = 2q, per step ahead and target: (K, nt)."""
         qs = self.config.quantiles
         return {repr(qs[i]): np.quantile(scores[repr(qs[i])], cover / 100, axis=0,
-                                         method="weibull").tolist()
+                                         method="weibull")
                 for i, _, cover in interval_pairs(qs)}
 
     def _conformity(self, part: str) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
@@ -835,11 +839,8 @@ class Forecaster:
         corrections = {repr(qs[i]): rolling_quantiles(past[repr(qs[i])], later[repr(qs[i])],
                                                       origin, [cover / 100])[..., 0]
                        for i, _, cover in interval_pairs(qs)}
-        fixed = {repr(qs[i]): np.quantile(past[repr(qs[i])], cover / 100, axis=0,
-                                          method="weibull")
-                 for i, _, cover in interval_pairs(qs)}
         return (self._calibrate(raw, corrections), len(next(iter(past.values()))),
-                self._calibrate(raw, fixed))
+                self._calibrate(raw, self._corrections(past)))
 
     def roll_to_end(self, part: str = "test") -> None:
         """Continue the rolling calibration to the end of ``part``, every target of it now
@@ -853,11 +854,9 @@ class Forecaster:
         from .intervals import end_pool  # intervals.py imports this module
         _, _, past = self._conformity("val")
         _, _, later = self._conformity(part)
-        qs, n = self.config.quantiles, len(next(iter(past.values())))
-        self.conformal = {
-            repr(qs[i]): np.quantile(end_pool(past[repr(qs[i])], later[repr(qs[i])]),
-                                     cover / 100, axis=0, method="weibull").tolist()
-            for i, _, cover in interval_pairs(qs)}
+        n = len(next(iter(past.values())))
+        pools = {k: end_pool(v, later[k]) for k, v in past.items()}
+        self.conformal = {k: c.tolist() for k, c in self._corrections(pools).items()}
         self.interval_how = f"calibrated on the last {n} validation and {part} scores"
 
     def _select_levels(self, quantiles: Any) -> list[int]:
