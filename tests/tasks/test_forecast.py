@@ -189,9 +189,13 @@ def test_presets_for_shipped_series_and_a_general_one():
     assert dataset_preset("weather", horizon=24).window == 48
     trend = np.arange(200.0) + np.sin(np.arange(200.0))
     p = general_preset(trend, season=12)
-    assert p.window == 24 and p.difference and "differenced" in p.why[-1]
+    assert p.window == 24 and p.difference and "differenced" in p.why[-2]
+    # the changes of a differenced series are scaled to zero mean, unit variance
+    assert p.scaler == "standard" and "standard scaler" in p.why[-1]
+    assert "standard scaler" in p.describe()
     flat = general_preset(np.sin(np.arange(200.0)), season=None)
     assert flat.window == 24 and not flat.difference and "not differenced" in flat.why[-1]
+    assert flat.scaler == "minmax" and "scaler" not in flat.describe()
     short = general_preset(np.arange(60.0), season=52)          # 104 would not fit
     assert short.window < 104 and "shortened" in short.why[1]
 

@@ -485,7 +485,9 @@ def general_preset(values: Any, season: int | None, horizon: int = 1, val: float
                    test: float = 0.15, name: str = "general") -> Preset:
     """GRU(32); window = 2 seasons (24 steps without a season), shortened when the training
     part could not hold as many windows as a window is long; differenced when the first
-    target trends over the training rows (``trend_ratio`` > 1)."""
+    target trends over the training rows (``trend_ratio`` > 1), and then scaled to zero mean
+    and unit variance (changes centre near zero: min-max would put a typical change wherever
+    the extremes leave it, and the stocks preset measured the same)."""
     y = np.asarray(values, dtype=np.float64)
     y = y[:, 0] if y.ndim == 2 else y
     train = max(int(len(y) * (1 - val - test)), 1)
@@ -503,8 +505,12 @@ def general_preset(values: Any, season: int | None, horizon: int = 1, val: float
     why.append(f"{'differenced' if difference else 'not differenced'}: a straight line through "
                f"the training rows moves {ratio:.2f} times the spread around it (differenced "
                f"when above {TREND_RULE:g})")
+    if difference:
+        why.append("standard scaler: the changes, to zero mean and unit variance")
     future = max(horizon, season or 12)
-    return Preset(name, window=window, difference=difference, future=future, why=tuple(why))
+    return Preset(name, window=window, difference=difference,
+                  scaler="standard" if difference else "minmax", future=future,
+                  why=tuple(why))
 
 
 class Forecaster:
