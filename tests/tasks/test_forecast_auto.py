@@ -86,7 +86,9 @@ def test_evaluate_report_and_save_carry_the_record(tmp_path):
     # statistical combination left out: tests/tasks/test_forecast_combined.py has it)
     auto = _auto(rnn_lr=1e-7, stats=False)
     _fit(auto, y)
-    assert auto.kind == "hybrid" and auto.choice.reason.startswith("lowest validation RMSE")
+    # (22 validation targets: the choice reads three earlier folds too, and says so)
+    assert auto.kind == "hybrid" and auto.choice.reason.startswith("lowest relative RMSE")
+    assert "3 earlier folds" in auto.choice.reason
     assert set(auto.validation) == {"rnn", "hybrid", "recursive", "mean", "combined"}
     assert auto.validation["combined"] == {"skipped": "not asked for (stats=False)"}
     assert auto.validation["hybrid"]["rmse"] < auto.validation["mean"]["rmse"] \
@@ -212,7 +214,12 @@ def test_the_cli_default_is_auto_on_a_csv(tmp_path):
     combined = next(line for line in text.splitlines() if line.startswith("combined "))
     assert " mean of " in combined and " and Auto" in combined
     assert "combined kept: " in text or "combined not kept: " in text
+    # 18 validation months: the choice read three earlier folds too, and says so
+    assert "with fewer than 100 validation targets, over 3 earlier folds too" in text
+    assert "earlier folds the choice also read" in text and "fold 3 " in text
+    assert "3 earlier folds" in text.split("auto chose ", 1)[1].splitlines()[0]
     metrics = json.loads((out / "metrics.json").read_text())
+    assert len(metrics["auto"]["validation_part"]["folds"]) == 3
     assert metrics["auto"]["kind"] in ("rnn", "hybrid", "mean", "combined")
     assert metrics["test"]["auto"]["validation"] == metrics["auto"]["validation"]
     shown = {"hybrid": "hybrid", "mean": "mean of rnn and hybrid", "combined": "combined"}
@@ -223,6 +230,10 @@ def test_the_cli_default_is_auto_on_a_csv(tmp_path):
 
 def test_the_cli_names_bad_strategy_and_auto_without_validation(tmp_path):
     for extra, words in ((["--strategy", "best"], "--strategy must be one of auto"),
+                         (["--folds", "many"], "--folds must be auto or an int from 0 to 10"),
+                         (["--folds", "11"], "--folds must be auto or an int from 0 to 10"),
+                         (["--folds", "2", "--strategy", "direct"],
+                          "--folds applies to --strategy auto"),
                          (["--val", "0"], "--strategy auto chooses on the validation part")):
         result = runner.invoke(app, ["forecast", "sine", "--dry-run", *extra,
                                      "--out", str(tmp_path / "o")])
@@ -235,6 +246,9 @@ def test_the_cli_names_bad_strategy_and_auto_without_validation(tmp_path):
                                  str(tmp_path / "o")])
     assert "auto: fits the RNN and the ES-RNN hybrid" in result.output
     assert "then tries the mean of that choice and the best on validation" in result.output
+    result = runner.invoke(app, ["forecast", "airline", "--dry-run", "--folds", "0",
+                                 "--out", str(tmp_path / "o")])
+    assert "(the simpler within 1 %; on the validation part alone)" in result.output
     result = runner.invoke(app, ["forecast", "airline", "--dry-run", "--no-combine-stats",
                                  "--out", str(tmp_path / "o")])
     assert "no statistical combination (--no-combine-stats)" in result.output

@@ -45,14 +45,16 @@ def _fit(auto, y, epochs=2):
 
 @pytest.fixture(scope="module")
 def fitted():
-    """The rnn, the hybrid, their mean and the combined on one series, fitted once."""
+    """The rnn, the hybrid, their mean and the combined on one series, fitted once, chosen
+    on the validation part alone (folds=0: tests/tasks/test_forecast_folds.py has the
+    rule with earlier folds)."""
     hybrid = replace(hybrid_preset("y", season=12, window=12, rows=150), epochs=2)
-    return _fit(AutoForecaster(_cfg(), hybrid), _seasonal())
+    return _fit(AutoForecaster(_cfg(), hybrid, folds=0), _seasonal())
 
 
 def _as_combined(auto):
     """A copy of ``auto`` whose choice is the combined (to reach its predict/save paths)."""
-    out = AutoForecaster(auto.config, auto.hybrid_preset)
+    out = AutoForecaster(auto.config, auto.hybrid_preset, folds=0)
     out.__dict__.update(auto.__dict__)
     out.candidates = dict(auto.candidates)
     out.chosen, out.choice = auto.candidates["combined"], Choice("combined", "set by the test")

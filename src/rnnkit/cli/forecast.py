@@ -7,7 +7,9 @@ preset sized by its season.  ``--strategy auto`` (the default) also fits the ES-
 (``tasks.forecast_auto.AutoForecaster``); the output says which, why, and every
 candidate's validation score.  When statsforecast is installed, auto also tries the mean of
 its choice and the statistical model (AutoARIMA, AutoETS, AutoTheta) best on validation, kept
-only when more than 1 % better there (``--no-combine-stats`` to leave it out).  The season
+only when more than 1 % better there (``--no-combine-stats`` to leave it out).  A validation
+part of fewer than 100 targets is a noisy ranking, so then the choice also reads three
+earlier folds, every candidate refitted on the rows before each (``--folds``).  The season
 comes from --season, the dataset, or the CSV's dates.  The text, metrics.json and
 forecast.png show the same forecast after the data: the same number of steps, at the same
 time labels.
@@ -198,8 +200,20 @@ def _print_choice(auto, tag: str) -> None:
     if "verdict" in combined:
         scored = ", ".join(f"{n} {r:.4g}" if isinstance(r, float) else f"{n} skipped"
                            for n, r in combined["stats_rmse"].items())
+        rel = combined.get("stats_relative")
+        chosen = (f"{combined['model']}, the lowest relative RMSE over the validation part "
+                  "and the folds (" + ", ".join(f"{n} {r:.3f}" for n, r in rel.items())
+                  + "), is averaged" if rel else f"the lowest, {combined['model']}, is averaged")
         typer.echo(f"combined {combined['verdict']} (validation RMSE of the statistical "
-                   f"models alone: {scored}; the lowest, {combined['model']}, is averaged)")
+                   f"models alone: {scored}; {chosen})")
+    span = auto.record()["validation_part"]
+    if span.get("folds"):
+        typer.echo("earlier folds the choice also read (each: every candidate fitted again on "
+                   "the rows before it): " + "; ".join(
+                       f"{f['label']} {f['from']} to {f['to']} ({f['targets']} targets)"
+                       for f in span["folds"]))
+    if span.get("folds_note"):
+        typer.echo(f"(fewer folds: {span['folds_note']})")
 
 
 def _print_backtest(bt: dict, tag: str) -> None:
@@ -248,13 +262,18 @@ def forecast(
         help="auto | direct | recursive | seq2seq. auto (the default) fits the preset's RNN "
         "and the ES-RNN hybrid (and the RNN recursive at --horizon 2 or more), tries the mean "
         "of the RNN's and the hybrid's forecasts, and keeps the "
-        "one with the lowest validation RMSE; the output says which and why")] = "auto",
+        "one with the lowest validation RMSE (with fewer than 100 validation targets, also "
+        "over earlier folds: --folds); the output says which and why")] = "auto",
     combine_stats: Annotated[bool | None, typer.Option(
         "--combine-stats/--no-combine-stats", help="with --strategy auto: also try the mean of "
         "its choice and the best on validation of AutoARIMA, AutoETS and AutoTheta, kept only "
         "when its validation RMSE is more than 1 % lower (default: when statsforecast is "
         "installed; --combine-stats requires it). Independent of --stats, which only adds "
         "rows to the test table: --stats none still combines")] = None,
+    folds: Annotated[str, typer.Option(
+        help="with --strategy auto: earlier folds the choice also reads, each with every "
+        "candidate fitted again on the rows before it: auto (3 when the validation part has "
+        "fewer than 100 targets, else 0) or 0 to 10")] = "auto",
     stride: Annotated[int | None, typer.Option(min=1, help="step between training windows")]
     = None,
     scaler: Annotated[str | None, typer.Option(help="minmax | standard | none (default: the "
@@ -321,7 +340,7 @@ def forecast(
     (--strategy auto) the RNN and an ES-RNN hybrid are both fitted and the one with the
     lower validation RMSE is kept; the test part is never read to choose."""
     from ..tasks import Forecaster
-    from ..tasks.forecast_auto import TIE, AutoForecaster, replace_folder
+    from ..tasks.forecast_auto import FOLD_TARGETS, FOLDS, TIE, AutoForecaster, replace_folder
     if strategy not in STRATEGIES:
         raise ValueError(f"--strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
     auto = strategy == "auto"
@@ -338,6 +357,10 @@ def forecast(
     if combine_stats and not auto:
         raise ValueError(f"--combine-stats applies to --strategy auto, not --strategy "
                          f"{strategy}")
+    if folds != "auto" and not (folds.isdigit() and 0 <= int(folds) <= 10):
+        raise ValueError(f"--folds must be auto or an int from 0 to 10, got {folds!r}")
+    if folds != "auto" and not auto:
+        raise ValueError(f"--folds applies to --strategy auto, not --strategy {strategy}")
     if combine_stats and not stats_baselines.available():
         raise ValueError(f"--combine-stats needs statsforecast: {stats_baselines.INSTALL}")
     if auto and val == 0:
@@ -431,13 +454,18 @@ def forecast(
         combine = ("then tries the mean of that choice and the best on validation of "
                    f"AutoARIMA, AutoETS, AutoTheta (kept if more than {100 * TIE:g} % lower; "
                    "--no-combine-stats to skip)")
+    fold_rule = (f"with fewer than {FOLD_TARGETS} validation targets, over {FOLDS} earlier "
+                 "folds too"
+                 if folds == "auto" else f"over {folds} earlier folds too" if int(folds)
+                 else "on the validation part alone")
     auto_line = (f"strategy auto: fits the RNN{' (direct and recursive)' if both else ''}"
                  + (f" (the ES-RNN hybrid is left out: {left_out} need the RNN)" if left_out
                     else f" and the ES-RNN hybrid ({hybrid.describe()}; "
                     f"{'; '.join(hybrid.why)}), tries the mean of their forecasts"
                     + (" (quantiles: the RNN learns them, the hybrid, the mean and the "
                        "combined take them from their validation errors)" if levels else ""))
-                 + f", keeps the lowest validation RMSE (the simpler within {100 * TIE:g} %), "
+                 + f", keeps the lowest validation RMSE (the simpler within {100 * TIE:g} %; "
+                 f"{fold_rule}), "
                  f"{combine}; --strategy direct for the RNN alone"
                  if auto else f"strategy {strategy} (the RNN alone; --strategy auto to choose "
                  "between it and the ES-RNN hybrid on validation)")
@@ -476,7 +504,8 @@ def forecast(
     typer.echo(stats_line)
     typer.echo(auto_line)
     runner = AutoForecaster(f.config, hybrid, stats="auto" if combine_stats is None
-                            else combine_stats) if auto else f
+                            else combine_stats,
+                            folds=folds if folds == "auto" else int(folds)) if auto else f
     runner.fit(series, epochs=s["epochs"], batch_size=s["batch_size"], val=val, test=test,
                patience=s["patience"] or None, seed=seed, verbose=verbose_level(quiet),
                log_dir=logdir, threads=threads, precision=precision)
