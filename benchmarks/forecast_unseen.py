@@ -85,6 +85,9 @@ def main() -> None:
     parser.add_argument("--out", default="runs/forecast-unseen")
     parser.add_argument("--md", default=None, help="write the Markdown table here")
     parser.add_argument("--only", default=None, help="comma-separated series names")
+    parser.add_argument("--seed", type=int, default=0, help="the command's --seed")
+    parser.add_argument("--seeds", default=None, help="SEED=rows.json,... of runs at other "
+                        "seeds (--seed N --out DIR): --md adds their ratios and the medians")
     parser.add_argument("--tables", default=None, help="comma-separated rows.json files of "
                         "earlier runs (split across processes): only write --md from them")
     args = parser.parse_args()
@@ -98,7 +101,7 @@ def main() -> None:
                 rows.append(r)
         order = SHIPPED + list(_unseen())
         rows.sort(key=lambda r: order.index(r["name"]))
-        Path(args.md).write_text(markdown(rows))
+        Path(args.md).write_text(markdown(rows, _seeds(args.seeds), args.seed))
         return
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -124,7 +127,8 @@ def main() -> None:
             what, times, values, freq, extra = spec
             csv = write_csv(out / f"{name}.csv", times, values)
             cli = ["forecast", str(csv), "--column", "y", "--date-column", "date", *extra]
-        code, text, seconds = _run_cli([*cli, "--quiet", "--stats", "all", "--out", str(run)])
+        code, text, seconds = _run_cli([*cli, "--quiet", "--stats", "all", "--seed",
+                                        str(args.seed), "--out", str(run)])
         (out / f"{name}.txt").write_text(text)
         if code != 0:
             print(f"{name}: exit {code}\n{text[-2000:]}")
@@ -147,7 +151,16 @@ def main() -> None:
               f"{stats[best]:.4g}, ratio {row['ratio']:.3f}; {seconds:.0f} s", flush=True)
         (out / "rows.json").write_text(json.dumps(rows, indent=1))
     if args.md:
-        Path(args.md).write_text(markdown(rows))
+        Path(args.md).write_text(markdown(rows, _seeds(args.seeds), args.seed))
+
+
+def _seeds(spec: str | None) -> dict[int, list[dict]]:
+    """{seed: rows} from "1=runs/a/rows.json,2=runs/b/rows.json"."""
+    out = {}
+    for item in (spec.split(",") if spec else []):
+        seed, path = item.split("=", 1)
+        out[int(seed)] = json.loads(Path(path).read_text())
+    return out
 
 
 def _candidates(metrics: dict) -> dict[str, float]:
@@ -178,8 +191,35 @@ def _verdict(ratio: float) -> str:
         f"loses by {100 * (ratio - 1):.0f} %"
 
 
-def markdown(rows: list[dict]) -> str:
-    """The table and what it shows, every number read from the rows."""
+def _by_seed(rows: list[dict], others: dict[int, list[dict]], seed: int) -> str:
+    """Each series' ratio and choice at every seed, the median, and the count per seed."""
+    runs = {seed: {r["name"]: r for r in rows}, **{s: {r["name"]: r for r in rs}
+                                                   for s, rs in others.items()}}
+    seeds = sorted(runs)
+    head = ("| series | " + " | ".join(f"seed {s}" for s in seeds)
+            + " | median | verdict of the median |")
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for r in rows:
+        got = [runs[s].get(r["name"]) for s in seeds]
+        ratios = [g["ratio"] for g in got if g]
+        med = float(np.median(ratios))
+        lines.append(f"| {r['name']} | " + " | ".join(
+            f"{g['ratio']:.3f} ({g['kind']})" if g else "-" for g in got)
+            + f" | {med:.3f} | {_verdict(med)} |")
+    counts = ", ".join(f"seed {s}: {sum(g['ratio'] <= 1.02 for g in runs[s].values())} of "
+                       f"{len(runs[s])}" for s in seeds)
+    medians = [float(np.median([runs[s][r['name']]['ratio'] for s in seeds
+                                if r["name"] in runs[s]])) for r in rows]
+    return ("\n\n## Every seed\n\nThe same command at each seed (`--seed S --out DIR`, then "
+            "`--seeds S=DIR/rows.json,...` to write this file): auto / best stats, and what "
+            "auto chose.\n\n" + "\n".join(lines) + f"\n\nWithin 2 % or better: {counts}; "
+            f"on the median over the seeds, {sum(m <= 1.02 for m in medians)} of {len(rows)}.\n")
+
+
+def markdown(rows: list[dict], others: dict[int, list[dict]] | None = None,
+             seed: int = 0) -> str:
+    """The table and what it shows, every number read from the rows (``others``: the same
+    rows at other seeds, {seed: rows}, for a per-seed table)."""
     head = ("| series | freq, rows, test targets | rnnkit auto (chose) | rnn | hybrid | mean | "
             "combined (with) | AutoARIMA | AutoETS | AutoTheta | Naive | auto / best stats | "
             "verdict | CLI s |")
@@ -199,7 +239,7 @@ def markdown(rows: list[dict]) -> str:
     what = "\n".join(f"- {r['name']}: {r['what']}; season {r['season'] or 'none'}" for r in rows)
     return (
         "# `rnnkit forecast` defaults against statistical models, shipped and unseen series\n\n"
-        f"Made by `{COMMAND}` (seed 0).\n\n"
+        f"Made by `{COMMAND}` (seed {seed}).\n\n"
         "Each row is one run of the command line with no model options: `rnnkit forecast NAME`"
         " or `rnnkit forecast FILE.csv --column y --date-column date` (co2 also `--fill "
         "interpolate`: it has 59 gaps), with `--quiet --stats all`. Its default is "
@@ -208,7 +248,12 @@ def markdown(rows: list[dict]) -> str:
         "candidate listed earlier, rnn before hybrid before mean, within 1 % of it); then "
         "\"combined\", the mean of that choice and the one of AutoARIMA, AutoETS, AutoTheta "
         "best on validation (fitted on the training rows, updated through the validation "
-        "part), replaces it when its validation RMSE is more than 1 % lower. The "
+        "part), replaces it when its validation RMSE is more than 1 % lower. With fewer than "
+        "100 validation targets (airline, sine, elec_equip, realgdp, unemp, nile and "
+        "sunspots_yearly here), three earlier folds count too: every candidate fitted again "
+        "on the rows before each fold and scored on it, and in each rule a candidate's RMSE "
+        "over the best one's on each part, as a geometric mean over the validation part and "
+        "the folds, stands for its validation RMSE (`tasks/forecast_auto.py`). The "
         "test part is never read to choose. Test RMSE in "
         "original units, one-step forecasts at every test origin, the statistical models on "
         "the same origins (fitted once before the first, updated with each new value). "
@@ -220,7 +265,7 @@ def markdown(rows: list[dict]) -> str:
         + "\n".join(lines) + "\n\n"
         f"Within 2 % of the best statistical model or better: {len(met)} of {len(rows)} "
         f"({', '.join(met) or 'none'}). Not met: {', '.join(missed) or 'none'}.\n\n"
-        f"The series:\n{what}\n")
+        f"The series:\n{what}\n" + (_by_seed(rows, others, seed) if others else ""))
 
 if __name__ == "__main__":
     main()
