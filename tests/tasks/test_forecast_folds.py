@@ -130,3 +130,14 @@ def test_a_fold_too_short_to_fit_stops_the_folds_and_says_why():
     assert len(span.get("folds", [])) < 4
     assert "could not" in span["folds_note"]
     assert f"fold {len(span.get('folds', [])) + 1} (the first" in span["folds_note"]
+
+
+def test_one_candidate_without_a_combination_fits_no_folds():
+    y = _seasonal()
+    cfg = ForecastConfig(cell="gru", units=4, window=12, season=12)
+    auto = AutoForecaster(cfg, None, stats=False, mean=False)
+    auto.fit(y, **OPTS)
+    span = auto.record()["validation_part"]
+    assert span["targets"] < FOLD_TARGETS and "folds" not in span
+    assert "nothing for them to choose" in span["folds_note"]
+    assert auto.kind == "rnn" and "relative" not in auto.validation["rnn"]

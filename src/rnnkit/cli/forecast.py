@@ -213,7 +213,7 @@ def _print_choice(auto, tag: str) -> None:
                        f"{f['label']} {f['from']} to {f['to']} ({f['targets']} targets)"
                        for f in span["folds"]))
     if span.get("folds_note"):
-        typer.echo(f"(fewer folds: {span['folds_note']})")
+        typer.echo(f"(earlier folds: {span['folds_note']})")
 
 
 def _print_backtest(bt: dict, tag: str) -> None:

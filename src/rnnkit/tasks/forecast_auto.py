@@ -549,8 +549,13 @@ class AutoForecaster:
         self._frame = frame
         n_val = len(frame.origins_and_targets("val")[0])
         k = self.folds if self.folds != "auto" else FOLDS if n_val < FOLD_TARGETS else 0
-        self._earlier, self._fold_note = self._fit_folds(k, {**opts, "verbose": 0},
-                                                         threads, precision) if k else ([], "")
+        self._earlier, self._fold_note = [], ""
+        if k and len(self.candidates) < 2 and self._no_combination(len(frame.target_idx)):
+            self._fold_note = ("none fitted: one candidate and no statistical combination, "
+                               "nothing for them to choose")
+        elif k:
+            self._earlier, self._fold_note = self._fit_folds(k, {**opts, "verbose": 0},
+                                                             threads, precision)
         self._decide(frame, skipped)
         self.fit_seconds = time.perf_counter() - t0
         return self.validation
@@ -583,7 +588,8 @@ class AutoForecaster:
                        and n in BASES]
             if missing:
                 return folds, (f"fold {i} (the first {end} rows) could not fit "
-                               f"{', '.join(missing)}: {sub.validation[missing[0]]}")
+                               f"{', '.join(missing)}: "
+                               f"{sub.validation[missing[0]].get('skipped', 'not fitted')}")
             preds = {n: _predictions(m, "test") for n, m in sub.candidates.items()}
             common = sorted(set.intersection(*(set(o.tolist()) for o, _, _ in preds.values())))
             keep = {n: np.isin(o, common) for n, (o, _, _) in preds.items()}
