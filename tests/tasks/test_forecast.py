@@ -189,13 +189,21 @@ def test_presets_for_shipped_series_and_a_general_one():
     assert dataset_preset("weather", horizon=24).window == 48
     trend = np.arange(200.0) + np.sin(np.arange(200.0))
     p = general_preset(trend, season=12)
-    assert p.window == 24 and p.difference and "differenced" in p.why[-2]
+    assert p.window == 24 and p.difference and "differenced" in p.why[-3]
     # the changes of a differenced series are scaled to zero mean, unit variance
-    assert p.scaler == "standard" and "standard scaler" in p.why[-1]
+    assert p.scaler == "standard" and "standard scaler" in p.why[-2]
     assert "standard scaler" in p.describe()
+    # 140 training rows hold 115 windows of 24 (+1 to difference), 4 batches of 32: early
+    # stopping waits 200 steps (50 epochs) and may run 2,000 (500 epochs)
+    assert (p.patience, p.epochs) == (50, 500)
+    assert "115 training windows, 4 batches of 32 an epoch" in p.why[-1]
+    assert "patience 50, at most 500 epochs" in p.describe()
     flat = general_preset(np.sin(np.arange(200.0)), season=None)
-    assert flat.window == 24 and not flat.difference and "not differenced" in flat.why[-1]
+    assert flat.window == 24 and not flat.difference and "not differenced" in flat.why[-2]
     assert flat.scaler == "minmax" and "scaler" not in flat.describe()
+    # a long series keeps 10 epochs of patience and 100 at most: they are already more steps
+    long = general_preset(np.sin(np.arange(3000.0)), season=None)
+    assert (long.patience, long.epochs) == (10, 100) and "batches" not in long.why[-1]
     short = general_preset(np.arange(60.0), season=52)          # 104 would not fit
     assert short.window < 104 and "shortened" in short.why[1]
 
