@@ -760,13 +760,12 @@ class AutoForecaster:
         times, k = self._frame._data.times, self.config.horizon
         self._val_span = {"targets": len(common), "from": str(times[min(common) + 1]),
                           "to": str(times[max(common) + k])}
+        if self._fold_note:
+            self._val_span["folds_note"] = self._fold_note
         if self._earlier:
             self._val_span["folds"] = [{key: f[key] for key in ("label", "from", "to",
                                                                  "targets")}
                                        for f in self._earlier]
-        if self._fold_note:
-            self._val_span["folds_note"] = self._fold_note
-        if self._earlier:
             parts = [{n: s["rmse"] for n, s in scores.items()}] + [
                 {n: rmse(f["preds"][n], f["true"]) for n in scores} for f in self._earlier]
             relative = _relative_scores(parts)
