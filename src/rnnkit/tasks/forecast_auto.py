@@ -590,13 +590,9 @@ class AutoForecaster:
                 return folds, (f"fold {i} (the first {end} rows) could not fit "
                                f"{', '.join(missing)}: "
                                f"{sub.validation[missing[0]].get('skipped', 'not fitted')}")
-            preds = {n: _predictions(m, "test") for n, m in sub.candidates.items()}
-            common = sorted(set.intersection(*(set(o.tolist()) for o, _, _ in preds.values())))
-            keep = {n: np.isin(o, common) for n, (o, _, _) in preds.items()}
-            first = next(iter(preds))
-            fold = {"label": f"fold {i}", "preds": {n: p[keep[n]] for n, (_, p, _) in
-                                                   preds.items()},
-                    "true": preds[first][2][keep[first]], "targets": len(common), "stats": {},
+            shared, common = _shared_predictions(sub.candidates, "test")
+            fold = {"label": f"fold {i}", "preds": {n: p for n, (p, _) in shared.items()},
+                    "true": next(iter(shared.values()))[1], "targets": len(common), "stats": {},
                     "from": str(data.times[common[0] + 1]),
                     "to": str(data.times[common[-1] + self.config.horizon])}
             if combine:
@@ -715,7 +711,7 @@ class AutoForecaster:
                 return f"cannot give the quantiles asked: {why}"
         c, b = rmse(p, t), self.validation[kind]["rmse"]
         if folds:
-            ratios = [c / b if b > 0 else 1.0] + [
+            ratios = [_ratio(c, b)] + [
                 _ratio(rmse((f["preds"][kind] + f["stats"][best]) / 2, f["true"]),
                        rmse(f["preds"][kind], f["true"])) for f in folds]
             g = float(np.exp(np.mean(np.log(ratios))))
@@ -1256,20 +1252,27 @@ def score(candidates: dict[str, Any], part: str = "val"
           ) -> tuple[dict[str, dict[str, Any]], set[int]]:
     """Every fitted candidate's RMSE and MAE on ``part`` ("val" or "test"), in original
     units, on the origins they all forecast: ({name: scores}, those origins)."""
+    shared, common = _shared_predictions(candidates, part)
+    scores = {}
+    for name, (pred, true) in shared.items():
+        m = candidates[name]
+        scores[name] = {"rmse": rmse(pred, true), "mae": float(np.mean(np.abs(pred - true))),
+                        "targets": len(true), "fit_seconds": m.fit_seconds,
+                        "settings": _describe(name, m)}
+    return scores, set(common)
+
+
+def _shared_predictions(candidates: dict[str, Any], part: str
+                        ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], list[int]]:
+    """Every candidate's (forecasts, targets) on ``part``, original units, restricted to the
+    origins they all forecast: ({name: (pred, true)}, those origins, sorted)."""
     preds = {name: _predictions(m, part) for name, m in candidates.items()}
-    common = set.intersection(*(set(p[0].tolist()) for p in preds.values()))
+    common = sorted(set.intersection(*(set(p[0].tolist()) for p in preds.values())))
     if not common:
         raise ValueError(f"the candidates share no {part} origin to compare them on: "
                          f"{', '.join(f'{n} {p[0][0]}..{p[0][-1]}' for n, p in preds.items())}")
-    scores = {}
-    for name, (origin, pred, true) in preds.items():
-        keep = np.isin(origin, sorted(common))
-        m = candidates[name]
-        scores[name] = {"rmse": rmse(pred[keep], true[keep]),
-                        "mae": float(np.mean(np.abs(pred[keep] - true[keep]))),
-                        "targets": int(keep.sum()), "fit_seconds": m.fit_seconds,
-                        "settings": _describe(name, m)}
-    return scores, common
+    return {name: (pred[np.isin(origin, common)], true[np.isin(origin, common)])
+            for name, (origin, pred, true) in preds.items()}, common
 
 
 def pick(scores: dict[str, dict[str, Any]]) -> str:
