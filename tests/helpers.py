@@ -1,4 +1,5 @@
-"""Copying rnnkit weights into torch.nn modules, for parity tests."""
+"""Shared test helpers: rnnkit weights copied into torch.nn modules (parity tests), and a
+synthetic airline-like series (forecasting tests)."""
 
 import torch
 from torch import nn
@@ -40,3 +41,11 @@ def randomize(module, scale=0.5):
         for p in module.parameters():
             p.uniform_(-scale, scale)
     return module
+
+
+def airline_like(n=150, seed=0, noise=0.02):
+    """A trending, multiplicative-seasonal (season 12), positive series, airline-like."""
+    import numpy as np
+    t = np.arange(n, dtype=np.float64)
+    eps = np.random.default_rng(seed).normal(0, noise, n)
+    return (100 + 2 * t) * (1 + 0.25 * np.sin(2 * np.pi * t / 12)) * (1 + eps)

@@ -15,14 +15,9 @@ from rnnkit.tasks.forecast_auto import AUTO_FILE, AutoForecaster, MeanForecaster
 from rnnkit.tasks.hybrid import HybridForecaster, hybrid_preset
 from rnnkit.types import Choice
 
+from ..helpers import airline_like
+
 runner = CliRunner()
-
-
-def _seasonal(n=150, seed=0):
-    """A trending, multiplicative-seasonal, positive series (airline-like)."""
-    t = np.arange(n, dtype=np.float64)
-    noise = np.random.default_rng(seed).normal(0, 0.02, n)
-    return (100 + 2 * t) * (1 + 0.25 * np.sin(2 * np.pi * t / 12)) * (1 + noise)
 
 
 def _hybrid(horizon=1, epochs=3):
@@ -52,7 +47,7 @@ def _one_by_one(model, y, origins):
 
 
 def test_the_choice_never_reads_the_test_part():
-    y = _seasonal()
+    y = airline_like()
     first = _auto()
     _fit(first, y)
     origin, _ = first.origins_and_targets("test")
@@ -81,7 +76,7 @@ def test_the_choice_never_reads_the_test_part():
 
 
 def test_evaluate_report_and_save_carry_the_record(tmp_path):
-    y = _seasonal()
+    y = airline_like()
     # an RNN that cannot learn (lr 1e-7) beside the hybrid: the choice is the hybrid (the
     # statistical combination left out: tests/tasks/test_forecast_combined.py has it)
     auto = _auto(rnn_lr=1e-7, stats=False)
@@ -123,7 +118,7 @@ def test_evaluate_report_and_save_carry_the_record(tmp_path):
 
 
 def test_the_rnn_alone_and_a_resave_over_another_kind(tmp_path):
-    y = _seasonal()
+    y = airline_like()
     hybrid = _auto(rnn_lr=1e-7)
     _fit(hybrid, y, epochs=1)
     hybrid.save(tmp_path / "m")
@@ -142,7 +137,7 @@ def test_the_rnn_alone_and_a_resave_over_another_kind(tmp_path):
 
 
 def test_horizon_two_adds_the_recursive_rnn_unless_it_cannot_feed_back():
-    y = _seasonal()
+    y = airline_like()
     auto = _auto(horizon=2)
     _fit(auto, y, epochs=1)
     assert {"rnn", "recursive", "hybrid", "mean"} <= {n for n, v in auto.validation.items()
@@ -170,7 +165,7 @@ def test_bad_input_is_named():
         (lambda: AutoForecaster(cfg, {"units": 4}), "hybrid must be a HybridPreset"),
         (lambda: AutoForecaster(cfg, hybrid_preset("y", season=None, window=12, horizon=3)),
          "horizon"),
-        (lambda: AutoForecaster(cfg, None).fit(_seasonal(), val=0.0), "validation part"),
+        (lambda: AutoForecaster(cfg, None).fit(airline_like(), val=0.0), "validation part"),
         (lambda: AutoForecaster(cfg, None).predict(), "not fitted"),
         (lambda: AutoForecaster(cfg, None).evaluate(), "not fitted"),
     ]
@@ -195,7 +190,7 @@ def test_load_refuses_a_folder_without_a_choice(tmp_path):
 
 
 def test_the_cli_default_is_auto_on_a_csv(tmp_path):
-    y = _seasonal(120)
+    y = airline_like(120)
     dates = [f"{1990 + i // 12}-{i % 12 + 1:02d}" for i in range(len(y))]
     path = tmp_path / "series.csv"
     path.write_text("date,y\n" + "".join(f"{d},{v:.3f}\n" for d, v in zip(dates, y)))
@@ -273,7 +268,7 @@ def test_a_near_tie_keeps_the_simpler_model_and_says_so():
 
 def test_the_mean_is_the_average_of_its_members_and_saves_both(tmp_path):
     from rnnkit.serve.models import detect_kind
-    y = _seasonal()
+    y = airline_like()
     auto = _auto()
     _fit(auto, y)
     rnn, hybrid, mean = (auto.candidates[n] for n in ("rnn", "hybrid", "mean"))
@@ -326,7 +321,7 @@ def test_the_mean_is_the_average_of_its_members_and_saves_both(tmp_path):
 
 def test_a_save_that_fails_leaves_the_earlier_folder_whole_and_user_files_stop_it(
         tmp_path, monkeypatch):
-    y = _seasonal()
+    y = airline_like()
     auto = _auto()
     _fit(auto, y)
     _force(auto, "mean")
@@ -356,7 +351,7 @@ def test_a_save_that_fails_leaves_the_earlier_folder_whole_and_user_files_stop_i
 
 
 def test_a_mean_names_bad_members():
-    y = _seasonal()
+    y = airline_like()
     auto = _auto()
     _fit(auto, y)
     rnn, hybrid = auto.candidates["rnn"], auto.candidates["hybrid"]

@@ -25,12 +25,7 @@ from rnnkit.tasks.forecast_auto import (
 from rnnkit.tasks.hybrid import hybrid_preset
 from rnnkit.types import Choice
 
-
-def _seasonal(n=150, seed=0):
-    """A trending, multiplicative-seasonal, positive series (airline-like)."""
-    t = np.arange(n, dtype=np.float64)
-    noise = np.random.default_rng(seed).normal(0, 0.02, n)
-    return (100 + 2 * t) * (1 + 0.25 * np.sin(2 * np.pi * t / 12)) * (1 + noise)
+from ..helpers import airline_like
 
 
 def _cfg(**kw):
@@ -49,7 +44,7 @@ def fitted():
     on the validation part alone (folds=0: tests/tasks/test_forecast_folds.py has the
     rule with earlier folds)."""
     hybrid = replace(hybrid_preset("y", season=12, window=12, rows=150), epochs=2)
-    return _fit(AutoForecaster(_cfg(), hybrid, folds=0), _seasonal())
+    return _fit(AutoForecaster(_cfg(), hybrid, folds=0), airline_like())
 
 
 def _as_combined(auto):
@@ -113,7 +108,7 @@ def test_it_is_kept_only_when_more_than_tie_better(fitted):
 
 
 def test_skipped_with_the_reason_when_not_asked_or_not_installed(monkeypatch):
-    y = _seasonal(100)
+    y = airline_like(100)
     auto = _fit(AutoForecaster(_cfg(), None, stats=False), y, epochs=1)
     assert auto.validation["combined"] == {"skipped": "not asked for (stats=False)"}
     assert auto.kind == "rnn"
@@ -129,19 +124,19 @@ def test_skipped_with_the_reason_when_not_asked_or_not_installed(monkeypatch):
 
 def test_seasons_and_long_series_follow_the_stats_tables_rules(monkeypatch):
     # a season > 24 is fitted without one, as --stats fits it, and the note says so
-    auto = _fit(AutoForecaster(_cfg(season=30), None), _seasonal(150), epochs=1)
+    auto = _fit(AutoForecaster(_cfg(season=30), None), airline_like(150), epochs=1)
     c = auto.candidates["combined"]
     assert c.season == 30 and "season 30 > 24: fitted without a season" in c.describe()
     # a seasonal AutoARIMA on a long history is left out, with --stats' reason
     monkeypatch.setattr(sb, "SEASONAL_ARIMA_ROWS", 50)
-    auto = _fit(AutoForecaster(_cfg(), None), _seasonal(100), epochs=1)
+    auto = _fit(AutoForecaster(_cfg(), None), airline_like(100), epochs=1)
     skipped = auto.validation["combined"]["stats_rmse"]["AutoARIMA"]["skipped"]
     assert skipped == "seasonal (m=12) on 100 rows would take many minutes (over 50 rows)"
     assert auto.candidates["combined"].model in ("AutoETS", "AutoTheta")
     # nor is one fitted on a longer history sent later (a served request): refused by name
     c = _with_model(auto.candidates["combined"], "AutoARIMA")
     with pytest.raises(ValueError, match="AutoARIMA: seasonal .* send at most 50 rows"):
-        c.predict(2, _seasonal(120))
+        c.predict(2, airline_like(120))
 
 
 def _with_model(c, model):
@@ -151,7 +146,7 @@ def _with_model(c, model):
 
 
 def test_horizon_two_combines_every_step():
-    auto = _fit(AutoForecaster(_cfg(horizon=2), None), _seasonal(100), epochs=1)
+    auto = _fit(AutoForecaster(_cfg(horizon=2), None), airline_like(100), epochs=1)
     c = auto.candidates["combined"]
     o, pred, _ = _predictions(c, "val")
     _, pb, _ = _predictions(c.base, "val")
@@ -164,7 +159,7 @@ def test_horizon_two_combines_every_step():
 def test_a_chosen_combined_of_horizon_two_reports(tmp_path):
     """forecast.png draws one-step forecasts up to the last row: the statistical member
     forecasts past the series there (it was refused: 'origins must lie in ...')."""
-    auto = _as_combined(_fit(AutoForecaster(_cfg(horizon=2), None), _seasonal(100), epochs=1))
+    auto = _as_combined(_fit(AutoForecaster(_cfg(horizon=2), None), airline_like(100), epochs=1))
     metrics = auto.report(tmp_path / "r", future=3)
     assert auto.kind == "combined" and len(metrics["future"]["values"]["x0"]) == 3
     assert (tmp_path / "r" / "forecast.png").is_file() and np.isfinite(metrics["test"]["rmse"])
@@ -188,7 +183,7 @@ def test_save_load_round_trip_without_pickle(fitted, tmp_path):
     np.testing.assert_allclose(back.predict(5), want, rtol=1e-9)
     np.testing.assert_allclose(back.predict(1, quantiles=True), q, rtol=1e-9)
     # a newer history: both members forecast after it
-    longer = _seasonal(155)
+    longer = airline_like(155)
     np.testing.assert_allclose(back.predict(2, longer), auto.predict(2, longer), rtol=1e-9)
     # serve takes it as a forecaster (/forecast only: tests/serve/test_app.py)
     assert detect_kind(tmp_path / "m") == "forecaster"

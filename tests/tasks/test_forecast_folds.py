@@ -20,11 +20,7 @@ from rnnkit.tasks.forecast_auto import (
 )
 from rnnkit.tasks.hybrid import hybrid_preset
 
-
-def _seasonal(n=150, seed=0):
-    t = np.arange(n, dtype=np.float64)
-    noise = np.random.default_rng(seed).normal(0, 0.02, n)
-    return (100 + 2 * t) * (1 + 0.25 * np.sin(2 * np.pi * t / 12)) * (1 + noise)
+from ..helpers import airline_like
 
 
 def _auto(folds="auto", stats="auto", rows=150):
@@ -37,7 +33,7 @@ OPTS = dict(epochs=3, batch_size=16, verbose=0, seed=0)
 
 
 def test_a_short_validation_part_adds_earlier_folds_that_end_before_it():
-    y = _seasonal()
+    y = airline_like()
     auto = _auto()
     auto.fit(y, **OPTS)
     span = auto.record()["validation_part"]
@@ -74,7 +70,7 @@ def test_a_short_validation_part_adds_earlier_folds_that_end_before_it():
 
 
 def test_fold_one_is_the_candidates_refitted_on_the_rows_before_validation():
-    y = _seasonal()
+    y = airline_like()
     auto = _auto(stats=False)
     auto.fit(y, **OPTS)
     start = int(auto.record()["validation_part"]["from"])     # the first validation target
@@ -87,7 +83,7 @@ def test_fold_one_is_the_candidates_refitted_on_the_rows_before_validation():
 
 
 def test_folds_zero_is_the_validation_rule_and_a_long_validation_part_needs_none():
-    y = _seasonal()
+    y = airline_like()
     auto = _auto(folds=0)
     auto.fit(y, **OPTS)
     assert "folds" not in auto.record()["validation_part"]
@@ -123,7 +119,7 @@ def test_bad_folds_are_named(bad):
 
 
 def test_a_fold_too_short_to_fit_stops_the_folds_and_says_why():
-    y = _seasonal(96)
+    y = airline_like(96)
     auto = _auto(folds=4, stats=False, rows=96)
     auto.fit(y, **OPTS)
     span = auto.record()["validation_part"]
@@ -133,7 +129,7 @@ def test_a_fold_too_short_to_fit_stops_the_folds_and_says_why():
 
 
 def test_one_candidate_without_a_combination_fits_no_folds():
-    y = _seasonal()
+    y = airline_like()
     cfg = ForecastConfig(cell="gru", units=4, window=12, season=12)
     auto = AutoForecaster(cfg, None, stats=False, mean=False)
     auto.fit(y, **OPTS)

@@ -21,14 +21,9 @@ from rnnkit.tasks.intervals import (
 )
 from rnnkit.types import Choice
 
+from ..helpers import airline_like
+
 Q = (0.1, 0.5, 0.9)
-
-
-def _seasonal(n=150, seed=0, noise=0.02):
-    """A trending, multiplicative-seasonal, positive series (airline-like)."""
-    t = np.arange(n, dtype=np.float64)
-    eps = np.random.default_rng(seed).normal(0, noise, n)
-    return (100 + 2 * t) * (1 + 0.25 * np.sin(2 * np.pi * t / 12)) * (1 + eps)
 
 
 def _noisy_sine(n=400, seed=3):
@@ -195,7 +190,7 @@ def test_hybrid_intervals_cover_about_their_share_of_a_noisy_series():
 
 def test_multiplicative_hybrid_band_grows_with_the_level():
     h = HybridForecaster(season=12, units=4, window=12)
-    h.fit(_seasonal(), epochs=2, verbose=0)
+    h.fit(airline_like(), epochs=2, verbose=0)
     assert h.multiplicative and h.intervals.relative
     q = h.predict(quantiles=True)[0, 0]
     widths = h.intervals.bands(np.array([[[100.0]], [[200.0]]]), Q)[:, 0, 0]
@@ -205,7 +200,7 @@ def test_multiplicative_hybrid_band_grows_with_the_level():
 
 def test_hybrid_save_load_keeps_the_intervals_and_an_old_model_says_so(tmp_path):
     h = HybridForecaster(season=12, units=4, window=12)
-    h.fit(_seasonal(), epochs=1, verbose=0)
+    h.fit(airline_like(), epochs=1, verbose=0)
     h.save(tmp_path / "m")
     back = HybridForecaster.load(tmp_path / "m")
     np.testing.assert_array_equal(back.intervals.errors, h.intervals.errors)
@@ -221,7 +216,7 @@ def test_hybrid_save_load_keeps_the_intervals_and_an_old_model_says_so(tmp_path)
         with pytest.raises(ValueError, match="no prediction intervals.*no validation errors"):
             call()
     none = HybridForecaster(season=12, units=4, window=12)
-    none.fit(_seasonal(), epochs=1, val=0.0, verbose=0)
+    none.fit(airline_like(), epochs=1, val=0.0, verbose=0)
     with pytest.raises(ValueError, match="without a validation part"):
         none.predict(quantiles=True)
     none.save(tmp_path / "n")
@@ -232,7 +227,7 @@ def test_hybrid_save_load_keeps_the_intervals_and_an_old_model_says_so(tmp_path)
 # ---------------------------------------------------------------------- auto and the mean
 def test_auto_with_quantiles_keeps_hybrid_and_mean_and_reports_the_chosen_band(tmp_path):
     auto = _auto()
-    auto.fit(_seasonal(), epochs=2, batch_size=16, verbose=0, seed=0)
+    auto.fit(airline_like(), epochs=2, batch_size=16, verbose=0, seed=0)
     assert {"rnn", "hybrid", "mean"} <= set(auto.candidates)
     assert all("rmse" in auto.validation[n] for n in ("rnn", "hybrid", "mean"))
     for kind in ("hybrid", "mean"):
@@ -294,7 +289,7 @@ def test_auto_with_quantiles_keeps_hybrid_and_mean_and_reports_the_chosen_band(t
 
 def test_auto_leaves_out_a_candidate_whose_errors_are_too_few():
     auto = _auto(quantiles=(0.01, 0.5, 0.99), epochs=1)  # needs 99 validation errors
-    auto.fit(_seasonal(), epochs=1, batch_size=16, verbose=0, seed=0)
+    auto.fit(airline_like(), epochs=1, batch_size=16, verbose=0, seed=0)
     assert set(auto.candidates) == {"rnn"}
     for name in ("hybrid", "mean"):
         assert "at least 99 validation errors" in auto.validation[name]["skipped"]
