@@ -202,6 +202,22 @@ def _check_folder(folder: Path, ck: Path, last_epoch: int) -> int:
     return epoch
 
 
+def _whereabouts(server: Proc, pid: int) -> str:
+    """Where a kill's aftermath stands: the server alive or gone, the killed child's state
+    (from /proc: R running, D in uninterruptible I/O, Z reaped not yet), so that a
+    missing EXIT line says which side stopped."""
+    code = server.proc.poll()
+    side = "server still running" if code is None else f"server exited with {code}"
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        state = stat.rsplit(")", 1)[1].split()[0]
+        wchan = Path(f"/proc/{pid}/wchan").read_text().strip() or "-"
+        child = f"child {pid} in state {state} (waiting in {wchan})"
+    except OSError:
+        child = f"child {pid} gone"
+    return f"{side}, {child}"
+
+
 def test_sigkill_at_random_moments_and_mid_write_resumes_bit_for_bit(tmp_path):
     """At least 10 SIGKILLs of training processes (at least 4 inside a checkpoint write, the
     rest at random moments: starting up, in a batch, in a write), the checkpoint folder
@@ -220,7 +236,11 @@ def test_sigkill_at_random_moments_and_mid_write_resumes_bit_for_bit(tmp_path):
     # the uninterrupted run goes alongside (its own checkpoint file); collected at the end
     ref = Proc(str(script), "run", str(ref_dir / "ck.safetensors"),
                str(ref_dir / "final.safetensors"))
-    server = Proc(str(script), "serve")
+    try:
+        server = Proc(str(script), "serve")
+    except BaseException:
+        ref.close()
+        raise
     try:
         assert server.next_line("READY", time.monotonic() + 90) is not None, server.stderr()
         rng = random.Random(0)
@@ -252,7 +272,9 @@ def test_sigkill_at_random_moments_and_mid_write_resumes_bit_for_bit(tmp_path):
             except ProcessLookupError:
                 pass
             exit_line = server.next_line("EXIT", time.monotonic() + 60)
-            assert exit_line is not None, server.stderr()
+            assert exit_line is not None, (
+                f"no EXIT line within 60 s of the SIGKILL ({marker} {nth} +{delay:.2f}s): "
+                f"{_whereabouts(server, pid)}; runs so far: {log}; {server.stderr()}")
             code = int(exit_line.split()[1])
             assert code in (0, -signal.SIGKILL), f"training failed ({code}): {server.stderr()}"
             killed = code == -signal.SIGKILL
@@ -266,6 +288,9 @@ def test_sigkill_at_random_moments_and_mid_write_resumes_bit_for_bit(tmp_path):
                        f"mid-write={mid_write} epoch={epoch}")
         leftovers = sum(f != ck for f in run_dir.iterdir())       # temp files
         assert leftovers <= kills, "more temp files than interrupted processes"
+    except BaseException:
+        ref.close()              # its pipes would otherwise outlive the test
+        raise
     finally:
         server.close()
     final = Proc(str(script), "run", str(ck), str(out))
