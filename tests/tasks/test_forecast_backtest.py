@@ -79,3 +79,44 @@ def test_backtest_arguments_are_checked():
         f.backtest(2, refit="yes")
     with pytest.raises(ValueError, match="needs the data of a fit"):
         Forecaster().backtest(2)
+
+
+def _weighted(folds, key):
+    """The folds' coverage (or pinball) weighted by their windows: the whole part's."""
+    w = np.array([fold["windows"] for fold in folds], dtype=float)
+    return float(np.sum(w * [key(fold) for fold in folds]) / w.sum())
+
+
+def test_with_quantiles_each_fold_reports_its_coverage_and_pinball():
+    """Without refit, a fold's coverage is evaluate's bands on its windows, so the folds'
+    windows-weighted mean is the part's coverage; with refit, each fold's comes from the
+    bands of the model refitted at its origin."""
+    f = Forecaster(cell="gru", units=6, window=12, horizon=2, quantiles=(0.1, 0.5, 0.9))
+    f.fit(_series(), epochs=3, batch_size=16, seed=0, verbose=0, threads=1)
+    m = f.evaluate("test", backtest=FOLDS)
+    bt = m["backtest"]
+    assert all(set(fold["coverage"]) == {"80"} for fold in bt["folds"])
+    assert _weighted(bt["folds"], lambda d: d["coverage"]["80"]) == pytest.approx(
+        m["coverage"]["80"])
+    assert _weighted(bt["folds"], lambda d: d["pinball"]) == pytest.approx(m["pinball"])
+    assert bt["overall"]["coverage"] == pytest.approx(m["coverage"])
+    covers = {fold["coverage"]["80"] for fold in bt["folds"]}
+    assert all(0.0 <= c <= 1.0 for c in covers)
+
+    refit = f.backtest(2, refit=True)
+    first = refit["folds"][0]
+    origin, y = f.origins_and_targets("test")
+    idx = np.flatnonzero(origin < int(refit["folds"][1]["origin"]))   # the first fold's
+    model = f._refit_until(int(first["origin"]))                     # the same seed: the same
+    need = f._context_rows()
+    windows = np.stack([f._data.values[o - need + 1:o + 1] for o in origin[idx]])
+    bands = model.predict_windows(windows, quantiles=True)
+    inside = (y[idx] >= bands[..., 0]) & (y[idx] <= bands[..., 2])
+    assert first["coverage"]["80"] == pytest.approx(float(np.mean(inside)))
+    assert "coverage" in refit["overall"]
+
+
+def test_point_forecasts_have_no_coverage_in_their_backtest():
+    bt = _fit(_series(200)).backtest(2)
+    assert all("coverage" not in fold and "pinball" not in fold for fold in bt["folds"])
+    assert "coverage" not in bt["overall"]

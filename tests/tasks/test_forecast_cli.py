@@ -27,6 +27,9 @@ def test_stats_backtest_and_quantiles_are_printed_and_written(tmp_path):
     # the same targets: statsforecast's Naive is rnnkit's last-value baseline
     assert abs(m["stats"]["Naive"]["rmse"] - m["baseline_last_value"]["rmse"]) < 1e-6
     assert len(m["backtest"]["folds"]) == 3 and "80" in m["coverage"]
+    covers = [fold["coverage"]["80"] for fold in m["backtest"]["folds"]]   # per origin, printed
+    assert "80 % cover" in text and f"{100 * covers[0]:.1f} %" in text
+    assert f"80 % interval covers {100 * m['backtest']['overall']['coverage']['80']:.1f} %" in text
     plot = json.loads((out / "metrics.json").read_text())["plot"]
     assert plot["interval"]["coverage"] == 80
 

@@ -349,3 +349,22 @@ def test_cli_auto_with_quantiles_fits_every_candidate_and_prints_the_coverage(tm
     assert "80" in metrics["test"]["coverage"] and metrics["plot"]["interval"]["coverage"] == 80
     alone = 100 * metrics["test"]["coverage_without_rolling"]["80"]
     assert f"({alone:.1f} % with the validation errors alone at every origin)" in result.output
+
+
+def test_auto_backtest_folds_report_the_chosen_bands_coverage():
+    """The hybrid or the mean chosen: each backtest fold's coverage is the rolled band's on
+    its windows (the folds' windows-weighted mean is evaluate's); refitted, each fold has
+    the refitted model's own."""
+    auto = _auto()
+    auto.fit(airline_like(), epochs=2, batch_size=16, verbose=0, seed=0)
+    for kind in ("hybrid", "mean"):
+        _force(auto, kind)
+        m = auto.evaluate("test", backtest=3)
+        folds = m["backtest"]["folds"]
+        w = np.array([fold["windows"] for fold in folds], dtype=float)
+        cover = np.array([fold["coverage"]["80"] for fold in folds])
+        assert float(np.sum(w * cover) / w.sum()) == pytest.approx(m["coverage"]["80"])
+        assert m["backtest"]["overall"]["coverage"] == pytest.approx(m["coverage"])
+        assert m["backtest"]["overall"]["pinball"] == pytest.approx(m["pinball"])
+    refit = auto.evaluate("test", backtest=2, refit=True)["backtest"]
+    assert all(0.0 <= fold["coverage"]["80"] <= 1.0 for fold in refit["folds"])

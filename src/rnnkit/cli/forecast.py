@@ -220,20 +220,31 @@ def _print_backtest(bt: dict, tag: str) -> None:
     how = "a model refitted at each origin" if bt["refit"] else "one model, not refitted"
     typer.echo(f"\nbacktest{tag}: {bt['origins']} origins over the {bt['part']} part, {how}")
     stats = [n for n in bt["folds"][0].get("stats_rmse", {}) if n not in ("Naive",)]
+    covers = list(bt["overall"].get("coverage", {}))      # the central intervals, "80", ...
     typer.echo(f"{'origin':>20s}  {'targets':<34s}{'windows':>8s}{'RMSE':>12s}{'MAE':>12s}"
-               f"{'naive RMSE':>12s}" + "".join(f"  {n + ' RMSE':>{len(n) + 5}s}" for n in stats))
+               f"{'naive RMSE':>12s}" + "".join(f"  {c + ' % cover':>11s}" for c in covers)
+               + "".join(f"  {n + ' RMSE':>{len(n) + 5}s}" for n in stats))
     for fold in bt["folds"]:
         span = f"{fold['from']} to {fold['to']}"
         typer.echo(f"{fold['origin']:>20s}  {span:<34s}{fold['windows']:8d}{fold['rmse']:12.4g}"
                    f"{fold['mae']:12.4g}{fold['naive_rmse']:12.4g}"
+                   + "".join(f"  {100 * fold['coverage'][c]:9.1f} %" if "coverage" in fold
+                             else f"  {'-':>11s}" for c in covers)
                    + "".join(f"  {fold['stats_rmse'][n]:{len(n) + 5}.4g}" for n in stats))
     if stats:
         typer.echo("(statistical models per origin: their forecasts above, on the same "
                    "windows; fitted once and updated, never refitted)")
+    if covers:
+        typer.echo("(interval coverage per origin: " + (
+            "each refitted model's bands, calibrated on its own validation part)"
+            if bt["refit"] else "the part's bands, rolled through it as evaluate scores "
+            "them)"))
     o = bt["overall"]
     typer.echo(f"overall: RMSE {o['rmse']:.4g}, MAE {o['mae']:.4g}; RMSE per origin "
                f"{o['rmse_mean']:.4g} +- {o['rmse_sd']:.2g} (from {o['rmse_min']:.4g} to "
-               f"{o['rmse_max']:.4g})")
+               f"{o['rmse_max']:.4g})"
+               + "".join(f"; {c} % interval covers {100 * o['coverage'][c]:.1f} %"
+                         for c in covers))
 
 
 def forecast(

@@ -222,6 +222,28 @@ def interval_scores(bands: np.ndarray, true: np.ndarray, quantiles: tuple[float,
                          for i, j, c in interval_pairs(quantiles)}}
 
 
+def fold_intervals(bands: np.ndarray, true: np.ndarray, quantiles: tuple[float, ...]
+                   ) -> dict[str, Any]:
+    """A backtest fold's (or all folds') "coverage" and "pinball" of bands (..., Q)."""
+    scores = interval_scores(bands, true, quantiles)
+    return {"coverage": scores["coverage"], "pinball": scores["pinball"]}
+
+
+def backtest_result(part: str, origins: int, refit: bool, folds: list[dict[str, Any]],
+                    preds: list[np.ndarray], true: np.ndarray, bands: list[np.ndarray],
+                    quantiles: tuple[float, ...] | None) -> dict[str, Any]:
+    """What ``backtest`` returns from its folds: "overall" scores every fold's forecasts
+    (and bands) together, beside the mean, spread and range of the folds' RMSE."""
+    rmses = [f["rmse"] for f in folds]
+    overall = {**point_metrics(np.concatenate(preds), true),
+               "rmse_mean": float(np.mean(rmses)), "rmse_sd": float(np.std(rmses)),
+               "rmse_min": min(rmses), "rmse_max": max(rmses)}
+    if quantiles and len(bands) == len(folds):
+        overall.update(fold_intervals(np.concatenate(bands), true, quantiles))
+    return {"part": part, "origins": int(origins), "refit": bool(refit), "folds": folds,
+            "overall": overall}
+
+
 def fits_float32(scaled: Any) -> Any:
     """``scaled`` (values in a network's units) unchanged, or a ValueError when they do not
     fit its float32 inputs (where they would become inf)."""
@@ -995,6 +1017,17 @@ class Forecaster:
         y = data.values[origin[:, None] + k][..., self.target_idx]          # (M, K, nt)
         return x, y_model, origin, y
 
+    def _part_quantiles(self, part: str) -> tuple[np.ndarray, int, np.ndarray | None]:
+        """The quantiles (M, K, nt, Q) ``evaluate(part)`` scores: a later part's rolled
+        (``_rolled``: also n and the validation-only quantiles), else as calibrated on the
+        validation part (n = 0, None)."""
+        data = self._data
+        if self.conformal and part != "val" and "val" in data.parts:
+            return self._rolled(part)
+        x, _, origin, _ = self._targets(part)
+        return self._quantile_levels(self._scale(x), data.values[origin][:, self.target_idx]
+                                     ), 0, None
+
     def origins_and_targets(self, part: str = "test") -> tuple[np.ndarray, np.ndarray]:
         """What ``evaluate(part)`` scores: each window's origin (row index of its last known
         value, (M,)) and its targets in original units (M, K, nt), rows origin+1..origin+K.
@@ -1029,9 +1062,8 @@ class Forecaster:
         if cfg.horizon > 1:
             result["rmse_by_step"] = [rmse(pred[:, j], y[:, j]) for j in range(cfg.horizon)]
         if cfg.quantiles:
-            rolled = bool(self.conformal) and part != "val" and "val" in data.parts
-            q, n, fixed = (self._rolled(part) if rolled else (self._quantile_levels(
-                self._scale(x), data.values[origin][:, self.target_idx]), 0, None))
+            q, n, fixed = self._part_quantiles(part)
+            rolled = fixed is not None
             result.update(interval_scores(q, y, cfg.quantiles))
             if fixed is not None:  # beside it: every origin from the validation scores alone
                 result["coverage_without_rolling"] = interval_scores(fixed, y,
@@ -1109,7 +1141,12 @@ class Forecaster:
         "mae", "mape", "naive_rmse", "forecast" (the K steps forecast at o_i, first target),
         "fit_seconds"}], "overall": metrics over every fold, with the mean and spread of
         the folds' RMSE}.  ``evaluate(stats=..., backtest=N)`` adds each fold's
-        "stats_rmse": {model: RMSE} of the statistical models on the same windows."""
+        "stats_rmse": {model: RMSE} of the statistical models on the same windows.
+
+        With quantiles, each fold and "overall" also carry "coverage" (per central interval)
+        and "pinball", as ``evaluate`` scores them: without ``refit`` the part's own bands
+        (rolled through the part, so the folds' windows-weighted mean is ``evaluate``'s
+        coverage); with it, each refitted model's, calibrated on its own validation part."""
         x, _, origin, y = self._targets(part)
         if isinstance(origins, bool) or not isinstance(origins, numbers.Integral) \
                 or not 1 <= origins <= len(origin):
@@ -1117,8 +1154,9 @@ class Forecaster:
                              f"{len(origin)} windows, got {origins!r}")
         if not isinstance(refit, (bool, np.bool_)):
             raise TypeError(f"refit must be True or False, got {refit!r}")
-        data, need = self._data, self._context_rows()
-        folds, preds = [], []
+        data, need, levels = self._data, self._context_rows(), self.config.quantiles
+        part_bands = self._part_quantiles(part)[0] if levels and not refit else None
+        folds, preds, bands = [], [], []
         for idx in _folds(len(origin), int(origins)):
             o = int(origin[idx[0]])
             model = self._refit_until(o) if refit else self
@@ -1134,12 +1172,11 @@ class Forecaster:
                           "naive_rmse": rmse(naive, y[idx]),
                           "forecast": pred[0, :, 0].tolist(),
                           "fit_seconds": model.fit_seconds if refit else 0.0})
-        rmses = [f["rmse"] for f in folds]
-        overall = {**point_metrics(np.concatenate(preds), y),
-                   "rmse_mean": float(np.mean(rmses)), "rmse_sd": float(np.std(rmses)),
-                   "rmse_min": min(rmses), "rmse_max": max(rmses)}
-        return {"part": part, "origins": int(origins), "refit": bool(refit), "folds": folds,
-                "overall": overall}
+            if levels:
+                bands.append(model.predict_windows(windows, quantiles=True) if refit
+                             else part_bands[idx])
+                folds[-1].update(fold_intervals(bands[-1], y[idx], levels))
+        return backtest_result(part, origins, refit, folds, preds, y, bands, levels)
 
     def _refit_until(self, origin: int) -> Forecaster:
         """A new Forecaster fitted, as this one was, on rows 0..origin only."""

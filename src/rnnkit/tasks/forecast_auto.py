@@ -92,6 +92,8 @@ from .forecast import (
     ForecastConfig,
     Forecaster,
     _folds,
+    backtest_result,
+    fold_intervals,
     future_times,
     interval_pairs,
     point_metrics,
@@ -923,7 +925,13 @@ class AutoForecaster:
             raise TypeError(f"refit must be True or False, got {refit!r}")
         times, K = frame._data.times, frame.config.horizon
         last = frame._data.values[:, frame.target_idx]
-        folds, preds = [], []
+        levels = self.config.quantiles if chosen.intervals is not None else None
+        part_bands = None
+        if levels and not refit:          # the part's bands, as evaluate scores them
+            point = _forecast_at(chosen, frame, origin)
+            part_bands = (chosen.intervals.bands(point, levels) if part == "val" else
+                          chosen.intervals.rolling_bands(point, y, origin, levels)[0])
+        folds, preds, bands = [], [], []
         for idx in _folds(len(origin), int(origins)):
             o, seconds, model = int(origin[idx[0]]), 0.0, chosen
             if refit:                 # fitted, as the chosen one was, on rows 0..o alone
@@ -936,12 +944,10 @@ class AutoForecaster:
                           "to": str(times[int(origin[idx[-1]]) + K]), "windows": len(idx),
                           **point_metrics(pred, y[idx]), "naive_rmse": rmse(naive, y[idx]),
                           "forecast": pred[0, :, 0].tolist(), "fit_seconds": seconds})
-        rmses = [f["rmse"] for f in folds]
-        overall = {**point_metrics(np.concatenate(preds), y), "rmse_mean": float(np.mean(rmses)),
-                   "rmse_sd": float(np.std(rmses)), "rmse_min": min(rmses),
-                   "rmse_max": max(rmses)}
-        return {"part": part, "origins": int(origins), "refit": bool(refit), "folds": folds,
-                "overall": overall}
+            if levels and (not refit or model.intervals is not None):
+                bands.append(model.intervals.bands(pred, levels) if refit else part_bands[idx])
+                folds[-1].update(fold_intervals(bands[-1], y[idx], levels))
+        return backtest_result(part, origins, refit, folds, preds, y, bands, levels)
 
     # ------------------------------------------------------------------ report
     def future(self, steps: int) -> dict[str, Any]:
