@@ -54,37 +54,40 @@ def _data(names: tuple[str, ...], folder: Path) -> dict[str, Path]:
     return out
 
 
-def _one_step(f, part: str) -> tuple[np.ndarray, np.ndarray]:
-    """A fitted Forecaster's one-step forecasts and targets on a part, original units."""
-    x, _, origin, y = f._targets(part)
-    pred = f._forecast_scaled(f._scale(x), f.config.horizon)
-    return f._levels(f._unscale_targets(pred), f._data.values[origin][:, f.target_idx]), y
-
-
-def _rmse(pred: np.ndarray, true: np.ndarray) -> float:
-    return float(np.sqrt(np.mean((pred - true) ** 2)))
-
-
-def measure(path: Path) -> dict[str, tuple[float, float]]:
-    """variant -> (validation RMSE, test RMSE), means over the seeds."""
+def _setup(path: Path):
+    """The CSV as `rnnkit forecast FILE.csv` reads it: (series, general preset, the
+    ForecastConfig options of its rnn candidate), torch on one thread."""
     import torch
 
     from rnnkit.cli.forecast import _season, load_series
-    from rnnkit.tasks.forecast import Forecaster, general_preset
+    from rnnkit.tasks.forecast import general_preset
     torch.set_num_threads(1)
     series, *_ = load_series(str(path), "y", None, "date", "", "", "error")
     season, _ = _season(str(path), None, series, "date")
     p = general_preset(series.values, season)
-    base = dict(cell=p.cell, units=p.units, window=p.window, horizon=1, strategy="direct",
-                stride=p.stride, scaler=p.scaler, lr=p.lr, difference=p.difference,
-                season=season)
+    return series, p, dict(cell=p.cell, units=p.units, window=p.window, horizon=1,
+                           strategy="direct", stride=p.stride, scaler=p.scaler, lr=p.lr,
+                           difference=p.difference, season=season)
+
+
+def _one_step(f, part: str) -> tuple[np.ndarray, np.ndarray]:
+    """A fitted Forecaster's one-step forecasts and targets on a part, original units."""
+    from rnnkit.tasks.forecast_auto import _predictions
+    _, pred, true = _predictions(f, part)
+    return pred, true
+
+
+def measure(path: Path) -> dict[str, tuple[float, float]]:
+    """variant -> (validation RMSE, test RMSE), means over the seeds."""
+    from rnnkit.tasks.forecast import Forecaster, rmse
+    series, p, base = _setup(path)
     out, fitted = {}, []
     for name, change in VARIANTS.items():
         scores = []
         for seed in SEEDS:
             f = Forecaster(**{**base, **change})
             hist = f.fit(series, epochs=p.epochs, patience=p.patience, seed=seed, verbose=0)
-            scores.append((_rmse(*_one_step(f, "val")), _rmse(*_one_step(f, "test"))))
+            scores.append((rmse(*_one_step(f, "val")), rmse(*_one_step(f, "test"))))
             if not change:
                 fitted.append((f, int(np.argmin(hist.history["val_loss"])) + 1))
         out[name] = tuple(np.mean(scores, axis=0))
@@ -92,7 +95,7 @@ def measure(path: Path) -> dict[str, tuple[float, float]]:
     for (f, best), seed in zip(fitted, SEEDS):
         g = Forecaster(**base)
         g.fit(series, epochs=best, val=0.0, test=0.15, patience=None, seed=seed, verbose=0)
-        refit.append(_rmse(*_one_step(g, "test")))
+        refit.append(rmse(*_one_step(g, "test")))
     out["refit on train + validation"] = (float("nan"), float(np.mean(refit)))
     members = [f for f, _ in fitted]
     for seed in range(len(SEEDS), 5):
@@ -100,8 +103,8 @@ def measure(path: Path) -> dict[str, tuple[float, float]]:
         f.fit(series, epochs=p.epochs, patience=p.patience, seed=seed, verbose=0)
         members.append(f)
     out["ensemble of 5 seeds"] = tuple(
-        _rmse(np.mean([_one_step(f, part)[0] for f in members], axis=0),
-              _one_step(members[0], part)[1]) for part in ("val", "test"))
+        rmse(np.mean([_one_step(f, part)[0] for f in members], axis=0),
+             _one_step(members[0], part)[1]) for part in ("val", "test"))
     stats = fitted[0][0].evaluate("test", stats="all")["stats"]
     out["best statistical model"] = (float("nan"), min(
         v["rmse"] for v in stats.values() if isinstance(v, dict) and "rmse" in v))
@@ -111,31 +114,22 @@ def measure(path: Path) -> dict[str, tuple[float, float]]:
 def stat_alone(path: Path) -> dict[str, object]:
     """auto's choice on the CSV at seed 0, and its statistical model's RMSE over the
     combined's on the validation part and each earlier fold."""
-    import torch
-
-    from rnnkit.cli.forecast import _season, load_series
-    from rnnkit.tasks.forecast import Forecaster, general_preset, rmse
+    from rnnkit.tasks.forecast import ForecastConfig, rmse
     from rnnkit.tasks.forecast_auto import AutoForecaster
     from rnnkit.tasks.hybrid import hybrid_preset
-    torch.set_num_threads(1)
-    series, *_ = load_series(str(path), "y", None, "date", "", "", "error")
-    season, _ = _season(str(path), None, series, "date")
-    p = general_preset(series.values, season)
-    f = Forecaster(cell=p.cell, units=p.units, window=p.window, horizon=1, strategy="direct",
-                   stride=p.stride, scaler=p.scaler, lr=p.lr, difference=p.difference,
-                   season=season)
-    hybrid = hybrid_preset("general", season=season, window=p.window, horizon=1,
+    series, p, base = _setup(path)
+    hybrid = hybrid_preset("general", season=base["season"], window=p.window, horizon=1,
                            rows=len(series.values), val=0.15, test=0.15)
-    auto = AutoForecaster(f.config, hybrid)
+    auto = AutoForecaster(ForecastConfig(**base), hybrid)
     auto.fit(series, epochs=p.epochs, batch_size=p.batch_size, patience=p.patience, seed=0,
              verbose=0)
     v = auto.validation["combined"]
-    model, base = v["model"], v["base"]
+    model, kind = v["model"], v["base"]
     ratios = [v["stats_rmse"][model] / v["rmse"]] + [
         rmse(fold["stats"][model], fold["true"])
-        / rmse((fold["preds"][base] + fold["stats"][model]) / 2, fold["true"])
+        / rmse((fold["preds"][kind] + fold["stats"][model]) / 2, fold["true"])
         for fold in auto._earlier]
-    return {"chose": auto.kind, "combined": f"{base}+{model}", "ratios": ratios,
+    return {"chose": auto.kind, "combined": f"{kind}+{model}", "ratios": ratios,
             "geometric": float(np.exp(np.mean(np.log(ratios))))}
 
 
