@@ -928,9 +928,8 @@ class AutoForecaster:
         levels = self.config.quantiles if chosen.intervals is not None else None
         part_bands = None
         if levels and not refit:          # the part's bands, as evaluate scores them
-            point = _forecast_at(chosen, frame, origin)
-            part_bands = (chosen.intervals.bands(point, levels) if part == "val" else
-                          chosen.intervals.rolling_bands(point, y, origin, levels)[0])
+            part_bands = chosen.intervals.part_bands(_forecast_at(chosen, frame, origin), y,
+                                                     origin, levels, part)[0]
         folds, preds, bands = [], [], []
         for idx in _folds(len(origin), int(origins)):
             o, seconds, model = int(origin[idx[0]]), 0.0, chosen

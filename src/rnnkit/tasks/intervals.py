@@ -254,21 +254,29 @@ class ErrorIntervals:
             start.describe() + f"; rolled: at each origin the last {len(past)} errors known "
             "there (validation, then this part's as their targets are observed)")
 
-    def part_scores(self, point: np.ndarray, true: np.ndarray, origin: np.ndarray,
-                    levels: Any, part: str) -> dict[str, Any]:
-        """What ``evaluate`` reports for a part's forecasts point (M, K, nt) of true, made
-        at rows ``origin``: ``interval_scores`` of its bands and "intervals" (how they were
-        made).  The validation part is banded by its own errors (in-sample); a later part
-        rolled (``rolling_bands``), with "coverage_without_rolling" beside it: the same
-        forecasts with every origin's band from the validation errors alone."""
+    def part_bands(self, point: np.ndarray, true: np.ndarray, origin: np.ndarray,
+                   levels: Any, part: str) -> tuple[np.ndarray, str]:
+        """The bands ``evaluate`` scores a part's forecasts point (M, K, nt) of true, made
+        at rows ``origin``, by, and how they were made: the validation part's from its own
+        errors (in-sample), a later part's rolled (``rolling_bands``)."""
         levels = check_levels(levels)
         if part == "val":
-            return {**interval_scores(self.bands(point, levels), true, levels),
-                    "intervals": self.describe()}
-        bands, how = self.rolling_bands(point, true, origin, levels)
-        fixed = self.validation_only().bands(point, levels)
-        return {**interval_scores(bands, true, levels), "intervals": how,
-                "coverage_without_rolling": interval_scores(fixed, true, levels)["coverage"]}
+            return self.bands(point, levels), self.describe()
+        return self.rolling_bands(point, true, origin, levels)
+
+    def part_scores(self, point: np.ndarray, true: np.ndarray, origin: np.ndarray,
+                    levels: Any, part: str) -> dict[str, Any]:
+        """What ``evaluate`` reports for a part's forecasts: ``interval_scores`` of its
+        ``part_bands`` and "intervals" (how they were made); for a later part,
+        "coverage_without_rolling" beside it: the same forecasts with every origin's band
+        from the validation errors alone."""
+        levels = check_levels(levels)
+        bands, how = self.part_bands(point, true, origin, levels, part)
+        out = {**interval_scores(bands, true, levels), "intervals": how}
+        if part != "val":
+            fixed = self.validation_only().bands(point, levels)
+            out["coverage_without_rolling"] = interval_scores(fixed, true, levels)["coverage"]
+        return out
 
     def _around(self, point: np.ndarray, off: np.ndarray, levels: tuple[float, ...]
                 ) -> np.ndarray:
