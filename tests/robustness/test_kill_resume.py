@@ -48,12 +48,19 @@ SCRIPT = textwrap.dedent(r"""
     EPOCHS = int(os.environ["CHAOS_EPOCHS"])
     SLEEP = 0.0
 
+    def say(line):
+        # one write() per line: print() writes the text and the newline in two, and a
+        # SIGKILL between them left "EPOCH 3" unended, so the server's "EXIT -9" joined it
+        # ("EPOCH 3EXIT -9") and the test waited for an EXIT line that never came
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
     def wrap(save_file):
         def slow_save_file(*args, **kwargs):
-            print("WRITING", flush=True)
+            say("WRITING")
             save_file(*args, **kwargs)
             time.sleep(SLEEP)          # the temp file is written, not yet renamed
-            print("WROTE", flush=True)
+            say("WROTE")
         slow_save_file.wrapped = True
         return slow_save_file
 
@@ -68,7 +75,7 @@ SCRIPT = textwrap.dedent(r"""
 
     class Progress(rk.Callback):
         def on_epoch_end(self, trainer, epoch, logs):
-            print(f"EPOCH {epoch}", flush=True)
+            say(f"EPOCH {epoch}")
 
     def train(ck, out):
         g = torch.Generator().manual_seed(1234)
@@ -76,12 +83,12 @@ SCRIPT = textwrap.dedent(r"""
         y = x.sum(dim=(1, 2)).unsqueeze(1).tanh()
         torch.manual_seed(0)
         model = rk.Sequential([rk.GRU(8), rk.Dense(256, activation="tanh"), rk.Dense(1)])
-        print("START", flush=True)
+        say("START")
         model.fit(x, y, epochs=EPOCHS, batch_size=16, seed=0, checkpoint=ck, resume=ck,
                   verbose=0, callbacks=[Progress()])
         from safetensors.torch import save_file as plain_save_file
         plain_save_file({k: v.contiguous() for k, v in model.state_dict().items()}, out)
-        print("DONE", flush=True)
+        say("DONE")
 
     # torch's and rnnkit's lazy imports and the kernel library, before any fork
     torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])
@@ -89,7 +96,7 @@ SCRIPT = textwrap.dedent(r"""
     if sys.argv[1] == "run":
         train(sys.argv[2], sys.argv[3])
         sys.exit(0)
-    print("READY", flush=True)
+    say("READY")
     for line in sys.stdin:
         ck, out, sleep = line.split()
         pid = os.fork()
@@ -97,7 +104,7 @@ SCRIPT = textwrap.dedent(r"""
             code = 1
             try:
                 SLEEP = float(sleep)
-                print(f"PID {os.getpid()}", flush=True)
+                say(f"PID {os.getpid()}")
                 train(ck, out)
                 code = 0
             except BaseException:
@@ -107,7 +114,8 @@ SCRIPT = textwrap.dedent(r"""
                 sys.stderr.flush()
                 os._exit(code)
         _, status = os.waitpid(pid, 0)
-        print(f"EXIT {os.waitstatus_to_exitcode(status)}", flush=True)
+        # a newline first: whatever a killed child left unended stays off this line
+        say(f"\nEXIT {os.waitstatus_to_exitcode(status)}")
 """)
 
 
