@@ -601,13 +601,20 @@ class AutoForecaster:
                 cfg, y = self.config, data.values[:end, frame.target_idx[0]]
                 found = sb.statistical_forecasts(
                     y, np.asarray(common), cfg.horizon, cfg.season,
-                    [n for n in sb.AUTO_MODELS
-                     if not sb.too_slow(n, cfg.season, len(data.values))],
+                    [n for n, why in self._too_slow().items() if not why],
                     guard=True, fit_until=int(common[0]))
                 fold["stats"] = {n: r["forecasts"][..., 0] for n, r in found.items()
                                  if "forecasts" in r}
             folds.append(fold)
         return folds, ""
+
+    def _too_slow(self) -> dict[str, str]:
+        """{statistical model: why it is left out of the combination, or ""}: --stats' rule
+        for a seasonal AutoARIMA on a long history, applied to the longest history one would
+        be fitted on (the whole series, for predict), so the folds and the validation part
+        try the same models."""
+        rows = len(self._frame._data.values)
+        return {n: sb.too_slow(n, self.config.season, rows) for n in sb.AUTO_MODELS}
 
     @classmethod
     def among(cls, rnn: Forecaster, hybrid: HybridForecaster | None = None, *,
@@ -668,9 +675,7 @@ class AutoForecaster:
         if "test" in frame._data.parts:
             starts.append(int(frame.origins_and_targets("test")[0][0]))
         y = np.asarray(frame._data.values[:, frame.target_idx[0]], dtype=np.float64)
-        # --stats' rule for a seasonal AutoARIMA on a long history, applied to the longest
-        # history this one would be fitted on: the whole series, for predict
-        slow = {n: sb.too_slow(n, cfg.season, len(y)) for n in sb.AUTO_MODELS}
+        slow = self._too_slow()
         found = sb.statistical_forecasts(y, V, cfg.horizon, cfg.season,
                                          [n for n in sb.AUTO_MODELS if not slow[n]],
                                          guard=True, fit_until=starts[0])
